@@ -1,0 +1,120 @@
+"""The errors servflow raises, grouped by who caused them.
+
+Every error derives from :class:`ServflowError`. A :class:`DefinitionError` is the
+analyst's (a procedure or calendar file is wrong); a :class:`Rejected` is the caller's
+(an event that is not allowed now, with a stable reason code); an :class:`EvaluationError`
+is a guard or expression that failed while running. Errors carry structured attributes,
+not only a message, and after any of them nothing has changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "CalendarError",
+    "DefinitionError",
+    "Diagnostic",
+    "EvaluationError",
+    "Rejected",
+    "RejectionReason",
+    "ServflowError",
+]
+
+Severity = Literal["error", "warning"]
+
+RejectionReason = Literal[
+    "unknown_trigger",
+    "not_in_state",
+    "forbidden",
+    "beyond_authority",
+    "guard_failed",
+    "invalid_data",
+    "stale_version",
+    "final_state",
+]
+
+
+class ServflowError(Exception):
+    """Base class of every error servflow raises on purpose."""
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem found in a definition file, at a position an editor can jump to.
+
+    ``line`` and ``column`` are 1-based; 0 means the position is unknown.
+    """
+
+    file: str
+    line: int
+    column: int
+    severity: Severity
+    code: str
+    message: str
+    hint: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity} {self.code} {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class DefinitionError(ServflowError):
+    """A procedure or calendar definition is invalid; ``diagnostics`` lists every problem."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics))
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        shown = errors or list(self.diagnostics)
+        lines = [str(d) for d in shown[:20]]
+        if len(shown) > 20:
+            lines.append(f"... and {len(shown) - 20} more")
+        super().__init__("\n".join(lines) if lines else "invalid definition")
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+class Rejected(ServflowError):
+    """An event was refused. ``reason`` is a stable code; ``details`` says why.
+
+    ``details`` may name a ``field``, a ``role``, an ``expression``, the ``state`` the
+    case is in, and so on. Values of fields marked ``pii`` never appear in it.
+    """
+
+    def __init__(self, reason: RejectionReason, message: str, **details: Any) -> None:
+        self.reason: RejectionReason = reason
+        self.details: dict[str, Any] = details
+        super().__init__(f"{reason}: {message}")
+        self.message = message
+
+
+class EvaluationError(ServflowError):
+    """An expression failed while it was evaluated (a type error in a guard, say)."""
+
+    def __init__(self, expression: str, message: str) -> None:
+        self.expression = expression
+        super().__init__(f"{message} in expression {expression!r}")
+
+
+class CalendarError(ServflowError):
+    """A time computation cannot be answered exactly (beyond a calendar's published dates)."""
+
+    def __init__(self, calendar: str, message: str) -> None:
+        self.calendar = calendar
+        super().__init__(f"calendar {calendar!r}: {message}")
