@@ -1,0 +1,42 @@
+"""servflow: a property-management service desk's procedures as enforceable state machines.
+
+Analysts write procedures as YAML (:mod:`servflow.procedures`); a pure engine
+(:mod:`servflow.engine`) runs them; the host keeps the cases wherever it likes.
+"""
+
+from servflow.engine import (
+    Actor,
+    Availability,
+    Case,
+    Effect,
+    Engine,
+    Event,
+    Outcome,
+)
+from servflow.errors import (
+    CalendarError,
+    DefinitionError,
+    Diagnostic,
+    EvaluationError,
+    Rejected,
+    ServflowError,
+)
+
+__all__ = [
+    "Actor",
+    "Availability",
+    "CalendarError",
+    "Case",
+    "DefinitionError",
+    "Diagnostic",
+    "Effect",
+    "Engine",
+    "EvaluationError",
+    "Event",
+    "Outcome",
+    "Rejected",
+    "ServflowError",
+    "__version__",
+]
+
+__version__ = "0.1.0"

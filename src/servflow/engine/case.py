@@ -1,0 +1,165 @@
+"""The values the engine takes and returns: actors, cases, events, effects, outcomes.
+
+All are frozen. A :class:`Case` is small on purpose: its state, its data, its version and
+its running timers, but not its history, so that the cost of firing an event does not
+grow with the length of a case's life. The history is the list of :class:`Event` records
+the engine returns; the host stores them (the audit log), and :meth:`Engine.replay`
+rebuilds the case from them.
+
+Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
+``Case.model_validate(case.model_dump(mode="json")) == case`` holds for every case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Actor",
+    "Availability",
+    "Case",
+    "CycleRecord",
+    "Effect",
+    "Event",
+    "EventKind",
+    "Outcome",
+    "TimerState",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+EventKind = Literal["started", "fired", "auto_fired", "warned", "breached", "breach_step"]
+
+
+class Actor(BaseModel):
+    """Who acts: an id for the audit log and the roles the host vouches for."""
+
+    model_config = _FROZEN
+
+    id: str = Field(min_length=1, max_length=200)
+    roles: frozenset[str] = frozenset()
+
+
+class CycleRecord(BaseModel):
+    """A finished cycle of a time limit (a reopened case starts a new one)."""
+
+    model_config = _FROZEN
+
+    cycle: int
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    due_at: AwareDatetime | None
+    business_seconds: int
+    breached_at: AwareDatetime | None = None
+    met: bool
+
+
+class TimerState(BaseModel):
+    """A time limit's clock, as it runs in one case."""
+
+    model_config = _FROZEN
+
+    cycle: int = 1
+    status: Literal["running", "paused", "stopped"] = "running"
+    calendar: str
+    target: str = Field(description="The duration that applied when the cycle started.")
+    started_at: AwareDatetime
+    budget_seconds: int = Field(description="Business seconds from start to due.")
+    elapsed_seconds: int = Field(
+        default=0, description="Business seconds counted up to `resumed_at` (or the pause)."
+    )
+    resumed_at: AwareDatetime | None = None
+    paused_at: AwareDatetime | None = None
+    paused_seconds: int = Field(default=0, description="Real seconds spent paused.")
+    stopped_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = None
+    warnings: tuple[int, ...] = ()
+    breached_at: AwareDatetime | None = None
+    steps_done: tuple[int, ...] = Field(default=(), description="on_breach steps that ran.")
+    next_at: AwareDatetime | None = Field(default=None, description="When something falls due.")
+    next_action: str | None = Field(default=None, description="What: warn:<pct>, breach, step:<n>.")
+    history: tuple[CycleRecord, ...] = ()
+
+
+class Case(BaseModel):
+    """One case of a procedure, pinned to the version (and digest) it started on."""
+
+    model_config = _FROZEN
+
+    id: str
+    procedure: str
+    procedure_version: int
+    digest: str
+    state: str
+    data: dict[str, Any]
+    version: int = Field(ge=1, description="Increments on every change; see expected_version.")
+    opened_at: AwareDatetime
+    updated_at: AwareDatetime
+    escalation_level: int = 0
+    timers: dict[str, TimerState] = Field(default_factory=dict)
+    next_due: AwareDatetime | None = Field(
+        default=None, description="Earliest moment advance() would change this case."
+    )
+
+
+class Event(BaseModel):
+    """One audit record: something that happened to a case, in order."""
+
+    model_config = _FROZEN
+
+    case_id: str
+    seq: int = Field(ge=1, description="The case's version after this event.")
+    at: AwareDatetime
+    kind: EventKind
+    trigger: str
+    actor: str | None = None
+    role: str | None = Field(default=None, description="The role that authorised the event.")
+    source: str | None = Field(default=None, description="State before (None on start).")
+    target: str = Field(description="State after.")
+    changes: dict[str, Any] = Field(default_factory=dict, description="Fields set (None: cleared).")
+    time_limit: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    procedure: str
+    procedure_version: int
+    digest: str
+
+
+class Effect(BaseModel):
+    """Something the host must do: notify a role, file a record."""
+
+    model_config = _FROZEN
+
+    kind: Literal["notify", "record"]
+    case_id: str
+    at: datetime
+    trigger: str
+    target: str = Field(description="The role to notify, or the record form to file.")
+    template: str | None = None
+    time_limit: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Outcome(BaseModel):
+    """What a step returned: the new case, what happened, and what the host must do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case: Case
+    events: tuple[Event, ...] = ()
+    effects: tuple[Effect, ...] = ()
+
+
+class Availability(BaseModel):
+    """Whether an actor may fire a trigger now, and if not, why."""
+
+    model_config = _FROZEN
+
+    trigger: str
+    allowed: bool
+    to: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    needs: tuple[str, ...] = Field(default=(), description="Required fields still empty.")

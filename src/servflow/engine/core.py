@@ -1,0 +1,559 @@
+"""The engine: a pure function from (case, event, actor, time) to (case, events, effects).
+
+Theory of operation
+-------------------
+An :class:`Engine` holds compiled procedures, keyed by id and version, and the calendars
+their time limits count in. It owns no storage, no threads and no clock. Every call that
+depends on time takes ``at``, a timezone-aware datetime, and uses that one value for the
+whole step.
+
+``fire`` checks, in this order, and stops at the first failure with a :class:`Rejected`
+carrying a stable reason: the time is valid and not before the case's last change; the
+``expected_version`` matches (``stale_version``); the case is not closed
+(``final_state``); the trigger exists (``unknown_trigger``) and leaves the current state
+(``not_in_state``); the actor holds one of the roles of some branch (``forbidden``); the
+event's data fits the fields (``invalid_data``); a branch's guard holds on the merged data
+(``guard_failed``; the first branch whose guard holds is taken); the actor holds one of that
+branch's roles at the case's escalation level (``forbidden``); one of those roles is within
+its authority (``beyond_authority``, naming the roles that could decide); the required
+fields have values (``invalid_data``); and the procedure's invariants hold afterwards
+(``guard_failed``). Only then is a new case built. Nothing given to the engine is ever
+mutated, so a rejection leaves the case exactly as it was.
+
+Every accepted step returns one audit :class:`Event` per change; applying those events in
+order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
+processing and replay share one function, :func:`_apply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from servflow._hints import did_you_mean
+from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
+from servflow.engine.case import Actor, Availability, Case, Effect, Event, Outcome
+from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.values import FieldValueError, normalise
+from servflow.errors import DefinitionError, Diagnostic, EvaluationError, Rejected
+from servflow.model import Procedure
+
+__all__ = ["Engine"]
+
+
+def _check_time(at: datetime) -> None:
+    if not isinstance(at, datetime):
+        raise TypeError(f"`at` must be a datetime, not {type(at).__name__}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(
+            f"naive datetime {at.isoformat()}: pass a timezone-aware datetime "
+            "(servflow never guesses a time zone)"
+        )
+
+
+class Engine:
+    """Runs cases of the procedures it holds. Pure: see the module's docstring."""
+
+    def __init__(
+        self,
+        procedures: Iterable[Procedure] = (),
+        *,
+        calendars: Mapping[str, CalendarSpec | Calendar] | None = None,
+    ) -> None:
+        from servflow.procedures.load import digest_of
+
+        self._compiled: dict[tuple[str, int], CompiledProcedure] = {}
+        self._latest: dict[str, int] = {}
+        self.calendars: dict[str, Calendar] = {"always": ALWAYS}
+        for name, spec in (calendars or {}).items():
+            self.calendars[name] = spec if isinstance(spec, Calendar) else build_calendar(name, spec)
+        problems: list[Diagnostic] = []
+        for proc in procedures:
+            key = (proc.id, proc.version)
+            if key in self._compiled:
+                problems.append(
+                    Diagnostic(proc.id, 0, 0, "error", "duplicate-version", f"{proc.id} v{proc.version} given twice")
+                )
+                continue
+            diags = self._static_problems(proc)
+            if diags:
+                problems.extend(diags)
+                continue
+            self._compiled[key] = compile_procedure(proc, digest_of(proc))
+            self._latest[proc.id] = max(self._latest.get(proc.id, 0), proc.version)
+        if problems:
+            raise DefinitionError(problems)
+
+    def _static_problems(self, proc: Procedure) -> list[Diagnostic]:
+        from servflow.procedures.checks import check_procedure
+        from servflow.procedures.source import SourceMap
+
+        found = [
+            d for d in check_procedure(proc, SourceMap(f"<{proc.id} v{proc.version}>")) if d.severity == "error"
+        ]
+        for name in {proc.calendar} | {t.calendar for lim in proc.time_limits.values() for t in lim.within if t.calendar}:
+            if name not in self.calendars:
+                found.append(
+                    Diagnostic(proc.id, 0, 0, "error", "unknown-calendar", f"unknown calendar {name!r}" + did_you_mean(name, self.calendars))
+                )
+        return found
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_directory(cls, *paths: str | Path) -> Engine:
+        """Load every procedure and calendar file of the given directories (or files)."""
+        from servflow.procedures.load import load_catalogue
+
+        catalogue = load_catalogue(paths)
+        errors = [d for d in catalogue.diagnostics if d.severity == "error"]
+        if errors:
+            raise DefinitionError(errors)
+        return cls(catalogue.procedures, calendars=catalogue.calendars)
+
+    @classmethod
+    def standard(cls) -> Engine:
+        """The standard catalogue shipped with servflow (repair, complaint, renovation, ...)."""
+        from servflow.catalogue import catalogue_path
+
+        return cls.from_directory(catalogue_path())
+
+    # -- introspection --------------------------------------------------------------------
+
+    def procedure(self, procedure_id: str, version: int | None = None) -> Procedure:
+        """The validated model of a procedure (its latest version unless one is named)."""
+        return self._get(procedure_id, version).procedure
+
+    def procedures(self) -> list[Procedure]:
+        """Every procedure version held, sorted by id and version."""
+        return [self._compiled[k].procedure for k in sorted(self._compiled)]
+
+    def compiled(self, procedure_id: str, version: int | None = None) -> CompiledProcedure:
+        return self._get(procedure_id, version)
+
+    def _get(self, procedure_id: str, version: int | None) -> CompiledProcedure:
+        if version is None:
+            if procedure_id not in self._latest:
+                raise KeyError(f"unknown procedure {procedure_id!r}" + did_you_mean(procedure_id, self._latest))
+            version = self._latest[procedure_id]
+        try:
+            return self._compiled[(procedure_id, version)]
+        except KeyError:
+            raise KeyError(f"procedure {procedure_id!r} has no version {version}") from None
+
+    def _for_case(self, case: Case) -> CompiledProcedure:
+        cp = self._get(case.procedure, case.procedure_version)
+        if cp.digest != case.digest:
+            raise DefinitionError(
+                [
+                    Diagnostic(
+                        case.procedure,
+                        0,
+                        0,
+                        "error",
+                        "digest-mismatch",
+                        f"case {case.id} started on {case.procedure} v{case.procedure_version} "
+                        f"with digest {case.digest}, but this engine holds {cp.digest}: a changed "
+                        "procedure needs a new version number",
+                    )
+                ]
+            )
+        return cp
+
+    # -- the core -------------------------------------------------------------------------
+
+    def start(
+        self,
+        procedure_id: str,
+        *,
+        actor: Actor,
+        data: Mapping[str, Any] | None = None,
+        at: datetime,
+        case_id: str | None = None,
+        version: int | None = None,
+    ) -> Outcome:
+        """Open a case. ``case_id`` defaults to a digest of the opening event."""
+        _check_time(at)
+        cp = self._get(procedure_id, version)
+        proc = cp.procedure
+        given = dict(data or {})
+        base = {name: value for name, value in cp.defaults.items()}
+        changes = self._validate_data(cp, cp.start, given, base)
+        merged = {**base, **changes}
+        if case_id is None:
+            case_id = _derived_id(proc.id, actor.id, at, merged)
+        role = self._authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
+        self._check_requires(cp, cp.start, merged)
+        self._check_invariants(cp, merged, proc.start.to, "start", 0)
+        event = Event(
+            case_id=case_id,
+            seq=1,
+            at=at,
+            kind="started",
+            trigger="start",
+            actor=actor.id,
+            role=role,
+            source=None,
+            target=proc.start.to,
+            changes={k: v for k, v in merged.items() if v is not None},
+            procedure=proc.id,
+            procedure_version=proc.version,
+            digest=cp.digest,
+        )
+        case = _apply(self, cp, None, event)
+        effects = _effects(cp.start, case, event)
+        return Outcome(case=case, events=(event,), effects=effects)
+
+    def fire(
+        self,
+        case: Case,
+        trigger: str,
+        *,
+        actor: Actor,
+        data: Mapping[str, Any] | None = None,
+        at: datetime,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Fire ``trigger`` on ``case`` for ``actor`` at ``at``; raises :class:`Rejected`."""
+        _check_time(at)
+        cp = self._for_case(case)
+        if expected_version is not None and expected_version != case.version:
+            raise Rejected(
+                "stale_version",
+                f"case {case.id} is at version {case.version}, not {expected_version}: reload it",
+                expected=expected_version,
+                actual=case.version,
+            )
+        if at < case.updated_at:
+            raise Rejected(
+                "invalid_data",
+                f"event time {at.isoformat()} is before the case's last change "
+                f"{case.updated_at.isoformat()}",
+                field="at",
+            )
+        if case.next_due is not None and case.next_due <= at:
+            # What fell due before this event happened first: a deadline is never lost
+            # because the host's wake-up came late.
+            due = self.advance(case, at=at)
+            case = due.case
+        else:
+            due = None
+        steps = self._steps(cp, case, trigger)
+        given = dict(data or {})
+        # Data is validated against the branch whose roles the actor holds first; the
+        # `accepts` lists of the branches of one trigger normally agree.
+        allowed = [s for s in steps if actor.roles & s.roles] or list(steps)
+        changes = self._validate_data(cp, allowed[0], given, case.data)
+        merged = {**case.data, **changes}
+        step = self._choose(cp, steps, merged, case, trigger)
+        for name in step.clear:
+            if name not in given and merged.get(name) is not None:
+                merged[name] = None
+                changes[name] = None
+        role = self._authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
+        self._check_requires(cp, step, merged)
+        self._check_invariants(cp, merged, step.to, trigger, case.escalation_level)
+        event = Event(
+            case_id=case.id,
+            seq=case.version + 1,
+            at=at,
+            kind="fired",
+            trigger=trigger,
+            actor=actor.id,
+            role=role,
+            source=case.state,
+            target=step.to,
+            changes=changes,
+            detail=self._detail(cp, steps, step, case),
+            procedure=case.procedure,
+            procedure_version=case.procedure_version,
+            digest=case.digest,
+        )
+        new_case = _apply(self, cp, case, event)
+        effects = _effects(step, new_case, event)
+        if due is not None:
+            return Outcome(case=new_case, events=(*due.events, event), effects=(*due.effects, *effects))
+        return Outcome(case=new_case, events=(event,), effects=effects)
+
+    def _detail(
+        self, cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
+    ) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        if len(steps) > 1:
+            detail["branch"] = step.index
+        if step.spec.escalates:
+            detail["escalation_level"] = self._next_level(cp, case.escalation_level)
+        return detail
+
+    def _next_level(self, cp: CompiledProcedure, level: int) -> int:
+        ladder = len(cp.procedure.escalation)
+        return min(level + 1, ladder - 1) if ladder else level + 1
+
+    def available(self, case: Case, actor: Actor, *, at: datetime) -> tuple[Availability, ...]:
+        """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
+        _check_time(at)
+        cp = self._for_case(case)
+        result: list[Availability] = []
+        for trigger in cp.procedure.transitions:
+            try:
+                steps = self._steps(cp, case, trigger)
+                step = self._choose(cp, steps, case.data, case, trigger)
+                self._authorise(cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level)
+            except Rejected as exc:
+                result.append(
+                    Availability(trigger=trigger, allowed=False, reason=exc.reason, message=exc.message)
+                )
+                continue
+            needs = tuple(n for n in step.requires if case.data.get(n) is None)
+            result.append(Availability(trigger=trigger, allowed=True, to=step.to, needs=needs))
+        return tuple(result)
+
+    def advance(self, case: Case, *, at: datetime) -> Outcome:
+        """Apply every warning, breach and automatic step due by ``at``, in time order."""
+        _check_time(at)
+        cp = self._for_case(case)
+        from servflow.engine.timing import advance
+
+        return advance(self, cp, case, at)
+
+    def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:
+        """Rebuild a case from its audit log; equal to the case live processing built."""
+        case: Case | None = None
+        cp: CompiledProcedure | None = None
+        for event in events:
+            if case is None:
+                if event.kind != "started" or event.seq != 1:
+                    raise ValueError("an event log starts with the 'started' event, seq 1")
+                cp = self._get(event.procedure, event.procedure_version)
+                if cp.digest != event.digest:
+                    raise DefinitionError(
+                        [Diagnostic(event.procedure, 0, 0, "error", "digest-mismatch", "the log was written by another definition of this version")]
+                    )
+            elif event.seq != case.version + 1 or event.case_id != case.id:
+                raise ValueError(f"event {event.seq} of {event.case_id} does not follow version {case.version} of {case.id}")
+            assert cp is not None
+            case = _apply(self, cp, case, event)
+        if case is None:
+            raise ValueError("an empty event log holds no case")
+        return case
+
+    # -- the checks -----------------------------------------------------------------------
+
+    def _steps(self, cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
+        if case.state in cp.finals:
+            raise Rejected("final_state", f"case {case.id} is closed ({case.state})", state=case.state, trigger=trigger)
+        steps = cp.table.get((trigger, case.state))
+        if steps is None:
+            if trigger not in cp.procedure.transitions:
+                raise Rejected(
+                    "unknown_trigger",
+                    f"procedure {cp.procedure.id!r} has no trigger {trigger!r}"
+                    + did_you_mean(trigger, cp.procedure.transitions),
+                    trigger=trigger,
+                )
+            raise Rejected(
+                "not_in_state",
+                f"{trigger!r} leaves {', '.join(cp.sources.get(trigger, ()))}, not {case.state!r}",
+                trigger=trigger,
+                state=case.state,
+                allowed_from=list(cp.sources.get(trigger, ())),
+            )
+        return steps
+
+    def _validate_data(
+        self, cp: CompiledProcedure, step: CompiledStep, given: Mapping[str, Any], current: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        fields = cp.fields
+        for name, value in given.items():
+            spec = fields.get(name)
+            if spec is None:
+                raise Rejected(
+                    "invalid_data",
+                    f"unknown field {name!r}" + did_you_mean(name, fields),
+                    field=name,
+                    trigger=step.trigger,
+                )
+            if step.accepts is not None and name not in step.accepts:
+                raise Rejected(
+                    "invalid_data",
+                    f"{step.trigger!r} does not accept field {name!r}; it accepts {', '.join(sorted(step.accepts)) or 'none'}",
+                    field=name,
+                    trigger=step.trigger,
+                )
+            try:
+                stored = normalise(spec, value)
+            except FieldValueError as exc:
+                raise Rejected("invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger) from None
+            if stored != current.get(name):
+                changes[name] = stored
+        return changes
+
+    def _choose(
+        self, cp: CompiledProcedure, steps: tuple[CompiledStep, ...], data: Mapping[str, Any], case: Case, trigger: str
+    ) -> CompiledStep:
+        for step in steps:
+            if step.guard is None or self._holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
+                return step
+        guards = [s.guard.source for s in steps if s.guard is not None]
+        raise Rejected(
+            "guard_failed",
+            f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
+            trigger=trigger,
+            expression=guards[0] if len(guards) == 1 else guards,
+        )
+
+    def _holds(
+        self, cp: CompiledProcedure, expr: Any, data: Mapping[str, Any], state: str, trigger: str, level: int
+    ) -> bool:
+        scope = cp.scope(expr.names, data, state, trigger, level)
+        try:
+            return bool(expr.evaluate(scope))
+        except EvaluationError as exc:
+            raise Rejected(
+                "guard_failed", f"the condition {expr.source!r} cannot be evaluated: {exc}", expression=expr.source, trigger=trigger
+            ) from None
+
+    def _authorise(
+        self,
+        cp: CompiledProcedure,
+        steps: Sequence[CompiledStep],
+        step: CompiledStep,
+        actor: Actor,
+        data: Mapping[str, Any],
+        state: str,
+        trigger: str,
+        level: int,
+    ) -> str:
+        held = actor.roles & step.roles
+        if not held:
+            raise Rejected(
+                "forbidden",
+                f"{trigger!r} needs one of the roles {', '.join(step.roles_by_rank)}",
+                trigger=trigger,
+                roles=list(step.roles_by_rank),
+                actor=actor.id,
+            )
+        if step.spec.follows_escalation and cp.procedure.escalation:
+            ladder = cp.procedure.escalation
+            needed = cp.ranks[ladder[min(level, len(ladder) - 1)]]
+            held = frozenset(r for r in held if cp.ranks.get(r, 0) >= needed)
+            if not held:
+                raise Rejected(
+                    "forbidden",
+                    f"the case is escalated to level {level} ({ladder[min(level, len(ladder) - 1)]}); "
+                    f"{trigger!r} now needs rank {needed} or above",
+                    trigger=trigger,
+                    roles=[r for r in step.roles_by_rank if cp.ranks.get(r, 0) >= needed],
+                    actor=actor.id,
+                    escalation_level=level,
+                )
+        failed: list[str] = []
+        for role in step.roles_by_rank:
+            if role not in held:
+                continue
+            limit = step.authority.get(role)
+            if limit is None or self._holds(cp, limit, data, state, trigger, level):
+                return role
+            failed.append(limit.source)
+        could = [
+            r
+            for r in step.roles_by_rank
+            if r not in held
+            and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
+            and (r not in step.authority or self._holds(cp, step.authority[r], data, state, trigger, level))
+        ]
+        raise Rejected(
+            "beyond_authority",
+            f"{trigger!r} is beyond the authority of {', '.join(sorted(held))} ({'; '.join(failed)})"
+            + (f"; {', '.join(could)} could decide" if could else ""),
+            trigger=trigger,
+            roles=sorted(held),
+            expression=failed[0] if len(failed) == 1 else failed,
+            could_decide=could,
+        )
+
+    def _check_requires(self, cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]) -> None:
+        missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
+        if missing:
+            raise Rejected(
+                "invalid_data",
+                f"{step.trigger!r} requires {', '.join(missing)}",
+                field=missing[0],
+                missing=missing,
+                trigger=step.trigger,
+            )
+
+    def _check_invariants(
+        self, cp: CompiledProcedure, data: Mapping[str, Any], state: str, trigger: str, level: int
+    ) -> None:
+        for name, expr in cp.invariants:
+            if not self._holds(cp, expr, data, state, trigger, level):
+                raise Rejected(
+                    "guard_failed",
+                    f"{trigger!r} would break the rule {name!r} ({expr.source})",
+                    trigger=trigger,
+                    invariant=name,
+                    expression=expr.source,
+                )
+
+
+def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:
+    blob = json.dumps([procedure, actor, at.isoformat(), data], sort_keys=True, default=str)
+    return f"{procedure}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]:
+    out: list[Effect] = []
+    for spec in step.spec.effects:
+        if spec.notify is not None:
+            out.append(
+                Effect(kind="notify", case_id=case.id, at=event.at, trigger=event.trigger, target=spec.notify, template=spec.template)
+            )
+        if spec.record is not None:
+            out.append(
+                Effect(kind="record", case_id=case.id, at=event.at, trigger=event.trigger, target=spec.record, template=spec.template)
+            )
+    return tuple(out)
+
+
+def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
+    """The one function that turns (case, event) into the next case, live and in replay."""
+    from servflow.engine.timing import after_event
+
+    if case is None:
+        data = {name: None for name in cp.fields}
+        data.update(event.changes)
+        new = Case.model_construct(
+            id=event.case_id,
+            procedure=event.procedure,
+            procedure_version=event.procedure_version,
+            digest=event.digest,
+            state=event.target,
+            data=data,
+            version=1,
+            opened_at=event.at,
+            updated_at=event.at,
+            escalation_level=0,
+            timers={},
+            next_due=None,
+        )
+    else:
+        data = dict(case.data)
+        data.update(event.changes)
+        level = event.detail.get("escalation_level", case.escalation_level)
+        new = case.model_copy(
+            update={
+                "state": event.target,
+                "data": data,
+                "version": event.seq,
+                "updated_at": event.at,
+                "escalation_level": level,
+            }
+        )
+    return after_event(engine, cp, case, new, event)
+

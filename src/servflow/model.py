@@ -1,0 +1,410 @@
+"""The procedure model: what a procedure file means, as frozen, validated objects.
+
+These pydantic models are the middle layer of loading (text -> plain data -> *model* ->
+compiled engine). They know nothing of YAML, files or line numbers: the loader in
+:mod:`servflow.procedures` maps their validation errors back to positions. Every model is
+frozen and forbids unknown keys, and every field carries a description and an example,
+because the JSON Schema that editors use is generated from them.
+
+Cross-references (a transition's target state, a role named in ``roles``) are checked by
+:mod:`servflow.procedures.checks`, which sees the whole procedure and reports every
+problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from servflow.engine.calendar import CalendarSpec
+
+__all__ = [
+    "LANGUAGES",
+    "NAME_PATTERN",
+    "RESERVED_NAMES",
+    "Branch",
+    "CalendarSpec",
+    "Effect",
+    "FieldSpec",
+    "FieldType",
+    "Invariant",
+    "Language",
+    "LocalizedText",
+    "Procedure",
+    "Role",
+    "Start",
+    "State",
+    "TimeLimit",
+    "TimeLimitTarget",
+]
+
+Language = Literal["zh-Hant", "zh-Hans", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-Hant", "zh-Hans", "en")
+LocalizedText = dict[Language, str]
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+#: Names the expression language gives a meaning of its own; no field may take them.
+RESERVED_NAMES = frozenset(
+    {
+        "state",
+        "trigger",
+        "escalation_level",
+        "none",
+        "true",
+        "false",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "loop",
+        "self",
+        "namespace",
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+    }
+)
+
+FieldType = Literal[
+    "string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list"
+]
+
+_STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+Title = Annotated[
+    LocalizedText,
+    Field(
+        description="Localized title: keys zh-Hant, zh-Hans, en.",
+        examples=[{"zh-Hant": "已派工", "en": "Dispatched"}],
+    ),
+]
+
+
+class Role(BaseModel):
+    """A post at the desk that may act on cases."""
+
+    model_config = _STRICT
+
+    title: Title = Field(default_factory=dict)
+    rank: int = Field(
+        default=1,
+        ge=0,
+        le=100,
+        description="Authority rank: higher ranks decide what lower ranks must escalate.",
+        examples=[1, 2, 3],
+    )
+    description: LocalizedText = Field(
+        default_factory=dict, description="What the role does, per language."
+    )
+
+
+class FieldSpec(BaseModel):
+    """One item of the case's data, typed and validated on every event."""
+
+    model_config = _STRICT
+
+    type: FieldType = Field(description="The value's type.", examples=["string", "choice"])
+    title: Title = Field(default_factory=dict)
+    description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
+    pii: bool = Field(
+        default=False,
+        description="Personal data: never shown in logs, diagrams or error messages.",
+        examples=[True],
+    )
+    default: Any = Field(
+        default=None, description="Value a new case starts with.", examples=["normal"]
+    )
+    choices: list[str] | None = Field(
+        default=None,
+        description="Allowed values of a `choice` field.",
+        examples=[["emergency", "urgent", "normal"]],
+    )
+    pattern: str | None = Field(
+        default=None,
+        description="Regular expression a `string` value must match in full.",
+        examples=["^[0-9+ -]{6,20}$"],
+    )
+    minimum: float | None = Field(
+        default=None, description="Smallest allowed `integer` or `decimal`.", examples=[0]
+    )
+    maximum: float | None = Field(
+        default=None, description="Largest allowed `integer` or `decimal`.", examples=[100000]
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="Longest allowed `string`/`text` (characters) or `list` (items).",
+        examples=[200],
+    )
+    form: str | None = Field(
+        default=None,
+        description="The paper record form this field belongs to.",
+        examples=["住戶報修記錄表"],
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern {value!r} is not a valid regular expression: {exc}")
+        return value
+
+    @model_validator(mode="after")
+    def _choices_match_type(self) -> FieldSpec:
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a `choice` field needs a non-empty `choices` list")
+        if self.type != "choice" and self.choices is not None:
+            raise ValueError(f"`choices` is only for `choice` fields, not {self.type!r}")
+        if self.pattern is not None and self.type not in ("string", "text"):
+            raise ValueError(f"`pattern` is only for string fields, not {self.type!r}")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in (
+            "integer",
+            "decimal",
+        ):
+            raise ValueError(f"`minimum`/`maximum` are only for numbers, not {self.type!r}")
+        return self
+
+
+class State(BaseModel):
+    """A state a case can be in."""
+
+    model_config = _STRICT
+
+    title: Title = Field(default_factory=dict)
+    description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
+    final: bool = Field(
+        default=False, description="A final state closes the case; nothing leaves it."
+    )
+
+
+class Effect(BaseModel):
+    """Something the host must do when a step happens: notify a role, file a record."""
+
+    model_config = _STRICT
+
+    notify: str | None = Field(
+        default=None,
+        description="Role to notify (a role id of this procedure).",
+        examples=["maintenance"],
+    )
+    template: str | None = Field(
+        default=None,
+        description="Name of the message or document template the host renders.",
+        examples=["work_order"],
+    )
+    record: str | None = Field(
+        default=None,
+        description="A record form to file for this step.",
+        examples=["住戶報修記錄表"],
+    )
+
+    @model_validator(mode="after")
+    def _has_action(self) -> Effect:
+        if self.notify is None and self.record is None:
+            raise ValueError("an effect needs `notify` or `record`")
+        return self
+
+
+_Names = Annotated[list[str], Field(description="Names defined elsewhere in the procedure.")]
+
+
+class _Step(BaseModel):
+    """What `start` and each transition branch share."""
+
+    model_config = _STRICT
+
+    to: str = Field(description="The state the case enters.", examples=["dispatched"])
+    roles: _Names = Field(
+        description="Roles allowed to take this step (deny by default).",
+        examples=[["repair_reception"]],
+    )
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Fields that must have a value after the event's data is merged.",
+        examples=[["technician"]],
+    )
+    accepts: list[str] | None = Field(
+        default=None,
+        description="Fields the event may set; omitted means every field of the procedure.",
+        examples=[["technician", "priority"]],
+    )
+    clear: list[str] = Field(
+        default_factory=list,
+        description="Fields reset to empty when the step is taken.",
+        examples=[["completed_at"]],
+    )
+    when: str | None = Field(
+        default=None,
+        description="Guard: a sandboxed expression over the case's fields that must be true.",
+        examples=["priority != 'emergency' or technician_on_call"],
+    )
+    authority: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-role limits: the expression must hold for that role to decide.",
+        examples=[{"cs_staff": "compensation <= 500"}],
+    )
+    effects: list[Effect] = Field(default_factory=list, description="What the host must do.")
+    title: Title = Field(default_factory=dict)
+    escalates: bool = Field(
+        default=False,
+        description="Taking this step raises the case's escalation level by one.",
+    )
+    follows_escalation: bool = Field(
+        default=False,
+        description=(
+            "Only roles at or above the rank of the case's current escalation level may take it."
+        ),
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one role: steps are denied by default")
+        return value
+
+
+class Start(_Step):
+    """How a case is opened: the first state, who may open it, what it needs."""
+
+
+class Branch(_Step):
+    """One way a trigger moves a case. A trigger may have several, tried in order."""
+
+    source: list[str] = Field(
+        alias="from",
+        description="The state (or list of states) the step leaves.",
+        examples=[["recorded"]],
+    )
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Invariant(BaseModel):
+    """A rule that must hold after every event."""
+
+    model_config = _STRICT
+
+    name: str = Field(description="Short name shown when the rule is broken.")
+    check: str = Field(
+        description="Sandboxed expression that must be true.",
+        examples=["state != 'closed' or satisfied is not none"],
+    )
+
+
+class TimeLimitTarget(BaseModel):
+    """One candidate target of a time limit; the first whose `when` holds applies."""
+
+    model_config = _STRICT
+
+    when: str | None = Field(default=None, description="Condition on the case's fields.")
+    limit: str = Field(description="Duration: 30m, 4h, 2wd, PT30M.", examples=["15m", "2wd"])
+    calendar: str | None = Field(
+        default=None, description="Calendar to count in; default: the procedure's."
+    )
+    end_of_working_day: bool = Field(
+        default=False, description="For working-day limits: due at the end of the last day."
+    )
+
+
+class TimeLimit(BaseModel):
+    """A deadline: what starts, pauses and stops its clock, its target and its breach."""
+
+    model_config = _STRICT
+
+    title: Title = Field(default_factory=dict)
+    starts: dict[str, Any] = Field(
+        description="What starts the clock: {entered: state(s)} or {event: trigger(s)}.",
+        examples=[{"entered": "recorded"}],
+    )
+    stops: dict[str, Any] = Field(
+        description="What stops the clock: {left: state(s)}, {entered: ...} or {event: ...}.",
+        examples=[{"left": "recorded"}],
+    )
+    pauses: dict[str, Any] = Field(
+        default_factory=dict,
+        description="While the case is {in: state(s)} the clock does not run.",
+        examples=[{"in": ["waiting_for_resident"]}],
+    )
+    within: list[TimeLimitTarget] = Field(description="Targets, first matching `when` wins.")
+    warn_at: list[str] = Field(
+        default_factory=list, description="Warnings at these percentages.", examples=[["50%"]]
+    )
+    warn_notify: list[str] = Field(
+        default_factory=list,
+        description="Roles told when a warning falls due.",
+        examples=[["cs_supervisor"]],
+    )
+    on_breach: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "Steps on breach, in order: {notify: role}, {fire: trigger}, {escalate: true};"
+            " a step with `after: 2h` runs that long after the breach."
+        ),
+    )
+
+
+class Procedure(BaseModel):
+    """A whole procedure file."""
+
+    model_config = _STRICT
+
+    servflow: Literal[1] = Field(description="Language version; always 1.", examples=[1])
+    id: str = Field(pattern=NAME_PATTERN, description="Procedure id.", examples=["repair"])
+    version: int = Field(ge=1, description="Procedure version; running cases keep theirs.")
+    title: Title
+    description: LocalizedText = Field(default_factory=dict, description="Purpose per language.")
+    source: str | None = Field(
+        default=None,
+        description="The regulation this procedure encodes.",
+        examples=["客服部管理制度 §4.2"],
+    )
+    calendar: str = Field(default="always", description="Default calendar for time limits.")
+    roles: dict[str, Role] = Field(description="Who may act.")
+    fields: dict[str, FieldSpec] = Field(default_factory=dict, description="The case's data.")
+    states: dict[str, State] = Field(description="The states a case can be in.")
+    start: Start = Field(description="How a case is opened.")
+    transitions: dict[str, list[Branch]] = Field(
+        default_factory=dict,
+        description="Triggers; each one branch (a mapping) or a list of branches tried in order.",
+    )
+    time_limits: dict[str, TimeLimit] = Field(default_factory=dict, description="Deadlines.")
+    escalation: list[str] = Field(
+        default_factory=list,
+        description="Roles in escalation order, lowest first (level 0 is the first).",
+        examples=[["cs_staff", "cs_supervisor", "cs_manager"]],
+    )
+    invariants: list[Invariant] = Field(default_factory=list, description="Rules always true.")
+
+    @field_validator("transitions", mode="before")
+    @classmethod
+    def _branches(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, dict) else v for k, v in value.items()}
+        return value
+
+    @field_validator("roles", "fields", "states", "transitions", "time_limits")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not _NAME_RE.match(name):
+                raise ValueError(
+                    f"name {name!r} must start with a lower-case letter and hold only "
+                    "a-z, 0-9 and _"
+                )
+        return value

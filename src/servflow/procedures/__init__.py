@@ -1,0 +1,59 @@
+"""The procedure language: YAML files -> validated, frozen models, with precise diagnostics.
+
+Loading runs in layers: :func:`~servflow.procedures.source.read_yaml` (safe YAML with
+positions) -> the pydantic models of :mod:`servflow.model` -> the static checks of
+:mod:`servflow.procedures.checks`. Every problem comes back as a
+:class:`~servflow.errors.Diagnostic` with file, line, column and a stable code.
+"""
+
+from servflow.errors import DefinitionError, Diagnostic
+from servflow.model import (
+    Branch,
+    Effect,
+    FieldSpec,
+    Invariant,
+    Procedure,
+    Role,
+    Start,
+    State,
+    TimeLimit,
+    TimeLimitTarget,
+)
+from servflow.procedures.checks import check_procedure
+from servflow.procedures.load import (
+    CalendarFile,
+    Catalogue,
+    LoadResult,
+    digest_of,
+    load_catalogue,
+    load_file,
+    load_procedure,
+    load_text,
+)
+from servflow.procedures.source import SourceMap, read_yaml
+
+__all__ = [
+    "Branch",
+    "CalendarFile",
+    "Catalogue",
+    "DefinitionError",
+    "Diagnostic",
+    "Effect",
+    "FieldSpec",
+    "Invariant",
+    "LoadResult",
+    "Procedure",
+    "Role",
+    "SourceMap",
+    "Start",
+    "State",
+    "TimeLimit",
+    "TimeLimitTarget",
+    "check_procedure",
+    "digest_of",
+    "load_catalogue",
+    "load_file",
+    "load_procedure",
+    "load_text",
+    "read_yaml",
+]

@@ -1,0 +1,339 @@
+"""Static checks of a procedure: references, expressions, the shape of its graph.
+
+Runs after the model validated, over the whole procedure, and returns every problem as a
+positioned diagnostic. Errors make a procedure unusable; warnings (``ambiguous-transition``,
+the lint advice) do not, unless a caller asks for strictness.
+
+The graph checks ignore guards: a state counts as reachable when some transition leads to
+it, whatever its ``when``. That errs towards silence, never towards a false alarm.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from servflow._hints import did_you_mean
+from servflow.engine.durations import parse_duration
+from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.errors import Diagnostic, EvaluationError
+from servflow.model import LANGUAGES, RESERVED_NAMES, Procedure
+from servflow.procedures.source import SourceMap
+
+__all__ = ["check_procedure", "expressions_of"]
+
+Path = tuple[str | int, ...]
+
+# Names every expression may read besides the procedure's fields.
+CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
+_MAX_DOMAIN = 4096
+
+
+_suggest = did_you_mean
+
+
+def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
+    """Every expression in the procedure, with its path."""
+    if proc.start.when:
+        yield ("start", "when"), proc.start.when
+    for role, expr in proc.start.authority.items():
+        yield ("start", "authority", role), expr
+    for trigger, branches in proc.transitions.items():
+        for i, branch in enumerate(branches):
+            if branch.when:
+                yield ("transitions", trigger, i, "when"), branch.when
+            for role, expr in branch.authority.items():
+                yield ("transitions", trigger, i, "authority", role), expr
+    for i, inv in enumerate(proc.invariants):
+        yield ("invariants", i, "check"), inv.check
+    for name, limit in proc.time_limits.items():
+        for i, target in enumerate(limit.within):
+            if target.when:
+                yield ("time_limits", name, "within", i, "when"), target.when
+
+
+class _Checker:
+    def __init__(self, proc: Procedure, smap: SourceMap) -> None:
+        self.proc = proc
+        self.smap = smap
+        self.out: list[Diagnostic] = []
+
+    def error(self, path: Path, code: str, message: str, *, key: bool = False, offset: int = 0) -> None:
+        self.out.append(self.smap.diagnostic(path, code, message, key=key, offset=offset))
+
+    def warn(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
+        self.out.append(self.smap.diagnostic(path, code, message, severity="warning", key=key))
+
+    # -- references ---------------------------------------------------------------------
+
+    def ref(self, path: Path, kind: str, name: str, valid: set[str]) -> None:
+        if name not in valid:
+            self.error(path, f"unknown-{kind}", f"unknown {kind} {name!r}" + _suggest(name, valid))
+
+    def references(self) -> None:
+        p = self.proc
+        states, roles, fields = set(p.states), set(p.roles), set(p.fields)
+        for name in p.fields:
+            if name in RESERVED_NAMES:
+                self.error(("fields", name), "reserved-name", f"field name {name!r} is reserved by the expression language", key=True)
+        steps: list[tuple[Path, Any]] = [(("start",), p.start)]
+        for trigger, branches in p.transitions.items():
+            if trigger == "start":
+                self.error(("transitions", trigger), "reserved-name", "'start' is how a case opens; name the trigger otherwise", key=True)
+            for i, branch in enumerate(branches):
+                base: Path = ("transitions", trigger, i)
+                steps.append((base, branch))
+                for j, src in enumerate(branch.source):
+                    self.ref((*base, "from", j), "state", src, states)
+        for base, step in steps:
+            self.ref((*base, "to"), "state", step.to, states)
+            for j, role in enumerate(step.roles):
+                self.ref((*base, "roles", j), "role", role, roles)
+            for attr in ("requires", "clear"):
+                for j, name in enumerate(getattr(step, attr)):
+                    self.ref((*base, attr, j), "field", name, fields)
+            for j, name in enumerate(step.accepts or ()):
+                self.ref((*base, "accepts", j), "field", name, fields)
+            if step.accepts is not None:
+                for j, name in enumerate(step.requires):
+                    if name not in step.accepts and name in fields and base == ("start",):
+                        self.error((*base, "requires", j), "requires-not-accepted", f"start requires {name!r} but does not accept it")
+            for role in step.authority:
+                if role not in step.roles:
+                    self.error((*base, "authority", role), "authority-role", f"authority for {role!r}, which may not take this step" + _suggest(role, set(step.roles)), key=True)
+            for j, effect in enumerate(step.effects):
+                if effect.notify is not None:
+                    self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
+            if step.follows_escalation and not p.escalation:
+                self.error((*base, "follows_escalation"), "no-escalation", "follows_escalation needs the procedure's `escalation` list of roles")
+        for j, role in enumerate(p.escalation):
+            self.ref(("escalation", j), "role", role, roles)
+        if p.escalation:
+            ranks = [p.roles[r].rank for r in p.escalation if r in p.roles]
+            if ranks != sorted(ranks):
+                self.error(("escalation",), "escalation-order", "escalation roles must be listed lowest rank first")
+        self.field_defaults()
+
+    def field_defaults(self) -> None:
+        from servflow.engine.values import FieldValueError, normalise
+
+        for name, spec in self.proc.fields.items():
+            if spec.default is not None:
+                try:
+                    normalise(spec, spec.default)
+                except FieldValueError as exc:
+                    self.error(("fields", name, "default"), "invalid-default", f"default of {name!r}: {exc}")
+
+    # -- expressions --------------------------------------------------------------------
+
+    def expressions(self) -> None:
+        valid = set(self.proc.fields) | CONTEXT_NAMES
+        for path, source in expressions_of(self.proc):
+            quote = self._quote_offset(path)
+            try:
+                expr = compile_expression(source)
+            except ExpressionSyntaxError as exc:
+                self.error(path, "expression-syntax", f"expression {source!r}: {exc}", offset=quote + (exc.offset or 0))
+                continue
+            for name in sorted(expr.names - valid):
+                match = re.search(rf"\b{re.escape(name)}\b", source)
+                self.error(
+                    path,
+                    "unknown-name",
+                    f"unknown name {name!r} in expression {source!r}" + _suggest(name, valid),
+                    offset=quote + (match.start() if match else 0),
+                )
+
+    def _quote_offset(self, path: Path) -> int:
+        line, column = self.smap.position(path)
+        text = self.smap.line_text(line)
+        return 1 if 0 < column <= len(text) and text[column - 1] in "'\"" else 0
+
+    # -- the graph ----------------------------------------------------------------------
+
+    def graph(self) -> None:
+        p = self.proc
+        edges: dict[str, set[str]] = {s: set() for s in p.states}
+        for trigger, branches in p.transitions.items():
+            for i, branch in enumerate(branches):
+                for j, src in enumerate(branch.source):
+                    if src in p.states and p.states[src].final:
+                        self.error(("transitions", trigger, i, "from", j), "final-has-exit", f"{trigger!r} leaves final state {src!r}; final states absorb")
+                    if src in edges and branch.to in p.states:
+                        edges[src].add(branch.to)
+        if not any(s.final for s in p.states.values()):
+            self.error(("states",), "no-final-state", "no state is final: cases could never close", key=True)
+        reach: set[str] = set()
+        todo = [p.start.to] if p.start.to in p.states else []
+        while todo:
+            s = todo.pop()
+            if s not in reach:
+                reach.add(s)
+                todo.extend(edges[s])
+        for name, state in p.states.items():
+            if name not in reach:
+                self.error(("states", name), "unreachable-state", f"state {name!r} cannot be reached from the start", key=True)
+            elif not state.final and not edges[name]:
+                self.error(("states", name), "dead-end", f"state {name!r} is not final and no transition leaves it", key=True)
+        finals = {n for n, s in p.states.items() if s.final}
+        closing = set(finals)
+        changed = True
+        while changed:
+            changed = False
+            for src, dests in edges.items():
+                if src not in closing and dests & closing:
+                    closing.add(src)
+                    changed = True
+        for name in p.states:
+            if name in reach and edges[name] and name not in closing:
+                self.error(("states", name), "no-way-to-final", f"no final state can be reached from {name!r}", key=True)
+
+    # -- ambiguity ----------------------------------------------------------------------
+
+    def ambiguity(self) -> None:
+        for trigger, branches in self.proc.transitions.items():
+            by_source: dict[str, list[int]] = {}
+            for i, branch in enumerate(branches):
+                for src in branch.source:
+                    by_source.setdefault(src, []).append(i)
+            for src, idx in by_source.items():
+                for a, b in itertools.combinations(idx, 2):
+                    first, second = branches[a], branches[b]
+                    if first.when is None:
+                        self.warn(("transitions", trigger, b), "shadowed-branch", f"branch {b + 1} of {trigger!r} from {src!r} is never taken: branch {a + 1} has no `when`")
+                        continue
+                    if second.when is None:
+                        continue  # the usual "otherwise" branch
+                    witness = self._overlap(first.when, second.when)
+                    if witness is not None:
+                        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(witness.items()))
+                        self.warn(("transitions", trigger, b, "when"), "ambiguous-transition", f"guards of branches {a + 1} and {b + 1} of {trigger!r} from {src!r} can both hold (e.g. {shown}); the first wins")
+
+    def _overlap(self, left: str, right: str) -> dict[str, Any] | None:
+        """A small assignment of the fields that satisfies both guards, if one is found."""
+        from servflow.engine.values import typed_value
+
+        try:
+            a, b = compile_expression(left), compile_expression(right)
+        except ExpressionSyntaxError:
+            return None
+        names = sorted(a.names | b.names)
+        consts: dict[str, set[Any]] = {}
+        for src in (left, right):
+            for k, v in constants_of(src).items():
+                consts.setdefault(k, set()).update(v)
+        domains: list[list[Any]] = []
+        for name in names:
+            spec = self.proc.fields.get(name)
+            if spec is None:
+                domains.append([self.proc.start.to] if name == "state" else [0])
+                continue
+            values: list[Any] = [None]
+            if spec.type == "boolean":
+                values += [True, False]
+            elif spec.type == "choice":
+                values += list(spec.choices or [])
+            elif spec.type in ("integer", "decimal"):
+                for c in consts.get(name, ()):
+                    if isinstance(c, int | float) and not isinstance(c, bool):
+                        values += [c - 1, c, c + 1]
+            else:
+                values += sorted((c for c in consts.get(name, ()) if isinstance(c, str)), key=str)
+                values.append("")
+            domains.append([typed_value(spec, v) if v is not None else None for v in values])
+        total = 1
+        for d in domains:
+            total *= len(d)
+        if total > _MAX_DOMAIN:
+            return None
+        for combo in itertools.product(*domains):
+            scope = dict(zip(names, combo, strict=True))
+            try:
+                if a.holds(scope) and b.holds(scope):
+                    return scope
+            except EvaluationError:
+                continue
+        return None
+
+    # -- time limits --------------------------------------------------------------------
+
+    def time_limits(self) -> None:
+        p = self.proc
+        states, triggers, roles = set(p.states), set(p.transitions), set(p.roles)
+        for name, limit in p.time_limits.items():
+            base: Path = ("time_limits", name)
+            for clause, allowed in (("starts", ("entered", "left", "event")), ("stops", ("entered", "left", "event")), ("pauses", ("in",))):
+                spec = getattr(limit, clause)
+                for kind, value in spec.items():
+                    if kind not in allowed:
+                        self.error((*base, clause, kind), "unknown-key", f"unknown key {kind!r} in {clause}; use {', '.join(allowed)}" + _suggest(kind, set(allowed)), key=True)
+                        continue
+                    items = value if isinstance(value, list) else [value]
+                    for j, item in enumerate(items):
+                        at = (*base, clause, kind, j) if isinstance(value, list) else (*base, clause, kind)
+                        if kind == "event":
+                            self.ref(at, "trigger", str(item), triggers | {"start"})
+                        else:
+                            self.ref(at, "state", str(item), states)
+            if not limit.within:
+                self.error((*base, "within"), "missing-key", "a time limit needs at least one target in `within`")
+            for i, target in enumerate(limit.within):
+                try:
+                    parse_duration(target.limit)
+                except ValueError as exc:
+                    self.error((*base, "within", i, "limit"), "bad-duration", str(exc))
+            for i, pct in enumerate(limit.warn_at):
+                m = re.fullmatch(r"\s*(\d{1,2}(?:\.\d+)?)\s*%\s*", pct)
+                if not m or not 0 < float(m.group(1)) < 100:
+                    self.error((*base, "warn_at", i), "bad-percentage", f"warning {pct!r} must be a percentage between 0% and 100%, e.g. 80%")
+            for j, role in enumerate(limit.warn_notify):
+                self.ref((*base, "warn_notify", j), "role", role, roles)
+            for i, action in enumerate(limit.on_breach):
+                self._breach_action((*base, "on_breach", i), action, triggers, roles)
+
+    def _breach_action(self, path: Path, action: dict[str, Any], triggers: set[str], roles: set[str]) -> None:
+        known = {"notify", "fire", "escalate", "after", "template"}
+        for key in action:
+            if key not in known:
+                self.error((*path, key), "unknown-key", f"unknown key {key!r} in on_breach" + _suggest(key, known), key=True)
+        if not ({"notify", "fire", "escalate"} & set(action)):
+            self.error(path, "empty-action", "an on_breach step needs notify, fire or escalate")
+        if "notify" in action:
+            self.ref((*path, "notify"), "role", str(action["notify"]), roles)
+        if "fire" in action:
+            self.ref((*path, "fire"), "trigger", str(action["fire"]), triggers)
+        if "after" in action:
+            try:
+                parse_duration(str(action["after"]))
+            except ValueError as exc:
+                self.error((*path, "after"), "bad-duration", str(exc))
+
+    # -- advice -------------------------------------------------------------------------
+
+    def translations(self) -> None:
+        """Titles missing in a language that other titles of the procedure have."""
+        used: set[str] = set(self.proc.title)
+        titled: list[tuple[Path, dict[str, str]]] = [(("title",), dict(self.proc.title))]
+        for group in ("roles", "fields", "states"):
+            for name, item in getattr(self.proc, group).items():
+                titled.append(((group, name, "title"), dict(item.title)))
+                used |= set(item.title)
+        for path, title in titled:
+            missing = [lang for lang in LANGUAGES if lang in used and lang not in title]
+            if missing:
+                self.warn(path, "missing-translation", f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have")
+
+
+def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
+    """Every static problem of ``proc``; positions come from ``smap``."""
+    checker = _Checker(proc, smap)
+    checker.references()
+    checker.expressions()
+    checker.graph()
+    checker.time_limits()
+    if not any(d.severity == "error" for d in checker.out):
+        checker.ambiguity()
+    checker.translations()
+    return checker.out

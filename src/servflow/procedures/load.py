@@ -1,0 +1,315 @@
+"""Loading procedure and calendar files: text -> data -> validated models -> checked.
+
+Every load reports *all* problems at once, each as a :class:`~servflow.errors.Diagnostic`
+with file, line, column, a stable code and a message that names the bad value and, where
+one is close, the valid name that was probably meant. Only :class:`DefinitionError` ever
+escapes from here, whatever the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from servflow._hints import did_you_mean
+from servflow.engine.calendar import CalendarSpec
+from servflow.errors import DefinitionError, Diagnostic
+from servflow.model import Procedure
+from servflow.procedures.checks import check_procedure
+from servflow.procedures.source import SourceMap, read_yaml
+
+__all__ = [
+    "CalendarFile",
+    "Catalogue",
+    "LoadResult",
+    "digest_of",
+    "load_catalogue",
+    "load_file",
+    "load_procedure",
+    "load_text",
+    "suggest",
+]
+
+
+class CalendarFile(BaseModel):
+    """A file of calendars shared by the procedures of a catalogue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    servflow: int = Field(description="Language version; always 1.", ge=1, le=1)
+    calendars: dict[str, CalendarSpec] = Field(description="Calendars by name.")
+
+
+@dataclass
+class LoadResult:
+    """What one file held: a procedure or calendars, and every diagnostic found."""
+
+    file: str
+    procedure: Procedure | None = None
+    calendars: dict[str, CalendarSpec] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source_map: SourceMap | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+@dataclass
+class Catalogue:
+    """The procedures and calendars of a directory (or a list of files)."""
+
+    procedures: list[Procedure] = field(default_factory=list)
+    calendars: dict[str, CalendarSpec] = field(default_factory=dict)
+    results: list[LoadResult] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted(d for r in self.results for d in r.diagnostics)
+
+
+suggest = did_you_mean
+
+
+def digest_of(procedure: Procedure) -> str:
+    """Content digest: the same for the same meaning, whatever the comments or layout."""
+    canonical = json.dumps(
+        procedure.model_dump(mode="json", by_alias=True),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _model_fields(model: type[BaseModel]) -> set[str]:
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
+def _model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (for key suggestions)."""
+    current: Any = root
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = next(
+                (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
+            )
+            if info is None:
+                return None
+            current = info.annotation
+        else:
+            args = getattr(current, "__args__", ())
+            # dict[str, X] / list[X] / X | None: step into the value type.
+            candidates = [a for a in args if a is not type(None)]
+            if not candidates:
+                return None
+            current = candidates[-1]
+            while getattr(current, "__args__", None) and not (
+                isinstance(current, type) and issubclass(current, BaseModel)
+            ):
+                current = [a for a in current.__args__ if a is not type(None)][-1]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _pydantic_diagnostics(
+    exc: ValidationError, smap: SourceMap, root: type[BaseModel]
+) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        if loc and loc[-1] == "[key]":
+            # pydantic's marker for "the key itself was wrong" (a bad language code).
+            loc = loc[:-1]
+            if kind == "literal_error":
+                out.append(
+                    smap.diagnostic(
+                        loc,
+                        "unknown-language",
+                        f"unknown language {loc[-1]!r}; use zh-Hant, zh-Hans or en"
+                        + suggest(loc[-1], ("zh-Hant", "zh-Hans", "en")),
+                        key=True,
+                    )
+                )
+                continue
+        where = ".".join(str(p) for p in loc) or "(top)"
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            parent = _model_at(root, loc[:-1])
+            valid = _model_fields(parent) if parent else set()
+            out.append(
+                smap.diagnostic(
+                    loc,
+                    "unknown-key",
+                    f"unknown key {key!r} in {'.'.join(map(str, loc[:-1])) or 'the file'}"
+                    + suggest(key, valid),
+                    key=True,
+                )
+            )
+        elif kind == "missing":
+            out.append(
+                smap.diagnostic(
+                    loc[:-1], "missing-key", f"{where}: required key {loc[-1]!r} is missing", key=True
+                )
+            )
+        else:
+            value = error.get("input")
+            shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+            message = error["msg"].removeprefix("Value error, ")
+            if kind == "literal_error" and loc and loc[-1] == "type":
+                message = f"unknown field type {value!r}" + suggest(
+                    value,
+                    ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list"),
+                )
+                shown = ""
+            out.append(smap.diagnostic(loc, _code_for(kind), f"{where}: {message}{shown}"))
+    return out
+
+
+def _code_for(kind: str) -> str:
+    if kind.startswith(("string", "int", "float", "bool", "dict", "list", "date", "decimal")):
+        return "wrong-type"
+    if kind == "value_error":
+        return "invalid-value"
+    return kind.replace("_", "-")
+
+
+def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
+    """Load one file's text; problems are in ``result.diagnostics``. Never raises."""
+    data, smap, problems = read_yaml(text, file)
+    result = LoadResult(file=file, diagnostics=list(problems), source_map=smap)
+    if data is None:
+        return result
+    if not isinstance(data, dict):
+        result.diagnostics.append(
+            smap.diagnostic((), "not-a-mapping", "a procedure file is a mapping of keys to values")
+        )
+        return result
+    transitions = data.get("transitions")
+    if isinstance(transitions, dict):
+        for name, value in transitions.items():
+            if isinstance(value, dict):
+                smap.alias(("transitions", name), 0)
+    if "calendars" in data and "id" not in data:
+        try:
+            result.calendars = dict(CalendarFile.model_validate(data).calendars)
+        except ValidationError as exc:
+            result.diagnostics.extend(_pydantic_diagnostics(exc, smap, CalendarFile))
+        return result
+    try:
+        procedure = Procedure.model_validate(data)
+    except ValidationError as exc:
+        result.diagnostics.extend(_pydantic_diagnostics(exc, smap, Procedure))
+        return result
+    result.diagnostics.extend(check_procedure(procedure, smap))
+    if result.ok:
+        result.procedure = procedure
+    return result
+
+
+def load_file(path: str | Path) -> LoadResult:
+    """Load one file from disk; unreadable files give a diagnostic, not an exception."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return LoadResult(
+            file=str(path),
+            diagnostics=[Diagnostic(str(path), 0, 0, "error", "unreadable", exc.strerror or str(exc))],
+        )
+    return load_text(raw, str(path))
+
+
+def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
+    """One procedure from a path or from YAML text; raises :class:`DefinitionError`."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))):
+        result = load_file(source)
+    else:
+        result = load_text(source, file or "<string>")
+    if result.procedure is None:
+        if not result.diagnostics:
+            result.diagnostics.append(
+                Diagnostic(result.file, 1, 1, "error", "not-a-procedure", "this file holds no procedure")
+            )
+        raise DefinitionError(result.diagnostics)
+    return result.procedure
+
+
+def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file()))
+        else:
+            files.append(p)
+    return files
+
+
+def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
+    """Load every procedure and calendar file in ``paths`` (files or directories).
+
+    Cross-file checks run here: a procedure's calendars must exist, and two files may
+    not define the same procedure id and version, or the same calendar.
+    """
+    catalogue = Catalogue()
+    seen_versions: dict[tuple[str, int], str] = {}
+    for path in _yaml_files(paths):
+        result = load_file(path)
+        catalogue.results.append(result)
+        for name, spec in result.calendars.items():
+            if name in catalogue.calendars or name == "always":
+                assert result.source_map is not None
+                result.diagnostics.append(
+                    result.source_map.diagnostic(
+                        ("calendars", name), "duplicate-calendar", f"calendar {name!r} is defined twice", key=True
+                    )
+                )
+            else:
+                catalogue.calendars[name] = spec
+        if result.procedure is not None:
+            key = (result.procedure.id, result.procedure.version)
+            if key in seen_versions:
+                assert result.source_map is not None
+                result.diagnostics.append(
+                    result.source_map.diagnostic(
+                        ("version",),
+                        "duplicate-version",
+                        f"procedure {key[0]!r} version {key[1]} is also defined in {seen_versions[key]}",
+                    )
+                )
+                result.procedure = None
+            else:
+                seen_versions[key] = result.file
+    known = {"always", *catalogue.calendars}
+    for result in catalogue.results:
+        proc = result.procedure
+        if proc is None:
+            continue
+        assert result.source_map is not None
+        for path, name in _calendar_refs(proc):
+            if name not in known:
+                result.diagnostics.append(
+                    result.source_map.diagnostic(
+                        path, "unknown-calendar", f"unknown calendar {name!r}" + suggest(name, known)
+                    )
+                )
+        if result.ok:
+            catalogue.procedures.append(proc)
+    return catalogue
+
+
+def _calendar_refs(proc: Procedure) -> list[tuple[tuple[str | int, ...], str]]:
+    refs: list[tuple[tuple[str | int, ...], str]] = [(("calendar",), proc.calendar)]
+    for name, limit in proc.time_limits.items():
+        for i, target in enumerate(limit.within):
+            if target.calendar is not None:
+                refs.append((("time_limits", name, "within", i, "calendar"), target.calendar))
+    return refs
