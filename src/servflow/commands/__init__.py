@@ -1,0 +1,1 @@
+"""Subcommands of the ``servflow`` command line, one module each."""
