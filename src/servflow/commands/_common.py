@@ -53,7 +53,9 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
         if errors:
             raise DefinitionError(errors)
         known = sorted({p.id for p in catalogue.procedures})
-        raise LookupError(f"no procedure {proc!r} in {folder} (known: {', '.join(known) or 'none'})")
+        raise LookupError(
+            f"no procedure {proc!r} in {folder} (known: {', '.join(known) or 'none'})"
+        )
     return max(matches, key=lambda p: p.version), catalogue
 
 

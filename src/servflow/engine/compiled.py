@@ -156,7 +156,9 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         invariants=invariants,
         invariant_names=frozenset(inv_names),
         fields=dict(proc.fields),
-        defaults={n: normalise(f, f.default) for n, f in proc.fields.items() if f.default is not None},
+        defaults={
+            n: normalise(f, f.default) for n, f in proc.fields.items() if f.default is not None
+        },
         finals=frozenset(n for n, s in proc.states.items() if s.final),
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),

@@ -70,13 +70,22 @@ class Engine:
         self._latest: dict[str, int] = {}
         self.calendars: dict[str, Calendar] = {"always": ALWAYS}
         for name, spec in (calendars or {}).items():
-            self.calendars[name] = spec if isinstance(spec, Calendar) else build_calendar(name, spec)
+            self.calendars[name] = (
+                spec if isinstance(spec, Calendar) else build_calendar(name, spec)
+            )
         problems: list[Diagnostic] = []
         for proc in procedures:
             key = (proc.id, proc.version)
             if key in self._compiled:
                 problems.append(
-                    Diagnostic(proc.id, 0, 0, "error", "duplicate-version", f"{proc.id} v{proc.version} given twice")
+                    Diagnostic(
+                        proc.id,
+                        0,
+                        0,
+                        "error",
+                        "duplicate-version",
+                        f"{proc.id} v{proc.version} given twice",
+                    )
                 )
                 continue
             diags = self._static_problems(proc)
@@ -93,12 +102,23 @@ class Engine:
         from servflow.procedures.source import SourceMap
 
         found = [
-            d for d in check_procedure(proc, SourceMap(f"<{proc.id} v{proc.version}>")) if d.severity == "error"
+            d
+            for d in check_procedure(proc, SourceMap(f"<{proc.id} v{proc.version}>"))
+            if d.severity == "error"
         ]
-        for name in {proc.calendar} | {t.calendar for lim in proc.time_limits.values() for t in lim.within if t.calendar}:
+        for name in {proc.calendar} | {
+            t.calendar for lim in proc.time_limits.values() for t in lim.within if t.calendar
+        }:
             if name not in self.calendars:
                 found.append(
-                    Diagnostic(proc.id, 0, 0, "error", "unknown-calendar", f"unknown calendar {name!r}" + did_you_mean(name, self.calendars))
+                    Diagnostic(
+                        proc.id,
+                        0,
+                        0,
+                        "error",
+                        "unknown-calendar",
+                        f"unknown calendar {name!r}" + did_you_mean(name, self.calendars),
+                    )
                 )
         return found
 
@@ -138,7 +158,9 @@ class Engine:
     def _get(self, procedure_id: str, version: int | None) -> CompiledProcedure:
         if version is None:
             if procedure_id not in self._latest:
-                raise KeyError(f"unknown procedure {procedure_id!r}" + did_you_mean(procedure_id, self._latest))
+                raise KeyError(
+                    f"unknown procedure {procedure_id!r}" + did_you_mean(procedure_id, self._latest)
+                )
             version = self._latest[procedure_id]
         try:
             return self._compiled[(procedure_id, version)]
@@ -181,7 +203,7 @@ class Engine:
         cp = self._get(procedure_id, version)
         proc = cp.procedure
         given = dict(data or {})
-        base = {name: value for name, value in cp.defaults.items()}
+        base = dict(cp.defaults)
         changes = self._validate_data(cp, cp.start, given, base)
         merged = {**base, **changes}
         if case_id is None:
@@ -254,7 +276,9 @@ class Engine:
             if name not in given and merged.get(name) is not None:
                 merged[name] = None
                 changes[name] = None
-        role = self._authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
+        role = self._authorise(
+            cp, steps, step, actor, merged, case.state, trigger, case.escalation_level
+        )
         self._check_requires(cp, step, merged)
         self._check_invariants(cp, merged, step.to, trigger, case.escalation_level)
         event = Event(
@@ -276,7 +300,9 @@ class Engine:
         new_case = _apply(self, cp, case, event)
         effects = _effects(step, new_case, event)
         if due is not None:
-            return Outcome(case=new_case, events=(*due.events, event), effects=(*due.effects, *effects))
+            return Outcome(
+                case=new_case, events=(*due.events, event), effects=(*due.effects, *effects)
+            )
         return Outcome(case=new_case, events=(event,), effects=effects)
 
     def _detail(
@@ -302,10 +328,14 @@ class Engine:
             try:
                 steps = self._steps(cp, case, trigger)
                 step = self._choose(cp, steps, case.data, case, trigger)
-                self._authorise(cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level)
+                self._authorise(
+                    cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
+                )
             except Rejected as exc:
                 result.append(
-                    Availability(trigger=trigger, allowed=False, reason=exc.reason, message=exc.message)
+                    Availability(
+                        trigger=trigger, allowed=False, reason=exc.reason, message=exc.message
+                    )
                 )
                 continue
             needs = tuple(n for n in step.requires if case.data.get(n) is None)
@@ -331,10 +361,21 @@ class Engine:
                 cp = self._get(event.procedure, event.procedure_version)
                 if cp.digest != event.digest:
                     raise DefinitionError(
-                        [Diagnostic(event.procedure, 0, 0, "error", "digest-mismatch", "the log was written by another definition of this version")]
+                        [
+                            Diagnostic(
+                                event.procedure,
+                                0,
+                                0,
+                                "error",
+                                "digest-mismatch",
+                                "the log was written by another definition of this version",
+                            )
+                        ]
                     )
             elif event.seq != case.version + 1 or event.case_id != case.id:
-                raise ValueError(f"event {event.seq} of {event.case_id} does not follow version {case.version} of {case.id}")
+                raise ValueError(
+                    f"event {event.seq} of {event.case_id} does not follow version {case.version} of {case.id}"
+                )
             assert cp is not None
             case = _apply(self, cp, case, event)
         if case is None:
@@ -345,7 +386,12 @@ class Engine:
 
     def _steps(self, cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
         if case.state in cp.finals:
-            raise Rejected("final_state", f"case {case.id} is closed ({case.state})", state=case.state, trigger=trigger)
+            raise Rejected(
+                "final_state",
+                f"case {case.id} is closed ({case.state})",
+                state=case.state,
+                trigger=trigger,
+            )
         steps = cp.table.get((trigger, case.state))
         if steps is None:
             if trigger not in cp.procedure.transitions:
@@ -365,7 +411,11 @@ class Engine:
         return steps
 
     def _validate_data(
-        self, cp: CompiledProcedure, step: CompiledStep, given: Mapping[str, Any], current: Mapping[str, Any]
+        self,
+        cp: CompiledProcedure,
+        step: CompiledStep,
+        given: Mapping[str, Any],
+        current: Mapping[str, Any],
     ) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         fields = cp.fields
@@ -388,16 +438,25 @@ class Engine:
             try:
                 stored = normalise(spec, value)
             except FieldValueError as exc:
-                raise Rejected("invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger) from None
+                raise Rejected(
+                    "invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger
+                ) from None
             if stored != current.get(name):
                 changes[name] = stored
         return changes
 
     def _choose(
-        self, cp: CompiledProcedure, steps: tuple[CompiledStep, ...], data: Mapping[str, Any], case: Case, trigger: str
+        self,
+        cp: CompiledProcedure,
+        steps: tuple[CompiledStep, ...],
+        data: Mapping[str, Any],
+        case: Case,
+        trigger: str,
     ) -> CompiledStep:
         for step in steps:
-            if step.guard is None or self._holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
+            if step.guard is None or self._holds(
+                cp, step.guard, data, case.state, trigger, case.escalation_level
+            ):
                 return step
         guards = [s.guard.source for s in steps if s.guard is not None]
         raise Rejected(
@@ -408,14 +467,23 @@ class Engine:
         )
 
     def _holds(
-        self, cp: CompiledProcedure, expr: Any, data: Mapping[str, Any], state: str, trigger: str, level: int
+        self,
+        cp: CompiledProcedure,
+        expr: Any,
+        data: Mapping[str, Any],
+        state: str,
+        trigger: str,
+        level: int,
     ) -> bool:
         scope = cp.scope(expr.names, data, state, trigger, level)
         try:
             return bool(expr.evaluate(scope))
         except EvaluationError as exc:
             raise Rejected(
-                "guard_failed", f"the condition {expr.source!r} cannot be evaluated: {exc}", expression=expr.source, trigger=trigger
+                "guard_failed",
+                f"the condition {expr.source!r} cannot be evaluated: {exc}",
+                expression=expr.source,
+                trigger=trigger,
             ) from None
 
     def _authorise(
@@ -465,7 +533,10 @@ class Engine:
             for r in step.roles_by_rank
             if r not in held
             and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
-            and (r not in step.authority or self._holds(cp, step.authority[r], data, state, trigger, level))
+            and (
+                r not in step.authority
+                or self._holds(cp, step.authority[r], data, state, trigger, level)
+            )
         ]
         raise Rejected(
             "beyond_authority",
@@ -477,7 +548,9 @@ class Engine:
             could_decide=could,
         )
 
-    def _check_requires(self, cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]) -> None:
+    def _check_requires(
+        self, cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]
+    ) -> None:
         missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
         if missing:
             raise Rejected(
@@ -512,11 +585,25 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
     for spec in step.spec.effects:
         if spec.notify is not None:
             out.append(
-                Effect(kind="notify", case_id=case.id, at=event.at, trigger=event.trigger, target=spec.notify, template=spec.template)
+                Effect(
+                    kind="notify",
+                    case_id=case.id,
+                    at=event.at,
+                    trigger=event.trigger,
+                    target=spec.notify,
+                    template=spec.template,
+                )
             )
         if spec.record is not None:
             out.append(
-                Effect(kind="record", case_id=case.id, at=event.at, trigger=event.trigger, target=spec.record, template=spec.template)
+                Effect(
+                    kind="record",
+                    case_id=case.id,
+                    at=event.at,
+                    trigger=event.trigger,
+                    target=spec.record,
+                    template=spec.template,
+                )
             )
     return tuple(out)
 
@@ -526,7 +613,7 @@ def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Even
     from servflow.engine.timing import after_event
 
     if case is None:
-        data = {name: None for name in cp.fields}
+        data = dict.fromkeys(cp.fields)
         data.update(event.changes)
         new = Case.model_construct(
             id=event.case_id,
@@ -556,4 +643,3 @@ def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Even
             }
         )
     return after_event(engine, cp, case, new, event)
-

@@ -91,7 +91,9 @@ class CompiledLimit:
     steps: tuple[_Step, ...]
 
     @staticmethod
-    def _matches(entered: frozenset[str], left: frozenset[str], events: frozenset[str], event: Event) -> bool:
+    def _matches(
+        entered: frozenset[str], left: frozenset[str], events: frozenset[str], event: Event
+    ) -> bool:
         moved = event.source != event.target
         return (
             (event.target in entered and moved)
@@ -159,7 +161,9 @@ def _calendar(engine: Engine, name: str) -> Calendar:
 def _elapsed_now(engine: Engine, t: TimerState, at: datetime) -> int:
     if t.status != "running" or t.resumed_at is None:
         return t.elapsed_seconds
-    return t.elapsed_seconds + int(_calendar(engine, t.calendar).elapsed(t.resumed_at, at).total_seconds())
+    return t.elapsed_seconds + int(
+        _calendar(engine, t.calendar).elapsed(t.resumed_at, at).total_seconds()
+    )
 
 
 def _plan(engine: Engine, limit: CompiledLimit, t: TimerState) -> TimerState:
@@ -169,7 +173,9 @@ def _plan(engine: Engine, limit: CompiledLimit, t: TimerState) -> TimerState:
     cal = _calendar(engine, t.calendar)
     if t.breached_at is None:
         remaining = t.budget_seconds - t.elapsed_seconds
-        due = t.due_at if t.due_at is not None else cal.add(t.resumed_at, Duration(seconds=remaining))
+        due = (
+            t.due_at if t.due_at is not None else cal.add(t.resumed_at, Duration(seconds=remaining))
+        )
         for pct in limit.warn_at:
             key = _pct_key(pct)
             if key in t.warnings:
@@ -177,20 +183,26 @@ def _plan(engine: Engine, limit: CompiledLimit, t: TimerState) -> TimerState:
             need = math.ceil(t.budget_seconds * pct / 100)
             if need <= t.elapsed_seconds:
                 # Passed while the clock was paused or stopped; it fires at resumption.
-                return t.model_copy(update={"due_at": due, "next_at": t.resumed_at, "next_action": f"warn:{key}"})
+                return t.model_copy(
+                    update={"due_at": due, "next_at": t.resumed_at, "next_action": f"warn:{key}"}
+                )
             moment = cal.add(t.resumed_at, Duration(seconds=need - t.elapsed_seconds))
             if moment < due:
-                return t.model_copy(update={"due_at": due, "next_at": moment, "next_action": f"warn:{key}"})
+                return t.model_copy(
+                    update={"due_at": due, "next_at": moment, "next_action": f"warn:{key}"}
+                )
         return t.model_copy(update={"due_at": due, "next_at": due, "next_action": "breach"})
     for step in limit.steps:
         if step.after is not None and step.index not in t.steps_done:
             moment = cal.add(t.breached_at, step.after)
-            return t.model_copy(update={"next_at": max(moment, t.resumed_at), "next_action": f"step:{step.index}"})
+            return t.model_copy(
+                update={"next_at": max(moment, t.resumed_at), "next_action": f"step:{step.index}"}
+            )
     return t.model_copy(update={"next_at": None, "next_action": None})
 
 
 def _pct_key(pct: float) -> int:
-    return int(round(pct * 100))
+    return round(pct * 100)
 
 
 def _pause(engine: Engine, t: TimerState, at: datetime) -> TimerState:
@@ -221,7 +233,9 @@ def _resume(t: TimerState, at: datetime) -> TimerState:
 def _stop(engine: Engine, t: TimerState, at: datetime) -> TimerState:
     elapsed = _elapsed_now(engine, t, at)
     if t.status == "paused" and t.paused_at is not None:
-        t = t.model_copy(update={"paused_seconds": t.paused_seconds + int((at - t.paused_at).total_seconds())})
+        t = t.model_copy(
+            update={"paused_seconds": t.paused_seconds + int((at - t.paused_at).total_seconds())}
+        )
     return t.model_copy(
         update={
             "status": "stopped",
@@ -236,7 +250,12 @@ def _stop(engine: Engine, t: TimerState, at: datetime) -> TimerState:
 
 
 def _start(
-    engine: Engine, cp: CompiledProcedure, limit: CompiledLimit, old: TimerState | None, case: Case, at: datetime
+    engine: Engine,
+    cp: CompiledProcedure,
+    limit: CompiledLimit,
+    old: TimerState | None,
+    case: Case,
+    at: datetime,
 ) -> TimerState:
     target = _choose_target(cp, limit, case)
     cal_name = target.calendar or cp.procedure.calendar
@@ -287,7 +306,9 @@ def _choose_target(cp: CompiledProcedure, limit: CompiledLimit, case: Case) -> _
     return limit.targets[-1]
 
 
-def after_event(engine: Engine, cp: CompiledProcedure, before: Case | None, case: Case, event: Event) -> Case:
+def after_event(
+    engine: Engine, cp: CompiledProcedure, before: Case | None, case: Case, event: Event
+) -> Case:
     """Bring the case's timers up to date with ``event`` (already applied to its state)."""
     limits: tuple[CompiledLimit, ...] = cp.limits
     if not limits:
@@ -298,7 +319,11 @@ def after_event(engine: Engine, cp: CompiledProcedure, before: Case | None, case
     for limit in limits:
         t = timers.get(limit.name)
         new = t
-        if event.time_limit == limit.name and t is not None and event.kind in ("warned", "breached", "breach_step"):
+        if (
+            event.time_limit == limit.name
+            and t is not None
+            and event.kind in ("warned", "breached", "breach_step")
+        ):
             new = _due_applied(t, event)
         elif event.kind in ("started", "fired", "auto_fired"):
             active = t is not None and t.status != "stopped"
@@ -381,7 +406,12 @@ def _steps_of(limit: CompiledLimit, event: Event) -> list[_Step]:
 
 
 def _due_events(
-    cp: CompiledProcedure, limit: CompiledLimit, timer: TimerState, case: Case, moment: datetime, action: str
+    cp: CompiledProcedure,
+    limit: CompiledLimit,
+    timer: TimerState,
+    case: Case,
+    moment: datetime,
+    action: str,
 ) -> tuple[list[Event], list[Effect]]:
     common: dict[str, Any] = {
         "case_id": case.id,
@@ -399,10 +429,22 @@ def _due_events(
     effects: list[Effect] = []
     if action.startswith("warn:"):
         key = int(action.split(":", 1)[1])
-        event = Event(kind="warned", detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle}, **common)
+        event = Event(
+            kind="warned",
+            detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle},
+            **common,
+        )
         for role in limit.warn_notify:
             effects.append(
-                Effect(kind="notify", case_id=case.id, at=moment, trigger=limit.name, target=role, time_limit=limit.name, detail={"warning": key / 100})
+                Effect(
+                    kind="notify",
+                    case_id=case.id,
+                    at=moment,
+                    trigger=limit.name,
+                    target=role,
+                    time_limit=limit.name,
+                    detail={"warning": key / 100},
+                )
             )
         return [event], effects
     if action == "breach":
@@ -419,10 +461,19 @@ def _due_events(
     for s in steps:
         if s.notify is not None:
             effects.append(
-                Effect(kind="notify", case_id=case.id, at=moment, trigger=limit.name, target=s.notify, template=s.template, time_limit=limit.name, detail={"breach": True})
+                Effect(
+                    kind="notify",
+                    case_id=case.id,
+                    at=moment,
+                    trigger=limit.name,
+                    target=s.notify,
+                    template=s.template,
+                    time_limit=limit.name,
+                    detail={"breach": True},
+                )
             )
     kind = "breached" if action == "breach" else "breach_step"
-    return [Event(kind=kind, detail=detail, **common)], effects  # type: ignore[arg-type]
+    return [Event(kind=kind, detail=detail, **common)], effects
 
 
 def _auto_fire(
@@ -436,7 +487,9 @@ def _auto_fire(
         return None
     for step in steps:
         if step.guard is not None:
-            scope = cp.scope(step.guard.names, case.data, case.state, trigger, case.escalation_level)
+            scope = cp.scope(
+                step.guard.names, case.data, case.state, trigger, case.escalation_level
+            )
             try:
                 if not step.guard.holds(scope):
                     continue
@@ -465,4 +518,3 @@ def _auto_fire(
         )
         return event, _effects(step, case, event)
     return None
-

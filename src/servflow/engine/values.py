@@ -52,7 +52,9 @@ def normalise(spec: FieldSpec, value: Any) -> Any:
         if kind == "string" and ("\n" in value or "\r" in value):
             raise FieldValueError("a `string` is one line; use a `text` field for several")
         if spec.pattern is not None and not _pattern(spec.pattern).fullmatch(value):
-            raise FieldValueError(f"{_show(spec, value)} does not match the pattern {spec.pattern!r}")
+            raise FieldValueError(
+                f"{_show(spec, value)} does not match the pattern {spec.pattern!r}"
+            )
         return value
     if kind == "boolean":
         if not isinstance(value, bool):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from servflow._hints import did_you_mean
@@ -60,7 +60,9 @@ class _Checker:
         self.smap = smap
         self.out: list[Diagnostic] = []
 
-    def error(self, path: Path, code: str, message: str, *, key: bool = False, offset: int = 0) -> None:
+    def error(
+        self, path: Path, code: str, message: str, *, key: bool = False, offset: int = 0
+    ) -> None:
         self.out.append(self.smap.diagnostic(path, code, message, key=key, offset=offset))
 
     def warn(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
@@ -77,11 +79,21 @@ class _Checker:
         states, roles, fields = set(p.states), set(p.roles), set(p.fields)
         for name in p.fields:
             if name in RESERVED_NAMES:
-                self.error(("fields", name), "reserved-name", f"field name {name!r} is reserved by the expression language", key=True)
+                self.error(
+                    ("fields", name),
+                    "reserved-name",
+                    f"field name {name!r} is reserved by the expression language",
+                    key=True,
+                )
         steps: list[tuple[Path, Any]] = [(("start",), p.start)]
         for trigger, branches in p.transitions.items():
             if trigger == "start":
-                self.error(("transitions", trigger), "reserved-name", "'start' is how a case opens; name the trigger otherwise", key=True)
+                self.error(
+                    ("transitions", trigger),
+                    "reserved-name",
+                    "'start' is how a case opens; name the trigger otherwise",
+                    key=True,
+                )
             for i, branch in enumerate(branches):
                 base: Path = ("transitions", trigger, i)
                 steps.append((base, branch))
@@ -99,21 +111,39 @@ class _Checker:
             if step.accepts is not None:
                 for j, name in enumerate(step.requires):
                     if name not in step.accepts and name in fields and base == ("start",):
-                        self.error((*base, "requires", j), "requires-not-accepted", f"start requires {name!r} but does not accept it")
+                        self.error(
+                            (*base, "requires", j),
+                            "requires-not-accepted",
+                            f"start requires {name!r} but does not accept it",
+                        )
             for role in step.authority:
                 if role not in step.roles:
-                    self.error((*base, "authority", role), "authority-role", f"authority for {role!r}, which may not take this step" + _suggest(role, set(step.roles)), key=True)
+                    self.error(
+                        (*base, "authority", role),
+                        "authority-role",
+                        f"authority for {role!r}, which may not take this step"
+                        + _suggest(role, set(step.roles)),
+                        key=True,
+                    )
             for j, effect in enumerate(step.effects):
                 if effect.notify is not None:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
             if step.follows_escalation and not p.escalation:
-                self.error((*base, "follows_escalation"), "no-escalation", "follows_escalation needs the procedure's `escalation` list of roles")
+                self.error(
+                    (*base, "follows_escalation"),
+                    "no-escalation",
+                    "follows_escalation needs the procedure's `escalation` list of roles",
+                )
         for j, role in enumerate(p.escalation):
             self.ref(("escalation", j), "role", role, roles)
         if p.escalation:
             ranks = [p.roles[r].rank for r in p.escalation if r in p.roles]
             if ranks != sorted(ranks):
-                self.error(("escalation",), "escalation-order", "escalation roles must be listed lowest rank first")
+                self.error(
+                    ("escalation",),
+                    "escalation-order",
+                    "escalation roles must be listed lowest rank first",
+                )
         self.field_defaults()
 
     def field_defaults(self) -> None:
@@ -124,7 +154,11 @@ class _Checker:
                 try:
                     normalise(spec, spec.default)
                 except FieldValueError as exc:
-                    self.error(("fields", name, "default"), "invalid-default", f"default of {name!r}: {exc}")
+                    self.error(
+                        ("fields", name, "default"),
+                        "invalid-default",
+                        f"default of {name!r}: {exc}",
+                    )
 
     # -- expressions --------------------------------------------------------------------
 
@@ -135,7 +169,12 @@ class _Checker:
             try:
                 expr = compile_expression(source)
             except ExpressionSyntaxError as exc:
-                self.error(path, "expression-syntax", f"expression {source!r}: {exc}", offset=quote + (exc.offset or 0))
+                self.error(
+                    path,
+                    "expression-syntax",
+                    f"expression {source!r}: {exc}",
+                    offset=quote + (exc.offset or 0),
+                )
                 continue
             for name in sorted(expr.names - valid):
                 match = re.search(rf"\b{re.escape(name)}\b", source)
@@ -160,11 +199,20 @@ class _Checker:
             for i, branch in enumerate(branches):
                 for j, src in enumerate(branch.source):
                     if src in p.states and p.states[src].final:
-                        self.error(("transitions", trigger, i, "from", j), "final-has-exit", f"{trigger!r} leaves final state {src!r}; final states absorb")
+                        self.error(
+                            ("transitions", trigger, i, "from", j),
+                            "final-has-exit",
+                            f"{trigger!r} leaves final state {src!r}; final states absorb",
+                        )
                     if src in edges and branch.to in p.states:
                         edges[src].add(branch.to)
         if not any(s.final for s in p.states.values()):
-            self.error(("states",), "no-final-state", "no state is final: cases could never close", key=True)
+            self.error(
+                ("states",),
+                "no-final-state",
+                "no state is final: cases could never close",
+                key=True,
+            )
         reach: set[str] = set()
         todo = [p.start.to] if p.start.to in p.states else []
         while todo:
@@ -174,9 +222,19 @@ class _Checker:
                 todo.extend(edges[s])
         for name, state in p.states.items():
             if name not in reach:
-                self.error(("states", name), "unreachable-state", f"state {name!r} cannot be reached from the start", key=True)
+                self.error(
+                    ("states", name),
+                    "unreachable-state",
+                    f"state {name!r} cannot be reached from the start",
+                    key=True,
+                )
             elif not state.final and not edges[name]:
-                self.error(("states", name), "dead-end", f"state {name!r} is not final and no transition leaves it", key=True)
+                self.error(
+                    ("states", name),
+                    "dead-end",
+                    f"state {name!r} is not final and no transition leaves it",
+                    key=True,
+                )
         finals = {n for n, s in p.states.items() if s.final}
         closing = set(finals)
         changed = True
@@ -188,7 +246,12 @@ class _Checker:
                     changed = True
         for name in p.states:
             if name in reach and edges[name] and name not in closing:
-                self.error(("states", name), "no-way-to-final", f"no final state can be reached from {name!r}", key=True)
+                self.error(
+                    ("states", name),
+                    "no-way-to-final",
+                    f"no final state can be reached from {name!r}",
+                    key=True,
+                )
 
     # -- ambiguity ----------------------------------------------------------------------
 
@@ -202,14 +265,22 @@ class _Checker:
                 for a, b in itertools.combinations(idx, 2):
                     first, second = branches[a], branches[b]
                     if first.when is None:
-                        self.warn(("transitions", trigger, b), "shadowed-branch", f"branch {b + 1} of {trigger!r} from {src!r} is never taken: branch {a + 1} has no `when`")
+                        self.warn(
+                            ("transitions", trigger, b),
+                            "shadowed-branch",
+                            f"branch {b + 1} of {trigger!r} from {src!r} is never taken: branch {a + 1} has no `when`",
+                        )
                         continue
                     if second.when is None:
                         continue  # the usual "otherwise" branch
                     witness = self._overlap(first.when, second.when)
                     if witness is not None:
                         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(witness.items()))
-                        self.warn(("transitions", trigger, b, "when"), "ambiguous-transition", f"guards of branches {a + 1} and {b + 1} of {trigger!r} from {src!r} can both hold (e.g. {shown}); the first wins")
+                        self.warn(
+                            ("transitions", trigger, b, "when"),
+                            "ambiguous-transition",
+                            f"guards of branches {a + 1} and {b + 1} of {trigger!r} from {src!r} can both hold (e.g. {shown}); the first wins",
+                        )
 
     def _overlap(self, left: str, right: str) -> dict[str, Any] | None:
         """A small assignment of the fields that satisfies both guards, if one is found."""
@@ -264,21 +335,39 @@ class _Checker:
         states, triggers, roles = set(p.states), set(p.transitions), set(p.roles)
         for name, limit in p.time_limits.items():
             base: Path = ("time_limits", name)
-            for clause, allowed in (("starts", ("entered", "left", "event")), ("stops", ("entered", "left", "event")), ("pauses", ("in",))):
+            for clause, allowed in (
+                ("starts", ("entered", "left", "event")),
+                ("stops", ("entered", "left", "event")),
+                ("pauses", ("in",)),
+            ):
                 spec = getattr(limit, clause)
                 for kind, value in spec.items():
                     if kind not in allowed:
-                        self.error((*base, clause, kind), "unknown-key", f"unknown key {kind!r} in {clause}; use {', '.join(allowed)}" + _suggest(kind, set(allowed)), key=True)
+                        self.error(
+                            (*base, clause, kind),
+                            "unknown-key",
+                            f"unknown key {kind!r} in {clause}; use {', '.join(allowed)}"
+                            + _suggest(kind, set(allowed)),
+                            key=True,
+                        )
                         continue
                     items = value if isinstance(value, list) else [value]
                     for j, item in enumerate(items):
-                        at = (*base, clause, kind, j) if isinstance(value, list) else (*base, clause, kind)
+                        at = (
+                            (*base, clause, kind, j)
+                            if isinstance(value, list)
+                            else (*base, clause, kind)
+                        )
                         if kind == "event":
                             self.ref(at, "trigger", str(item), triggers | {"start"})
                         else:
                             self.ref(at, "state", str(item), states)
             if not limit.within:
-                self.error((*base, "within"), "missing-key", "a time limit needs at least one target in `within`")
+                self.error(
+                    (*base, "within"),
+                    "missing-key",
+                    "a time limit needs at least one target in `within`",
+                )
             for i, target in enumerate(limit.within):
                 try:
                     parse_duration(target.limit)
@@ -287,17 +376,28 @@ class _Checker:
             for i, pct in enumerate(limit.warn_at):
                 m = re.fullmatch(r"\s*(\d{1,2}(?:\.\d+)?)\s*%\s*", pct)
                 if not m or not 0 < float(m.group(1)) < 100:
-                    self.error((*base, "warn_at", i), "bad-percentage", f"warning {pct!r} must be a percentage between 0% and 100%, e.g. 80%")
+                    self.error(
+                        (*base, "warn_at", i),
+                        "bad-percentage",
+                        f"warning {pct!r} must be a percentage between 0% and 100%, e.g. 80%",
+                    )
             for j, role in enumerate(limit.warn_notify):
                 self.ref((*base, "warn_notify", j), "role", role, roles)
             for i, action in enumerate(limit.on_breach):
                 self._breach_action((*base, "on_breach", i), action, triggers, roles)
 
-    def _breach_action(self, path: Path, action: dict[str, Any], triggers: set[str], roles: set[str]) -> None:
+    def _breach_action(
+        self, path: Path, action: dict[str, Any], triggers: set[str], roles: set[str]
+    ) -> None:
         known = {"notify", "fire", "escalate", "after", "template"}
         for key in action:
             if key not in known:
-                self.error((*path, key), "unknown-key", f"unknown key {key!r} in on_breach" + _suggest(key, known), key=True)
+                self.error(
+                    (*path, key),
+                    "unknown-key",
+                    f"unknown key {key!r} in on_breach" + _suggest(key, known),
+                    key=True,
+                )
         if not ({"notify", "fire", "escalate"} & set(action)):
             self.error(path, "empty-action", "an on_breach step needs notify, fire or escalate")
         if "notify" in action:
@@ -315,15 +415,19 @@ class _Checker:
     def translations(self) -> None:
         """Titles missing in a language that other titles of the procedure have."""
         used: set[str] = set(self.proc.title)
-        titled: list[tuple[Path, dict[str, str]]] = [(("title",), dict(self.proc.title))]
+        titled: list[tuple[Path, Mapping[Any, str]]] = [(("title",), self.proc.title)]
         for group in ("roles", "fields", "states"):
             for name, item in getattr(self.proc, group).items():
-                titled.append(((group, name, "title"), dict(item.title)))
+                titled.append(((group, name, "title"), item.title))
                 used |= set(item.title)
         for path, title in titled:
             missing = [lang for lang in LANGUAGES if lang in used and lang not in title]
             if missing:
-                self.warn(path, "missing-translation", f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have")
+                self.warn(
+                    path,
+                    "missing-translation",
+                    f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have",
+                )
 
 
 def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:

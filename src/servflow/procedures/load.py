@@ -97,9 +97,7 @@ def _model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel
     current: Any = root
     for part in loc:
         if isinstance(current, type) and issubclass(current, BaseModel):
-            info = next(
-                (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
-            )
+            info = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
             if info is None:
                 return None
             current = info.annotation
@@ -157,7 +155,10 @@ def _pydantic_diagnostics(
         elif kind == "missing":
             out.append(
                 smap.diagnostic(
-                    loc[:-1], "missing-key", f"{where}: required key {loc[-1]!r} is missing", key=True
+                    loc[:-1],
+                    "missing-key",
+                    f"{where}: required key {loc[-1]!r} is missing",
+                    key=True,
                 )
             )
         else:
@@ -167,7 +168,17 @@ def _pydantic_diagnostics(
             if kind == "literal_error" and loc and loc[-1] == "type":
                 message = f"unknown field type {value!r}" + suggest(
                     value,
-                    ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list"),
+                    (
+                        "string",
+                        "text",
+                        "integer",
+                        "decimal",
+                        "boolean",
+                        "date",
+                        "datetime",
+                        "choice",
+                        "list",
+                    ),
                 )
                 shown = ""
             out.append(smap.diagnostic(loc, _code_for(kind), f"{where}: {message}{shown}"))
@@ -223,21 +234,27 @@ def load_file(path: str | Path) -> LoadResult:
     except OSError as exc:
         return LoadResult(
             file=str(path),
-            diagnostics=[Diagnostic(str(path), 0, 0, "error", "unreadable", exc.strerror or str(exc))],
+            diagnostics=[
+                Diagnostic(str(path), 0, 0, "error", "unreadable", exc.strerror or str(exc))
+            ],
         )
     return load_text(raw, str(path))
 
 
 def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
     """One procedure from a path or from YAML text; raises :class:`DefinitionError`."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+    ):
         result = load_file(source)
     else:
         result = load_text(source, file or "<string>")
     if result.procedure is None:
         if not result.diagnostics:
             result.diagnostics.append(
-                Diagnostic(result.file, 1, 1, "error", "not-a-procedure", "this file holds no procedure")
+                Diagnostic(
+                    result.file, 1, 1, "error", "not-a-procedure", "this file holds no procedure"
+                )
             )
         raise DefinitionError(result.diagnostics)
     return result.procedure
@@ -247,7 +264,9 @@ def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file()))
+            files.extend(
+                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+            )
         else:
             files.append(p)
     return files
@@ -269,7 +288,10 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                 assert result.source_map is not None
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        ("calendars", name), "duplicate-calendar", f"calendar {name!r} is defined twice", key=True
+                        ("calendars", name),
+                        "duplicate-calendar",
+                        f"calendar {name!r} is defined twice",
+                        key=True,
                     )
                 )
             else:
@@ -294,11 +316,11 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
         if proc is None:
             continue
         assert result.source_map is not None
-        for path, name in _calendar_refs(proc):
+        for ref, name in _calendar_refs(proc):
             if name not in known:
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        path, "unknown-calendar", f"unknown calendar {name!r}" + suggest(name, known)
+                        ref, "unknown-calendar", f"unknown calendar {name!r}" + suggest(name, known)
                     )
                 )
         if result.ok:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -40,7 +40,7 @@ _YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
 class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
     """The C parser with the YAML 1.2 core schema's implicit types and nothing else."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
 
 
 _Loader.add_implicit_resolver(
@@ -151,6 +151,7 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
@@ -178,12 +179,18 @@ class _Builder:
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge" or (
-                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.value == "<<"
+                and not key_node.style
             ):
-                self._diag(key_node, "yaml-merge", "merge keys (<<) are not supported; write the keys out")
+                self._diag(
+                    key_node, "yaml-merge", "merge keys (<<) are not supported; write the keys out"
+                )
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self._diag(key_node, "yaml-key", "a key must be a plain name, not a list or mapping")
+                self._diag(
+                    key_node, "yaml-key", "a key must be a plain name, not a list or mapping"
+                )
                 continue
             key = key_node.value
             if not key_node.style and key.lower() in _YAML11_BOOLS:
@@ -226,7 +233,9 @@ def read_yaml(text: str | bytes, file: str = "<string>") -> tuple[Any, SourceMap
     """
     smap = SourceMap(file)
 
-    def fail(line: int, column: int, code: str, message: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    def fail(
+        line: int, column: int, code: str, message: str
+    ) -> tuple[Any, SourceMap, list[Diagnostic]]:
         return None, smap, [Diagnostic(file, line, column, "error", code, message)]
 
     if isinstance(text, bytes):
