@@ -12,6 +12,7 @@ Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -74,6 +75,9 @@ class TimerState(BaseModel):
     resumed_at: AwareDatetime | None = None
     paused_at: AwareDatetime | None = None
     paused_seconds: int = Field(default=0, description="Real seconds spent paused.")
+    pauses: tuple[tuple[AwareDatetime, AwareDatetime], ...] = Field(
+        default=(), description="Finished pauses of this cycle (start, end)."
+    )
     stopped_at: AwareDatetime | None = None
     due_at: AwareDatetime | None = None
     warnings: tuple[int, ...] = ()
@@ -142,10 +146,13 @@ class Effect(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class Outcome(BaseModel):
-    """What a step returned: the new case, what happened, and what the host must do."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a step returned: the new case, what happened, and what the host must do.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a pydantic model: it is built on every call (also by
+    ``advance`` when nothing is due) and its parts are validated models already.
+    """
 
     case: Case
     events: tuple[Event, ...] = ()

@@ -38,6 +38,8 @@ from servflow._hints import did_you_mean
 from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
 from servflow.engine.case import Actor, Availability, Case, Effect, Event, Outcome
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.timing import advance as _advance
+from servflow.engine.timing import timers_after
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import DefinitionError, Diagnostic, EvaluationError, Rejected
 from servflow.model import Procedure
@@ -346,9 +348,9 @@ class Engine:
         """Apply every warning, breach and automatic step due by ``at``, in time order."""
         _check_time(at)
         cp = self._for_case(case)
-        from servflow.engine.timing import advance
-
-        return advance(self, cp, case, at)
+        if case.next_due is None or case.next_due > at:
+            return Outcome(case)
+        return _advance(self, cp, case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:
         """Rebuild a case from its audit log; equal to the case live processing built."""
@@ -610,36 +612,47 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
 
 def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
     """The one function that turns (case, event) into the next case, live and in replay."""
-    from servflow.engine.timing import after_event
-
     if case is None:
         data = dict.fromkeys(cp.fields)
-        data.update(event.changes)
-        new = Case.model_construct(
+        level = 0
+        timers: Mapping[str, Any] = {}
+        next_due = None
+    else:
+        data = dict(case.data)
+        level = event.detail.get("escalation_level", case.escalation_level)
+        timers = case.timers
+        next_due = case.next_due
+    data.update(event.changes)
+    state = event.target
+
+    def scope_of(names: frozenset[str]) -> dict[str, Any]:
+        return cp.scope(names, data, state, event.trigger, level)
+
+    timed = timers_after(engine, cp, timers, event, scope_of, state)
+    if timed is not None:
+        timers, next_due = timed
+    if case is None:
+        return Case(
             id=event.case_id,
             procedure=event.procedure,
             procedure_version=event.procedure_version,
             digest=event.digest,
-            state=event.target,
+            state=state,
             data=data,
             version=1,
             opened_at=event.at,
             updated_at=event.at,
-            escalation_level=0,
-            timers={},
-            next_due=None,
+            timers=timers,
+            next_due=next_due,
         )
-    else:
-        data = dict(case.data)
-        data.update(event.changes)
-        level = event.detail.get("escalation_level", case.escalation_level)
-        new = case.model_copy(
-            update={
-                "state": event.target,
-                "data": data,
-                "version": event.seq,
-                "updated_at": event.at,
-                "escalation_level": level,
-            }
-        )
-    return after_event(engine, cp, case, new, event)
+    return case.model_copy(
+        update={
+            "state": state,
+            "data": data,
+            "version": event.seq,
+            "updated_at": event.at,
+            "escalation_level": level,
+            "timers": timers,
+            "next_due": next_due,
+        }
+    )

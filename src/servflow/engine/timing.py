@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
 
-__all__ = ["CompiledLimit", "advance", "after_event", "compile_limits"]
+__all__ = ["CompiledLimit", "advance", "compile_limits", "timers_after"]
 
 SYSTEM_ACTOR = "servflow"
 
@@ -86,6 +86,7 @@ class CompiledLimit:
     stop_events: frozenset[str]
     pause_in: frozenset[str]
     targets: tuple[_Target, ...]
+    target_names: frozenset[str]
     warn_at: tuple[float, ...]
     warn_notify: tuple[str, ...]
     steps: tuple[_Step, ...]
@@ -121,6 +122,10 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
             )
             for t in limit.within
         )
+        target_names: set[str] = set()
+        for target in targets:
+            if target.when is not None:
+                target_names |= target.when.names
         steps = tuple(
             _Step(
                 index=i,
@@ -143,6 +148,7 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
                 stop_events=_names(limit.stops.get("event")),
                 pause_in=_names(limit.pauses.get("in")),
                 targets=targets,
+                target_names=frozenset(target_names),
                 warn_at=tuple(sorted(float(p.strip().rstrip("%")) for p in limit.warn_at)),
                 warn_notify=tuple(limit.warn_notify),
                 steps=steps,
@@ -158,118 +164,118 @@ def _calendar(engine: Engine, name: str) -> Calendar:
     return engine.calendars[name]
 
 
-def _elapsed_now(engine: Engine, t: TimerState, at: datetime) -> int:
-    if t.status != "running" or t.resumed_at is None:
-        return t.elapsed_seconds
-    return t.elapsed_seconds + int(
-        _calendar(engine, t.calendar).elapsed(t.resumed_at, at).total_seconds()
-    )
+# The clock's operations work on a mutable copy of a timer's fields (``W``) and the timer
+# is rebuilt once at the end of an event: copying a frozen model per operation cost more
+# than the arithmetic.
+W = dict[str, Any]
 
 
-def _plan(engine: Engine, limit: CompiledLimit, t: TimerState) -> TimerState:
-    """Fill in the timer's next moment (and its due time) from its counters."""
-    if t.status != "running" or t.resumed_at is None:
-        return t.model_copy(update={"next_at": None, "next_action": None})
-    cal = _calendar(engine, t.calendar)
-    if t.breached_at is None:
-        remaining = t.budget_seconds - t.elapsed_seconds
-        due = (
-            t.due_at if t.due_at is not None else cal.add(t.resumed_at, Duration(seconds=remaining))
-        )
+def _elapsed_now(engine: Engine, w: W, at: datetime) -> int:
+    if w["status"] != "running" or w["resumed_at"] is None:
+        return int(w["elapsed_seconds"])
+    cal = _calendar(engine, w["calendar"])
+    return int(w["elapsed_seconds"]) + int(cal.elapsed(w["resumed_at"], at).total_seconds())
+
+
+def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
+    """Fill in the timer's next moment (and its due time) from its counters.
+
+    Nothing falls due before ``now`` (the event being applied): a warning that a changed
+    target has already passed, or a breach it has already reached, falls due at once.
+    """
+    w["next_at"], w["next_action"] = None, None
+    resumed = w["resumed_at"]
+    if w["status"] != "running" or resumed is None:
+        return
+    cal = _calendar(engine, w["calendar"])
+    budget, elapsed = w["budget_seconds"], w["elapsed_seconds"]
+    breached = w["breached_at"]
+    if breached is None:
+        due = w["due_at"]
+        if due is None:
+            # A changed target that has already run out falls due at the change.
+            remaining = budget - elapsed
+            due = cal.add(resumed, Duration(seconds=remaining)) if remaining > 0 else resumed
+            w["due_at"] = due
+        w["next_at"], w["next_action"] = due, "breach"
         for pct in limit.warn_at:
             key = _pct_key(pct)
-            if key in t.warnings:
+            if key in w["warnings"]:
                 continue
-            need = math.ceil(t.budget_seconds * pct / 100)
-            if need <= t.elapsed_seconds:
-                # Passed while the clock was paused or stopped; it fires at resumption.
-                return t.model_copy(
-                    update={"due_at": due, "next_at": t.resumed_at, "next_action": f"warn:{key}"}
-                )
-            moment = cal.add(t.resumed_at, Duration(seconds=need - t.elapsed_seconds))
-            if moment < due:
-                return t.model_copy(
-                    update={"due_at": due, "next_at": moment, "next_action": f"warn:{key}"}
-                )
-        return t.model_copy(update={"due_at": due, "next_at": due, "next_action": "breach"})
-    for step in limit.steps:
-        if step.after is not None and step.index not in t.steps_done:
-            moment = cal.add(t.breached_at, step.after)
-            return t.model_copy(
-                update={"next_at": max(moment, t.resumed_at), "next_action": f"step:{step.index}"}
-            )
-    return t.model_copy(update={"next_at": None, "next_action": None})
+            need = math.ceil(budget * pct / 100)
+            if need <= elapsed:
+                # Passed while the clock was paused, or skipped by a changed target.
+                w["next_at"], w["next_action"] = resumed, f"warn:{key}"
+            else:
+                moment = cal.add(resumed, Duration(seconds=need - elapsed))
+                if moment < due:
+                    w["next_at"], w["next_action"] = moment, f"warn:{key}"
+            break
+    else:
+        for step in limit.steps:
+            if step.after is not None and step.index not in w["steps_done"]:
+                moment = cal.add(breached, step.after)
+                w["next_at"], w["next_action"] = max(moment, resumed), f"step:{step.index}"
+                break
+    if w["next_at"] is not None and w["next_at"] < now:
+        w["next_at"] = now
 
 
 def _pct_key(pct: float) -> int:
     return round(pct * 100)
 
 
-def _pause(engine: Engine, t: TimerState, at: datetime) -> TimerState:
-    return t.model_copy(
-        update={
-            "status": "paused",
-            "elapsed_seconds": _elapsed_now(engine, t, at),
-            "resumed_at": None,
-            "paused_at": at,
-            "due_at": None if t.breached_at is None else t.due_at,
-        }
-    )
+def _pause(engine: Engine, w: W, at: datetime) -> None:
+    w["elapsed_seconds"] = _elapsed_now(engine, w, at)
+    w["status"], w["resumed_at"], w["paused_at"] = "paused", None, at
+    if w["breached_at"] is None:
+        w["due_at"] = None
 
 
-def _resume(t: TimerState, at: datetime) -> TimerState:
-    paused = int((at - t.paused_at).total_seconds()) if t.paused_at is not None else 0
-    return t.model_copy(
-        update={
-            "status": "running",
-            "resumed_at": at,
-            "paused_at": None,
-            "paused_seconds": t.paused_seconds + paused,
-            "due_at": None if t.breached_at is None else t.due_at,
-        }
-    )
+def _end_pause(w: W, at: datetime) -> None:
+    if w["paused_at"] is not None:
+        w["paused_seconds"] += int((at - w["paused_at"]).total_seconds())
+        w["pauses"] = (*w["pauses"], (w["paused_at"], at))
+        w["paused_at"] = None
 
 
-def _stop(engine: Engine, t: TimerState, at: datetime) -> TimerState:
-    elapsed = _elapsed_now(engine, t, at)
-    if t.status == "paused" and t.paused_at is not None:
-        t = t.model_copy(
-            update={"paused_seconds": t.paused_seconds + int((at - t.paused_at).total_seconds())}
-        )
-    return t.model_copy(
-        update={
-            "status": "stopped",
-            "elapsed_seconds": elapsed,
-            "resumed_at": None,
-            "paused_at": None,
-            "stopped_at": at,
-            "next_at": None,
-            "next_action": None,
-        }
-    )
+def _resume(w: W, at: datetime) -> None:
+    _end_pause(w, at)
+    w["status"], w["resumed_at"] = "running", at
+    if w["breached_at"] is None:
+        w["due_at"] = None
+
+
+def _stop(engine: Engine, w: W, at: datetime) -> None:
+    w["elapsed_seconds"] = _elapsed_now(engine, w, at)
+    _end_pause(w, at)
+    w["status"], w["resumed_at"], w["stopped_at"] = "stopped", None, at
 
 
 def _start(
     engine: Engine,
     cp: CompiledProcedure,
     limit: CompiledLimit,
-    old: TimerState | None,
-    case: Case,
+    old: W | None,
+    scope_of: _ScopeOf,
     at: datetime,
-) -> TimerState:
-    target = _choose_target(cp, limit, case)
+) -> W:
+    target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
     cal = _calendar(engine, cal_name)
     due = cal.add(at, target.duration, end_of_working_day=target.end_of_working_day)
-    budget = int(cal.elapsed(at, due).total_seconds())
+    if target.duration.working_days == 0 and not target.end_of_working_day:
+        budget = target.duration.seconds
+    else:
+        budget = int(cal.elapsed(at, due).total_seconds())
     history: tuple[CycleRecord, ...] = ()
     cycle = 1
     if old is not None:
-        cycle = old.cycle + 1
-        history = (*old.history, _record(old, at))
-    return TimerState(
+        cycle = old["cycle"] + 1
+        history = (*old["history"], _record(old, at))
+    w = dict(_FRESH)
+    w.update(
         cycle=cycle,
-        status="running",
         calendar=cal_name,
         target=target.text,
         started_at=at,
@@ -278,89 +284,142 @@ def _start(
         due_at=due,
         history=history,
     )
+    return w
 
 
-def _record(t: TimerState, at: datetime) -> CycleRecord:
-    ended = t.stopped_at or at
+def _retarget(
+    engine: Engine,
+    cp: CompiledProcedure,
+    limit: CompiledLimit,
+    w: W,
+    scope_of: _ScopeOf,
+    at: datetime,
+) -> bool:
+    """The case's data changed what its target depends on: the cycle keeps its start.
+
+    The new target is counted from the cycle's start in its own calendar, less the
+    pauses so far, so a changed priority gives exactly the due time the cycle would have
+    had with that priority from the start. A breach already recorded stays.
+    """
+    target = _choose_target(limit, scope_of)
+    cal_name = target.calendar or cp.procedure.calendar
+    if target.text == w["target"] and cal_name == w["calendar"]:
+        return False
+    cal = _calendar(engine, cal_name)
+    started = w["started_at"]
+    due = cal.add(started, target.duration, end_of_working_day=target.end_of_working_day)
+    paused = sum(int(cal.elapsed(a, b).total_seconds()) for a, b in w["pauses"])
+    if w["status"] == "paused" and w["paused_at"] is not None:
+        paused += int(cal.elapsed(w["paused_at"], at).total_seconds())
+    w["calendar"], w["target"] = cal_name, target.text
+    w["budget_seconds"] = int(cal.elapsed(started, due).total_seconds())
+    w["elapsed_seconds"] = int(cal.elapsed(started, at).total_seconds()) - paused
+    w["resumed_at"] = at if w["status"] == "running" else None
+    if w["breached_at"] is None:
+        w["due_at"] = None
+    return True
+
+
+def _record(w: W, at: datetime) -> CycleRecord:
     return CycleRecord(
-        cycle=t.cycle,
-        started_at=t.started_at,
-        ended_at=ended,
-        due_at=t.due_at,
-        business_seconds=t.elapsed_seconds,
-        breached_at=t.breached_at,
-        met=t.breached_at is None,
+        cycle=w["cycle"],
+        started_at=w["started_at"],
+        ended_at=w["stopped_at"] or at,
+        due_at=w["due_at"],
+        business_seconds=w["elapsed_seconds"],
+        breached_at=w["breached_at"],
+        met=w["breached_at"] is None,
     )
 
 
-def _choose_target(cp: CompiledProcedure, limit: CompiledLimit, case: Case) -> _Target:
+_ScopeOf = Any  # Callable[[frozenset[str]], dict[str, Any]]
+
+
+def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> _Target:
     for target in limit.targets:
         if target.when is None:
             return target
-        scope = cp.scope(target.when.names, case.data, case.state, "", case.escalation_level)
         try:
-            if target.when.holds(scope):
+            if target.when.holds(scope_of(target.when.names)):
                 return target
         except EvaluationError:
             continue
     return limit.targets[-1]
 
 
-def after_event(
-    engine: Engine, cp: CompiledProcedure, before: Case | None, case: Case, event: Event
-) -> Case:
-    """Bring the case's timers up to date with ``event`` (already applied to its state)."""
+_FRESH: W = {
+    name: info.get_default(call_default_factory=True)
+    for name, info in TimerState.model_fields.items()
+    if not info.is_required()
+}
+
+
+def timers_after(
+    engine: Engine,
+    cp: CompiledProcedure,
+    timers: Mapping[str, TimerState],
+    event: Event,
+    scope_of: _ScopeOf,
+    state: str,
+) -> tuple[dict[str, TimerState], datetime | None] | None:
+    """The timers after ``event`` and the next due moment; None when nothing changed."""
     limits: tuple[CompiledLimit, ...] = cp.limits
     if not limits:
-        return case
-    timers = dict(case.timers)
+        return None
     at = event.at
-    changed = False
+    result: dict[str, TimerState] | None = None
+    kind = event.kind
     for limit in limits:
         t = timers.get(limit.name)
-        new = t
-        if (
-            event.time_limit == limit.name
-            and t is not None
-            and event.kind in ("warned", "breached", "breach_step")
-        ):
-            new = _due_applied(t, event)
-        elif event.kind in ("started", "fired", "auto_fired"):
+        w: W | None = None
+        if kind in ("warned", "breached", "breach_step"):
+            if event.time_limit == limit.name and t is not None:
+                w = dict(t.__dict__)
+                _due_applied(w, event)
+        else:
             active = t is not None and t.status != "stopped"
-            if active and new is not None and limit.stops_on(event):
-                new = _stop(engine, new, at)
+            if active and t is not None and limit.stops_on(event):
+                w = dict(t.__dict__)
+                _stop(engine, w, at)
                 active = False
             if not active and limit.starts_on(event):
-                new = _start(engine, cp, limit, new, case, at)
-            if new is not None and new.status != "stopped":
-                inside = case.state in limit.pause_in
-                if inside and new.status == "running":
-                    new = _pause(engine, new, at)
-                elif not inside and new.status == "paused":
-                    new = _resume(new, at)
-        if new is not t and new is not None:
-            timers[limit.name] = _plan(engine, limit, new)
-            changed = True
-    if not changed:
-        return case
-    moments = [t.next_at for t in timers.values() if t.next_at is not None]
-    return case.model_copy(update={"timers": timers, "next_due": min(moments) if moments else None})
+                old = w if w is not None else (dict(t.__dict__) if t is not None else None)
+                w = _start(engine, cp, limit, old, scope_of, at)
+            elif active and t is not None and limit.target_names.intersection(event.changes):
+                w = dict(t.__dict__)
+                if not _retarget(engine, cp, limit, w, scope_of, at):
+                    w = None
+            status = w["status"] if w is not None else (t.status if t is not None else "stopped")
+            if status != "stopped":
+                inside = state in limit.pause_in
+                if (inside and status == "running") or (not inside and status == "paused"):
+                    if w is None:
+                        assert t is not None
+                        w = dict(t.__dict__)
+                    if inside:
+                        _pause(engine, w, at)
+                    else:
+                        _resume(w, at)
+        if w is not None:
+            _plan(engine, limit, w, at)
+            if result is None:
+                result = dict(timers)
+            result[limit.name] = TimerState.model_validate(w)
+    if result is None:
+        return None
+    moments = [t.next_at for t in result.values() if t.next_at is not None]
+    return result, (min(moments) if moments else None)
 
 
-def _due_applied(t: TimerState, event: Event) -> TimerState:
+def _due_applied(w: W, event: Event) -> None:
     if event.kind == "warned":
-        return t.model_copy(update={"warnings": (*t.warnings, int(event.detail["percent_key"]))})
-    steps = tuple(event.detail.get("steps", ()))
+        w["warnings"] = (*w["warnings"], int(event.detail["percent_key"]))
+        return
+    w["steps_done"] = (*w["steps_done"], *event.detail.get("steps", ()))
     if event.kind == "breached":
-        return t.model_copy(
-            update={
-                "breached_at": event.at,
-                "elapsed_seconds": t.budget_seconds,
-                "resumed_at": event.at,
-                "steps_done": (*t.steps_done, *steps),
-            }
-        )
-    return t.model_copy(update={"steps_done": (*t.steps_done, *steps)})
+        w["breached_at"] = event.at
+        w["elapsed_seconds"] = w["budget_seconds"]
+        w["resumed_at"] = event.at
 
 
 # -- advancing -------------------------------------------------------------------------

@@ -1,0 +1,233 @@
+"""``servflow demo``: sample cases through the standard procedures, with their timelines.
+
+The cases run on the pure engine and are kept in memory; the timelines printed are
+built from the audit events the engine returned. Personal data (fields marked ``pii``)
+is masked in everything printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from servflow.engine import Actor, Engine, Event, Outcome
+from servflow.errors import Rejected
+
+__all__ = ["format_timeline", "register", "run", "run_demo"]
+
+TZ = ZoneInfo("Asia/Shanghai")
+MASK = "***"
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="run sample cases through the standard procedures and print their timelines",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--procedures",
+        metavar="DIR",
+        help="folder of procedure files (default: the standard catalogue)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = Engine.from_directory(args.procedures) if args.procedures else Engine.standard()
+    return run_demo(engine, sys.stdout)
+
+
+def format_timeline(engine: Engine, events: Iterable[Event]) -> list[str]:
+    """One line per audit event; values of ``pii`` fields are masked."""
+    lines = []
+    for event in events:
+        proc = engine.procedure(event.procedure, event.procedure_version)
+        pii = {name for name, spec in proc.fields.items() if spec.pii}
+        when = event.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+        who = f"{event.actor} ({event.role})" if event.role else (event.actor or "")
+        move = f"{event.source or '-'} -> {event.target}"
+        what = (
+            event.trigger if event.kind in ("started", "fired") else f"{event.kind}:{event.trigger}"
+        )
+        changes = ", ".join(
+            f"{k}={MASK if k in pii else _short(v)}" for k, v in sorted(event.changes.items())
+        )
+        extra = f"  [{changes}]" if changes else ""
+        lines.append(f"  {event.seq:>3}  {when}  {what:<34} {move:<34} {who}{extra}")
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+class _Story:
+    """A case's life, step by step, with its audit log and effects collected."""
+
+    def __init__(self, engine: Engine, out: TextIO, title: str) -> None:
+        self.engine, self.out = engine, out
+        self.events: list[Event] = []
+        self.effects: list[str] = []
+        self.case: Any = None
+        out.write(f"\n== {title}\n")
+
+    def _take(self, outcome: Outcome) -> None:
+        self.case = outcome.case
+        self.events.extend(outcome.events)
+        self.effects.extend(
+            f"{e.kind} {e.target}" + (f" ({e.template})" if e.template else "")
+            for e in outcome.effects
+        )
+
+    def start(self, procedure: str, actor: Actor, at: datetime, data: Mapping[str, Any]) -> None:
+        self._take(
+            self.engine.start(procedure, actor=actor, data=data, at=at, case_id=f"{procedure}-demo")
+        )
+
+    def fire(
+        self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
+    ) -> None:
+        self._take(
+            self.engine.fire(
+                self.case,
+                trigger,
+                actor=actor,
+                data=data,
+                at=at,
+                expected_version=self.case.version,
+            )
+        )
+
+    def refused(
+        self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
+    ) -> None:
+        try:
+            self.engine.fire(self.case, trigger, actor=actor, data=data, at=at)
+        except Rejected as exc:
+            self.out.write(f"  refused as it should be: {trigger} by {actor.id}: {exc}\n")
+        else:  # pragma: no cover - the demo's own check
+            raise AssertionError(f"{trigger} by {actor.id} should have been refused")
+
+    def advance(self, at: datetime) -> None:
+        self._take(self.engine.advance(self.case, at=at))
+
+    def finish(self) -> None:
+        for line in format_timeline(self.engine, self.events):
+            self.out.write(line + "\n")
+        self.out.write(
+            f"  state: {self.case.state}, version {self.case.version}, escalation level {self.case.escalation_level}\n"
+        )
+        for name, timer in sorted(self.case.timers.items()):
+            verdict = (
+                "breached"
+                if timer.breached_at
+                else ("met" if timer.status == "stopped" else timer.status)
+            )
+            self.out.write(
+                f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.target})\n"
+            )
+        if self.effects:
+            self.out.write(f"  effects for the host: {'; '.join(self.effects)}\n")
+        replayed = self.engine.replay(self.events)
+        assert replayed == self.case, "replaying the audit log must rebuild the case"
+        self.out.write(f"  replay of {len(self.events)} events equals the live case: yes\n")
+
+
+def _repair(engine: Engine, out: TextIO) -> None:
+    clerk = Actor(id="clerk-chen", roles={"repair_reception"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    officer = Actor(id="officer-zhao", roles={"callback_officer"})
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
+    s = _Story(engine, out, "repair: a leaking pipe, called back unsatisfied, repaired again")
+    s.start(
+        "repair",
+        clerk,
+        t0,
+        {
+            "resident_name": "王小明",
+            "address": "A-1203",
+            "phone": "138 0000 0000",
+            "fault": "Kitchen pipe leaking",
+            "appointment_at": t0 + timedelta(hours=4),
+            "priority": "urgent",
+        },
+    )
+    s.refused("complete", clerk, t0 + timedelta(minutes=5))
+    s.fire("dispatch", clerk, t0 + timedelta(minutes=20), {"technician": "李師傅"})
+    s.fire(
+        "complete",
+        clerk,
+        t0 + timedelta(hours=5),
+        {"work_order_no": "WO-1001", "completed_at": t0 + timedelta(hours=5)},
+    )
+    s.fire(
+        "designate_callback",
+        supervisor,
+        t0 + timedelta(hours=6),
+        {"callback_officer": "officer-zhao"},
+    )
+    s.fire(
+        "callback",
+        officer,
+        t0 + timedelta(days=1),
+        {"satisfied": False, "callback_notes": "Still dripping"},
+    )
+    s.fire(
+        "complete",
+        clerk,
+        t0 + timedelta(days=1, hours=4),
+        {"work_order_no": "WO-1002", "completed_at": t0 + timedelta(days=1, hours=4)},
+    )
+    s.fire(
+        "designate_callback",
+        supervisor,
+        t0 + timedelta(days=1, hours=5),
+        {"callback_officer": "officer-zhao"},
+    )
+    s.fire(
+        "callback", officer, t0 + timedelta(days=2), {"satisfied": True, "callback_notes": "Fixed"}
+    )
+    s.finish()
+
+
+def _repair_late(engine: Engine, out: TextIO) -> None:
+    clerk = Actor(id="clerk-chen", roles={"repair_reception"})
+    t0 = datetime(2026, 11, 24, 22, 10, tzinfo=TZ)
+    s = _Story(engine, out, "repair: an emergency at night, dispatched late")
+    s.start(
+        "repair",
+        clerk,
+        t0,
+        {
+            "resident_name": "陳大文",
+            "address": "B-0502",
+            "phone": "139 1111 2222",
+            "fault": "Burst water main",
+            "appointment_at": t0 + timedelta(minutes=30),
+            "priority": "emergency",
+        },
+    )
+    s.advance(t0 + timedelta(minutes=40))
+    s.fire("dispatch", clerk, t0 + timedelta(minutes=45), {"technician": "值班電工"})
+    s.finish()
+
+
+DEMOS: tuple[tuple[str, Callable[[Engine, TextIO], None]], ...] = (
+    ("repair", _repair),
+    ("repair", _repair_late),
+)
+
+
+def run_demo(engine: Engine, out: TextIO) -> int:
+    """Run every demo whose procedure the engine holds; returns the exit code."""
+    held = {p.id for p in engine.procedures()}
+    out.write("servflow demo: sample cases on the pure engine (cases kept in memory)\n")
+    for procedure, demo in DEMOS:
+        if procedure in held:
+            demo(engine, out)
+    return 0

@@ -1,0 +1,158 @@
+"""Hypothesis strategies for procedures: actors, field values and whole case lives.
+
+A *life* is a list of steps (fire a trigger as an actor with some data after some time,
+or advance the clock) drawn from what a procedure defines, with a share of deliberately
+wrong steps (unknown triggers, foreign roles, bad values) so that rejections are
+exercised as much as acceptances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import strategies as st
+
+from servflow.model import FieldSpec, Procedure
+
+TZ = ZoneInfo("Asia/Shanghai")
+#: Lives start here; the seed calendars are published through 2026-12-31.
+EPOCH = datetime(2026, 11, 2, 8, 0, tzinfo=TZ)
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "fire" or "advance"
+    trigger: str
+    roles: frozenset[str]
+    data: dict[str, Any]
+    after: timedelta
+
+
+def valid_value(spec: FieldSpec) -> st.SearchStrategy[Any]:
+    kind = spec.type
+    if kind == "choice":
+        return st.sampled_from(spec.choices or ["x"])
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "integer":
+        lo = int(spec.minimum) if spec.minimum is not None else -1000
+        hi = int(spec.maximum) if spec.maximum is not None else 100_000
+        return st.integers(lo, hi)
+    if kind == "decimal":
+        lo = spec.minimum if spec.minimum is not None else -1000
+        hi = spec.maximum if spec.maximum is not None else 100_000
+        return st.decimals(
+            min_value=Decimal(str(lo)),
+            max_value=Decimal(str(hi)),
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    if kind == "date":
+        return st.dates(date(2026, 1, 1), date(2027, 12, 31))
+    if kind == "datetime":
+        return st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(TZ))
+    if kind == "list":
+        return st.lists(st.text(max_size=10), max_size=3)
+    if spec.pattern is not None:
+        return st.from_regex(spec.pattern, fullmatch=True).filter(
+            lambda s: 0 < len(s) <= 200 and "\n" not in s
+        )
+    if kind == "string":
+        return st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20)
+    return st.text(min_size=1, max_size=40)
+
+
+junk_value = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=5),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 1)),  # naive: always refused
+)
+
+
+def value_for(spec: FieldSpec) -> st.SearchStrategy[Any]:
+    """Mostly valid values, sometimes junk."""
+    return st.one_of(valid_value(spec), valid_value(spec), valid_value(spec), junk_value)
+
+
+@st.composite
+def step_for(draw: st.DrawFn, proc: Procedure) -> Step:
+    triggers = sorted(proc.transitions)
+    roles = sorted(proc.roles)
+    after = draw(
+        st.sampled_from(
+            [
+                timedelta(0),
+                timedelta(minutes=1),
+                timedelta(minutes=7),
+                timedelta(minutes=20),
+                timedelta(hours=2),
+                timedelta(hours=9),
+                timedelta(days=1),
+            ]
+        )
+    )
+    if draw(st.integers(0, 9)) == 0:
+        return Step("advance", "", frozenset(), {}, after)
+    trigger = draw(
+        st.sampled_from([*triggers, "no_such_trigger"])
+        if draw(st.integers(0, 15)) == 0
+        else st.sampled_from(triggers)
+    )
+    branches = proc.transitions.get(trigger, [])
+    branch_roles = sorted({r for b in branches for r in b.roles}) or roles
+    # Usually a role the step allows, sometimes any role, sometimes none at all.
+    pick = draw(st.integers(0, 9))
+    if pick < 7:
+        held = frozenset(draw(st.lists(st.sampled_from(branch_roles), min_size=1, max_size=2)))
+    elif pick < 9:
+        held = frozenset(draw(st.lists(st.sampled_from(roles), max_size=2)))
+    else:
+        held = frozenset()
+    accepted: list[str] = []
+    for branch in branches:
+        accepted.extend(branch.accepts if branch.accepts is not None else proc.fields)
+    names = sorted(set(accepted)) or sorted(proc.fields)
+    data: dict[str, Any] = {}
+    if names:
+        for name in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
+            data[name] = draw(value_for(proc.fields[name]))
+        # Fill what the branches require, mostly, so that lives get somewhere.
+        for branch in branches:
+            for name in branch.requires:
+                if name not in data and draw(st.integers(0, 5)) > 0:
+                    data[name] = draw(valid_value(proc.fields[name]))
+    if draw(st.integers(0, 30)) == 0:
+        data["not_a_field"] = 1
+    return Step("fire", trigger, held, data, after)
+
+
+@st.composite
+def start_data(draw: st.DrawFn, proc: Procedure) -> dict[str, Any]:
+    names = proc.start.accepts if proc.start.accepts is not None else list(proc.fields)
+    data = {n: draw(valid_value(proc.fields[n])) for n in proc.start.requires}
+    for n in (
+        draw(st.lists(st.sampled_from(sorted(names)), max_size=3, unique=True)) if names else []
+    ):
+        data[n] = draw(valid_value(proc.fields[n]))
+    return data
+
+
+def lives(
+    proc: Procedure, max_steps: int = 25
+) -> st.SearchStrategy[tuple[dict[str, Any], list[Step]]]:
+    return st.tuples(start_data(proc), st.lists(step_for(proc), max_size=max_steps))
+
+
+utc_offsets = st.sampled_from(
+    [UTC, TZ, ZoneInfo("Asia/Hong_Kong"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")]
+)
