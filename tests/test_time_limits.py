@@ -7,6 +7,7 @@ delayed second step, reopening).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -89,7 +90,7 @@ def test_replay_equals_live_with_timers(life):
 @given(life=lives)
 def test_a_breach_is_sticky_within_its_cycle(life):
     _, _, seen = run(life)
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         for name, timer in before.timers.items():
             later = after.timers[name]
             if timer.breached_at is not None and later.cycle == timer.cycle:
@@ -119,7 +120,7 @@ def test_warnings_fire_at_most_once_per_cycle_in_order(life):
 @given(life=lives)
 def test_business_time_never_decreases_nor_exceeds_real_time(life):
     _, _, seen = run(life)
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         for name, timer in after.timers.items():
             old = before.timers.get(name)
             if old is not None and old.cycle == timer.cycle:
@@ -159,8 +160,11 @@ def test_pausing_never_moves_the_due_time_earlier(life, pause_at, pause_for):
     if timer is None or timer.status != "running" or timer.due_at is None:
         return
     paused = run(
-        [(a, g) for a, g in life if a not in ("wait", "resume")][:3]
-        + [("wait", timedelta(minutes=pause_at)), ("resume", timedelta(minutes=pause_for))]
+        [
+            *[(a, g) for a, g in life if a not in ("wait", "resume")][:3],
+            ("wait", timedelta(minutes=pause_at)),
+            ("resume", timedelta(minutes=pause_for)),
+        ]
     )[0]
     later = paused.timers["respond"]
     if later.cycle == timer.cycle and later.breached_at is None and later.due_at is not None:

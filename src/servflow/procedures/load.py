@@ -22,6 +22,7 @@ from servflow.engine.calendar import CalendarSpec
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
+from servflow.procedures.lint import lint_procedure
 from servflow.procedures.source import SourceMap, read_yaml
 
 __all__ = [
@@ -121,19 +122,26 @@ def _pydantic_diagnostics(
     exc: ValidationError, smap: SourceMap, root: type[BaseModel]
 ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    bad_keys: set[tuple[str | int, ...]] = set()
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = error["type"]
+        if loc in bad_keys:
+            continue  # the value under a key already reported as wrong
         if loc and loc[-1] == "[key]":
             # pydantic's marker for "the key itself was wrong" (a bad language code).
             loc = loc[:-1]
             if kind == "literal_error":
+                bad_keys.add(loc)
                 out.append(
                     smap.diagnostic(
                         loc,
                         "unknown-language",
                         f"unknown language {loc[-1]!r}; use zh-Hant, zh-Hans or en"
-                        + suggest(loc[-1], ("zh-Hant", "zh-Hans", "en")),
+                        + (
+                            _comma_hint(smap, loc)
+                            or suggest(loc[-1], ("zh-Hant", "zh-Hans", "en"))
+                        ),
                         key=True,
                     )
                 )
@@ -185,6 +193,18 @@ def _pydantic_diagnostics(
     return out
 
 
+def _comma_hint(smap: SourceMap, loc: tuple[str | int, ...]) -> str:
+    """The hint for ``{en: Replied, awaiting callback}``: the comma split the text."""
+    line, column = smap.position(loc, key=True)
+    before = smap.line_text(line)[: max(column - 1, 0)].rstrip()
+    if "{" not in before or not before.endswith(","):
+        return ""
+    return (
+        "; inside { } a comma starts a new entry, so the text before it was cut short: "
+        "put text that contains a comma in quotes"
+    )
+
+
 def _code_for(kind: str) -> str:
     if kind.startswith(("string", "int", "float", "bool", "dict", "list", "date", "decimal")):
         return "wrong-type"
@@ -221,6 +241,7 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
         result.diagnostics.extend(_pydantic_diagnostics(exc, smap, Procedure))
         return result
     result.diagnostics.extend(check_procedure(procedure, smap))
+    result.diagnostics.extend(lint_procedure(procedure, smap))
     if result.ok:
         result.procedure = procedure
     return result
