@@ -32,6 +32,7 @@ _MAX_DOMAIN = 4096
 
 
 _suggest = did_you_mean
+_LONE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 
 
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
@@ -169,11 +170,14 @@ class _Checker:
             try:
                 expr = compile_expression(source)
             except ExpressionSyntaxError as exc:
+                # jinja2 knows only the line; a lone `=` is the usual slip, so point at it.
+                lone = _LONE_EQUALS.search(source)
+                hint = "; to compare, write == (a single = is not a comparison)" if lone else ""
                 self.error(
                     path,
                     "expression-syntax",
-                    f"expression {source!r}: {exc}",
-                    offset=quote + (exc.offset or 0),
+                    f"expression {source!r}: {exc}{hint}",
+                    offset=quote + (lone.start() if lone else (exc.offset or 0)),
                 )
                 continue
             for name in sorted(expr.names - valid):
@@ -204,7 +208,9 @@ class _Checker:
                             "final-has-exit",
                             f"{trigger!r} leaves final state {src!r}; final states absorb",
                         )
-                    if src in edges and branch.to in p.states:
+                    if src in edges:
+                        # A target with a typo still counts as a way out: the typo is
+                        # reported once, as unknown-state, not again as a dead end.
                         edges[src].add(branch.to)
         if not any(s.final for s in p.states.values()):
             self.error(
@@ -219,7 +225,7 @@ class _Checker:
             s = todo.pop()
             if s not in reach:
                 reach.add(s)
-                todo.extend(edges[s])
+                todo.extend(d for d in edges[s] if d in edges)
         for name, state in p.states.items():
             if name not in reach:
                 self.error(
@@ -236,7 +242,8 @@ class _Checker:
                     key=True,
                 )
         finals = {n for n, s in p.states.items() if s.final}
-        closing = set(finals)
+        # Unknown targets were reported already; they must not also make states look stuck.
+        closing = set(finals) | {d for dests in edges.values() for d in dests if d not in edges}
         changed = True
         while changed:
             changed = False

@@ -8,12 +8,15 @@ escapes from here, whatever the input.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -93,26 +96,43 @@ def _model_fields(model: type[BaseModel]) -> set[str]:
     return {f.alias or name for name, f in model.model_fields.items()}
 
 
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` -> X."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = options[-1] if options else annotation
+            if len(options) <= 1:
+                continue
+            return annotation
+        else:
+            return annotation
+
+
 def _model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``loc`` (for key suggestions)."""
     current: Any = root
     for part in loc:
+        current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
+            if isinstance(part, int):
+                continue  # an index of a list whose item model was already stepped into
             info = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
             if info is None:
                 return None
             current = info.annotation
+            continue
+        origin, args = get_origin(current), get_args(current)
+        if origin in (dict, Mapping) and len(args) == 2:
+            current = args[1]
+        elif origin in (list, tuple, set, frozenset) and args:
+            current = args[0]
         else:
-            args = getattr(current, "__args__", ())
-            # dict[str, X] / list[X] / X | None: step into the value type.
-            candidates = [a for a in args if a is not type(None)]
-            if not candidates:
-                return None
-            current = candidates[-1]
-            while getattr(current, "__args__", None) and not (
-                isinstance(current, type) and issubclass(current, BaseModel)
-            ):
-                current = [a for a in current.__args__ if a is not type(None)][-1]
+            return None
+    current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return current
     return None
@@ -140,13 +160,14 @@ def _pydantic_diagnostics(
                         f"unknown language {loc[-1]!r}; use zh-Hant, zh-Hans or en"
                         + (
                             _comma_hint(smap, loc)
+                            or _language_hint(loc[-1])
                             or suggest(loc[-1], ("zh-Hant", "zh-Hans", "en"))
                         ),
                         key=True,
                     )
                 )
                 continue
-        where = ".".join(str(p) for p in loc) or "(top)"
+        where = smap.display(loc) or "(top)"
         if kind == "extra_forbidden":
             key = loc[-1]
             parent = _model_at(root, loc[:-1])
@@ -155,7 +176,7 @@ def _pydantic_diagnostics(
                 smap.diagnostic(
                     loc,
                     "unknown-key",
-                    f"unknown key {key!r} in {'.'.join(map(str, loc[:-1])) or 'the file'}"
+                    f"unknown key {key!r} in {smap.display(loc[:-1]) or 'the file'}"
                     + suggest(key, valid),
                     key=True,
                 )
@@ -189,7 +210,15 @@ def _pydantic_diagnostics(
                     ),
                 )
                 shown = ""
-            out.append(smap.diagnostic(loc, _code_for(kind), f"{where}: {message}{shown}"))
+                code = "unknown-type"
+            elif kind == "literal_error" and loc == ("servflow",):
+                message = f"language version {value!r} is not supported; write `servflow: 1`"
+                shown = ""
+                code = "unsupported-version"
+            else:
+                code = _code_for(kind)
+                loc = _named_key(smap, loc, message)
+            out.append(smap.diagnostic(loc, code, f"{where}: {message}{shown}"))
     return out
 
 
@@ -205,6 +234,27 @@ def _comma_hint(smap: SourceMap, loc: tuple[str | int, ...]) -> str:
     )
 
 
+_LANGUAGE_ALIASES = {
+    "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant-tw": "zh-Hant",
+    "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh": "zh-Hans", "zh-hans-cn": "zh-Hans",
+    "en-us": "en", "en-gb": "en", "en-hk": "en",
+}  # fmt: skip
+
+
+def _language_hint(key: str | int) -> str:
+    """``zh-TW`` -> "write zh-Hant": regional tags name the script the language uses."""
+    meant = _LANGUAGE_ALIASES.get(str(key).lower())
+    return f"; for {key!r} write {meant!r}" if meant else ""
+
+
+def _named_key(smap: SourceMap, loc: tuple[str | int, ...], message: str) -> tuple[str | int, ...]:
+    """A bad *name* in a mapping (``Closed``) is reported at that key, not at the mapping."""
+    match = re.match(r"name '([^']*)' must", message)
+    if match and (*loc, match.group(1)) in smap.keys:
+        return (*loc, match.group(1))
+    return loc
+
+
 def _code_for(kind: str) -> str:
     if kind.startswith(("string", "int", "float", "bool", "dict", "list", "date", "decimal")):
         return "wrong-type"
@@ -213,10 +263,23 @@ def _code_for(kind: str) -> str:
     return kind.replace("_", "-")
 
 
+def _yaml_hint(problem: Diagnostic) -> Diagnostic:
+    """Add what to do to PyYAML's account of the commonest syntax slip."""
+    if problem.code == "yaml-syntax" and problem.message.startswith("mapping values are not"):
+        return dataclasses.replace(
+            problem,
+            message=problem.message + "; a colon followed by a space inside a value starts "
+            "a new key: put text that contains ': ' in quotes",
+        )
+    return problem
+
+
 def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     """Load one file's text; problems are in ``result.diagnostics``. Never raises."""
     data, smap, problems = read_yaml(text, file)
-    result = LoadResult(file=file, diagnostics=list(problems), source_map=smap)
+    result = LoadResult(file=file, diagnostics=[_yaml_hint(p) for p in problems], source_map=smap)
+    if data is None and result.ok:
+        result.diagnostics.append(smap.diagnostic((), "empty", "the file holds no value"))
     if data is None:
         return result
     if not isinstance(data, dict):

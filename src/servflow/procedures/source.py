@@ -83,6 +83,16 @@ class SourceMap:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    aliased: set[Path] = field(default_factory=set)
+
+    def display(self, path: Path) -> str:
+        """``path`` as the analyst wrote it (without indices the loader inserted)."""
+        parts: list[str] = []
+        for i, part in enumerate(path):
+            if i and tuple(path[:i]) in self.aliased and part == 0:
+                continue
+            parts.append(str(part))
+        return ".".join(parts)
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
@@ -94,6 +104,7 @@ class SourceMap:
         error locations then carry an index that the file does not have.
         """
         n = len(prefix)
+        self.aliased.add(tuple(prefix))
         for table in (self.values, self.keys):
             for path, pos in list(table.items()):
                 if path[:n] == prefix:
@@ -257,7 +268,9 @@ def read_yaml(text: str | bytes, file: str = "<string>") -> tuple[Any, SourceMap
         message = (exc.problem or "invalid YAML").strip()
         if exc.context:
             message = f"{message} ({exc.context.strip()})"
-        if "\t" in text and "tab" in message.lower():
+        lines = text.splitlines()
+        bad = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
+        if bad == "\t" or ("\t" in text and "tab" in message.lower()):
             message += "; YAML indents with spaces, never tabs"
         return fail(line, column, "yaml-syntax", message)
     except (yaml.YAMLError, RecursionError) as exc:
