@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState
@@ -366,7 +366,9 @@ def timers_after(
     limits: tuple[CompiledLimit, ...] = cp.limits
     if not limits:
         return None
-    at = event.at
+    # Timers count in UTC: comparing two times of one ZoneInfo ignores `fold`, which
+    # would misorder moments in the hour a DST change repeats.
+    at = event.at.astimezone(UTC)
     result: dict[str, TimerState] | None = None
     kind = event.kind
     for limit in limits:
@@ -375,7 +377,7 @@ def timers_after(
         if kind in ("warned", "breached", "breach_step"):
             if event.time_limit == limit.name and t is not None:
                 w = dict(t.__dict__)
-                _due_applied(w, event)
+                _due_applied(engine, w, event, at)
         else:
             active = t is not None and t.status != "stopped"
             if active and t is not None and limit.stops_on(event):
@@ -411,15 +413,16 @@ def timers_after(
     return result, (min(moments) if moments else None)
 
 
-def _due_applied(w: W, event: Event) -> None:
+def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
     if event.kind == "warned":
         w["warnings"] = (*w["warnings"], int(event.detail["percent_key"]))
         return
     w["steps_done"] = (*w["steps_done"], *event.detail.get("steps", ()))
     if event.kind == "breached":
-        w["breached_at"] = event.at
-        w["elapsed_seconds"] = w["budget_seconds"]
-        w["resumed_at"] = event.at
+        w["elapsed_seconds"] = _elapsed_now(engine, w, at)
+        w["breached_at"] = at
+        if w["status"] == "running":
+            w["resumed_at"] = at
 
 
 # -- advancing -------------------------------------------------------------------------

@@ -1,0 +1,671 @@
+"""Business calendars: when the service desk is open, and exact working-time arithmetic.
+
+A :class:`CalendarSpec` is the YAML shape of one calendar (time zone, weekly hours with
+breaks, a public-holiday source, per-date overrides, how far the schedule is published);
+:func:`build_calendar` compiles it into an immutable :class:`Calendar` that answers "is
+the desk open at this instant", "when has this much working time elapsed" and "how much
+working time lies between these instants", exactly to the microsecond.
+
+Theory of operation
+-------------------
+Every local date has a *schedule*: a sorted list of wall-clock ranges such as
+``08:30-12:00, 13:30-17:30``. The first rule that applies gives it:
+
+1. an entry in ``overrides`` (``off``, ``workday`` or explicit hours);
+2. a day off in the holiday source (the ``holidays`` package) -> no hours;
+3. a make-up working day in the holiday source (a weekend day the government has turned
+   into a working day, as mainland China does around its golden weeks) -> ``workday_hours``,
+   even when that weekday has hours of its own;
+4. the weekly hours for that weekday.
+
+Each wall-clock bound is turned into an instant in the calendar's zone, so a working
+interval is a half-open pair of UTC instants ``[start, end)``. A bound that falls in a DST
+gap (it never showed on a clock) resolves *forward* to the instant the clocks jumped, so
+``01:30`` on a 01:00->02:00 night becomes 02:00 and the mapping from wall time to instants
+never goes backwards; an ambiguous bound (the repeated hour of autumn) takes ``fold=0``,
+its first occurrence. Hence working hours of 00:00-24:00 are 23 real hours on the
+spring-forward date and 25 on the fall-back date: working time is always real elapsed time.
+
+All instants are compared and subtracted in UTC. (Python compares two datetimes that share
+a tzinfo by their wall clocks and ignores ``fold``, which is wrong across an autumn
+change.) Nothing reads the host's time zone or the wall clock; inputs must be aware, and
+results come back in the tzinfo of the datetime the caller passed in.
+
+Working days. A date with at least one working interval is a *working day*. The *position*
+of a working instant is the working time already elapsed on its working day.
+``add(t, Nwd)`` first moves ``t`` to the next working moment (``t`` itself if the desk is
+open), takes that moment's working day and position, and returns the instant with the same
+position on the Nth working day after it: Mon 10:00 + 2wd is Wed 10:00 when both days have
+the same hours. Like working time in seconds, the answer is the *earliest* instant with that
+position: a position that ends an interval is reached at its end (12:00, not 13:30 after
+lunch), and from the very start of a day (or from outside working time) N working days end
+with the Nth day: Mon 18:00 + 2wd is Wed 17:30 (Tuesday and Wednesday), not Thu 08:30. When
+the target day is shorter than the position (a half day), the result is the end of that day.
+``end_of_working_day=True`` then moves the result to the end of the last working interval
+of the working day the result falls on ("by close of business"). For working time in
+seconds the result is the earliest instant at which that much working time has elapsed, so
+4h from 08:30 with a lunch break at 12:00 is 12:00 + 30 min = 14:00, and 3h30m is 12:00,
+not 13:30; with ``end_of_working_day`` it is the end of that day. A duration with both parts
+adds the days first, then the seconds. Adding zero returns the start unchanged.
+
+Guards. Schedules are computed once per date and kept; holidays once per year. A date
+after ``published_through`` raises :class:`~servflow.errors.CalendarError` instead of
+guessing (the ``holidays`` package estimates future years without make-up days), and no
+search runs more than three years ahead of its start.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache, partial
+from typing import Annotated, Any, Literal, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from servflow.engine.durations import Duration
+from servflow.errors import CalendarError
+
+__all__ = [
+    "ALWAYS",
+    "HORIZON",
+    "WEEKDAYS",
+    "Calendar",
+    "CalendarSpec",
+    "HolidaySource",
+    "WeeklyHours",
+    "build_calendar",
+]
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HORIZON = timedelta(days=3 * 366)
+_ONE_DAY = timedelta(days=1)
+_ONE_SECOND = timedelta(seconds=1)
+_ZERO = timedelta(0)
+
+# --------------------------------------------------------------------------------------
+# The YAML shape
+# --------------------------------------------------------------------------------------
+
+_RANGE_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+_RANGE = re.compile(_RANGE_PATTERN)
+_ZONE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
+# Files in some zoneinfo directories that are not zones, or that mirror the host's zone.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+WallRange = tuple[int, int]
+"""Minutes after local midnight: ``(510, 720)`` is 08:30-12:00; the end may be 1440."""
+
+
+def _parse_ranges(values: tuple[str, ...]) -> tuple[WallRange, ...]:
+    ranges: list[WallRange] = []
+    for text in values:
+        if not isinstance(text, str) or _RANGE.fullmatch(text) is None:
+            raise ValueError(
+                f"bad hours {text!r}: write HH:MM-HH:MM, e.g. 08:30-12:00 (24:00 may end a day)"
+            )
+        start_text, end_text = text.split("-")
+        start = int(start_text[:2]) * 60 + int(start_text[3:])
+        end = int(end_text[:2]) * 60 + int(end_text[3:])
+        if end <= start:
+            raise ValueError(
+                f"bad hours {text!r}: the end must be after the start; hours cannot pass "
+                "midnight, so split a night shift over two days (22:00-24:00, 00:00-06:00)"
+            )
+        if ranges and start < ranges[-1][1]:
+            raise ValueError(
+                f"hours {text!r} overlap or precede the range before them; list the ranges "
+                "sorted and without overlaps"
+            )
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def _check_hours(values: tuple[str, ...]) -> tuple[str, ...]:
+    _parse_ranges(values)
+    return values
+
+
+Hours = Annotated[
+    tuple[Annotated[str, Field(json_schema_extra={"pattern": _RANGE_PATTERN})], ...],
+    AfterValidator(_check_hours),
+]
+
+
+def _weekday_field(day: str) -> Any:
+    return Field(
+        default=(),
+        description=f"Working hours on {day}, as sorted 'HH:MM-HH:MM' ranges; "
+        "absent or empty means not a working day.",
+    )
+
+
+class WeeklyHours(BaseModel):
+    """Working hours per weekday; a missing weekday is not a working day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mon: Hours = _weekday_field("Mondays")
+    tue: Hours = _weekday_field("Tuesdays")
+    wed: Hours = _weekday_field("Wednesdays")
+    thu: Hours = _weekday_field("Thursdays")
+    fri: Hours = _weekday_field("Fridays")
+    sat: Hours = _weekday_field("Saturdays")
+    sun: Hours = _weekday_field("Sundays")
+
+
+class HolidaySource(BaseModel):
+    """Public holidays (and make-up working days) taken from the ``holidays`` package."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str = Field(
+        description="ISO 3166-1 country code the holidays package supports, e.g. CN, HK, TW, MO."
+    )
+    subdivision: str | None = Field(
+        default=None, description="Optional subdivision code of that country, e.g. ENG for GB."
+    )
+    categories: tuple[str, ...] | None = Field(
+        default=None,
+        description="Holiday categories that are days off, e.g. [public, optional] for Hong "
+        "Kong's general holidays; default: the package's default category (public).",
+    )
+
+    @model_validator(mode="after")
+    def _check_supported(self) -> HolidaySource:
+        problem = _holiday_source_problem(self.country, self.subdivision, self.categories)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+@lru_cache(maxsize=64)
+def _holiday_source_problem(
+    country: str, subdivision: str | None, categories: tuple[str, ...] | None
+) -> str | None:
+    import holidays  # imported here: only calendars that name a holiday source need it
+
+    countries = holidays.list_supported_countries()
+    if country not in countries:
+        return (
+            f"unknown holiday country {country!r}: use an ISO 3166-1 code the holidays "
+            "package supports, e.g. CN, HK, TW or MO"
+        )
+    try:
+        holidays.country_holidays(country, subdiv=subdivision, categories=categories, years=())
+    except (NotImplementedError, ValueError) as error:
+        known = ", ".join(countries[country]) or "none"
+        return f"{error} (subdivisions of {country}: {known})"
+    return None
+
+
+OverrideValue = Literal["off", "workday"] | Hours
+
+
+class CalendarSpec(BaseModel):
+    """One business calendar as written in a calendar file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: dict[str, str] = Field(
+        default_factory=dict,
+        description="Display name per language tag, e.g. {zh-Hant: 辦公時間, en: Office hours}.",
+    )
+    timezone: str = Field(
+        description="IANA time zone the hours are written in, e.g. Asia/Shanghai.",
+        examples=["Asia/Shanghai", "Asia/Hong_Kong"],
+    )
+    hours: WeeklyHours = Field(description="Working hours per weekday (mon ... sun).")
+    holidays: HolidaySource | None = Field(
+        default=None,
+        description="Where public holidays and make-up working days come from; none if absent.",
+    )
+    overrides: dict[date, OverrideValue] = Field(
+        default_factory=dict,
+        description="Per-date exceptions that win over everything else: 'off', 'workday' "
+        "(the workday_hours) or a list of 'HH:MM-HH:MM' ranges. Keys are ISO dates.",
+    )
+    workday_hours: Hours | None = Field(
+        default=None,
+        description="Hours of make-up working days and 'workday' overrides; default: mon.",
+    )
+    published_through: date | None = Field(
+        default=None,
+        description="Last date whose schedule is known; computing anything after it is an "
+        "error rather than a guess. No limit if absent.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        problem = f"unknown time zone {value!r}: use an IANA name such as Asia/Shanghai"
+        if value in _NOT_ZONES or _ZONE_KEY.fullmatch(value) is None:
+            raise ValueError(problem)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(problem) from None
+        return value
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _check_override_values(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            for day, entry in value.items():
+                if isinstance(entry, bool):
+                    raise ValueError(
+                        f"override for {day} is the boolean {entry}: YAML 1.1 reads a bare "
+                        "off/no as false; write 'off' or 'workday' in quotes"
+                    )
+                if isinstance(entry, str) and entry not in ("off", "workday"):
+                    raise ValueError(
+                        f"override for {day} is {entry!r}: write 'off', 'workday' or a "
+                        "list of hours such as ['09:00-12:00']"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _check_workday_hours(self) -> CalendarSpec:
+        needs_workday = self.holidays is not None or "workday" in self.overrides.values()
+        if needs_workday and self.workday_hours is None and not self.hours.mon:
+            raise ValueError(
+                "make-up working days and 'workday' overrides need hours: set workday_hours "
+                "(or hours for mon)"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------------------
+# The compiled calendar
+# --------------------------------------------------------------------------------------
+
+Interval = tuple[datetime, datetime]
+YearHolidays = tuple[frozenset[date], frozenset[date]]
+"""(days off, make-up working days) of one year."""
+
+
+class Calendar:
+    """A compiled business calendar; build one with :func:`build_calendar`.
+
+    Immutable: the only state it keeps is a memo of per-date working intervals and
+    per-year holidays, which depend on nothing but the spec.
+    """
+
+    __slots__ = (
+        "_continuous",
+        "_days",
+        "_holiday_source",
+        "_name",
+        "_overrides",
+        "_published_through",
+        "_spec",
+        "_weekly",
+        "_workday",
+        "_years",
+        "_zone",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        zone: ZoneInfo,
+        weekly: tuple[tuple[WallRange, ...], ...],
+        *,
+        workday: tuple[WallRange, ...] = (),
+        overrides: Mapping[date, tuple[WallRange, ...]] | None = None,
+        holiday_source: Callable[[int], YearHolidays] | None = None,
+        published_through: date | None = None,
+        spec: CalendarSpec | None = None,
+    ) -> None:
+        if len(weekly) != 7:
+            raise ValueError("weekly hours need exactly 7 weekdays, Monday first")
+        self._name = name
+        self._zone = zone
+        self._weekly = weekly
+        self._workday = workday
+        self._overrides: Mapping[date, tuple[WallRange, ...]] = dict(overrides or {})
+        self._holiday_source = holiday_source
+        self._published_through = published_through
+        self._spec = spec
+        self._days: dict[date, tuple[Interval, ...]] = {}
+        self._years: dict[int, YearHolidays] = {}
+        # 24x7 in UTC without exceptions: every answer is plain timedelta arithmetic.
+        self._continuous = (
+            zone.key in ("UTC", "Etc/UTC")
+            and all(day == ((0, 1440),) for day in weekly)
+            and not self._overrides
+            and holiday_source is None
+            and published_through is None
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    @property
+    def published_through(self) -> date | None:
+        return self._published_through
+
+    @property
+    def spec(self) -> CalendarSpec | None:
+        return self._spec
+
+    def __repr__(self) -> str:
+        return f"<Calendar {self._name!r} {self._zone.key}>"
+
+    # -- public questions ----------------------------------------------------------------
+
+    def is_working(self, at: datetime) -> bool:
+        """Whether the desk is open at ``at`` (intervals are half-open: 17:30 is closed)."""
+        u = _utc(at, "at")
+        if self._continuous:
+            return True
+        local = self._local_date(u)
+        return any(s <= u < e for day in (local - _ONE_DAY, local) for s, e in self._intervals(day))
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` (a local date) has any working hours."""
+        return bool(self._intervals(day))
+
+    def next_working(self, at: datetime) -> datetime:
+        """``at`` if the desk is open then, else the moment it next opens."""
+        u = _utc(at, "at")
+        if self._continuous:
+            return at
+        moment, _ = self._next_working(u, self._local_date(u) + HORIZON)
+        return moment.astimezone(at.tzinfo)
+
+    def add(
+        self, start: datetime, duration: Duration, *, end_of_working_day: bool = False
+    ) -> datetime:
+        """The instant at which ``duration`` of working time has elapsed from ``start``.
+
+        See the module docstring for working days and ``end_of_working_day``. The result
+        is in ``start``'s tzinfo.
+        """
+        u = _utc(start, "start")
+        if not isinstance(duration, Duration):
+            raise TypeError(f"add() takes a Duration, not {type(duration).__name__}")
+        if duration.is_zero:
+            self._local_date(u)  # still refuses a start beyond published_through
+            return start
+        if self._continuous and not end_of_working_day:
+            step = timedelta(days=duration.working_days, seconds=duration.seconds)
+            try:
+                return (u + step).astimezone(start.tzinfo)
+            except OverflowError:
+                raise CalendarError(self._name, f"{start} + {duration} is out of range") from None
+        limit = self._local_date(u) + HORIZON
+        day = self._local_date(u)
+        if duration.working_days:
+            u, day = self._add_working_days(u, duration.working_days, limit)
+        if duration.seconds:
+            u, day = self._add_working_time(u, timedelta(seconds=duration.seconds), limit)
+        if end_of_working_day:
+            u = self._intervals(day)[-1][1]
+        return u.astimezone(start.tzinfo)
+
+    def elapsed(self, a: datetime, b: datetime) -> timedelta:
+        """Working time between ``a`` and ``b``; zero if ``b`` is not after ``a``."""
+        ua, ub = _utc(a, "a"), _utc(b, "b")
+        if ub <= ua:
+            return _ZERO
+        if self._continuous:
+            return ub - ua
+        total = _ZERO
+        for s, e in self._clipped(ua, ub):
+            total += e - s
+        return total
+
+    def working_intervals(self, start: datetime, end: datetime) -> Iterator[Interval]:
+        """The working intervals within ``[start, end)``, clipped, adjacent ones merged,
+        in ``start``'s tzinfo. Lazy: dates are examined as the iteration reaches them."""
+        ua, ub = _utc(start, "start"), _utc(end, "end")
+        tz = start.tzinfo
+        if ub <= ua:
+            return iter(())
+        if self._continuous:
+            return iter([(start, ub.astimezone(tz))])
+
+        def merged() -> Iterator[Interval]:
+            pending: Interval | None = None
+            for s, e in self._clipped(ua, ub):
+                if pending is not None and pending[1] == s:
+                    pending = (pending[0], e)
+                    continue
+                if pending is not None:
+                    yield pending[0].astimezone(tz), pending[1].astimezone(tz)
+                pending = (s, e)
+            if pending is not None:
+                yield pending[0].astimezone(tz), pending[1].astimezone(tz)
+
+        return merged()
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def _next_working(self, u: datetime, limit: date) -> tuple[datetime, date]:
+        for day, (s, e) in self._walk(self._local_date(u) - _ONE_DAY, limit, u):
+            if e > u:
+                return max(s, u), day
+        raise AssertionError("unreachable: _walk ends by raising")
+
+    def _add_working_days(self, u: datetime, count: int, limit: date) -> tuple[datetime, date]:
+        moment, day = self._next_working(u, limit)
+        position = _ZERO
+        for s, e in self._intervals(day):
+            if s < moment:
+                position += min(e, moment) - s
+        previous = day
+        for _ in range(count):
+            previous = day
+            day += _ONE_DAY
+            while not self._intervals(day):
+                if day > limit:
+                    self._beyond_horizon(u)
+                day += _ONE_DAY
+        if position == _ZERO and count:
+            # From the very start of a working day, N working days have elapsed at the
+            # end of the Nth day (Tuesday 08:30 + 1wd = Tuesday 17:30), the earliest
+            # instant, and the same instant as adding that day's hours in seconds.
+            return self._intervals(previous)[-1][1], previous
+        intervals = self._intervals(day)
+        for s, e in intervals:
+            # `<=`: a position that ends exactly with an interval is reached at its end
+            # (12:00), not at the start of the next one (13:30); that is the earliest
+            # instant, as for working time in seconds.
+            if position <= e - s:
+                return s + position, day
+            position -= e - s
+        return intervals[-1][1], day  # a shorter day: its end
+
+    def _add_working_time(
+        self, u: datetime, remaining: timedelta, limit: date
+    ) -> tuple[datetime, date]:
+        for day, (s, e) in self._walk(self._local_date(u) - _ONE_DAY, limit, u):
+            if e <= u:
+                continue
+            begin = max(s, u)
+            if remaining <= e - begin:
+                return begin + remaining, day
+            remaining -= e - begin
+        raise AssertionError("unreachable: _walk ends by raising")
+
+    def _walk(self, first: date, limit: date, origin: datetime) -> Iterator[tuple[date, Interval]]:
+        day = first
+        while day <= limit:
+            for interval in self._intervals(day):
+                yield day, interval
+            day += _ONE_DAY
+        self._beyond_horizon(origin)
+
+    def _clipped(self, ua: datetime, ub: datetime) -> Iterator[Interval]:
+        day = self._local_date(ua) - _ONE_DAY
+        last = ub.astimezone(self._zone).date()  # checked against published_through below
+        if self._wall_to_utc(last, 0) >= ub:  # ub is that date's midnight: nothing to count
+            last -= _ONE_DAY
+        while day <= last:
+            for s, e in self._intervals(day):
+                if e > ua and s < ub:
+                    yield max(s, ua), min(e, ub)
+            day += _ONE_DAY
+
+    def _beyond_horizon(self, origin: datetime) -> NoReturn:
+        if not any(self._weekly) and not any(self._overrides.values()):
+            raise CalendarError(self._name, "has no working hours at all")
+        raise CalendarError(
+            self._name,
+            f"no answer within {HORIZON.days} days of {origin.astimezone(self._zone)}; "
+            "the calendar has no working time that far, or the target is unreasonably long",
+        )
+
+    # -- per-date schedules --------------------------------------------------------------
+
+    def _local_date(self, u: datetime) -> date:
+        local = u.astimezone(self._zone).date()
+        if self._published_through is not None and local > self._published_through:
+            self._refuse(local)
+        return local
+
+    def _refuse(self, day: date) -> NoReturn:
+        raise CalendarError(
+            self._name,
+            f"{day.isoformat()} is beyond published_through "
+            f"{self._published_through}; publish the next year's schedule first",
+        )
+
+    def _intervals(self, day: date) -> tuple[Interval, ...]:
+        cached = self._days.get(day)
+        if cached is not None:
+            return cached
+        if self._published_through is not None and day > self._published_through:
+            self._refuse(day)
+        intervals: list[Interval] = []
+        for start, end in self._schedule(day):
+            s, e = self._wall_to_utc(day, start), self._wall_to_utc(day, end)
+            if s >= e:  # entirely inside a DST gap: that time never happened
+                continue
+            if intervals and intervals[-1][1] == s:
+                intervals[-1] = (intervals[-1][0], e)
+            else:
+                intervals.append((s, e))
+        result = tuple(intervals)
+        if len(self._days) > 100_000:  # a bound on the memo for very long-running hosts
+            self._days.clear()
+        self._days[day] = result
+        return result
+
+    def _schedule(self, day: date) -> tuple[WallRange, ...]:
+        override = self._overrides.get(day)
+        if override is not None:
+            return override
+        if self._holiday_source is not None:
+            days_off, makeup_days = self._holidays_of(day.year)
+            if day in days_off:
+                return ()
+            if day in makeup_days:
+                return self._workday
+        return self._weekly[day.weekday()]
+
+    def _holidays_of(self, year: int) -> YearHolidays:
+        found = self._years.get(year)
+        if found is None:
+            assert self._holiday_source is not None
+            found = self._years[year] = self._holiday_source(year)
+        return found
+
+    def _wall_to_utc(self, day: date, minutes: int) -> datetime:
+        naive = datetime.combine(day, time()) + timedelta(minutes=minutes)
+        u = naive.replace(tzinfo=self._zone).astimezone(UTC)
+        if u.astimezone(self._zone).replace(tzinfo=None) == naive:
+            return u  # exists (fold=0 picks the first of two ambiguous instants)
+        # In a gap, fold=0 uses the offset before the jump (an instant after it) and
+        # fold=1 the offset after (an instant before it); bisect for the jump itself.
+        after = u
+        before = naive.replace(tzinfo=self._zone, fold=1).astimezone(UTC)
+        target = after.astimezone(self._zone).utcoffset()
+        while after - before > _ONE_SECOND:
+            middle = before + (after - before) // 2
+            middle -= timedelta(microseconds=middle.microsecond)
+            if middle <= before:
+                middle = before + _ONE_SECOND
+            if middle.astimezone(self._zone).utcoffset() == target:
+                after = middle
+            else:
+                before = middle
+        return after
+
+
+def _utc(at: datetime, what: str) -> datetime:
+    if not isinstance(at, datetime):
+        raise TypeError(f"{what} must be a datetime, not {type(at).__name__}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(
+            f"naive datetime {at.isoformat()} given as {what}: pass a timezone-aware datetime"
+        )
+    return at.astimezone(UTC)
+
+
+def build_calendar(name: str, spec: CalendarSpec) -> Calendar:
+    """Compile a validated :class:`CalendarSpec` into a :class:`Calendar` called ``name``."""
+    weekly = tuple(_parse_ranges(getattr(spec.hours, day)) for day in WEEKDAYS)
+    workday = _parse_ranges(spec.workday_hours) if spec.workday_hours is not None else weekly[0]
+    overrides: dict[date, tuple[WallRange, ...]] = {}
+    for day, entry in spec.overrides.items():
+        if entry == "off":
+            overrides[day] = ()
+        elif entry == "workday":
+            overrides[day] = workday
+        else:
+            overrides[day] = _parse_ranges(entry)
+    source = _holiday_source(spec.holidays) if spec.holidays is not None else None
+    return Calendar(
+        name,
+        ZoneInfo(spec.timezone),
+        weekly,
+        workday=workday,
+        overrides=overrides,
+        holiday_source=source,
+        published_through=spec.published_through,
+        spec=spec,
+    )
+
+
+def _holiday_source(source: HolidaySource) -> Callable[[int], YearHolidays]:
+    return partial(_holidays_of_year, source.country, source.subdivision, source.categories)
+
+
+@lru_cache(maxsize=256)
+def _holidays_of_year(
+    country: str, subdivision: str | None, categories: tuple[str, ...] | None, year: int
+) -> YearHolidays:
+    # Shared by every calendar with the same source: the package takes a millisecond or
+    # more per country and year, and its answer depends on nothing else.
+    import holidays  # imported here so that calendars without holidays never load it
+
+    table = holidays.country_holidays(
+        country, subdiv=subdivision, categories=categories, years=year
+    )
+    days_off = frozenset(day for day in table if day.year == year)
+    # `weekend_workdays` is the package's record of weekend days moved to work (the set
+    # behind its public is_working_day()); it also holds a few dates of other years.
+    makeup = frozenset(
+        day for day in table.weekend_workdays if day.year == year and table.is_working_day(day)
+    )
+    return days_off, makeup
+
+
+ALWAYS: Calendar = build_calendar(
+    "always",
+    CalendarSpec(
+        title={"en": "Round the clock", "zh-Hant": "全天候"},
+        timezone="UTC",
+        hours=WeeklyHours(**dict.fromkeys(WEEKDAYS, ("00:00-24:00",))),
+    ),
+)
+"""24x7 in UTC, no holidays, no publication limit: working time is real time."""
