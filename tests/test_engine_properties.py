@@ -155,13 +155,12 @@ def test_lives_reach_final_states_often_enough():
     """The strategies are useful only if random lives do get somewhere."""
     reached = set()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def explore(data):
         life = data.draw(lives(ENGINE.procedure("repair"), max_steps=30))
-        case, _ = _live("repair", life)
-        reached.add(case.state)
+        _, events = _live("repair", life)
+        reached.update(e.target for e in events)
 
     explore()
-    assert {"recorded", "dispatched"} <= reached
-    assert reached & {"closed", "cancelled"}
+    assert {"recorded", "dispatched", "cancelled"} <= reached

@@ -365,3 +365,13 @@ def test_the_host_time_zone_changes_nothing():
     assert len(set(outputs.values())) == 1
     payload: dict[str, Any] = json.loads(outputs["UTC"])
     assert payload["timers"]["respond"]["breached_at"] is not None
+
+
+def test_closing_a_case_stops_every_clock():
+    # `respond` stops only on entering `done`; abandoning goes straight to `closed`.
+    case = ENGINE.start("ticket", actor=AGENT, at=T0, case_id="t").case
+    assert case.timers["respond"].status == "running"
+    closed = ENGINE.fire(case, "abandon", actor=BOSS, at=T0 + timedelta(minutes=70)).case
+    assert {t.status for t in closed.timers.values()} == {"stopped"}
+    assert closed.next_due is None
+    assert ENGINE.advance(closed, at=T0 + timedelta(days=30)).events == ()

@@ -380,11 +380,12 @@ def timers_after(
                 _due_applied(engine, w, event, at)
         else:
             active = t is not None and t.status != "stopped"
-            if active and t is not None and limit.stops_on(event):
+            # A case that closes stops every clock: nothing can happen to it any more.
+            if active and t is not None and (limit.stops_on(event) or state in cp.finals):
                 w = dict(t.__dict__)
                 _stop(engine, w, at)
                 active = False
-            if not active and limit.starts_on(event):
+            if not active and limit.starts_on(event) and state not in cp.finals:
                 old = w if w is not None else (dict(t.__dict__) if t is not None else None)
                 w = _start(engine, cp, limit, old, scope_of, at)
             elif active and t is not None and limit.target_names.intersection(event.changes):

@@ -1,0 +1,79 @@
+"""Shared fixtures: the engine over the repository's procedures, actors, fixed times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from servflow import Actor, Case, Engine, Rejected
+
+REPO = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+SEED_ROLES = (
+    "resident",
+    "operator",
+    "cs_staff",
+    "cs_supervisor",
+    "cs_manager",
+    "repair_reception",
+    "maintenance",
+    "callback_officer",
+    "cashier",
+    "responsible_department",
+)
+
+
+@pytest.fixture(scope="session")
+def seed_engine() -> Engine:
+    """The engine over the standard procedures in ``<repo>/procedures``."""
+    return Engine.from_directory(REPO / "procedures")
+
+
+@pytest.fixture(scope="session")
+def seed_actors() -> dict[str, Actor]:
+    """One actor per role, holding only that role: ``seed_actors["cs_staff"]``."""
+    return {role: Actor(id=f"u-{role}", roles=frozenset({role})) for role in SEED_ROLES}
+
+
+@pytest.fixture(scope="session")
+def seed_t0() -> datetime:
+    """Monday 9 November 2026, 09:00 in Shanghai: a working day, office open."""
+    return datetime(2026, 11, 9, 9, 0, tzinfo=SHANGHAI)
+
+
+SeedReject = Callable[..., Rejected]
+
+
+@pytest.fixture(scope="session")
+def seed_reject(seed_engine: Engine) -> SeedReject:
+    """Fire an event that must be refused; check the reason and that nothing changed."""
+
+    def reject(
+        case: Case,
+        trigger: str,
+        reason: str,
+        *,
+        actor: Actor,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Rejected:
+        before = case.model_dump(mode="json")
+        version = case.version
+        with pytest.raises(Rejected) as info:
+            seed_engine.fire(
+                case, trigger, actor=actor, data=data, at=at, expected_version=expected_version
+            )
+        assert info.value.reason == reason, info.value
+        assert case.version == version
+        assert case.model_dump(mode="json") == before
+        assert Case.model_validate(case.model_dump(mode="json")) == case
+        return info.value
+
+    return reject
