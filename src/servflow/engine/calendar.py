@@ -82,6 +82,7 @@ __all__ = [
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HORIZON = timedelta(days=3 * 366)
 _ONE_DAY = timedelta(days=1)
+_ONE_MICROSECOND = timedelta(microseconds=1)
 _ONE_SECOND = timedelta(seconds=1)
 _ZERO = timedelta(0)
 
@@ -506,9 +507,9 @@ class Calendar:
 
     def _clipped(self, ua: datetime, ub: datetime) -> Iterator[Interval]:
         day = self._local_date(ua) - _ONE_DAY
-        last = ub.astimezone(self._zone).date()  # checked against published_through below
-        if self._wall_to_utc(last, 0) >= ub:  # ub is that date's midnight: nothing to count
-            last -= _ONE_DAY
+        # The date of the last instant before ub (ub itself is excluded: at a midnight the
+        # next date has nothing to count, and may lie beyond published_through).
+        last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date()
         while day <= last:
             for s, e in self._intervals(day):
                 if e > ua and s < ub:
