@@ -59,3 +59,16 @@ def test_shell_examples_run(page, monkeypatch, capsys):
         assert main(argv) == expected, line
         capsys.readouterr()
     assert os.getcwd() == str(REPO)
+
+
+def test_ci_runs_the_readme_set_up_commands():
+    """.ci/run must run the README's two set-up commands exactly as written."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Set-up on a fresh machine", 1)[1]
+    block = FENCE.search(section)
+    assert block is not None
+    commands = [line for line in block.group(2).splitlines() if line.strip()]
+    assert len(commands) == 2
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for command in commands:
+        assert command in ci
