@@ -345,7 +345,12 @@ class _Checker:
             if name in p.transitions or name == "start":
                 # Events of a limit carry its name as their trigger; a clash would make
                 # the audit log ambiguous.
-                self.error(base, "name-clash", f"time limit {name!r} has the name of a trigger; rename one of them (e.g. {name}_in_time)", key=True)
+                self.error(
+                    base,
+                    "name-clash",
+                    f"time limit {name!r} has the name of a trigger; rename one of them (e.g. {name}_in_time)",
+                    key=True,
+                )
             for clause, allowed in (
                 ("starts", ("entered", "left", "event")),
                 ("stops", ("entered", "left", "event")),

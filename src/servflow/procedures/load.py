@@ -26,7 +26,7 @@ from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.lint import lint_procedure
-from servflow.procedures.source import SourceMap, read_yaml
+from servflow.procedures.source import MAX_BYTES, SourceMap, read_yaml
 
 __all__ = [
     "CalendarFile",
@@ -217,8 +217,12 @@ def _pydantic_diagnostics(
                 code = "unsupported-version"
             else:
                 code = _code_for(kind)
-                loc = _named_key(smap, loc, message)
-            out.append(smap.diagnostic(loc, code, f"{where}: {message}{shown}"))
+            name_loc = _named_key(smap, loc, message)
+            out.append(
+                smap.diagnostic(
+                    name_loc or loc, code, f"{where}: {message}{shown}", key=bool(name_loc)
+                )
+            )
     return out
 
 
@@ -247,12 +251,14 @@ def _language_hint(key: str | int) -> str:
     return f"; for {key!r} write {meant!r}" if meant else ""
 
 
-def _named_key(smap: SourceMap, loc: tuple[str | int, ...], message: str) -> tuple[str | int, ...]:
+def _named_key(
+    smap: SourceMap, loc: tuple[str | int, ...], message: str
+) -> tuple[str | int, ...] | None:
     """A bad *name* in a mapping (``Closed``) is reported at that key, not at the mapping."""
     match = re.match(r"name '([^']*)' must", message)
     if match and (*loc, match.group(1)) in smap.keys:
         return (*loc, match.group(1))
-    return loc
+    return None
 
 
 def _code_for(kind: str) -> str:
@@ -314,7 +320,9 @@ def load_file(path: str | Path) -> LoadResult:
     """Load one file from disk; unreadable files give a diagnostic, not an exception."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        # Read one byte past the limit, no more: /dev/zero or a huge file must not hang.
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         return LoadResult(
             file=str(path),

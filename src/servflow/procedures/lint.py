@@ -1,0 +1,239 @@
+"""Advice on a valid procedure: things that load and run, but are probably not meant.
+
+The static checks of :mod:`servflow.procedures.checks` refuse what cannot work; this
+module only warns, about what works but looks like a slip of the analyst's pen:
+
+``no-time-limit``
+    a state that no time limit covers: a case can wait there for ever and nobody is told.
+``unused-role``
+    a role that no step, notification, escalation or authority names.
+``unused-field``
+    a field that no step requires, accepts or clears and no rule reads.
+``unfireable-transition``
+    a step no role can ever take: its guard is always false, every role's authority is
+    always false, or it follows the escalation ladder and every role ranks below it.
+
+The time-limit coverage computed here (:func:`limit_coverage`) is also what the diagrams
+and the generated SOPs show beside each state, so that the advice and the pictures agree.
+All rules tolerate dangling references: they run after the static checks, which report
+those as errors of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from servflow.engine.expr import ExpressionSyntaxError, compile_expression
+from servflow.errors import Diagnostic, EvaluationError
+from servflow.model import Branch, Procedure, Start, TimeLimit
+from servflow.procedures.checks import expressions_of
+from servflow.procedures.source import SourceMap
+
+__all__ = ["LINT_CODES", "Coverage", "Edge", "edges_of", "limit_coverage", "lint_procedure"]
+
+LINT_CODES = ("no-time-limit", "unused-role", "unused-field", "unfireable-transition")
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One way a case moves: ``source`` is None for the start of a case."""
+
+    trigger: str
+    source: str | None
+    target: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where a time limit's clock runs and where it is paused."""
+
+    running: frozenset[str]
+    paused: frozenset[str]
+
+
+def edges_of(proc: Procedure) -> list[Edge]:
+    """Every (trigger, source, target) of the procedure, the start first."""
+    edges = [Edge("start", None, proc.start.to)]
+    for trigger, branches in proc.transitions.items():
+        for branch in branches:
+            edges.extend(Edge(trigger, src, branch.to) for src in branch.source)
+    return edges
+
+
+def _names(value: object) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, list | tuple):
+        return frozenset(str(v) for v in value)
+    return frozenset({str(value)})
+
+
+def _matches(clause: dict[str, object], edge: Edge) -> bool:
+    # The same rule as the engine's timers: entering or leaving counts only on a move.
+    moved = edge.source != edge.target
+    return (
+        (moved and edge.target in _names(clause.get("entered")))
+        or (moved and edge.source is not None and edge.source in _names(clause.get("left")))
+        or edge.trigger in _names(clause.get("event"))
+    )
+
+
+def limit_coverage(proc: Procedure, limit: TimeLimit) -> Coverage:
+    """The states in which ``limit``'s clock can be running (or paused), guards ignored."""
+    edges = edges_of(proc)
+    covered = {e.target for e in edges if _matches(limit.starts, e)}
+    todo = list(covered)
+    while todo:
+        state = todo.pop()
+        for edge in edges:
+            if edge.source != state or edge.target in covered:
+                continue
+            if _matches(limit.stops, edge) and not _matches(limit.starts, edge):
+                continue
+            covered.add(edge.target)
+            todo.append(edge.target)
+    covered &= set(proc.states)
+    paused = _names(limit.pauses.get("in")) & covered
+    return Coverage(running=frozenset(covered - paused), paused=frozenset(paused))
+
+
+def _steps(proc: Procedure) -> Iterator[tuple[Path, str, Start | Branch]]:
+    yield ("start",), "the start", proc.start
+    for trigger, branches in proc.transitions.items():
+        for i, branch in enumerate(branches):
+            label = repr(trigger) if len(branches) == 1 else f"branch {i + 1} of {trigger!r}"
+            yield ("transitions", trigger, i), label, branch
+
+
+def _always_false(source: str) -> bool:
+    """True when ``source`` reads nothing and is false: ``false``, ``1 > 2``..."""
+    try:
+        expr = compile_expression(source)
+        return not expr.names and not expr.holds({})
+    except (ExpressionSyntaxError, EvaluationError):
+        return False
+
+
+class _Linter:
+    def __init__(self, proc: Procedure, smap: SourceMap) -> None:
+        self.proc = proc
+        self.smap = smap
+        self.out: list[Diagnostic] = []
+
+    def warn(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
+        self.out.append(self.smap.diagnostic(path, code, message, severity="warning", key=key))
+
+    def time_limits(self) -> None:
+        p = self.proc
+        governed: set[str] = set()
+        for limit in p.time_limits.values():
+            coverage = limit_coverage(p, limit)
+            governed |= coverage.running | coverage.paused
+            governed |= _names(limit.pauses.get("in"))
+        reachable = _reachable(p)
+        for name, state in p.states.items():
+            if state.final or name in governed or name not in reachable:
+                continue
+            self.warn(
+                ("states", name),
+                "no-time-limit",
+                f"no time limit runs in state {name!r}: a case can wait there for ever "
+                "unnoticed; add a time limit that covers it (or pauses in it on purpose)",
+                key=True,
+            )
+
+    def roles(self) -> None:
+        p = self.proc
+        used: set[str] = set(p.escalation)
+        for _, _, step in _steps(p):
+            used |= set(step.roles) | set(step.authority)
+            used |= {e.notify for e in step.effects if e.notify}
+        for limit in p.time_limits.values():
+            used |= set(limit.warn_notify)
+            used |= {str(a["notify"]) for a in limit.on_breach if "notify" in a}
+        for name in p.roles:
+            if name not in used:
+                self.warn(
+                    ("roles", name),
+                    "unused-role",
+                    f"role {name!r} is never used: no step, notification, escalation or "
+                    "authority names it",
+                    key=True,
+                )
+
+    def fields(self) -> None:
+        p = self.proc
+        used: set[str] = set()
+        for _, _, step in _steps(p):
+            used |= set(step.requires) | set(step.clear) | set(step.accepts or ())
+        for _, source in expressions_of(p):
+            try:
+                used |= compile_expression(source).names
+            except ExpressionSyntaxError:
+                continue
+        for name in p.fields:
+            if name not in used:
+                self.warn(
+                    ("fields", name),
+                    "unused-field",
+                    f"field {name!r} is never required, accepted or read: no step asks for "
+                    "it and no rule looks at it",
+                    key=True,
+                )
+
+    def unfireable(self) -> None:
+        p = self.proc
+        ladder = [p.roles[r].rank for r in p.escalation if r in p.roles]
+        for base, label, step in _steps(p):
+            if step.when and _always_false(step.when):
+                self.warn(
+                    (*base, "when"),
+                    "unfireable-transition",
+                    f"the guard of {label} is always false: nobody can ever take this step",
+                )
+                continue
+            able = [r for r in step.roles if r in p.roles]
+            if not able:
+                continue  # every role is unknown: an error of the static checks
+            if step.follows_escalation and ladder:
+                able = [r for r in able if p.roles[r].rank >= min(ladder)]
+                if not able:
+                    self.warn(
+                        (*base, "roles"),
+                        "unfireable-transition",
+                        f"no role can take {label}: it follows the escalation ladder, which "
+                        f"starts at rank {min(ladder)}, and its roles all rank lower",
+                    )
+                    continue
+            if all(r in step.authority and _always_false(step.authority[r]) for r in able):
+                self.warn(
+                    (*base, "authority"),
+                    "unfireable-transition",
+                    f"no role can take {label}: the authority of every role is always false",
+                )
+
+
+def _reachable(proc: Procedure) -> set[str]:
+    edges = edges_of(proc)
+    seen = {proc.start.to}
+    todo = [proc.start.to]
+    while todo:
+        state = todo.pop()
+        for edge in edges:
+            if edge.source == state and edge.target not in seen:
+                seen.add(edge.target)
+                todo.append(edge.target)
+    return seen
+
+
+def lint_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
+    """Warnings about ``proc`` (see the module's docstring for the codes)."""
+    linter = _Linter(proc, smap)
+    linter.time_limits()
+    linter.roles()
+    linter.fields()
+    linter.unfireable()
+    return linter.out

@@ -1,0 +1,191 @@
+"""State diagrams of a procedure, as Mermaid ``stateDiagram-v2`` or Graphviz dot text.
+
+Both show the same thing, drawn from the procedure file alone: every state with its
+localized title and the time limits whose clock runs (⏱) or is paused (⏸) in it; the
+start of a case; every transition branch with its title, its guard (abbreviated) and
+the roles that may take it; final states marked (an arrow to the end point in Mermaid, a
+double border in dot). The output is deterministic (the file's order, nothing random),
+so generated diagrams can be kept in the repository and compared in a test. Only the
+definition is drawn: no case data, and no field defaults (a ``pii`` field's default could
+be personal data).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from servflow.model import Branch, Procedure, Start
+from servflow.procedures.lint import limit_coverage
+from servflow.render.common import DEFAULT_LANGUAGE, localized
+
+__all__ = ["DiagramFormat", "render_diagram", "render_dot", "render_mermaid"]
+
+DiagramFormat = Literal["mermaid", "dot"]
+
+GUARD_WIDTH = 28
+
+# Words with a meaning of their own in Mermaid's state diagram syntax.
+_MERMAID_KEYWORDS = frozenset(
+    {"state", "note", "end", "direction", "class", "classdef", "as", "left", "right", "of", "click"}
+)
+
+
+@dataclass(frozen=True)
+class _Node:
+    name: str
+    title: str
+    lines: tuple[str, ...]
+    final: bool
+
+
+@dataclass(frozen=True)
+class _Arrow:
+    source: str | None  # None: the start of a case
+    target: str
+    lines: tuple[str, ...]
+
+
+def abbreviate(text: str, width: int = GUARD_WIDTH) -> str:
+    """One line of at most ``width`` characters, cut with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _limit_text(proc: Procedure, name: str, lang: str) -> str:
+    limit = proc.time_limits[name]
+    targets = "/".join(t.limit for t in limit.within)
+    return f"{localized(limit.title, lang, name)} {targets}"
+
+
+def _nodes(proc: Procedure, lang: str) -> list[_Node]:
+    running: dict[str, list[str]] = {s: [] for s in proc.states}
+    paused: dict[str, list[str]] = {s: [] for s in proc.states}
+    for name, limit in proc.time_limits.items():
+        coverage = limit_coverage(proc, limit)
+        for state in proc.states:
+            if state in coverage.running:
+                running[state].append(f"⏱ {_limit_text(proc, name, lang)}")
+            elif state in coverage.paused:
+                paused[state].append(f"⏸ {localized(limit.title, lang, name)}")
+    return [
+        _Node(
+            name=name,
+            title=localized(state.title, lang, name),
+            lines=tuple(running[name] + paused[name]),
+            final=state.final,
+        )
+        for name, state in proc.states.items()
+    ]
+
+
+def _step_lines(proc: Procedure, trigger: str, step: Start | Branch, lang: str) -> tuple[str, ...]:
+    lines = [localized(step.title, lang, trigger)]
+    if step.when:
+        lines.append(f"[{abbreviate(step.when)}]")
+    roles = [localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in step.roles]
+    lines.append(", ".join(roles))
+    return tuple(lines)
+
+
+def _arrows(proc: Procedure, lang: str) -> list[_Arrow]:
+    start_roles = [
+        localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in proc.start.roles
+    ]
+    arrows = [_Arrow(None, proc.start.to, (", ".join(start_roles),))]
+    for trigger, branches in proc.transitions.items():
+        for branch in branches:
+            lines = _step_lines(proc, trigger, branch, lang)
+            arrows.extend(_Arrow(src, branch.to, lines) for src in branch.source)
+    return arrows
+
+
+def _heading(proc: Procedure, lang: str) -> str:
+    return f"{localized(proc.title, lang, proc.id)} · {proc.id} v{proc.version}"
+
+
+# -- Mermaid -------------------------------------------------------------------------------
+
+_MERMAID_ESCAPES = {
+    "#": "#35;",
+    '"': "#quot;",
+    ";": "#59;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "{": "#123;",
+    "}": "#125;",
+    ":": "#58;",
+}
+
+
+def _mermaid_text(text: str) -> str:
+    return "".join(_MERMAID_ESCAPES.get(ch, ch) for ch in " ".join(text.split()))
+
+
+def _mermaid_id(name: str) -> str:
+    return f"s_{name}" if name.lower() in _MERMAID_KEYWORDS else name
+
+
+def render_mermaid(proc: Procedure, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The procedure as a Mermaid ``stateDiagram-v2``."""
+    out = [
+        "---",
+        # Front matter is YAML: a JSON string is a valid YAML scalar whatever it holds.
+        f"title: {json.dumps(_heading(proc, lang), ensure_ascii=False)}",
+        "---",
+        "stateDiagram-v2",
+    ]
+    nodes = _nodes(proc, lang)
+    for node in nodes:
+        label = "<br/>".join(_mermaid_text(t) for t in (node.title, *node.lines))
+        out.append(f'    state "{label}" as {_mermaid_id(node.name)}')
+    for arrow in _arrows(proc, lang):
+        source = "[*]" if arrow.source is None else _mermaid_id(arrow.source)
+        label = "<br/>".join(_mermaid_text(t) for t in arrow.lines)
+        out.append(f"    {source} --> {_mermaid_id(arrow.target)} : {label}")
+    finals = [node for node in nodes if node.final]
+    for node in finals:
+        out.append(f"    {_mermaid_id(node.name)} --> [*]")
+    if finals:
+        out.append("    classDef final stroke-width:3px")
+        out.extend(f"    class {_mermaid_id(node.name)} final" for node in finals)
+    return "\n".join(out) + "\n"
+
+
+# -- Graphviz dot --------------------------------------------------------------------------
+
+
+def _dot_text(text: str) -> str:
+    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dot_label(lines: tuple[str, ...] | list[str]) -> str:
+    return '"' + "\\n".join(_dot_text(t) for t in lines) + '"'
+
+
+def render_dot(proc: Procedure, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The procedure as a Graphviz ``digraph``."""
+    font = 'fontname="sans-serif"'
+    out = [
+        f'digraph "{_dot_text(proc.id)}" {{',
+        f"    graph [label={_dot_label([_heading(proc, lang)])}, labelloc=t, {font}];",
+        f"    node [shape=box, style=rounded, {font}];",
+        f"    edge [{font}, fontsize=10];",
+        '    "__start__" [shape=point, width=0.15, label=""];',
+    ]
+    for node in _nodes(proc, lang):
+        extra = ", peripheries=2" if node.final else ""
+        out.append(f'    "{node.name}" [label={_dot_label([node.title, *node.lines])}{extra}];')
+    for arrow in _arrows(proc, lang):
+        source = "__start__" if arrow.source is None else arrow.source
+        out.append(f'    "{source}" -> "{arrow.target}" [label={_dot_label(arrow.lines)}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def render_diagram(
+    proc: Procedure, fmt: DiagramFormat = "mermaid", lang: str = DEFAULT_LANGUAGE
+) -> str:
+    """The state diagram of ``proc`` in ``fmt`` with titles in ``lang``."""
+    return render_dot(proc, lang) if fmt == "dot" else render_mermaid(proc, lang)

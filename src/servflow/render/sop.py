@@ -1,0 +1,513 @@
+"""Standard operating procedures in Markdown, rendered from a procedure file alone.
+
+:func:`render_sop` turns a :class:`~servflow.model.Procedure` into the document a desk
+keeps in its binder: purpose, roles, the steps in order with who does each and what
+information it needs, time limits and escalation, the rules (guards, authority,
+invariants), the data and the record forms, with fields marked ``pii`` flagged as
+confidential. Headings and fixed phrases come in Traditional Chinese, Simplified Chinese
+or English; titles come from the file, falling back to another language when one is
+missing.
+
+The work is split in two: this module reads the procedure into plain view objects
+(every string already localized), and the jinja2 template ``sop.md.j2`` lays them out.
+The template runs in a sandbox with ``StrictUndefined``, so a misspelt variable in a
+template is an error, not an empty string, and autoescaping is off because the output is
+Markdown, not HTML: text is made safe for tables by the ``cell`` filter instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from jinja2 import PackageLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from servflow.engine.calendar import CalendarSpec
+from servflow.model import Branch, Procedure, Start
+from servflow.procedures.lint import limit_coverage
+from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
+from servflow.render.diagram import render_mermaid
+from servflow.render.labels import LABELS
+
+__all__ = ["render_sop"]
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _Role:
+    id: str
+    title: str
+    rank: int
+    description: str
+
+
+@dataclass(frozen=True)
+class _Branch:
+    title: str
+    sources: list[str]
+    target: str
+    roles: list[str]
+    when: str | None
+    requires: list[str]
+    optional: list[str] | None  # None: any field of the procedure
+    clears: list[str]
+    authority: list[tuple[str, str]]
+    effects: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _Step:
+    number: int
+    id: str
+    title: str
+    branches: list[_Branch]
+
+
+@dataclass(frozen=True)
+class _Target:
+    when: str | None
+    limit: str
+    calendar: str
+
+
+@dataclass(frozen=True)
+class _Limit:
+    id: str
+    title: str
+    starts: list[str]
+    stops: list[str]
+    pauses: list[str]
+    targets: list[_Target]
+    warnings: str
+    warn_notify: list[str]
+    breach: list[str]
+    states: list[str]
+
+
+@dataclass(frozen=True)
+class _Field:
+    id: str
+    title: str
+    type: str
+    pii: bool
+    required_at: list[str]
+    form: str
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _State:
+    id: str
+    title: str
+    final: bool
+    limits: list[str]
+
+
+@dataclass(frozen=True)
+class _Form:
+    name: str
+    fields: list[str]
+    filed_at: list[str]
+
+
+@dataclass
+class _View:
+    lang: str
+    id: str
+    version: int
+    title: str
+    description: str
+    source: str | None
+    calendar: str
+    roles: list[_Role]
+    steps: list[_Step]
+    limits: list[_Limit]
+    escalation: list[str]
+    guards: list[tuple[str, str]]
+    authority: list[tuple[str, str, str]]
+    invariants: list[tuple[str, str]]
+    fields: list[_Field]
+    forms: list[_Form]
+    states: list[_State]
+    diagram: str
+    t: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _Reader:
+    """Reads a procedure into the view, every name turned into its localized title."""
+
+    def __init__(
+        self, proc: Procedure, lang: str, calendars: Mapping[str, CalendarSpec] | None
+    ) -> None:
+        self.proc = proc
+        self.lang = lang
+        self.t = LABELS[lang]
+        self.calendars = calendars or {}
+
+    # -- names ----------------------------------------------------------------------------
+
+    def role(self, name: str) -> str:
+        role = self.proc.roles.get(name)
+        return localized(role.title, self.lang, name) if role else name
+
+    def state(self, name: str) -> str:
+        state = self.proc.states.get(name)
+        return localized(state.title, self.lang, name) if state else name
+
+    def field_title(self, name: str) -> str:
+        spec = self.proc.fields.get(name)
+        title = localized(spec.title, self.lang, name) if spec else name
+        return f"{title} 🔒" if spec is not None and spec.pii else title
+
+    def trigger(self, name: str) -> str:
+        if name == "start":
+            return localized(self.proc.start.title, self.lang, self.t["start_step"])
+        titles = [localized(b.title, self.lang) for b in self.proc.transitions.get(name, [])]
+        return _common_title([t for t in titles if t]) or name
+
+    def calendar(self, name: str | None) -> str:
+        name = name or self.proc.calendar
+        if name == "always":
+            return str(self.t["always"])
+        spec = self.calendars.get(name)
+        return localized(spec.title, self.lang, name) if spec else name
+
+    # -- sections -------------------------------------------------------------------------
+
+    def order(self) -> dict[str, int]:
+        """Each state's position on the way through: a breadth-first walk from the start
+        over states that are not final, then the final states and the unreachable ones."""
+        states = self.proc.states
+        seen = [self.proc.start.to] if self.proc.start.to in states else []
+        for state in seen:
+            for branches in self.proc.transitions.values():
+                for branch in branches:
+                    target = branch.to
+                    if (
+                        state in branch.source
+                        and target not in seen
+                        and target in states
+                        and not states[target].final
+                    ):
+                        seen.append(target)
+        seen += [s for s, spec in states.items() if s not in seen and spec.final]
+        seen += [s for s in states if s not in seen]
+        return {name: i for i, name in enumerate(seen)}
+
+    def _step_key(self, branches: list[Branch], order: dict[str, int]) -> tuple[int, int, int]:
+        """Main-path steps first, in the order of the states they move forward from; then
+        side steps (only loops back into the same state, or exits to a final state from
+        several states, such as a cancellation), in the same order."""
+        states, end = self.proc.states, len(order)
+        sources = [s for b in branches for s in b.source]
+        side = all(b.to in b.source for b in branches) or (
+            len(sources) > 1 and all(b.to in states and states[b.to].final for b in branches)
+        )
+        best = min(
+            (
+                order.get(src, end),
+                target if (target := order.get(b.to, end)) > order.get(src, end) else end + target,
+            )
+            for b in branches
+            for src in b.source
+        )
+        return (int(side), *best)
+
+    def branch(self, trigger: str, step: Start | Branch) -> _Branch:
+        t = self.t
+        requires = list(step.requires)
+        optional = None if step.accepts is None else [f for f in step.accepts if f not in requires]
+        effects: list[str] = []
+        for effect in step.effects:
+            if effect.notify:
+                text = t["notify"].format(role=self.role(effect.notify))
+                if effect.template:
+                    text += f" (`{effect.template}`)"
+                effects.append(text)
+            if effect.record:
+                effects.append(t["file_record"].format(form=effect.record))
+        notes: list[str] = []
+        if step.escalates:
+            notes.append(str(t["escalates"]))
+        if step.follows_escalation:
+            notes.append(str(t["follows_escalation"]))
+        sources = step.source if isinstance(step, Branch) else []
+        return _Branch(
+            title=localized(step.title, self.lang, trigger),
+            sources=[self.state(s) for s in sources],
+            target=self.state(step.to),
+            roles=[self.role(r) for r in step.roles],
+            when=step.when,
+            requires=[self.field_title(f) for f in requires],
+            optional=None if optional is None else [self.field_title(f) for f in optional],
+            clears=[self.field_title(f) for f in step.clear],
+            authority=[(self.role(r), expr) for r, expr in step.authority.items()],
+            effects=effects,
+            notes=notes,
+        )
+
+    def steps(self) -> list[_Step]:
+        order = self.order()
+        first = [_Step(1, "start", self.trigger("start"), [self.branch("start", self.proc.start)])]
+        triggers = sorted(
+            enumerate(self.proc.transitions.items()),
+            key=lambda item: (*self._step_key(item[1][1], order), item[0]),
+        )
+        for number, (_, (trigger, branches)) in enumerate(triggers, start=2):
+            first.append(
+                _Step(
+                    number,
+                    trigger,
+                    self.trigger(trigger),
+                    [self.branch(trigger, b) for b in branches],
+                )
+            )
+        return first
+
+    def clause(self, spec: Mapping[str, Any]) -> list[str]:
+        out: list[str] = []
+        for kind, value in spec.items():
+            names = value if isinstance(value, list) else [value]
+            if kind == "event":
+                shown = [self.trigger(str(n)) for n in names]
+            else:
+                shown = [self.state(str(n)) for n in names]
+            quoted = [self.t["quote"].format(name) for name in shown]
+            out.append(self.t[f"clause_{kind}"].format(names=self.t["or"].join(quoted)))
+        return out
+
+    def limits(self) -> list[_Limit]:
+        t = self.t
+        out: list[_Limit] = []
+        for name, limit in self.proc.time_limits.items():
+            breach: list[str] = []
+            for action in limit.on_breach:
+                parts: list[str] = []
+                if "notify" in action:
+                    parts.append(t["notify"].format(role=self.role(str(action["notify"]))))
+                if "fire" in action:
+                    parts.append(t["fire"].format(step=self.trigger(str(action["fire"]))))
+                if action.get("escalate"):
+                    parts.append(str(t["escalate_action"]))
+                text = t["and"].join(parts)
+                if "after" in action:
+                    after = format_duration(str(action["after"]), self.lang)
+                    text = t["after"].format(duration=after, action=text)
+                breach.append(text)
+            coverage = limit_coverage(self.proc, limit)
+            warn = [w.strip() for w in limit.warn_at]
+            out.append(
+                _Limit(
+                    id=name,
+                    title=localized(limit.title, self.lang, name),
+                    starts=self.clause(limit.starts),
+                    stops=self.clause(limit.stops),
+                    pauses=self.clause(limit.pauses),
+                    targets=[
+                        _Target(
+                            when=target.when,
+                            limit=format_duration(target.limit, self.lang)
+                            + (f" {t['end_of_day']}" if target.end_of_working_day else ""),
+                            calendar=self.calendar(target.calendar),
+                        )
+                        for target in limit.within
+                    ],
+                    warnings=str(self.t["comma"]).join(warn),
+                    warn_notify=[self.role(r) for r in limit.warn_notify],
+                    breach=breach,
+                    states=[self.state(s) for s in self.proc.states if s in coverage.running],
+                )
+            )
+        return out
+
+    def fields(self) -> list[_Field]:
+        t = self.t
+        required_at: dict[str, list[str]] = {name: [] for name in self.proc.fields}
+        for trigger, step in self._all_steps():
+            for name in step.requires:
+                title = self.trigger(trigger)
+                if name in required_at and title not in required_at[name]:
+                    required_at[name].append(title)
+        out: list[_Field] = []
+        for name, spec in self.proc.fields.items():
+            notes: list[str] = []
+            if spec.pii:
+                notes.append(f"**{t['confidential']}**")
+            if spec.choices:
+                notes.append(t["choices"].format(values=", ".join(f"`{c}`" for c in spec.choices)))
+            if spec.default is not None and not spec.pii:
+                notes.append(t["default"].format(value=f"`{spec.default}`"))
+            if spec.pattern:
+                notes.append(t["pattern"].format(value=f"`{spec.pattern}`"))
+            if spec.minimum is not None and spec.maximum is not None:
+                notes.append(t["range"].format(low=f"{spec.minimum:g}", high=f"{spec.maximum:g}"))
+            elif spec.minimum is not None:
+                notes.append(t["at_least"].format(low=f"{spec.minimum:g}"))
+            elif spec.maximum is not None:
+                notes.append(t["at_most"].format(high=f"{spec.maximum:g}"))
+            description = localized(spec.description, self.lang)
+            if description:
+                notes.append(description)
+            out.append(
+                _Field(
+                    id=name,
+                    title=localized(spec.title, self.lang, name),
+                    type=str(t["types"][spec.type]),
+                    pii=spec.pii,
+                    required_at=required_at[name],
+                    form=spec.form or "",
+                    notes=notes,
+                )
+            )
+        return out
+
+    def forms(self) -> list[_Form]:
+        names: list[str] = []
+        for spec in self.proc.fields.values():
+            if spec.form and spec.form not in names:
+                names.append(spec.form)
+        filed: dict[str, list[str]] = {}
+        for trigger, step in self._all_steps():
+            for effect in step.effects:
+                if effect.record:
+                    if effect.record not in names:
+                        names.append(effect.record)
+                    title = self.trigger(trigger)
+                    if title not in filed.setdefault(effect.record, []):
+                        filed[effect.record].append(title)
+        return [
+            _Form(
+                name=form,
+                fields=[self.field_title(n) for n, s in self.proc.fields.items() if s.form == form],
+                filed_at=filed.get(form, []),
+            )
+            for form in names
+        ]
+
+    def _all_steps(self) -> list[tuple[str, Start | Branch]]:
+        steps: list[tuple[str, Start | Branch]] = [("start", self.proc.start)]
+        for trigger, branches in self.proc.transitions.items():
+            steps.extend((trigger, b) for b in branches)
+        return steps
+
+    def view(self) -> _View:
+        p, lang = self.proc, self.lang
+        limits_by_state: dict[str, list[str]] = {s: [] for s in p.states}
+        for name, limit in p.time_limits.items():
+            coverage = limit_coverage(p, limit)
+            title = localized(limit.title, lang, name)
+            for s in coverage.running:
+                limits_by_state[s].append(title)
+            for s in coverage.paused:
+                limits_by_state[s].append(f"{title} ({self.t['paused']})")
+        guards = [
+            (localized(step.title, lang, trigger), step.when)
+            for trigger, step in self._all_steps()
+            if step.when
+        ]
+        authority = [
+            (localized(step.title, lang, trigger), self.role(role), expr)
+            for trigger, step in self._all_steps()
+            for role, expr in step.authority.items()
+        ]
+        return _View(
+            lang=lang,
+            id=p.id,
+            version=p.version,
+            title=localized(p.title, lang, p.id),
+            description=localized(p.description, lang),
+            source=p.source,
+            calendar=self.calendar(p.calendar),
+            roles=[
+                _Role(n, localized(r.title, lang, n), r.rank, localized(r.description, lang))
+                for n, r in p.roles.items()
+            ],
+            steps=self.steps(),
+            limits=self.limits(),
+            escalation=[self.role(r) for r in p.escalation],
+            guards=guards,
+            authority=authority,
+            invariants=[(inv.name, inv.check) for inv in p.invariants],
+            fields=self.fields(),
+            forms=self.forms(),
+            states=[
+                _State(n, localized(s.title, lang, n), s.final, limits_by_state[n])
+                for n, s in p.states.items()
+            ],
+            diagram=render_mermaid(p, lang),
+            t=self.t,
+        )
+
+
+def _common_title(titles: list[str]) -> str:
+    """One title for a trigger's branches.
+
+    Variants in brackets share the part before them (回訪（滿意）, 回訪（不滿意） ->
+    回訪); other differences keep every title (上報客服主管 / 上報客服經理).
+    """
+    unique = list(dict.fromkeys(titles))
+    if len(unique) <= 1:
+        return unique[0] if unique else ""
+    prefix = unique[0]
+    for title in unique[1:]:
+        while not title.startswith(prefix):
+            prefix = prefix[:-1]
+    base = prefix.rstrip(" （(")
+    rests = [title[len(base) :].lstrip() for title in unique]
+    if len(base) >= 2 and all(rest == "" or rest[0] in "（(" for rest in rests):
+        return base
+    return " / ".join(unique)
+
+
+def _cell(value: object) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _code(value: object) -> str:
+    """Inline code, with a fence longer than any backtick run inside."""
+    text = " ".join(str(value).split())
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+@cache
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=PackageLoader("servflow.render"),
+        autoescape=False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["cell"] = _cell
+    env.filters["code"] = _code
+    return env
+
+
+def render_sop(
+    proc: Procedure,
+    lang: str = DEFAULT_LANGUAGE,
+    *,
+    calendars: Mapping[str, CalendarSpec] | None = None,
+) -> str:
+    """The procedure's SOP in Markdown; ``calendars`` give calendar titles."""
+    if lang not in LABELS:
+        raise ValueError(f"unknown language {lang!r}; use {', '.join(LABELS)}")
+    view = _Reader(proc, lang, calendars).view()
+    text = _environment().get_template("sop.md.j2").render(v=view, t=view.t)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip("\n") + "\n"

@@ -1,0 +1,124 @@
+"""Showing a case's life to the analyst: the timeline, values, and no personal data.
+
+:class:`Display` writes times in the scenario's zone (``2026-11-23 09:24``), values the
+way they are written in YAML (``null``, ``true``, ``80%``) and one line per audit event.
+Values of fields marked ``pii`` are shown as ``***`` everywhere, since failure output
+ends up in CI logs that many people read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from servflow.engine import Effect, Event
+from servflow.model import FieldSpec
+
+__all__ = ["MASK", "Display", "equal"]
+
+MASK = "***"
+
+
+class Display:
+    """How one scenario shows times, values and events."""
+
+    def __init__(self, zone: tzinfo | None, fields: Mapping[str, FieldSpec]) -> None:
+        self.zone = zone
+        self.fields = fields
+        self.pii = frozenset(name for name, spec in fields.items() if spec.pii)
+
+    def time(self, moment: datetime) -> str:
+        local = moment.astimezone(self.zone) if self.zone is not None else moment
+        text = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+        return text if self.zone is not None else f"{text}{local.strftime('%z')}"
+
+    def show(self, value: Any, *, percent: bool = False) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if percent and isinstance(value, int | float):
+            return f"{value:g}%"
+        if isinstance(value, datetime):
+            return self.time(value)
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(self.show(v, percent=percent) for v in value) + "]"
+        if isinstance(value, dict):
+            parts = []
+            for k, v in value.items():
+                if k == "_path":
+                    continue
+                if k == "changes" and isinstance(v, dict):
+                    shown = (
+                        "{"
+                        + ", ".join(f"{n}: {self.field_value(n, x)}" for n, x in v.items())
+                        + "}"
+                    )
+                else:
+                    shown = self.show(v, percent=k in ("percent", "warning", "warnings"))
+                parts.append(f"{k}: {shown}")
+            return "{" + ", ".join(parts) + "}"
+        return repr(value)
+
+    def expected_text(self, key: str, value: Any) -> str:
+        if key == "fields":
+            return "{" + ", ".join(f"{n}: {self.field_value(n, v)}" for n, v in value.items()) + "}"
+        return self.show(value)
+
+    def field_value(self, name: str, value: Any) -> str:
+        if value is None:
+            return "null"
+        if name in self.pii:
+            return MASK
+        spec = self.fields.get(name)
+        if spec is not None and spec.type == "datetime" and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value)
+        text = self.show(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def event_text(self, event: Event) -> str:
+        return self.event_line(event, changes=False)
+
+    def effect_text(self, effect: Effect) -> str:
+        what = f"{effect.kind} {effect.target}"
+        if effect.template:
+            what += f" ({effect.template})"
+        return what
+
+    def event_line(self, event: Event, *, changes: bool = True) -> str:
+        kind = event.kind
+        if kind == "started":
+            what = f"-> {event.target}"
+        elif kind in ("fired", "auto_fired"):
+            what = f"{event.trigger}: {event.source} -> {event.target}"
+        elif kind == "warned":
+            what = f"{event.time_limit} {event.detail.get('percent', 0):g}%"
+        else:
+            what = f"{event.time_limit}"
+        if kind in ("started", "fired"):
+            what += f"  by {event.actor} ({event.role})"
+        elif event.time_limit is not None and kind == "auto_fired":
+            what += f"  (time limit {event.time_limit})"
+        level = event.detail.get("escalation_level")
+        if level is not None:
+            what += f"  escalation level {level}"
+        if changes and event.changes:
+            what += "  " + ", ".join(
+                f"{n}={self.field_value(n, v)}" for n, v in event.changes.items()
+            )
+        return f"{self.time(event.at)}  {kind:<11} {what}"
+
+
+def equal(want: Any, got: Any) -> bool:
+    if isinstance(want, datetime) and isinstance(got, datetime):
+        return want == got
+    if isinstance(got, tuple):
+        got = list(got)
+    if isinstance(want, float | int) and isinstance(got, float | int):
+        if isinstance(want, bool) or isinstance(got, bool):
+            return want is got
+        return float(want) == float(got)
+    return bool(want == got)

@@ -1,0 +1,114 @@
+"""A corpus of realistic analyst mistakes, each reported where it stands, helpfully.
+
+Every file in ``tests/mistakes/`` is ``base.yaml`` (a small valid procedure) with one
+mistake an analyst really makes. Its second line says what ``servflow check`` must
+report: ``# expect: CODE LINE:COLUMN FRAGMENT`` -- the diagnostic's code, its exact
+position, and a fragment of its message (usually the "did you mean" that saves a look
+at the manual).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from servflow.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+MISTAKES = REPO / "tests" / "mistakes"
+CASES = sorted(p for p in MISTAKES.glob("*.yaml") if p.name != "base.yaml")
+EXPECT = re.compile(
+    r"^# expect: (?P<code>[a-z0-9-]+) (?P<line>\d+):(?P<column>\d+) (?P<fragment>.+)$"
+)
+LINE = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning) (?P<code>\S+) (?P<message>.+)$"
+)
+
+
+def _check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    code = main(["check", *argv, "--procedures", str(REPO / "procedures")])
+    out = capsys.readouterr().out
+    return code, out.splitlines()
+
+
+def _expectation(path: Path) -> re.Match[str]:
+    for line in path.read_text(encoding="utf-8").splitlines()[:3]:
+        match = EXPECT.match(line)
+        if match:
+            return match
+    raise AssertionError(f"{path.name} has no '# expect:' line")
+
+
+def test_the_corpus_is_large_and_varied():
+    assert len(CASES) >= 30
+    codes = {_expectation(p)["code"] for p in CASES}
+    assert len(codes) >= 25, sorted(codes)
+    for needed in (
+        "unknown-role",
+        "unknown-state",
+        "yaml-syntax",
+        "duplicate-key",
+        "yaml-boolean-key",
+        "unknown-name",
+        "expression-syntax",
+        "unknown-field",
+        "unreachable-state",
+        "dead-end",
+        "bad-duration",
+        "missing-translation",
+        "no-time-limit",
+        "unused-role",
+        "unused-field",
+        "unfireable-transition",
+    ):
+        assert needed in codes
+
+
+def test_the_base_procedure_is_clean(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    code, lines = _check(capsys, "tests/mistakes/base.yaml")
+    assert (code, lines) == (0, [])
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_each_mistake_is_reported_at_its_place(path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    expected = _expectation(path)
+    rel = path.relative_to(REPO).as_posix()
+    code, lines = _check(capsys, rel)
+    parsed = [LINE.match(line) for line in lines]
+    assert all(parsed), lines
+    found = [
+        m
+        for m in parsed
+        if m is not None
+        and m["code"] == expected["code"]
+        and (m["line"], m["column"]) == (expected["line"], expected["column"])
+    ]
+    assert found, (
+        f"expected {expected['code']} at {expected['line']}:{expected['column']}, got:\n"
+        + "\n".join(lines)
+    )
+    (match,) = found
+    assert match["file"] == rel
+    assert expected["fragment"] in match["message"]
+    has_errors = any(m is not None and m["severity"] == "error" for m in parsed)
+    assert code == (1 if has_errors else 0)
+    if match["severity"] == "error":
+        # The mistake is the first error an analyst reads about, or one of few.
+        errors = [m for m in parsed if m is not None and m["severity"] == "error"]
+        assert len(errors) <= 4, lines
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_each_mistake_differs_from_the_base_in_one_place(path):
+    base = (MISTAKES / "base.yaml").read_text(encoding="utf-8").splitlines()
+    mistake = path.read_text(encoding="utf-8").splitlines()[2:]
+    import difflib
+
+    hunks = [
+        op for op in difflib.SequenceMatcher(a=base, b=mistake).get_opcodes() if op[0] != "equal"
+    ]
+    assert 1 <= len(hunks) <= 2, hunks
