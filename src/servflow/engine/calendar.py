@@ -301,6 +301,7 @@ class Calendar:
         "_name",
         "_overrides",
         "_published_through",
+        "_spans",
         "_spec",
         "_weekly",
         "_workday",
@@ -331,6 +332,10 @@ class Calendar:
         self._published_through = published_through
         self._spec = spec
         self._days: dict[date, tuple[Interval, ...]] = {}
+        # The same intervals as integer microseconds since 1970 (UTC): the hot loops of
+        # add() and elapsed() compare and subtract plain ints, not datetimes.
+        # Keyed by date ordinal: date arithmetic costs a microsecond a step, ints nothing.
+        self._spans: dict[int, tuple[tuple[int, int], ...]] = {}
         self._years: dict[int, YearHolidays] = {}
         # 24x7 in UTC without exceptions: every answer is plain timedelta arithmetic.
         self._continuous = (
@@ -402,12 +407,12 @@ class Calendar:
                 return (u + step).astimezone(start.tzinfo)
             except OverflowError:
                 raise CalendarError(self._name, f"{start} + {duration} is out of range") from None
-        limit = self._local_date(u) + HORIZON
         day = self._local_date(u)
+        limit = day + HORIZON
         if duration.working_days:
             u, day = self._add_working_days(u, duration.working_days, limit)
         if duration.seconds:
-            u, day = self._add_working_time(u, timedelta(seconds=duration.seconds), limit)
+            u, day = self._add_working_time(u, day, duration.seconds * 1_000_000, limit)
         if end_of_working_day:
             u = self._intervals(day)[-1][1]
         return u.astimezone(start.tzinfo)
@@ -419,10 +424,20 @@ class Calendar:
             return _ZERO
         if self._continuous:
             return ub - ua
-        total = _ZERO
-        for s, e in self._clipped(ua, ub):
-            total += e - s
-        return total
+        x, y = _micros(ua), _micros(ub)
+        day = self._local_date(ua).toordinal() - 1
+        # The date of the last instant before ub (ub itself is excluded: at a midnight the
+        # next date has nothing to count, and may lie beyond published_through).
+        last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date().toordinal()
+        total = 0
+        spans = self._spans
+        while day <= last:
+            found = spans.get(day)
+            for s, e in found if found is not None else self._day_spans(day):
+                if e > x and s < y:
+                    total += (e if e < y else y) - (s if s > x else x)
+            day += 1
+        return timedelta(microseconds=total)
 
     def working_intervals(self, start: datetime, end: datetime) -> Iterator[Interval]:
         """The working intervals within ``[start, end)``, clipped, adjacent ones merged,
@@ -486,16 +501,25 @@ class Calendar:
         return intervals[-1][1], day  # a shorter day: its end
 
     def _add_working_time(
-        self, u: datetime, remaining: timedelta, limit: date
+        self, u: datetime, first: date, left: int, limit: date
     ) -> tuple[datetime, date]:
-        for day, (s, e) in self._walk(self._local_date(u) - _ONE_DAY, limit, u):
-            if e <= u:
-                continue
-            begin = max(s, u)
-            if remaining <= e - begin:
-                return begin + remaining, day
-            remaining -= e - begin
-        raise AssertionError("unreachable: _walk ends by raising")
+        """``left`` microseconds of working time from ``u``, whose working day is at or
+        after ``first`` (an interval may run past midnight: start a day earlier)."""
+        x = _micros(u)
+        day = first.toordinal() - 1
+        end = limit.toordinal()
+        spans = self._spans
+        while day <= end:
+            found = spans.get(day)
+            for s, e in found if found is not None else self._day_spans(day):
+                if e <= x:
+                    continue
+                begin = s if s > x else x
+                if left <= e - begin:
+                    return _from_micros(begin + left), date.fromordinal(day)
+                left -= e - begin
+            day += 1
+        self._beyond_horizon(u)
 
     def _walk(self, first: date, limit: date, origin: datetime) -> Iterator[tuple[date, Interval]]:
         day = first
@@ -539,6 +563,17 @@ class Calendar:
             f"{day.isoformat()} is beyond published_through "
             f"{self._published_through}; publish the next year's schedule first",
         )
+
+    def _day_spans(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """A date's intervals as microseconds, computed once (refused past publication)."""
+        cached = self._spans.get(ordinal)
+        if cached is None:
+            intervals = self._intervals(date.fromordinal(ordinal))
+            cached = tuple((_micros(s), _micros(e)) for s, e in intervals)
+            if len(self._spans) > 100_000:
+                self._spans.clear()
+            self._spans[ordinal] = cached
+        return cached
 
     def _intervals(self, day: date) -> tuple[Interval, ...]:
         cached = self._days.get(day)
@@ -600,6 +635,19 @@ class Calendar:
             else:
                 before = middle
         return after
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(u: datetime) -> int:
+    """Microseconds since 1970 of an aware datetime, exactly (no float rounding)."""
+    d = u - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _utc(at: datetime, what: str) -> datetime:
