@@ -379,7 +379,9 @@ def full_cycle(
 
 
 class _Model:
-    """A plain model object for ``transitions``."""
+    """A plain model object for ``transitions`` (which sets ``state`` and the triggers)."""
+
+    state: str
 
 
 def transitions_config(engine: Engine) -> tuple[list[str], list[dict[str, Any]]]:
@@ -618,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         REWORK: rework_payload,
     }
     table(
-        [[*row, len(json.dumps(sizes[row[0]]))] for row in timing_rows(list(hist.values()))],
+        [[*timing_rows([t])[0], len(json.dumps(sizes[t.name]))] for t in hist.values()],
         (*TIMING_HEAD, "case JSON bytes"),
     )
     h = list(hist.values())

@@ -20,6 +20,7 @@ import importlib.util
 import statistics
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from time import perf_counter_ns, process_time_ns
 from types import ModuleType
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             lambda: Engine.from_directory(directory), count
         ),
     }
-    per_file = {Path(name).name: runs(lambda name=name: load_file(name), count) for name in files}
+    per_file = {Path(name).name: runs(partial(load_file, name), count) for name in files}
     head = ("what", "first ms", "median ms", "min ms", "cpu median ms")
     print(f"-- the whole catalogue ({count} runs after the first)")
     fire.table([[name, *row] for name, row in whole.items()], head)

@@ -519,7 +519,7 @@ class Calendar:
                     return _from_micros(begin + left), date.fromordinal(day)
                 left -= e - begin
             day += 1
-        self._beyond_horizon(u)
+        return self._beyond_horizon(u)
 
     def _walk(self, first: date, limit: date, origin: datetime) -> Iterator[tuple[date, Interval]]:
         day = first
