@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ __all__ = [
     "EventKind",
     "Outcome",
     "TimerState",
+    "trusted",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -170,3 +171,45 @@ class Availability(BaseModel):
     reason: str | None = None
     message: str | None = None
     needs: tuple[str, ...] = Field(default=(), description="Required fields still empty.")
+
+
+M = TypeVar("M", bound=BaseModel)
+_DEFAULTS: dict[type[BaseModel], tuple[frozenset[str], dict[str, Any], dict[str, Any]]] = {}
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """Build ``cls`` from values the engine computed itself, without validating them again.
+
+    Only for the engine's own output (events, effects, timers), whose every value it has
+    just produced from validated input; validation would double the cost of a step.
+    Anything a caller passes in is validated as usual. Missing fields take their defaults.
+    """
+    spec = _DEFAULTS.get(cls)
+    if spec is None:
+        plain = {
+            n: f.default
+            for n, f in cls.model_fields.items()
+            if f.default_factory is None and not f.is_required()
+        }
+        factories = {
+            n: f.default_factory
+            for n, f in cls.model_fields.items()
+            if f.default_factory is not None
+        }
+        spec = _DEFAULTS[cls] = (frozenset(cls.model_fields), plain, factories)
+    names, plain, factories = spec
+    missing = names.difference(values)
+    if missing:
+        for name in missing:
+            if name in plain:
+                values[name] = plain[name]
+            elif name in factories:
+                values[name] = factories[name]()  # type: ignore[call-arg]
+            else:
+                raise TypeError(f"{cls.__name__}: no value for required field {name!r}")
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

@@ -36,7 +36,7 @@ from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
-from servflow.engine.case import Actor, Availability, Case, Effect, Event, Outcome
+from servflow.engine.case import Actor, Availability, Case, Effect, Event, Outcome, trusted
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
 from servflow.engine.timing import advance as _advance
 from servflow.engine.timing import timers_after
@@ -213,20 +213,23 @@ class Engine:
         role = self._authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
         self._check_requires(cp, cp.start, merged)
         self._check_invariants(cp, merged, proc.start.to, "start", 0)
-        event = Event(
-            case_id=case_id,
-            seq=1,
-            at=at,
-            kind="started",
-            trigger="start",
-            actor=actor.id,
-            role=role,
-            source=None,
-            target=proc.start.to,
-            changes={k: v for k, v in merged.items() if v is not None},
-            procedure=proc.id,
-            procedure_version=proc.version,
-            digest=cp.digest,
+        event = trusted(
+            Event,
+            dict(
+                case_id=case_id,
+                seq=1,
+                at=at,
+                kind="started",
+                trigger="start",
+                actor=actor.id,
+                role=role,
+                source=None,
+                target=proc.start.to,
+                changes={k: v for k, v in merged.items() if v is not None},
+                procedure=proc.id,
+                procedure_version=proc.version,
+                digest=cp.digest,
+            ),
         )
         case = _apply(self, cp, None, event)
         effects = _effects(cp.start, case, event)
@@ -283,21 +286,24 @@ class Engine:
         )
         self._check_requires(cp, step, merged)
         self._check_invariants(cp, merged, step.to, trigger, case.escalation_level)
-        event = Event(
-            case_id=case.id,
-            seq=case.version + 1,
-            at=at,
-            kind="fired",
-            trigger=trigger,
-            actor=actor.id,
-            role=role,
-            source=case.state,
-            target=step.to,
-            changes=changes,
-            detail=self._detail(cp, steps, step, case),
-            procedure=case.procedure,
-            procedure_version=case.procedure_version,
-            digest=case.digest,
+        event = trusted(
+            Event,
+            dict(
+                case_id=case.id,
+                seq=case.version + 1,
+                at=at,
+                kind="fired",
+                trigger=trigger,
+                actor=actor.id,
+                role=role,
+                source=case.state,
+                target=step.to,
+                changes=changes,
+                detail=self._detail(cp, steps, step, case),
+                procedure=case.procedure,
+                procedure_version=case.procedure_version,
+                digest=case.digest,
+            ),
         )
         new_case = _apply(self, cp, case, event)
         effects = _effects(step, new_case, event)
@@ -587,24 +593,30 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
     for spec in step.spec.effects:
         if spec.notify is not None:
             out.append(
-                Effect(
-                    kind="notify",
-                    case_id=case.id,
-                    at=event.at,
-                    trigger=event.trigger,
-                    target=spec.notify,
-                    template=spec.template,
+                trusted(
+                    Effect,
+                    dict(
+                        kind="notify",
+                        case_id=case.id,
+                        at=event.at,
+                        trigger=event.trigger,
+                        target=spec.notify,
+                        template=spec.template,
+                    ),
                 )
             )
         if spec.record is not None:
             out.append(
-                Effect(
-                    kind="record",
-                    case_id=case.id,
-                    at=event.at,
-                    trigger=event.trigger,
-                    target=spec.record,
-                    template=spec.template,
+                trusted(
+                    Effect,
+                    dict(
+                        kind="record",
+                        case_id=case.id,
+                        at=event.at,
+                        trigger=event.trigger,
+                        target=spec.record,
+                        template=spec.template,
+                    ),
                 )
             )
     return tuple(out)

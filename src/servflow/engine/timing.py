@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState
+from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState, trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
 from servflow.errors import EvaluationError
@@ -321,14 +321,17 @@ def _retarget(
 
 
 def _record(w: W, at: datetime) -> CycleRecord:
-    return CycleRecord(
-        cycle=w["cycle"],
-        started_at=w["started_at"],
-        ended_at=w["stopped_at"] or at,
-        due_at=w["due_at"],
-        business_seconds=w["elapsed_seconds"],
-        breached_at=w["breached_at"],
-        met=w["breached_at"] is None,
+    return trusted(
+        CycleRecord,
+        dict(
+            cycle=w["cycle"],
+            started_at=w["started_at"],
+            ended_at=w["stopped_at"] or at,
+            due_at=w["due_at"],
+            business_seconds=w["elapsed_seconds"],
+            breached_at=w["breached_at"],
+            met=w["breached_at"] is None,
+        ),
     )
 
 
@@ -407,7 +410,7 @@ def timers_after(
             _plan(engine, limit, w, at)
             if result is None:
                 result = dict(timers)
-            result[limit.name] = TimerState.model_validate(w)
+            result[limit.name] = trusted(TimerState, w)
     if result is None:
         return None
     moments = [t.next_at for t in result.values() if t.next_at is not None]
@@ -492,21 +495,27 @@ def _due_events(
     effects: list[Effect] = []
     if action.startswith("warn:"):
         key = int(action.split(":", 1)[1])
-        event = Event(
-            kind="warned",
-            detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle},
-            **common,
+        event = trusted(
+            Event,
+            dict(
+                kind="warned",
+                detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle},
+                **common,
+            ),
         )
         for role in limit.warn_notify:
             effects.append(
-                Effect(
-                    kind="notify",
-                    case_id=case.id,
-                    at=moment,
-                    trigger=limit.name,
-                    target=role,
-                    time_limit=limit.name,
-                    detail={"warning": key / 100},
+                trusted(
+                    Effect,
+                    dict(
+                        kind="notify",
+                        case_id=case.id,
+                        at=moment,
+                        trigger=limit.name,
+                        target=role,
+                        time_limit=limit.name,
+                        detail={"warning": key / 100},
+                    ),
                 )
             )
         return [event], effects
@@ -524,19 +533,22 @@ def _due_events(
     for s in steps:
         if s.notify is not None:
             effects.append(
-                Effect(
-                    kind="notify",
-                    case_id=case.id,
-                    at=moment,
-                    trigger=limit.name,
-                    target=s.notify,
-                    template=s.template,
-                    time_limit=limit.name,
-                    detail={"breach": True},
+                trusted(
+                    Effect,
+                    dict(
+                        kind="notify",
+                        case_id=case.id,
+                        at=moment,
+                        trigger=limit.name,
+                        target=s.notify,
+                        template=s.template,
+                        time_limit=limit.name,
+                        detail={"breach": True},
+                    ),
                 )
             )
     kind = "breached" if action == "breach" else "breach_step"
-    return [Event(kind=kind, detail=detail, **common)], effects
+    return [trusted(Event, dict(kind=kind, detail=detail, **common))], effects
 
 
 def _auto_fire(
@@ -563,21 +575,24 @@ def _auto_fire(
             detail["branch"] = step.index
         if step.spec.escalates:
             detail["escalation_level"] = engine._next_level(cp, case.escalation_level)
-        event = Event(
-            case_id=case.id,
-            seq=case.version + 1,
-            at=at,
-            kind="auto_fired",
-            trigger=trigger,
-            actor=SYSTEM_ACTOR,
-            role=None,
-            source=case.state,
-            target=step.to,
-            time_limit=limit,
-            detail=detail,
-            procedure=case.procedure,
-            procedure_version=case.procedure_version,
-            digest=case.digest,
+        event = trusted(
+            Event,
+            dict(
+                case_id=case.id,
+                seq=case.version + 1,
+                at=at,
+                kind="auto_fired",
+                trigger=trigger,
+                actor=SYSTEM_ACTOR,
+                role=None,
+                source=case.state,
+                target=step.to,
+                time_limit=limit,
+                detail=detail,
+                procedure=case.procedure,
+                procedure_version=case.procedure_version,
+                digest=case.digest,
+            ),
         )
         return event, _effects(step, case, event)
     return None
