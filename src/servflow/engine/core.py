@@ -215,21 +215,21 @@ class Engine:
         self._check_invariants(cp, merged, proc.start.to, "start", 0)
         event = trusted(
             Event,
-            dict(
-                case_id=case_id,
-                seq=1,
-                at=at,
-                kind="started",
-                trigger="start",
-                actor=actor.id,
-                role=role,
-                source=None,
-                target=proc.start.to,
-                changes={k: v for k, v in merged.items() if v is not None},
-                procedure=proc.id,
-                procedure_version=proc.version,
-                digest=cp.digest,
-            ),
+            {
+                "case_id": case_id,
+                "seq": 1,
+                "at": at,
+                "kind": "started",
+                "trigger": "start",
+                "actor": actor.id,
+                "role": role,
+                "source": None,
+                "target": proc.start.to,
+                "changes": {k: v for k, v in merged.items() if v is not None},
+                "procedure": proc.id,
+                "procedure_version": proc.version,
+                "digest": cp.digest,
+            },
         )
         case = _apply(self, cp, None, event)
         effects = _effects(cp.start, case, event)
@@ -288,22 +288,22 @@ class Engine:
         self._check_invariants(cp, merged, step.to, trigger, case.escalation_level)
         event = trusted(
             Event,
-            dict(
-                case_id=case.id,
-                seq=case.version + 1,
-                at=at,
-                kind="fired",
-                trigger=trigger,
-                actor=actor.id,
-                role=role,
-                source=case.state,
-                target=step.to,
-                changes=changes,
-                detail=self._detail(cp, steps, step, case),
-                procedure=case.procedure,
-                procedure_version=case.procedure_version,
-                digest=case.digest,
-            ),
+            {
+                "case_id": case.id,
+                "seq": case.version + 1,
+                "at": at,
+                "kind": "fired",
+                "trigger": trigger,
+                "actor": actor.id,
+                "role": role,
+                "source": case.state,
+                "target": step.to,
+                "changes": changes,
+                "detail": self._detail(cp, steps, step, case),
+                "procedure": case.procedure,
+                "procedure_version": case.procedure_version,
+                "digest": case.digest,
+            },
         )
         new_case = _apply(self, cp, case, event)
         effects = _effects(step, new_case, event)
@@ -595,28 +595,28 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
             out.append(
                 trusted(
                     Effect,
-                    dict(
-                        kind="notify",
-                        case_id=case.id,
-                        at=event.at,
-                        trigger=event.trigger,
-                        target=spec.notify,
-                        template=spec.template,
-                    ),
+                    {
+                        "kind": "notify",
+                        "case_id": case.id,
+                        "at": event.at,
+                        "trigger": event.trigger,
+                        "target": spec.notify,
+                        "template": spec.template,
+                    },
                 )
             )
         if spec.record is not None:
             out.append(
                 trusted(
                     Effect,
-                    dict(
-                        kind="record",
-                        case_id=case.id,
-                        at=event.at,
-                        trigger=event.trigger,
-                        target=spec.record,
-                        template=spec.template,
-                    ),
+                    {
+                        "kind": "record",
+                        "case_id": case.id,
+                        "at": event.at,
+                        "trigger": event.trigger,
+                        "target": spec.record,
+                        "template": spec.template,
+                    },
                 )
             )
     return tuple(out)

@@ -323,15 +323,15 @@ def _retarget(
 def _record(w: W, at: datetime) -> CycleRecord:
     return trusted(
         CycleRecord,
-        dict(
-            cycle=w["cycle"],
-            started_at=w["started_at"],
-            ended_at=w["stopped_at"] or at,
-            due_at=w["due_at"],
-            business_seconds=w["elapsed_seconds"],
-            breached_at=w["breached_at"],
-            met=w["breached_at"] is None,
-        ),
+        {
+            "cycle": w["cycle"],
+            "started_at": w["started_at"],
+            "ended_at": w["stopped_at"] or at,
+            "due_at": w["due_at"],
+            "business_seconds": w["elapsed_seconds"],
+            "breached_at": w["breached_at"],
+            "met": w["breached_at"] is None,
+        },
     )
 
 
@@ -507,15 +507,15 @@ def _due_events(
             effects.append(
                 trusted(
                     Effect,
-                    dict(
-                        kind="notify",
-                        case_id=case.id,
-                        at=moment,
-                        trigger=limit.name,
-                        target=role,
-                        time_limit=limit.name,
-                        detail={"warning": key / 100},
-                    ),
+                    {
+                        "kind": "notify",
+                        "case_id": case.id,
+                        "at": moment,
+                        "trigger": limit.name,
+                        "target": role,
+                        "time_limit": limit.name,
+                        "detail": {"warning": key / 100},
+                    },
                 )
             )
         return [event], effects
@@ -535,16 +535,16 @@ def _due_events(
             effects.append(
                 trusted(
                     Effect,
-                    dict(
-                        kind="notify",
-                        case_id=case.id,
-                        at=moment,
-                        trigger=limit.name,
-                        target=s.notify,
-                        template=s.template,
-                        time_limit=limit.name,
-                        detail={"breach": True},
-                    ),
+                    {
+                        "kind": "notify",
+                        "case_id": case.id,
+                        "at": moment,
+                        "trigger": limit.name,
+                        "target": s.notify,
+                        "template": s.template,
+                        "time_limit": limit.name,
+                        "detail": {"breach": True},
+                    },
                 )
             )
     kind = "breached" if action == "breach" else "breach_step"
@@ -577,22 +577,22 @@ def _auto_fire(
             detail["escalation_level"] = engine._next_level(cp, case.escalation_level)
         event = trusted(
             Event,
-            dict(
-                case_id=case.id,
-                seq=case.version + 1,
-                at=at,
-                kind="auto_fired",
-                trigger=trigger,
-                actor=SYSTEM_ACTOR,
-                role=None,
-                source=case.state,
-                target=step.to,
-                time_limit=limit,
-                detail=detail,
-                procedure=case.procedure,
-                procedure_version=case.procedure_version,
-                digest=case.digest,
-            ),
+            {
+                "case_id": case.id,
+                "seq": case.version + 1,
+                "at": at,
+                "kind": "auto_fired",
+                "trigger": trigger,
+                "actor": SYSTEM_ACTOR,
+                "role": None,
+                "source": case.state,
+                "target": step.to,
+                "time_limit": limit,
+                "detail": detail,
+                "procedure": case.procedure,
+                "procedure_version": case.procedure_version,
+                "digest": case.digest,
+            },
         )
         return event, _effects(step, case, event)
     return None
