@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/fire.py             # full run (about 40 s on 2 cores)
+    .venv/bin/python bench/fire.py             # full run (about 30 s on 2 cores)
     .venv/bin/python bench/fire.py --quick     # smoke mode: a few repetitions
     .venv/bin/python bench/fire.py --profile   # also cProfile the full cycle (top costs)
 

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/load.py           # full run (a few seconds)
+    .venv/bin/python bench/load.py           # full run (about 10 s)
     .venv/bin/python bench/load.py --quick   # smoke mode
 
 Times ``servflow.procedures.load_catalogue(["procedures"])`` (YAML with positions, pydantic

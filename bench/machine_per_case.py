@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/machine_per_case.py           # full run (about 20 s)
+    .venv/bin/python bench/machine_per_case.py           # full run (about 10 s)
     .venv/bin/python bench/machine_per_case.py --quick   # smoke mode
 
 It times and weighs the two ways ``transitions`` could hold many cases of

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/time.py           # full run (about 15 s)
+    .venv/bin/python bench/time.py           # full run (about 10 s)
     .venv/bin/python bench/time.py --quick   # smoke mode
 
 * ``Calendar.add`` of 3 working days across a holiday week: the ``office`` calendar of

@@ -12,9 +12,8 @@ Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -147,12 +146,12 @@ class Effect(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a step returned: the new case, what happened, and what the host must do.
 
-    A plain frozen dataclass, not a pydantic model: it is built on every call (also by
-    ``advance`` when nothing is due) and its parts are validated models already.
+    An immutable named tuple, not a pydantic model: it is built on every call (also by
+    ``advance`` when nothing is due, where its cost matters) and its parts are models
+    already.
     """
 
     case: Case
