@@ -319,3 +319,20 @@ def test_the_standard_catalogue_is_clean():
     catalogue = load_catalogue([REPO / "procedures"])
     assert [str(d) for d in catalogue.diagnostics] == []
     assert {p.id for p in catalogue.procedures} >= {"repair", "complaint", "renovation"}
+
+
+def test_until_targets_need_a_date_field():
+    text = MINI + (
+        "time_limits:\n"
+        "  by_then:\n"
+        "    starts: {entered: open}\n"
+        "    stops: {left: open}\n"
+        "    within:\n"
+        "      - {until: note}\n"
+        "      - {until: nope}\n"
+    )
+    found = {(c, line) for c, line, _ in codes(text)}
+    assert ("until-not-a-date", 21) in found
+    assert ("unknown-field", 22) in found
+    both = text + "      - {limit: 2h, until: note}\n"
+    assert [(c, line) for c, line, _ in codes(both)] == [("invalid-value", 23)]

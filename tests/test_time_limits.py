@@ -266,13 +266,19 @@ def test_a_changed_priority_changes_the_running_target():
     timer = case.timers["respond"]
     assert (timer.target, timer.calendar) == ("2h", "always")
     assert timer.due_at == T0 + timedelta(hours=2)
-    # Marked urgent after the 2h had run out: the breach falls due at the change.
+    # Marked urgent after the 2h had run out: the deadline was 11:00, the breach is
+    # recorded at the change (12:00), the earliest moment it is known, and the warnings
+    # the new target had already passed are skipped, not fired late.
     late = ENGINE.start("ticket", actor=AGENT, at=T0, case_id="t").case
     late = ENGINE.fire(
         late, "mark_urgent", actor=BOSS, data={"urgent": True}, at=T0 + timedelta(hours=3)
     )
+    assert late.case.timers["respond"].due_at == T0 + timedelta(hours=2)
     after = ENGINE.advance(late.case, at=T0 + timedelta(hours=3))
-    assert [(e.kind, e.at) for e in after.events][:1] == [("warned", T0 + timedelta(hours=3))]
+    assert [(e.kind, e.at) for e in after.events][:2] == [
+        ("breached", T0 + timedelta(hours=3)),
+        ("auto_fired", T0 + timedelta(hours=3)),
+    ]
     assert after.case.timers["respond"].breached_at == T0 + timedelta(hours=3)
 
 

@@ -315,13 +315,29 @@ class TimeLimitTarget(BaseModel):
     model_config = _STRICT
 
     when: str | None = Field(default=None, description="Condition on the case's fields.")
-    limit: str = Field(description="Duration: 30m, 4h, 2wd, PT30M.", examples=["15m", "2wd"])
+    limit: str | None = Field(
+        default=None, description="Duration: 30m, 4h, 2wd, PT30M.", examples=["15m", "2wd"]
+    )
+    until: str | None = Field(
+        default=None,
+        description=(
+            "A date or datetime field holding the deadline itself (a promised reply date);"
+            " a date means the close of business that day. Skipped while the field is empty."
+        ),
+        examples=["reply_due"],
+    )
     calendar: str | None = Field(
         default=None, description="Calendar to count in; default: the procedure's."
     )
     end_of_working_day: bool = Field(
         default=False, description="For working-day limits: due at the end of the last day."
     )
+
+    @model_validator(mode="after")
+    def _limit_or_until(self) -> TimeLimitTarget:
+        if (self.limit is None) == (self.until is None):
+            raise ValueError("a target needs either `limit` (a duration) or `until` (a field)")
+        return self
 
 
 class TimeLimit(BaseModel):

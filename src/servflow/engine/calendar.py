@@ -379,6 +379,11 @@ class Calendar:
         """Whether ``day`` (a local date) has any working hours."""
         return bool(self._intervals(day))
 
+    def close_of(self, day: date) -> datetime | None:
+        """When the desk closes on ``day`` (a local date), in UTC; None on a day off."""
+        intervals = self._intervals(day)
+        return intervals[-1][1] if intervals else None
+
     def next_working(self, at: datetime) -> datetime:
         """``at`` if the desk is open then, else the moment it next opens."""
         u = _utc(at, "at")

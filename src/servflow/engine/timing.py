@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState, trusted
@@ -58,6 +58,7 @@ def _names(value: Any) -> frozenset[str]:
 class _Target:
     when: Expression | None
     duration: Duration
+    until: str | None
     text: str
     calendar: str | None
     end_of_working_day: bool
@@ -115,8 +116,9 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
         targets = tuple(
             _Target(
                 when=compile_expression(t.when) if t.when else None,
-                duration=parse_duration(t.limit),
-                text=t.limit,
+                duration=parse_duration(t.limit) if t.limit else Duration(),
+                until=t.until,
+                text=t.limit or f"until {t.until}",
                 calendar=t.calendar,
                 end_of_working_day=t.end_of_working_day,
             )
@@ -126,6 +128,8 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
         for target in targets:
             if target.when is not None:
                 target_names |= target.when.names
+            if target.until is not None:
+                target_names.add(target.until)
         steps = tuple(
             _Step(
                 index=i,
@@ -180,8 +184,9 @@ def _elapsed_now(engine: Engine, w: W, at: datetime) -> int:
 def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
     """Fill in the timer's next moment (and its due time) from its counters.
 
-    Nothing falls due before ``now`` (the event being applied): a warning that a changed
-    target has already passed, or a breach it has already reached, falls due at once.
+    Nothing falls due before ``now`` (the event being applied): a breach that a changed
+    target has already reached falls due at once (``due_at`` keeps the true deadline). A
+    warning threshold that a changed target has already passed is skipped, not fired late.
     """
     w["next_at"], w["next_action"] = None, None
     resumed = w["resumed_at"]
@@ -193,23 +198,18 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
     if breached is None:
         due = w["due_at"]
         if due is None:
-            # A changed target that has already run out falls due at the change.
             remaining = budget - elapsed
             due = cal.add(resumed, Duration(seconds=remaining)) if remaining > 0 else resumed
             w["due_at"] = due
         w["next_at"], w["next_action"] = due, "breach"
         for pct in limit.warn_at:
             key = _pct_key(pct)
-            if key in w["warnings"]:
-                continue
             need = math.ceil(budget * pct / 100)
-            if need <= elapsed:
-                # Passed while the clock was paused, or skipped by a changed target.
-                w["next_at"], w["next_action"] = resumed, f"warn:{key}"
-            else:
-                moment = cal.add(resumed, Duration(seconds=need - elapsed))
-                if moment < due:
-                    w["next_at"], w["next_action"] = moment, f"warn:{key}"
+            if key in w["warnings"] or need <= elapsed:
+                continue
+            moment = cal.add(resumed, Duration(seconds=need - elapsed))
+            if moment < due:
+                w["next_at"], w["next_action"] = moment, f"warn:{key}"
             break
     else:
         for step in limit.steps:
@@ -263,8 +263,8 @@ def _start(
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
     cal = _calendar(engine, cal_name)
-    due = cal.add(at, target.duration, end_of_working_day=target.end_of_working_day)
-    if target.duration.working_days == 0 and not target.end_of_working_day:
+    due = _target_due(cal, target, at, scope_of)
+    if target.until is None and target.duration.working_days == 0 and not target.end_of_working_day:
         budget = target.duration.seconds
     else:
         budget = int(cal.elapsed(at, due).total_seconds())
@@ -303,21 +303,42 @@ def _retarget(
     """
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    if target.text == w["target"] and cal_name == w["calendar"]:
+    if target.until is None and target.text == w["target"] and cal_name == w["calendar"]:
         return False
     cal = _calendar(engine, cal_name)
     started = w["started_at"]
-    due = cal.add(started, target.duration, end_of_working_day=target.end_of_working_day)
+    due = _target_due(cal, target, started, scope_of)
     paused = sum(int(cal.elapsed(a, b).total_seconds()) for a, b in w["pauses"])
     if w["status"] == "paused" and w["paused_at"] is not None:
         paused += int(cal.elapsed(w["paused_at"], at).total_seconds())
+    budget = int(cal.elapsed(started, due).total_seconds())
+    elapsed = int(cal.elapsed(started, at).total_seconds()) - paused
     w["calendar"], w["target"] = cal_name, target.text
-    w["budget_seconds"] = int(cal.elapsed(started, due).total_seconds())
-    w["elapsed_seconds"] = int(cal.elapsed(started, at).total_seconds()) - paused
+    w["budget_seconds"], w["elapsed_seconds"] = budget, elapsed
     w["resumed_at"] = at if w["status"] == "running" else None
     if w["breached_at"] is None:
-        w["due_at"] = None
+        # The true deadline when it is already behind us and nothing was paused (the
+        # breach is then recorded at the change, the earliest moment it can be known);
+        # otherwise planned from the business time that remains.
+        w["due_at"] = due if budget <= elapsed and not paused else None
     return True
+
+
+def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _ScopeOf) -> datetime:
+    """The deadline a target sets for a cycle that starts at ``start``."""
+    if target.until is None:
+        return cal.add(start, target.duration, end_of_working_day=target.end_of_working_day)
+    value = scope_of(frozenset({target.until}))[target.until]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    # A date: "by Friday" means by the close of business on Friday, or the end of that
+    # day in the calendar's zone if the desk does not open then.
+    assert isinstance(value, date)
+    close = cal.close_of(value)
+    if close is not None:
+        return close
+    midnight = datetime.combine(value + timedelta(days=1), datetime.min.time())
+    return midnight.replace(tzinfo=cal.zone).astimezone(UTC)
 
 
 def _record(w: W, at: datetime) -> CycleRecord:
@@ -340,6 +361,8 @@ _ScopeOf = Any  # Callable[[frozenset[str]], dict[str, Any]]
 
 def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> _Target:
     for target in limit.targets:
+        if target.until is not None and scope_of(frozenset({target.until}))[target.until] is None:
+            continue  # a deadline field without a value: the next target applies
         if target.when is None:
             return target
         try:

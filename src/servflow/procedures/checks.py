@@ -385,8 +385,21 @@ class _Checker:
                     "a time limit needs at least one target in `within`",
                 )
             for i, target in enumerate(limit.within):
+                if target.until is not None:
+                    field = p.fields.get(target.until)
+                    if field is None:
+                        self.ref(
+                            (*base, "within", i, "until"), "field", target.until, set(p.fields)
+                        )
+                    elif field.type not in ("date", "datetime"):
+                        self.error(
+                            (*base, "within", i, "until"),
+                            "until-not-a-date",
+                            f"`until: {target.until}` needs a date or datetime field, not {field.type!r}",
+                        )
+                    continue
                 try:
-                    parse_duration(target.limit)
+                    parse_duration(target.limit or "")
                 except ValueError as exc:
                     self.error((*base, "within", i, "limit"), "bad-duration", str(exc))
             for i, pct in enumerate(limit.warn_at):

@@ -55,7 +55,7 @@ def abbreviate(text: str, width: int = GUARD_WIDTH) -> str:
 
 def _limit_text(proc: Procedure, name: str, lang: str) -> str:
     limit = proc.time_limits[name]
-    targets = "/".join(t.limit for t in limit.within)
+    targets = "/".join(t.limit or f"≤{t.until}" for t in limit.within)
     return f"{localized(limit.title, lang, name)} {targets}"
 
 

@@ -35,6 +35,10 @@ from servflow.render.labels import LABELS
 __all__ = ["render_sop"]
 
 
+# A target that is a date held in a field ("by the promised reply date").
+_UNTIL = {"zh-Hant": "至「{}」所載日期", "zh-Hans": "至「{}」所载日期", "en": "by the date in “{}”"}
+
+
 @dataclass(frozen=True)
 class _Named:
     id: str
@@ -315,7 +319,13 @@ class _Reader:
                     targets=[
                         _Target(
                             when=target.when,
-                            limit=format_duration(target.limit, self.lang)
+                            limit=(
+                                format_duration(target.limit, self.lang)
+                                if target.limit is not None
+                                else _UNTIL.get(self.lang, _UNTIL["en"]).format(
+                                    self.field_title(target.until or "")
+                                )
+                            )
                             + (f" {t['end_of_day']}" if target.end_of_working_day else ""),
                             calendar=self.calendar(target.calendar),
                         )
