@@ -336,3 +336,16 @@ def test_until_targets_need_a_date_field():
     assert ("unknown-field", 22) in found
     both = text + "      - {limit: 2h, until: note}\n"
     assert [(c, line) for c, line, _ in codes(both)] == [("invalid-value", 23)]
+
+
+def test_procedures_built_in_python_are_checked_by_the_engine():
+    from servflow import Engine
+    from servflow.model import Procedure
+    from servflow.procedures import read_yaml
+
+    data = read_yaml(MINI.replace("to: done, roles", "to: gone, roles"))[0]
+    proc = Procedure.model_validate(data)
+    with pytest.raises(DefinitionError) as info:
+        Engine([proc])
+    assert "unknown-state" in [d.code for d in info.value.errors]
+    assert Engine([load_procedure(MINI)]).procedure("mini").id == "mini"

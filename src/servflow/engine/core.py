@@ -65,7 +65,13 @@ class Engine:
         procedures: Iterable[Procedure] = (),
         *,
         calendars: Mapping[str, CalendarSpec | Calendar] | None = None,
+        _checked: bool = False,
     ) -> None:
+        """Compile ``procedures``; raises :class:`DefinitionError` listing every problem.
+
+        Procedures built in Python are checked as a file would be (``_checked`` is for
+        :meth:`from_directory`, whose loader has just run the same checks).
+        """
         from servflow.procedures.load import digest_of
 
         self._compiled: dict[tuple[str, int], CompiledProcedure] = {}
@@ -90,7 +96,7 @@ class Engine:
                     )
                 )
                 continue
-            diags = self._static_problems(proc)
+            diags = self._static_problems(proc, full=not _checked)
             if diags:
                 problems.extend(diags)
                 continue
@@ -99,15 +105,14 @@ class Engine:
         if problems:
             raise DefinitionError(problems)
 
-    def _static_problems(self, proc: Procedure) -> list[Diagnostic]:
-        from servflow.procedures.checks import check_procedure
-        from servflow.procedures.source import SourceMap
+    def _static_problems(self, proc: Procedure, *, full: bool) -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        if full:
+            from servflow.procedures.checks import check_procedure
+            from servflow.procedures.source import SourceMap
 
-        found = [
-            d
-            for d in check_procedure(proc, SourceMap(f"<{proc.id} v{proc.version}>"))
-            if d.severity == "error"
-        ]
+            source = SourceMap(f"<{proc.id} v{proc.version}>")
+            found = [d for d in check_procedure(proc, source) if d.severity == "error"]
         for name in {proc.calendar} | {
             t.calendar for lim in proc.time_limits.values() for t in lim.within if t.calendar
         }:
@@ -135,7 +140,7 @@ class Engine:
         errors = [d for d in catalogue.diagnostics if d.severity == "error"]
         if errors:
             raise DefinitionError(errors)
-        return cls(catalogue.procedures, calendars=catalogue.calendars)
+        return cls(catalogue.procedures, calendars=catalogue.calendars, _checked=True)
 
     @classmethod
     def standard(cls) -> Engine:
