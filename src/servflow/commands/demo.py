@@ -217,9 +217,121 @@ def _repair_late(engine: Engine, out: TextIO) -> None:
     s.finish()
 
 
+def _complaint(engine: Engine, out: TextIO) -> None:
+    officer = Actor(id="officer-zhang", roles={"cs_staff"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 12, 2, 14, 0, tzinfo=TZ)
+    s = _Story(engine, out, "complaint: a compensation claim beyond the officer's authority")
+    s.start(
+        "complaint",
+        officer,
+        t0,
+        {
+            "complainant_name": "馬先生",
+            "phone": "136 5555 6666",
+            "unit": "9-1801",
+            "content": "Management fee overcharged for three months",
+            "received_at": t0,
+        },
+    )
+    s.fire("accept", officer, t0 + timedelta(minutes=5), {"handler": "officer-zhang"})
+    s.fire("classify", officer, t0 + timedelta(minutes=10), {"category": "problem_solving"})
+    s.fire("refer", officer, t0 + timedelta(minutes=15), {"department": "management_office"})
+    s.refused(
+        "reply",
+        officer,
+        t0 + timedelta(hours=1),
+        {"reply": "Refund and compensation", "compensation": 800},
+    )
+    s.fire(
+        "escalate",
+        officer,
+        t0 + timedelta(hours=1, minutes=5),
+        {"escalation_reason": "Compensation beyond the officer's authority"},
+    )
+    s.refused(
+        "reply",
+        officer,
+        t0 + timedelta(hours=1, minutes=10),
+        {"reply": "Refund", "compensation": 100},
+    )
+    s.fire(
+        "reply",
+        supervisor,
+        t0 + timedelta(hours=2),
+        {"reply": "Refund and compensation", "compensation": 800},
+    )
+    s.fire(
+        "callback",
+        officer,
+        t0 + timedelta(days=1),
+        {"satisfied": True, "callback_notes": "Refund received"},
+    )
+    s.finish()
+
+
+def _renovation(engine: Engine, out: TextIO) -> None:
+    resident = Actor(id="owner-ho", roles={"resident"})
+    staff = Actor(id="staff-wu", roles={"cs_staff"})
+    technician = Actor(id="tech-li", roles={"maintenance"})
+    cashier = Actor(id="cashier-qian", roles={"cashier"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 11, 2, 10, 0, tzinfo=TZ)
+    s = _Story(engine, out, "renovation: a structural change, reviewed, inspected twice")
+    s.start(
+        "renovation",
+        resident,
+        t0,
+        {
+            "applicant_name": "何太",
+            "phone": "137 2222 3333",
+            "unit": "5-0602",
+            "works_description": "Move the kitchen wall",
+            "changes_structure": True,
+            "contractor": "Good Build Ltd",
+            "planned_start": "2026-11-09",
+            "planned_end": "2026-11-20",
+        },
+    )
+    s.fire("explain_rules", staff, t0 + timedelta(minutes=30), {"rules_acknowledged": True})
+    s.fire("submit", staff, t0 + timedelta(hours=1), {"fee_due": "500"})
+    s.fire(
+        "pass_review",
+        technician,
+        t0 + timedelta(days=1),
+        {"review_notes": "Wall is not load-bearing"},
+    )
+    s.fire(
+        "collect_fees",
+        cashier,
+        t0 + timedelta(days=1, hours=2),
+        {"fee_amount": "500", "receipt_no": "R-2026-118"},
+    )
+    s.fire("approve", supervisor, t0 + timedelta(days=2), {"permit_no": "P-88"})
+    s.fire("report_completion", staff, t0 + timedelta(days=16), {"completed_on": "2026-11-18"})
+    s.fire(
+        "inspect",
+        technician,
+        t0 + timedelta(days=17),
+        {"inspection_passed": False, "inspection_notes": "Cracks in the new plaster"},
+    )
+    s.fire(
+        "report_rectified", staff, t0 + timedelta(days=18), {"rectification_notes": "Re-plastered"}
+    )
+    s.fire(
+        "inspect",
+        technician,
+        t0 + timedelta(days=18, hours=3),
+        {"inspection_passed": True, "inspection_notes": "Accepted"},
+    )
+    s.finish()
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, TextIO], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
+    ("complaint", _complaint),
+    ("renovation", _renovation),
 )
 
 
