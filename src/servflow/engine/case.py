@@ -83,6 +83,10 @@ class TimerState(BaseModel):
     warnings: tuple[int, ...] = ()
     breached_at: AwareDatetime | None = None
     steps_done: tuple[int, ...] = Field(default=(), description="on_breach steps that ran.")
+    fixed: bool = Field(
+        default=False,
+        description="The due time is a date from the case (`until`): pauses do not move it.",
+    )
     next_at: AwareDatetime | None = Field(default=None, description="When something falls due.")
     next_action: str | None = Field(default=None, description="What: warn:<pct>, breach, step:<n>.")
     history: tuple[CycleRecord, ...] = ()

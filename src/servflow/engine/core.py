@@ -8,12 +8,15 @@ depends on time takes ``at``, a timezone-aware datetime, and uses that one value
 whole step.
 
 ``fire`` checks, in this order, and stops at the first failure with a :class:`Rejected`
-carrying a stable reason: the time is valid and not before the case's last change; the
-``expected_version`` matches (``stale_version``); the case is not closed
+carrying a stable reason: the time is aware (else ``ValueError``); the ``expected_version``
+matches (``stale_version``); the time is not before the case's last change
+(``invalid_data`` on ``at``). Then whatever fell due by that time is applied (as
+:meth:`Engine.advance` would), and on the result: the case is not closed
 (``final_state``); the trigger exists (``unknown_trigger``) and leaves the current state
 (``not_in_state``); the actor holds one of the roles of some branch (``forbidden``); the
 event's data fits the fields (``invalid_data``); a branch's guard holds on the merged data
-(``guard_failed``; the first branch whose guard holds is taken); the actor holds one of that
+(``guard_failed``; the first branch whose guard holds is taken, a guard that cannot be
+evaluated does not hold); the actor holds one of that
 branch's roles at the case's escalation level (``forbidden``); one of those roles is within
 its authority (``beyond_authority``, naming the roles that could decide); the required
 fields have values (``invalid_data``); and the procedure's invariants hold afterwards
@@ -78,6 +81,19 @@ class Engine:
         self._latest: dict[str, int] = {}
         self.calendars: dict[str, Calendar] = {"always": ALWAYS}
         for name, spec in (calendars or {}).items():
+            if name == "always" and spec is not ALWAYS:
+                raise DefinitionError(
+                    [
+                        Diagnostic(
+                            name,
+                            0,
+                            0,
+                            "error",
+                            "duplicate-calendar",
+                            "'always' is built in (24x7, UTC); give the calendar another name",
+                        )
+                    ]
+                )
             self.calendars[name] = (
                 spec if isinstance(spec, Calendar) else build_calendar(name, spec)
             )
@@ -216,6 +232,15 @@ class Engine:
         if case_id is None:
             case_id = _derived_id(proc.id, actor.id, at, merged)
         role = self._authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
+        if cp.start.guard is not None and not self._holds(
+            cp, cp.start.guard, merged, proc.start.to, "start", 0
+        ):
+            raise Rejected(
+                "guard_failed",
+                f"'start': the condition {cp.start.guard.source!r} does not hold",
+                trigger="start",
+                expression=cp.start.guard.source,
+            )
         self._check_requires(cp, cp.start, merged)
         self._check_invariants(cp, merged, proc.start.to, "start", 0)
         event = trusted(
@@ -275,10 +300,23 @@ class Engine:
         else:
             due = None
         steps = self._steps(cp, case, trigger)
+        allowed = [s for s in steps if actor.roles & s.roles]
+        if not allowed:
+            # Before the data and the guards: an actor with no part in this step learns
+            # nothing about the case's data from the answer.
+            roles = sorted(
+                {r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
+            )
+            raise Rejected(
+                "forbidden",
+                f"{trigger!r} needs one of the roles {', '.join(roles)}",
+                trigger=trigger,
+                roles=roles,
+                actor=actor.id,
+            )
         given = dict(data or {})
-        # Data is validated against the branch whose roles the actor holds first; the
+        # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
-        allowed = [s for s in steps if actor.roles & s.roles] or list(steps)
         changes = self._validate_data(cp, allowed[0], given, case.data)
         merged = {**case.data, **changes}
         step = self._choose(cp, steps, merged, case, trigger)
@@ -336,6 +374,8 @@ class Engine:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
         _check_time(at)
         cp = self._for_case(case)
+        if case.next_due is not None and case.next_due <= at:
+            case = self.advance(case, at=at).case  # an escalation due by now changes who may act
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
             try:
@@ -469,11 +509,17 @@ class Engine:
         case: Case,
         trigger: str,
     ) -> CompiledStep:
+        failure: Rejected | None = None
         for step in steps:
-            if step.guard is None or self._holds(
-                cp, step.guard, data, case.state, trigger, case.escalation_level
-            ):
+            if step.guard is None:
                 return step
+            try:
+                if self._holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
+                    return step
+            except Rejected as exc:  # a guard that cannot be evaluated does not hold
+                failure = failure or exc
+        if failure is not None and len(steps) == 1:
+            raise failure
         guards = [s.guard.source for s in steps if s.guard is not None]
         raise Rejected(
             "guard_failed",

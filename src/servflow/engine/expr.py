@@ -27,7 +27,19 @@ from servflow.errors import EvaluationError
 
 __all__ = ["Expression", "ExpressionSyntaxError", "compile_expression", "constants_of"]
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox, with repetition (``'x' * n``) bounded as in the fast path."""
+
+    intercepted_binops = frozenset({"*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            return _mul(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
 # Expressions see the case, not the global helpers jinja2 offers templates.
 _ENV.globals.clear()
 

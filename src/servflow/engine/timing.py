@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState, trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
-from servflow.errors import EvaluationError
+from servflow.errors import EvaluationError, Rejected
 from servflow.model import TimeLimit
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def _pct_key(pct: float) -> int:
 def _pause(engine: Engine, w: W, at: datetime) -> None:
     w["elapsed_seconds"] = _elapsed_now(engine, w, at)
     w["status"], w["resumed_at"], w["paused_at"] = "paused", None, at
-    if w["breached_at"] is None:
+    if w["breached_at"] is None and not w["fixed"]:
         w["due_at"] = None
 
 
@@ -242,7 +242,7 @@ def _end_pause(w: W, at: datetime) -> None:
 def _resume(w: W, at: datetime) -> None:
     _end_pause(w, at)
     w["status"], w["resumed_at"] = "running", at
-    if w["breached_at"] is None:
+    if w["breached_at"] is None and not w["fixed"]:
         w["due_at"] = None
 
 
@@ -275,6 +275,7 @@ def _start(
         history = (*old["history"], _record(old, at))
     w = dict(_FRESH)
     w.update(
+        fixed=target.until is not None,
         cycle=cycle,
         calendar=cal_name,
         target=target.text,
@@ -313,10 +314,12 @@ def _retarget(
         paused += int(cal.elapsed(w["paused_at"], at).total_seconds())
     budget = int(cal.elapsed(started, due).total_seconds())
     elapsed = int(cal.elapsed(started, at).total_seconds()) - paused
-    w["calendar"], w["target"] = cal_name, target.text
+    w["calendar"], w["target"], w["fixed"] = cal_name, target.text, target.until is not None
     w["budget_seconds"], w["elapsed_seconds"] = budget, elapsed
     w["resumed_at"] = at if w["status"] == "running" else None
-    if w["breached_at"] is None:
+    if w["breached_at"] is None and w["fixed"]:
+        w["due_at"] = due  # a date from the case is the deadline, whatever the pauses
+    elif w["breached_at"] is None:
         # The true deadline when it is already behind us and nothing was paused (the
         # breach is then recorded at the change, the earliest moment it can be known);
         # otherwise planned from the business time that remains.
@@ -329,6 +332,13 @@ def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _Scop
     if target.until is None:
         return cal.add(start, target.duration, end_of_working_day=target.end_of_working_day)
     value = scope_of(frozenset({target.until}))[target.until]
+    if value is None:
+        # Only the last target can get here (the others are skipped while empty).
+        raise Rejected(
+            "invalid_data",
+            f"the time limit's deadline field {target.until!r} has no value",
+            field=target.until,
+        )
     if isinstance(value, datetime):
         return value.astimezone(UTC)
     # A date: "by Friday" means by the close of business on Friday, or the end of that
@@ -577,7 +587,12 @@ def _due_events(
 def _auto_fire(
     engine: Engine, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
 ) -> tuple[Event, tuple[Effect, ...]] | None:
-    """The automatic transition a breach asks for, if it can be taken now."""
+    """The automatic transition a breach asks for, if it can be taken now.
+
+    The procedure itself authorises it (no role is checked), but everything else holds
+    as for a person's step: the guard, the fields it clears, its required fields and the
+    invariants. A branch that fails any of them is not taken.
+    """
     from servflow.engine.core import _effects
 
     steps = cp.table.get((trigger, case.state))
@@ -593,6 +608,18 @@ def _auto_fire(
                     continue
             except EvaluationError:
                 continue
+        changes = {n: None for n in step.clear if case.data.get(n) is not None}
+        after = {**case.data, **changes}
+        if any(after.get(n) in (None, "") for n in step.requires):
+            continue
+        try:
+            if not all(
+                check.holds(cp.scope(check.names, after, step.to, trigger, case.escalation_level))
+                for _, check in cp.invariants
+            ):
+                continue
+        except EvaluationError:
+            continue
         detail: dict[str, Any] = {"time_limit": limit}
         if len(steps) > 1:
             detail["branch"] = step.index
@@ -610,6 +637,7 @@ def _auto_fire(
                 "role": None,
                 "source": case.state,
                 "target": step.to,
+                "changes": changes,
                 "time_limit": limit,
                 "detail": detail,
                 "procedure": case.procedure,

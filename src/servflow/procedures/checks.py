@@ -135,6 +135,14 @@ class _Checker:
                     "no-escalation",
                     "follows_escalation needs the procedure's `escalation` list of roles",
                 )
+        for key in ("clear", "escalates", "follows_escalation"):
+            if key in p.start.model_fields_set:
+                self.error(
+                    ("start", key),
+                    "not-for-start",
+                    f"`{key}` has no meaning when a case opens; remove it from `start`",
+                    key=True,
+                )
         for j, role in enumerate(p.escalation):
             self.ref(("escalation", j), "role", role, roles)
         if p.escalation:

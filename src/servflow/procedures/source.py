@@ -179,8 +179,9 @@ class _Builder:
             except ValueError:
                 self._diag(node, "yaml-number", f"{text!r} is not a number")
                 return None
+        special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
         try:
-            return float(text.replace("inf", "Infinity").replace("Inf", "Infinity"))
+            return float(special.get(text.lower()) or text)
         except ValueError:
             self._diag(node, "yaml-number", f"{text!r} is not a number")
             return None
