@@ -235,14 +235,13 @@ def step(engine: Engine, case: Case, trigger: str, actor: Actor, at: datetime, *
 def with_self_loops(engine: Engine, case: Case, events: int) -> Case:
     """``case`` after ``reprioritise`` self-loops until it has ``events`` past events.
 
-    The priority alternates (a real change each time) and ends where it began, one second
-    apart, well before the first time limit falls due.
+    The priority alternates and ends where it began (with an odd number of steps the first
+    one sets the priority it already has); one second apart, well before the first time
+    limit falls due.
     """
     start = case.data["priority"]
     other = "urgent" if start != "urgent" else "normal"
-    n = 0
     while case.version < events:
-        n += 1
         priority = other if (events - case.version) % 2 == 0 else start
         case = step(
             engine,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import json
 import statistics
 import sys
@@ -31,28 +30,16 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter_ns, process_time_ns
-from types import ModuleType
 from typing import Any
 
 from transitions import Machine
 
 from servflow import Case
 
-
-def _bench_module(name: str) -> ModuleType:
-    """A sibling bench script as a module (the helpers live in bench/fire.py)."""
-    key = f"servflow_bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-fire = _bench_module("fire")
+# The shared helpers live in bench/fire.py; this folder is on sys.path when a script runs
+# (python bench/NAME.py), and the smoke test puts it there too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fire
 
 
 def attach_cost(

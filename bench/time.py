@@ -21,12 +21,10 @@ Timing method as in ``bench/fire.py`` (median of interleaved batches, warm-up fi
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from servflow import Actor, Engine
@@ -34,21 +32,10 @@ from servflow.engine.calendar import build_calendar
 from servflow.engine.durations import Duration
 from servflow.procedures import load_procedure
 
-
-def _bench_module(name: str) -> ModuleType:
-    """A sibling bench script as a module (the helpers live in bench/fire.py)."""
-    key = f"servflow_bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-fire = _bench_module("fire")
+# The shared helpers live in bench/fire.py; this folder is on sys.path when a script runs
+# (python bench/NAME.py), and the smoke test puts it there too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fire
 
 TARGET_IDLE_ADVANCE = 0.02  # advance with nothing due < 2 % of a fire
 

@@ -15,10 +15,10 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # as when a script runs: the scripts import bench/fire.py
 
 
 def _load(name: str) -> ModuleType:
-    # The scripts load each other under these names too (see _bench_module in them).
     key = f"servflow_bench_{name}"
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, BENCH / f"{name}.py")
