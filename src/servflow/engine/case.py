@@ -27,6 +27,7 @@ __all__ = [
     "EventKind",
     "Outcome",
     "TimerState",
+    "effect",
     "trusted",
 ]
 
@@ -174,6 +175,33 @@ class Availability(BaseModel):
     reason: str | None = None
     message: str | None = None
     needs: tuple[str, ...] = Field(default=(), description="Required fields still empty.")
+
+
+def effect(
+    kind: Literal["notify", "record"],
+    case_id: str,
+    at: datetime,
+    trigger: str,
+    target: str,
+    *,
+    template: str | None = None,
+    time_limit: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Effect:
+    """An :class:`Effect` built by the engine from values it has checked."""
+    return trusted(
+        Effect,
+        {
+            "kind": kind,
+            "case_id": case_id,
+            "at": at,
+            "trigger": trigger,
+            "target": target,
+            "template": template,
+            "time_limit": time_limit,
+            "detail": detail if detail is not None else {},
+        },
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

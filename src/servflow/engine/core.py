@@ -39,7 +39,16 @@ from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
-from servflow.engine.case import Actor, Availability, Case, Effect, Event, Outcome, trusted
+from servflow.engine.case import (
+    Actor,
+    Availability,
+    Case,
+    Effect,
+    Event,
+    Outcome,
+    effect,
+    trusted,
+)
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
 from servflow.engine.timing import advance as _advance
 from servflow.engine.timing import timers_after
@@ -647,30 +656,14 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
     for spec in step.spec.effects:
         if spec.notify is not None:
             out.append(
-                trusted(
-                    Effect,
-                    {
-                        "kind": "notify",
-                        "case_id": case.id,
-                        "at": event.at,
-                        "trigger": event.trigger,
-                        "target": spec.notify,
-                        "template": spec.template,
-                    },
+                effect(
+                    "notify", case.id, event.at, event.trigger, spec.notify, template=spec.template
                 )
             )
         if spec.record is not None:
             out.append(
-                trusted(
-                    Effect,
-                    {
-                        "kind": "record",
-                        "case_id": case.id,
-                        "at": event.at,
-                        "trigger": event.trigger,
-                        "target": spec.record,
-                        "template": spec.template,
-                    },
+                effect(
+                    "record", case.id, event.at, event.trigger, spec.record, template=spec.template
                 )
             )
     return tuple(out)

@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from servflow.engine.case import Case, CycleRecord, Effect, Event, Outcome, TimerState, trusted
+from servflow.engine.case import (
+    Case,
+    CycleRecord,
+    Effect,
+    Event,
+    Outcome,
+    TimerState,
+    effect,
+    trusted,
+)
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
 from servflow.errors import EvaluationError, Rejected
@@ -536,21 +545,18 @@ def _due_events(
                 **common,
             ),
         )
-        for role in limit.warn_notify:
-            effects.append(
-                trusted(
-                    Effect,
-                    {
-                        "kind": "notify",
-                        "case_id": case.id,
-                        "at": moment,
-                        "trigger": limit.name,
-                        "target": role,
-                        "time_limit": limit.name,
-                        "detail": {"warning": key / 100},
-                    },
-                )
+        effects.extend(
+            effect(
+                "notify",
+                case.id,
+                moment,
+                limit.name,
+                role,
+                time_limit=limit.name,
+                detail={"warning": key / 100},
             )
+            for role in limit.warn_notify
+        )
         return [event], effects
     if action == "breach":
         steps = [s for s in limit.steps if s.after is None]
@@ -563,23 +569,20 @@ def _due_events(
     if raise_by:
         top = max(levels - 1, 0) if levels else case.escalation_level + raise_by
         detail["escalation_level"] = min(case.escalation_level + raise_by, top)
-    for s in steps:
-        if s.notify is not None:
-            effects.append(
-                trusted(
-                    Effect,
-                    {
-                        "kind": "notify",
-                        "case_id": case.id,
-                        "at": moment,
-                        "trigger": limit.name,
-                        "target": s.notify,
-                        "template": s.template,
-                        "time_limit": limit.name,
-                        "detail": {"breach": True},
-                    },
-                )
-            )
+    effects.extend(
+        effect(
+            "notify",
+            case.id,
+            moment,
+            limit.name,
+            s.notify,
+            template=s.template,
+            time_limit=limit.name,
+            detail={"breach": True},
+        )
+        for s in steps
+        if s.notify is not None
+    )
     kind = "breached" if action == "breach" else "breach_step"
     return [trusted(Event, dict(kind=kind, detail=detail, **common))], effects
 
