@@ -204,3 +204,52 @@ def test_yaml_special_floats():
     assert data["a"] == float("inf")
     assert data["b"] == float("-inf")
     assert data["c"] != data["c"]
+
+
+VERSIONED = """\
+start: {to: open, roles: [clerk]}
+transitions:
+  finish: {from: [open, waiting], to: done, roles: [clerk]}
+  park: {from: open, to: waiting, roles: [clerk]}
+time_limits:
+  respond:
+    starts: {entered: open}
+    stops: {left: open}
+    within: [{limit: LIMIT, calendar: always}]
+"""
+
+
+def _version(number: int, limit: str) -> object:
+    text = BASE.replace("version: 1", f"version: {number}") + VERSIONED.replace("LIMIT", limit)
+    return load_procedure(text)
+
+
+def test_running_cases_keep_the_version_they_started_on():
+    old, new = _version(1, "1h"), _version(2, "4h")
+    e = Engine([old, new])
+    assert e.procedure("p").version == 2
+    opened = e.start("p", actor=CLERK, at=T0, version=1)
+    pinned = opened.case
+    fresh = e.start("p", actor=CLERK, at=T0).case
+    assert (pinned.procedure_version, fresh.procedure_version) == (1, 2)
+    # Each keeps its version's time limit, also after a round trip through JSON.
+    assert pinned.timers["respond"].due_at == T0 + timedelta(hours=1)
+    assert fresh.timers["respond"].due_at == T0 + timedelta(hours=4)
+    reloaded = type(pinned).model_validate(pinned.model_dump(mode="json"))
+    later = e.fire(reloaded, "park", actor=CLERK, at=T0 + timedelta(minutes=5))
+    assert later.case.procedure_version == 1
+    assert e.replay([*opened.events, *later.events]) == later.case
+
+
+def test_a_changed_definition_under_the_same_version_is_refused():
+    e1 = Engine([_version(1, "1h")])
+    case = e1.start("p", actor=CLERK, at=T0).case
+    changed = Engine([_version(1, "2h")])
+    with pytest.raises(DefinitionError) as info:
+        changed.fire(case, "park", actor=CLERK, at=T0)
+    assert [d.code for d in info.value.errors] == ["digest-mismatch"]
+    events = e1.start("p", actor=CLERK, at=T0).events
+    with pytest.raises(DefinitionError):
+        changed.replay(events)
+    with pytest.raises(KeyError, match="no version 3"):
+        e1.start("p", actor=CLERK, at=T0, version=3)

@@ -200,21 +200,18 @@ class Engine:
             raise KeyError(f"procedure {procedure_id!r} has no version {version}") from None
 
     def _for_case(self, case: Case) -> CompiledProcedure:
-        cp = self._get(case.procedure, case.procedure_version)
-        if cp.digest != case.digest:
+        return self._pinned(case.procedure, case.procedure_version, case.digest, f"case {case.id}")
+
+    def _pinned(self, procedure: str, version: int, digest: str, what: str) -> CompiledProcedure:
+        """The compiled version a case or log is pinned to, with the very same content."""
+        cp = self._get(procedure, version)
+        if cp.digest != digest:
+            message = (
+                f"{what} was made with {procedure} v{version} of digest {digest}, but this "
+                f"engine holds {cp.digest}: a changed procedure needs a new version number"
+            )
             raise DefinitionError(
-                [
-                    Diagnostic(
-                        case.procedure,
-                        0,
-                        0,
-                        "error",
-                        "digest-mismatch",
-                        f"case {case.id} started on {case.procedure} v{case.procedure_version} "
-                        f"with digest {case.digest}, but this engine holds {cp.digest}: a changed "
-                        "procedure needs a new version number",
-                    )
-                ]
+                [Diagnostic(procedure, 0, 0, "error", "digest-mismatch", message)]
             )
         return cp
 
@@ -423,20 +420,12 @@ class Engine:
             if case is None:
                 if event.kind != "started" or event.seq != 1:
                     raise ValueError("an event log starts with the 'started' event, seq 1")
-                cp = self._get(event.procedure, event.procedure_version)
-                if cp.digest != event.digest:
-                    raise DefinitionError(
-                        [
-                            Diagnostic(
-                                event.procedure,
-                                0,
-                                0,
-                                "error",
-                                "digest-mismatch",
-                                "the log was written by another definition of this version",
-                            )
-                        ]
-                    )
+                cp = self._pinned(
+                    event.procedure,
+                    event.procedure_version,
+                    event.digest,
+                    f"the log of {event.case_id}",
+                )
             elif event.seq != case.version + 1 or event.case_id != case.id:
                 raise ValueError(
                     f"event {event.seq} of {event.case_id} does not follow version {case.version} of {case.id}"
