@@ -50,10 +50,18 @@ from servflow.engine.case import (
     trusted,
 )
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.rules import (
+    authorise,
+    check_invariants,
+    check_requires,
+    choose_branch,
+    holds,
+    steps_from,
+    validate_data,
+)
 from servflow.engine.timing import advance as _advance
 from servflow.engine.timing import timers_after
-from servflow.engine.values import FieldValueError, normalise
-from servflow.errors import DefinitionError, Diagnostic, EvaluationError, Rejected
+from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
 __all__ = ["Engine"]
@@ -233,12 +241,12 @@ class Engine:
         proc = cp.procedure
         given = dict(data or {})
         base = dict(cp.defaults)
-        changes = self._validate_data(cp, cp.start, given, base)
+        changes = validate_data(cp, cp.start, given, base)
         merged = {**base, **changes}
         if case_id is None:
             case_id = _derived_id(proc.id, actor.id, at, merged)
-        role = self._authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
-        if cp.start.guard is not None and not self._holds(
+        role = authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
+        if cp.start.guard is not None and not holds(
             cp, cp.start.guard, merged, proc.start.to, "start", 0
         ):
             raise Rejected(
@@ -247,8 +255,8 @@ class Engine:
                 trigger="start",
                 expression=cp.start.guard.source,
             )
-        self._check_requires(cp, cp.start, merged)
-        self._check_invariants(cp, merged, proc.start.to, "start", 0)
+        check_requires(cp, cp.start, merged)
+        check_invariants(cp, merged, proc.start.to, "start", 0)
         event = trusted(
             Event,
             {
@@ -305,7 +313,7 @@ class Engine:
             case = due.case
         else:
             due = None
-        steps = self._steps(cp, case, trigger)
+        steps = steps_from(cp, case, trigger)
         allowed = [s for s in steps if actor.roles & s.roles]
         if not allowed:
             # Before the data and the guards: an actor with no part in this step learns
@@ -323,18 +331,16 @@ class Engine:
         given = dict(data or {})
         # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
-        changes = self._validate_data(cp, allowed[0], given, case.data)
+        changes = validate_data(cp, allowed[0], given, case.data)
         merged = {**case.data, **changes}
-        step = self._choose(cp, steps, merged, case, trigger)
+        step = choose_branch(cp, steps, merged, case, trigger)
         for name in step.clear:
             if name not in given and merged.get(name) is not None:
                 merged[name] = None
                 changes[name] = None
-        role = self._authorise(
-            cp, steps, step, actor, merged, case.state, trigger, case.escalation_level
-        )
-        self._check_requires(cp, step, merged)
-        self._check_invariants(cp, merged, step.to, trigger, case.escalation_level)
+        role = authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
+        check_requires(cp, step, merged)
+        check_invariants(cp, merged, step.to, trigger, case.escalation_level)
         event = trusted(
             Event,
             {
@@ -385,9 +391,9 @@ class Engine:
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
             try:
-                steps = self._steps(cp, case, trigger)
-                step = self._choose(cp, steps, case.data, case, trigger)
-                self._authorise(
+                steps = steps_from(cp, case, trigger)
+                step = choose_branch(cp, steps, case.data, case, trigger)
+                authorise(
                     cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
                 )
             except Rejected as exc:
@@ -435,204 +441,6 @@ class Engine:
         if case is None:
             raise ValueError("an empty event log holds no case")
         return case
-
-    # -- the checks -----------------------------------------------------------------------
-
-    def _steps(self, cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
-        if case.state in cp.finals:
-            raise Rejected(
-                "final_state",
-                f"case {case.id} is closed ({case.state})",
-                state=case.state,
-                trigger=trigger,
-            )
-        steps = cp.table.get((trigger, case.state))
-        if steps is None:
-            if trigger not in cp.procedure.transitions:
-                raise Rejected(
-                    "unknown_trigger",
-                    f"procedure {cp.procedure.id!r} has no trigger {trigger!r}"
-                    + did_you_mean(trigger, cp.procedure.transitions),
-                    trigger=trigger,
-                )
-            raise Rejected(
-                "not_in_state",
-                f"{trigger!r} leaves {', '.join(cp.sources.get(trigger, ()))}, not {case.state!r}",
-                trigger=trigger,
-                state=case.state,
-                allowed_from=list(cp.sources.get(trigger, ())),
-            )
-        return steps
-
-    def _validate_data(
-        self,
-        cp: CompiledProcedure,
-        step: CompiledStep,
-        given: Mapping[str, Any],
-        current: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
-        fields = cp.fields
-        for name, value in given.items():
-            spec = fields.get(name)
-            if spec is None:
-                raise Rejected(
-                    "invalid_data",
-                    f"unknown field {name!r}" + did_you_mean(name, fields),
-                    field=name,
-                    trigger=step.trigger,
-                )
-            if step.accepts is not None and name not in step.accepts:
-                raise Rejected(
-                    "invalid_data",
-                    f"{step.trigger!r} does not accept field {name!r}; it accepts {', '.join(sorted(step.accepts)) or 'none'}",
-                    field=name,
-                    trigger=step.trigger,
-                )
-            try:
-                stored = normalise(spec, value)
-            except FieldValueError as exc:
-                raise Rejected(
-                    "invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger
-                ) from None
-            if stored != current.get(name):
-                changes[name] = stored
-        return changes
-
-    def _choose(
-        self,
-        cp: CompiledProcedure,
-        steps: tuple[CompiledStep, ...],
-        data: Mapping[str, Any],
-        case: Case,
-        trigger: str,
-    ) -> CompiledStep:
-        failure: Rejected | None = None
-        for step in steps:
-            if step.guard is None:
-                return step
-            try:
-                if self._holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
-                    return step
-            except Rejected as exc:  # a guard that cannot be evaluated does not hold
-                failure = failure or exc
-        if failure is not None and len(steps) == 1:
-            raise failure
-        guards = [s.guard.source for s in steps if s.guard is not None]
-        raise Rejected(
-            "guard_failed",
-            f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
-            trigger=trigger,
-            expression=guards[0] if len(guards) == 1 else guards,
-        )
-
-    def _holds(
-        self,
-        cp: CompiledProcedure,
-        expr: Any,
-        data: Mapping[str, Any],
-        state: str,
-        trigger: str,
-        level: int,
-    ) -> bool:
-        scope = cp.scope(expr.names, data, state, trigger, level)
-        try:
-            return bool(expr.evaluate(scope))
-        except EvaluationError as exc:
-            raise Rejected(
-                "guard_failed",
-                f"the condition {expr.source!r} cannot be evaluated: {exc}",
-                expression=expr.source,
-                trigger=trigger,
-            ) from None
-
-    def _authorise(
-        self,
-        cp: CompiledProcedure,
-        steps: Sequence[CompiledStep],
-        step: CompiledStep,
-        actor: Actor,
-        data: Mapping[str, Any],
-        state: str,
-        trigger: str,
-        level: int,
-    ) -> str:
-        held = actor.roles & step.roles
-        if not held:
-            raise Rejected(
-                "forbidden",
-                f"{trigger!r} needs one of the roles {', '.join(step.roles_by_rank)}",
-                trigger=trigger,
-                roles=list(step.roles_by_rank),
-                actor=actor.id,
-            )
-        if step.spec.follows_escalation and cp.procedure.escalation:
-            ladder = cp.procedure.escalation
-            needed = cp.ranks[ladder[min(level, len(ladder) - 1)]]
-            held = frozenset(r for r in held if cp.ranks.get(r, 0) >= needed)
-            if not held:
-                raise Rejected(
-                    "forbidden",
-                    f"the case is escalated to level {level} ({ladder[min(level, len(ladder) - 1)]}); "
-                    f"{trigger!r} now needs rank {needed} or above",
-                    trigger=trigger,
-                    roles=[r for r in step.roles_by_rank if cp.ranks.get(r, 0) >= needed],
-                    actor=actor.id,
-                    escalation_level=level,
-                )
-        failed: list[str] = []
-        for role in step.roles_by_rank:
-            if role not in held:
-                continue
-            limit = step.authority.get(role)
-            if limit is None or self._holds(cp, limit, data, state, trigger, level):
-                return role
-            failed.append(limit.source)
-        could = [
-            r
-            for r in step.roles_by_rank
-            if r not in held
-            and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
-            and (
-                r not in step.authority
-                or self._holds(cp, step.authority[r], data, state, trigger, level)
-            )
-        ]
-        raise Rejected(
-            "beyond_authority",
-            f"{trigger!r} is beyond the authority of {', '.join(sorted(held))} ({'; '.join(failed)})"
-            + (f"; {', '.join(could)} could decide" if could else ""),
-            trigger=trigger,
-            roles=sorted(held),
-            expression=failed[0] if len(failed) == 1 else failed,
-            could_decide=could,
-        )
-
-    def _check_requires(
-        self, cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]
-    ) -> None:
-        missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
-        if missing:
-            raise Rejected(
-                "invalid_data",
-                f"{step.trigger!r} requires {', '.join(missing)}",
-                field=missing[0],
-                missing=missing,
-                trigger=step.trigger,
-            )
-
-    def _check_invariants(
-        self, cp: CompiledProcedure, data: Mapping[str, Any], state: str, trigger: str, level: int
-    ) -> None:
-        for name, expr in cp.invariants:
-            if not self._holds(cp, expr, data, state, trigger, level):
-                raise Rejected(
-                    "guard_failed",
-                    f"{trigger!r} would break the rule {name!r} ({expr.source})",
-                    trigger=trigger,
-                    invariant=name,
-                    expression=expr.source,
-                )
 
 
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:

@@ -1,0 +1,220 @@
+"""The rules a step must pass, each raising :class:`Rejected` with its reason.
+
+Used by :class:`~servflow.engine.core.Engine` in the order its docstring gives. Each
+function reads the compiled procedure and the case's data and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from servflow._hints import did_you_mean
+from servflow.engine.case import Actor, Case
+from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.values import FieldValueError, normalise
+from servflow.errors import EvaluationError, Rejected
+
+__all__ = [
+    "authorise",
+    "check_invariants",
+    "check_requires",
+    "choose_branch",
+    "holds",
+    "steps_from",
+    "validate_data",
+]
+
+
+def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
+    if case.state in cp.finals:
+        raise Rejected(
+            "final_state",
+            f"case {case.id} is closed ({case.state})",
+            state=case.state,
+            trigger=trigger,
+        )
+    steps = cp.table.get((trigger, case.state))
+    if steps is None:
+        if trigger not in cp.procedure.transitions:
+            raise Rejected(
+                "unknown_trigger",
+                f"procedure {cp.procedure.id!r} has no trigger {trigger!r}"
+                + did_you_mean(trigger, cp.procedure.transitions),
+                trigger=trigger,
+            )
+        raise Rejected(
+            "not_in_state",
+            f"{trigger!r} leaves {', '.join(cp.sources.get(trigger, ()))}, not {case.state!r}",
+            trigger=trigger,
+            state=case.state,
+            allowed_from=list(cp.sources.get(trigger, ())),
+        )
+    return steps
+
+
+def validate_data(
+    cp: CompiledProcedure,
+    step: CompiledStep,
+    given: Mapping[str, Any],
+    current: Mapping[str, Any],
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    fields = cp.fields
+    for name, value in given.items():
+        spec = fields.get(name)
+        if spec is None:
+            raise Rejected(
+                "invalid_data",
+                f"unknown field {name!r}" + did_you_mean(name, fields),
+                field=name,
+                trigger=step.trigger,
+            )
+        if step.accepts is not None and name not in step.accepts:
+            raise Rejected(
+                "invalid_data",
+                f"{step.trigger!r} does not accept field {name!r}; it accepts {', '.join(sorted(step.accepts)) or 'none'}",
+                field=name,
+                trigger=step.trigger,
+            )
+        try:
+            stored = normalise(spec, value)
+        except FieldValueError as exc:
+            raise Rejected(
+                "invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger
+            ) from None
+        if stored != current.get(name):
+            changes[name] = stored
+    return changes
+
+
+def choose_branch(
+    cp: CompiledProcedure,
+    steps: tuple[CompiledStep, ...],
+    data: Mapping[str, Any],
+    case: Case,
+    trigger: str,
+) -> CompiledStep:
+    failure: Rejected | None = None
+    for step in steps:
+        if step.guard is None:
+            return step
+        try:
+            if holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
+                return step
+        except Rejected as exc:  # a guard that cannot be evaluated does not hold
+            failure = failure or exc
+    if failure is not None and len(steps) == 1:
+        raise failure
+    guards = [s.guard.source for s in steps if s.guard is not None]
+    raise Rejected(
+        "guard_failed",
+        f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
+        trigger=trigger,
+        expression=guards[0] if len(guards) == 1 else guards,
+    )
+
+
+def holds(
+    cp: CompiledProcedure,
+    expr: Any,
+    data: Mapping[str, Any],
+    state: str,
+    trigger: str,
+    level: int,
+) -> bool:
+    scope = cp.scope(expr.names, data, state, trigger, level)
+    try:
+        return bool(expr.evaluate(scope))
+    except EvaluationError as exc:
+        raise Rejected(
+            "guard_failed",
+            f"the condition {expr.source!r} cannot be evaluated: {exc}",
+            expression=expr.source,
+            trigger=trigger,
+        ) from None
+
+
+def authorise(
+    cp: CompiledProcedure,
+    steps: Sequence[CompiledStep],
+    step: CompiledStep,
+    actor: Actor,
+    data: Mapping[str, Any],
+    state: str,
+    trigger: str,
+    level: int,
+) -> str:
+    held = actor.roles & step.roles
+    if not held:
+        raise Rejected(
+            "forbidden",
+            f"{trigger!r} needs one of the roles {', '.join(step.roles_by_rank)}",
+            trigger=trigger,
+            roles=list(step.roles_by_rank),
+            actor=actor.id,
+        )
+    if step.spec.follows_escalation and cp.procedure.escalation:
+        ladder = cp.procedure.escalation
+        needed = cp.ranks[ladder[min(level, len(ladder) - 1)]]
+        held = frozenset(r for r in held if cp.ranks.get(r, 0) >= needed)
+        if not held:
+            raise Rejected(
+                "forbidden",
+                f"the case is escalated to level {level} ({ladder[min(level, len(ladder) - 1)]}); "
+                f"{trigger!r} now needs rank {needed} or above",
+                trigger=trigger,
+                roles=[r for r in step.roles_by_rank if cp.ranks.get(r, 0) >= needed],
+                actor=actor.id,
+                escalation_level=level,
+            )
+    failed: list[str] = []
+    for role in step.roles_by_rank:
+        if role not in held:
+            continue
+        limit = step.authority.get(role)
+        if limit is None or holds(cp, limit, data, state, trigger, level):
+            return role
+        failed.append(limit.source)
+    could = [
+        r
+        for r in step.roles_by_rank
+        if r not in held
+        and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
+        and (r not in step.authority or holds(cp, step.authority[r], data, state, trigger, level))
+    ]
+    raise Rejected(
+        "beyond_authority",
+        f"{trigger!r} is beyond the authority of {', '.join(sorted(held))} ({'; '.join(failed)})"
+        + (f"; {', '.join(could)} could decide" if could else ""),
+        trigger=trigger,
+        roles=sorted(held),
+        expression=failed[0] if len(failed) == 1 else failed,
+        could_decide=could,
+    )
+
+
+def check_requires(cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]) -> None:
+    missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
+    if missing:
+        raise Rejected(
+            "invalid_data",
+            f"{step.trigger!r} requires {', '.join(missing)}",
+            field=missing[0],
+            missing=missing,
+            trigger=step.trigger,
+        )
+
+
+def check_invariants(
+    cp: CompiledProcedure, data: Mapping[str, Any], state: str, trigger: str, level: int
+) -> None:
+    for name, expr in cp.invariants:
+        if not holds(cp, expr, data, state, trigger, level):
+            raise Rejected(
+                "guard_failed",
+                f"{trigger!r} would break the rule {name!r} ({expr.source})",
+                trigger=trigger,
+                invariant=name,
+                expression=expr.source,
+            )
