@@ -115,7 +115,18 @@ def test_big_repetitions_are_refused():
     assert compile_expression("'ab' * n").evaluate({"n": 3}) == "ababab"
 
 
-@pytest.mark.parametrize("source", ["{{ x }}", "{% if x %}1{% endif %}", "x ==", "x +* 2", "'open"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ x }}",
+        "{% if x %}1{% endif %}",
+        "x ==",
+        "x +* 2",
+        "'open",
+        "a is none o| b",
+        "a is frobbed",
+    ],
+)
 def test_syntax_errors(source):
     with pytest.raises(ExpressionSyntaxError):
         compile_expression(source)

@@ -4,6 +4,7 @@ Analysts write procedures as YAML (:mod:`servflow.procedures`); a pure engine
 (:mod:`servflow.engine`) runs them; the host keeps the cases wherever it likes.
 """
 
+from servflow.desk import Desk
 from servflow.engine import (
     Actor,
     Availability,
@@ -28,6 +29,7 @@ __all__ = [
     "CalendarError",
     "Case",
     "DefinitionError",
+    "Desk",
     "Diagnostic",
     "Effect",
     "Engine",

@@ -1,21 +1,28 @@
 """``servflow demo``: sample cases through the standard procedures, with their timelines.
 
-The cases run on the pure engine and are kept in memory; the timelines printed are
-built from the audit events the engine returned. Personal data (fields marked ``pii``)
-is masked in everything printed.
+The cases run through a :class:`~servflow.Desk` over the embedded default store, a fresh
+SQLite file in a temporary folder (its path is printed, and the file is kept so that it
+can be looked at), or over ``--db URL`` (any ``SqlStore`` URL, e.g. PostgreSQL), or in
+memory with ``--store memory``. The timelines printed are read back from the store's
+audit log (``desk.history``), and each is replayed to the stored case. Personal data
+(fields marked ``pii``) is masked in everything printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from servflow.engine import Actor, Engine, Event, Outcome
+from servflow.desk import Desk
+from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
+from servflow.store import CaseStore, MemoryStore, SqlStore
 
 __all__ = ["format_timeline", "register", "run", "run_demo"]
 
@@ -34,11 +41,44 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="folder of procedure files (default: the standard catalogue)",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sql", "memory"),
+        default="sql",
+        help="where the cases are kept (default: sql, on the embedded SQLite)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy URL of the database, e.g. sqlite:///demo.db or "
+        "postgresql+psycopg://user@host/db (default: a new SQLite file in a temporary folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store == "memory" and args.db:
+        print("servflow demo: --db needs --store sql", file=sys.stderr)
+        return 2
     engine = Engine.from_directory(args.procedures) if args.procedures else Engine.standard()
-    return run_demo(engine, sys.stdout)
+    if args.store == "memory":
+        return run_demo(engine, sys.stdout, MemoryStore(), "memory (nothing is kept)")
+    if args.db:
+        url, where = args.db, None
+    else:
+        path = Path(tempfile.mkdtemp(prefix="servflow-demo-")) / "servflow.db"
+        url, where = f"sqlite:///{path}", f"SQLite at {path} (kept: open it with sqlite3)"
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        store = SqlStore(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"servflow demo: cannot open the database: {reason}", file=sys.stderr)
+        return 1
+    try:
+        return run_demo(engine, sys.stdout, store, where or store.url)
+    finally:
+        store.close()
 
 
 def format_timeline(engine: Engine, events: Iterable[Event]) -> list[str]:
@@ -67,62 +107,63 @@ def _short(value: Any) -> str:
 
 
 class _Story:
-    """A case's life, step by step, with its audit log and effects collected."""
+    """A case's life, step by step, through a desk; effects collected from its hook."""
 
-    def __init__(self, engine: Engine, out: TextIO, title: str) -> None:
+    def __init__(self, engine: Engine, store: CaseStore, out: TextIO, title: str) -> None:
         self.engine, self.out = engine, out
-        self.events: list[Event] = []
-        self.effects: list[str] = []
-        self.case: Any = None
+        self.effects: list[Effect] = []
+        self.desk = Desk(engine, store, on_effects=self._collect)
+        self.case: Case | None = None
         out.write(f"\n== {title}\n")
 
-    def _take(self, outcome: Outcome) -> None:
-        self.case = outcome.case
-        self.events.extend(outcome.events)
-        self.effects.extend(
-            f"{e.kind} {e.target}" + (f" ({e.template})" if e.template else "")
-            for e in outcome.effects
-        )
+    def _collect(self, effects: Sequence[Effect]) -> None:
+        self.effects.extend(effects)  # run_due may hand over other cases' effects too
+
+    @property
+    def live(self) -> Case:
+        assert self.case is not None, "the story has not started"
+        return self.case
 
     def start(self, procedure: str, actor: Actor, at: datetime, data: Mapping[str, Any]) -> None:
-        self._take(
-            self.engine.start(procedure, actor=actor, data=data, at=at, case_id=f"{procedure}-demo")
-        )
+        self.case = self.desk.open(procedure, actor=actor, data=data, at=at)
 
     def fire(
         self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
     ) -> None:
-        self._take(
-            self.engine.fire(
-                self.case,
-                trigger,
-                actor=actor,
-                data=data,
-                at=at,
-                expected_version=self.case.version,
-            )
+        self.case = self.desk.fire(
+            self.live.id, trigger, actor=actor, data=data, at=at, expected_version=self.live.version
         )
 
     def refused(
         self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
     ) -> None:
         try:
-            self.engine.fire(self.case, trigger, actor=actor, data=data, at=at)
+            self.desk.fire(self.live.id, trigger, actor=actor, data=data, at=at)
         except Rejected as exc:
             self.out.write(f"  refused as it should be: {trigger} by {actor.id}: {exc}\n")
         else:  # pragma: no cover - the demo's own check
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
+        assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
 
-    def advance(self, at: datetime) -> None:
-        self._take(self.engine.advance(self.case, at=at))
+    def run_due(self, at: datetime) -> None:
+        """What a scheduler's worker does: claim the due cases and advance them."""
+        woken = self.desk.run_due(at)
+        mine = [o for o in woken if o.case.id == self.live.id]
+        self.case = mine[0].case if mine else self.desk.load(self.live.id)
+        self.out.write(
+            f"  run_due at {at.astimezone(TZ):%Y-%m-%d %H:%M}: advanced {len(woken)} due case(s), "
+            f"{sum(len(o.events) for o in mine)} event(s) on this one\n"
+        )
 
     def finish(self) -> None:
-        for line in format_timeline(self.engine, self.events):
+        case = self.live
+        events = self.desk.history(case.id)
+        for line in format_timeline(self.engine, events):
             self.out.write(line + "\n")
         self.out.write(
-            f"  state: {self.case.state}, version {self.case.version}, escalation level {self.case.escalation_level}\n"
+            f"  state: {case.state}, version {case.version}, escalation level {case.escalation_level}\n"
         )
-        for name, timer in sorted(self.case.timers.items()):
+        for name, timer in sorted(case.timers.items()):
             verdict = (
                 "breached"
                 if timer.breached_at
@@ -131,19 +172,27 @@ class _Story:
             self.out.write(
                 f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.target})\n"
             )
-        if self.effects:
-            self.out.write(f"  effects for the host: {'; '.join(self.effects)}\n")
-        replayed = self.engine.replay(self.events)
-        assert replayed == self.case, "replaying the audit log must rebuild the case"
-        self.out.write(f"  replay of {len(self.events)} events equals the live case: yes\n")
+        mine = [
+            f"{e.kind} {e.target}" + (f" ({e.template})" if e.template else "")
+            for e in self.effects
+            if e.case_id == case.id
+        ]
+        if mine:
+            self.out.write(f"  effects for the host: {'; '.join(mine)}\n")
+        stored = self.desk.load(case.id)
+        assert stored == case, "the stored case is the live one"
+        assert self.engine.replay(events) == stored, "replaying the audit log must rebuild the case"
+        self.out.write(f"  replay of {len(events)} stored events equals the live case: yes\n")
 
 
-def _repair(engine: Engine, out: TextIO) -> None:
+def _repair(engine: Engine, store: CaseStore, out: TextIO) -> None:
     clerk = Actor(id="clerk-chen", roles={"repair_reception"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     officer = Actor(id="officer-zhao", roles={"callback_officer"})
     t0 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
-    s = _Story(engine, out, "repair: a leaking pipe, called back unsatisfied, repaired again")
+    s = _Story(
+        engine, store, out, "repair: a leaking pipe, called back unsatisfied, repaired again"
+    )
     s.start(
         "repair",
         clerk,
@@ -195,10 +244,10 @@ def _repair(engine: Engine, out: TextIO) -> None:
     s.finish()
 
 
-def _repair_late(engine: Engine, out: TextIO) -> None:
+def _repair_late(engine: Engine, store: CaseStore, out: TextIO) -> None:
     clerk = Actor(id="clerk-chen", roles={"repair_reception"})
     t0 = datetime(2026, 11, 24, 22, 10, tzinfo=TZ)
-    s = _Story(engine, out, "repair: an emergency at night, dispatched late")
+    s = _Story(engine, store, out, "repair: an emergency at night, dispatched late")
     s.start(
         "repair",
         clerk,
@@ -212,16 +261,16 @@ def _repair_late(engine: Engine, out: TextIO) -> None:
             "priority": "emergency",
         },
     )
-    s.advance(t0 + timedelta(minutes=40))
+    s.run_due(t0 + timedelta(minutes=40))
     s.fire("dispatch", clerk, t0 + timedelta(minutes=45), {"technician": "值班電工"})
     s.finish()
 
 
-def _complaint(engine: Engine, out: TextIO) -> None:
+def _complaint(engine: Engine, store: CaseStore, out: TextIO) -> None:
     officer = Actor(id="officer-zhang", roles={"cs_staff"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     t0 = datetime(2026, 12, 2, 14, 0, tzinfo=TZ)
-    s = _Story(engine, out, "complaint: a compensation claim beyond the officer's authority")
+    s = _Story(engine, store, out, "complaint: a compensation claim beyond the officer's authority")
     s.start(
         "complaint",
         officer,
@@ -270,14 +319,14 @@ def _complaint(engine: Engine, out: TextIO) -> None:
     s.finish()
 
 
-def _renovation(engine: Engine, out: TextIO) -> None:
+def _renovation(engine: Engine, store: CaseStore, out: TextIO) -> None:
     resident = Actor(id="owner-ho", roles={"resident"})
     staff = Actor(id="staff-wu", roles={"cs_staff"})
     technician = Actor(id="tech-li", roles={"maintenance"})
     cashier = Actor(id="cashier-qian", roles={"cashier"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     t0 = datetime(2026, 11, 2, 10, 0, tzinfo=TZ)
-    s = _Story(engine, out, "renovation: a structural change, reviewed, inspected twice")
+    s = _Story(engine, store, out, "renovation: a structural change, reviewed, inspected twice")
     s.start(
         "renovation",
         resident,
@@ -327,7 +376,7 @@ def _renovation(engine: Engine, out: TextIO) -> None:
     s.finish()
 
 
-DEMOS: tuple[tuple[str, Callable[[Engine, TextIO], None]], ...] = (
+DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
     ("complaint", _complaint),
@@ -335,11 +384,21 @@ DEMOS: tuple[tuple[str, Callable[[Engine, TextIO], None]], ...] = (
 )
 
 
-def run_demo(engine: Engine, out: TextIO) -> int:
-    """Run every demo whose procedure the engine holds; returns the exit code."""
+def run_demo(
+    engine: Engine, out: TextIO, store: CaseStore | None = None, where: str | None = None
+) -> int:
+    """Run every demo whose procedure the engine holds; returns the exit code.
+
+    The cases go through a :class:`Desk` over ``store`` (a new :class:`MemoryStore` if
+    none is given); ``where`` describes the store in the first line printed.
+    """
+    if store is None:
+        store, where = MemoryStore(), where or "memory (nothing is kept)"
     held = {p.id for p in engine.procedures()}
-    out.write("servflow demo: sample cases on the pure engine (cases kept in memory)\n")
+    out.write(
+        f"servflow demo: sample cases through a Desk; cases and audit logs in {where or store}\n"
+    )
     for procedure, demo in DEMOS:
         if procedure in held:
-            demo(engine, out)
+            demo(engine, store, out)
     return 0

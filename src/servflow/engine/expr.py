@@ -112,11 +112,13 @@ def _offset(source: str, exc: TemplateSyntaxError) -> int | None:
 def compile_expression(source: str) -> Expression:
     """Compile ``source`` in the sandbox; raises :class:`ExpressionSyntaxError`."""
     tree = _parse(source)
-    names = frozenset(meta.find_undeclared_variables(tree))
     try:
+        # Both compile the tree, which is when jinja2 finds unknown filters and tests
+        # (`a o| b` reads as the filter `b`): a TemplateAssertionError, a syntax error too.
+        names = frozenset(meta.find_undeclared_variables(tree))
         compiled = _ENV.compile_expression(source, undefined_to_none=False)
-    except TemplateSyntaxError as exc:  # pragma: no cover - _parse saw the same text
-        raise ExpressionSyntaxError(exc.message or "syntax error", 0) from None
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(exc.message or "syntax error", _offset(source, exc)) from None
     template = compiled._template
     root = template.root_render_func
     new_context = template.new_context

@@ -1,0 +1,125 @@
+"""The storage contract: what a host's case store must do for :class:`servflow.Desk`.
+
+A store keeps, per case, two things: the case itself (its JSON is the source of truth)
+and its audit log, the events in ``seq`` order. It promises four things, which the one
+contract suite in ``tests/test_store_contract.py`` checks against every adapter:
+
+* **Atomic steps.** ``create`` and ``save`` write the case and its new events together
+  or not at all.
+* **No lost updates.** ``save`` replaces the case only if the stored version is still the
+  one the caller loaded (compare-and-set on ``version``), else raises :class:`Conflict`.
+* **An append-only log.** ``history`` returns every event ever saved, in order, and
+  ``engine.replay(store.history(id)) == store.load(id)``.
+* **Exclusive claims.** ``claim_due`` hands each due case to one worker at a time, for a
+  lease that expires if the worker dies, so that many workers can run ``Desk.run_due``.
+
+Times passed to a store are timezone-aware; adapters compare them in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from servflow.engine import Case, Event
+from servflow.errors import ServflowError
+
+__all__ = ["CaseExists", "CaseNotFound", "CaseStore", "Conflict", "check_events"]
+
+
+class CaseNotFound(ServflowError, KeyError):
+    """No case of that id is stored. A ``KeyError`` too, so ``except KeyError`` works."""
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(case_id)
+
+    def __str__(self) -> str:
+        return f"no case {self.case_id!r} in the store"
+
+
+class Conflict(ServflowError):
+    """A write lost a race: the stored case is not at the version the caller expected.
+
+    Nothing was written. Reload the case and run the step again (``Desk`` does that), or
+    report the conflict to the user. ``actual`` is the stored version when it is known.
+    """
+
+    def __init__(
+        self, case_id: str, expected: int | None, actual: int | None, message: str | None = None
+    ) -> None:
+        self.case_id = case_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            message
+            or f"case {case_id!r} is at version {actual}, not {expected}: another writer saved first"
+        )
+
+
+class CaseExists(Conflict):
+    """``create`` was given the id of a case that is already stored; nothing was written."""
+
+    def __init__(self, case_id: str, actual: int | None = None) -> None:
+        super().__init__(case_id, None, actual, f"case {case_id!r} is already stored")
+
+
+@runtime_checkable
+class CaseStore(Protocol):
+    """Where a :class:`~servflow.Desk` keeps cases and their audit logs."""
+
+    def create(self, case: Case, events: Sequence[Event]) -> None:
+        """Store a new case and its first events (seq 1 .. case.version) atomically.
+
+        Raises :class:`CaseExists` if the id is taken.
+        """
+        ...
+
+    def load(self, case_id: str) -> Case:
+        """The stored case; raises :class:`CaseNotFound`."""
+        ...
+
+    def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
+        """Append ``events`` and replace the case, if the stored version is ``expected_version``.
+
+        ``events`` are the events that took the case from ``expected_version`` to
+        ``case.version``. Raises :class:`Conflict` (nothing written) when the stored version
+        differs, :class:`CaseNotFound` when there is no such case.
+        """
+        ...
+
+    def history(self, case_id: str) -> list[Event]:
+        """Every event of the case, in ``seq`` order; raises :class:`CaseNotFound`."""
+        ...
+
+    def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
+        """Claim up to ``limit`` cases whose ``next_due <= at``, earliest first.
+
+        A claimed case is not returned again, to this or any other worker, until it is
+        released or ``at + lease`` has passed (the ``at`` of a later call), so a worker
+        that dies loses its claims after the lease.
+        """
+        ...
+
+    def release(self, case_id: str) -> None:
+        """End the claim on a case (if any); unknown ids are ignored."""
+        ...
+
+
+def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
+    """Refuse a write whose events do not take the case from ``first_seq - 1`` to its version.
+
+    A store calls this before writing: a log with a gap or a stranger's event could never
+    be replayed, and finding that out years later is worse than a ``ValueError`` now.
+    """
+    expected = list(range(first_seq, case.version + 1))
+    if not expected:
+        raise ValueError(
+            f"case {case.id!r} at version {case.version}: nothing to write after version {first_seq - 1}"
+        )
+    if [e.seq for e in events] != expected or any(e.case_id != case.id for e in events):
+        raise ValueError(
+            f"the events of case {case.id!r} must be seq {first_seq}..{case.version} of that case, "
+            f"got {[(e.case_id, e.seq) for e in events]}"
+        )

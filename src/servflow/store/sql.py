@@ -1,0 +1,315 @@
+"""A SQL :class:`~servflow.store.CaseStore` on SQLAlchemy Core: SQLite embedded, PostgreSQL.
+
+Two tables (names take a ``prefix``, ``servflow_`` by default)::
+
+    servflow_cases   id PK, procedure, procedure_version, state, version,
+                     next_due (indexed), claimed_until, data (the case's JSON)
+    servflow_events  case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
+
+The JSON columns are the source of truth (``Case.model_dump_json()``,
+``Event.model_dump_json()``); the other columns are copies for queries. Personal data
+lives only in the JSON, and the engine is built with ``hide_parameters=True`` so that no
+value reaches a log or an error message.
+
+Times are stored as ISO 8601 UTC text of one fixed width, ``2026-11-23T01:00:00.000000Z``
+(see :func:`utc_text`), so that text order is time order on every database; on
+PostgreSQL the columns use the ``C`` collation, so no locale can change that order.
+
+Concurrency:
+
+* ``save`` is ``UPDATE ... WHERE id = :id AND version = :expected``; no row changed means
+  another writer saved first (:class:`~servflow.store.Conflict`). The events are
+  inserted in the same transaction.
+* ``claim_due`` selects due, unclaimed (or expired) rows and stamps ``claimed_until`` in one
+  transaction. On PostgreSQL the select is ``FOR UPDATE SKIP LOCKED``: concurrent
+  claimers skip each other's rows instead of waiting for them. On SQLite every writing
+  transaction starts with ``BEGIN IMMEDIATE``, which takes the database's one write lock
+  up front, so claims are serialised (and a ``save`` cannot deadlock upgrading a read
+  lock); file databases use WAL mode, so readers do not wait for the writer.
+
+sqlalchemy is imported inside the methods, not at the top: ``import servflow`` (and so
+``import servflow.engine``) must not load a database library. After the first call the
+import is a dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from servflow.engine import Case, Event
+from servflow.store.base import CaseExists, CaseNotFound, Conflict, check_events
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["ID_LENGTH", "SqlStore", "utc_text"]
+
+ID_LENGTH = 255
+"""The longest case id the SQL store accepts."""
+
+_TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` as fixed-width ISO 8601 UTC text: text order is time order."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware datetime")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+class SqlStore:
+    """Cases and their audit logs in two SQL tables. Implements :class:`~servflow.store.CaseStore`.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///servflow.db`` (the default, a file beside the
+    process), ``sqlite://`` (in memory, one per store), or
+    ``postgresql+psycopg://user@host/db`` (install ``servflow[postgres]``). ``create``
+    makes the tables if they are missing. ``prefix`` names the tables
+    (``<prefix>cases``, ``<prefix>events``). Call :meth:`close` (or use ``with``) when done.
+    """
+
+    def __init__(
+        self,
+        url: str = "sqlite:///servflow.db",
+        *,
+        create: bool = True,
+        prefix: str = "servflow_",
+    ) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.pool import StaticPool
+
+        parsed = sa.make_url(url)
+        self.dialect: str = parsed.get_backend_name()
+        options: dict[str, Any] = {"hide_parameters": True}
+        memory = False
+        if self.dialect == "sqlite":
+            memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+            if memory:
+                # One connection, shared by every thread (a second one would open a second,
+                # empty database); the lock below takes turns on it.
+                options["poolclass"] = StaticPool
+                options["connect_args"] = {"check_same_thread": False}
+            else:
+                options["connect_args"] = {"timeout": 30}
+        else:
+            options["pool_pre_ping"] = True
+        self.url: str = parsed.render_as_string(hide_password=True)
+        self.bind: sa.Engine = sa.create_engine(parsed, **options)
+        self._serial: AbstractContextManager[Any] = threading.Lock() if memory else nullcontext()
+        if self.dialect == "sqlite":
+            _sqlite_transactions(self.bind, wal=not memory)
+
+        time_type = sa.String(_TIME_WIDTH).with_variant(
+            sa.String(_TIME_WIDTH, collation="C"), "postgresql"
+        )
+        self.metadata: sa.MetaData = sa.MetaData()
+        self.cases: sa.Table = sa.Table(
+            f"{prefix}cases",
+            self.metadata,
+            sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+            sa.Column("procedure", sa.String(200), nullable=False),
+            sa.Column("procedure_version", sa.Integer, nullable=False),
+            sa.Column("state", sa.String(200), nullable=False),
+            sa.Column("version", sa.Integer, nullable=False),
+            sa.Column("next_due", time_type, nullable=True),
+            sa.Column("claimed_until", time_type, nullable=True),
+            sa.Column("data", sa.Text, nullable=False),
+            sa.Index(f"ix_{prefix}cases_next_due", "next_due"),
+        )
+        self.events: sa.Table = sa.Table(
+            f"{prefix}events",
+            self.metadata,
+            sa.Column(
+                "case_id",
+                sa.String(ID_LENGTH),
+                sa.ForeignKey(self.cases.c.id),
+                primary_key=True,
+            ),
+            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("at", time_type, nullable=False),
+            sa.Column("kind", sa.String(32), nullable=False),
+            sa.Column("body", sa.Text, nullable=False),
+        )
+        if create:
+            with self._serial:
+                self.metadata.create_all(self.bind)
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r})"
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.bind.dispose()
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def create(self, case: Case, events: Sequence[Event]) -> None:
+        import sqlalchemy as sa
+
+        if len(case.id) > ID_LENGTH:
+            raise ValueError(f"case ids are at most {ID_LENGTH} characters in a SqlStore")
+        check_events(case, events, 1)
+        with self._transaction() as conn:
+            try:
+                conn.execute(sa.insert(self.cases).values(id=case.id, **self._case_row(case)))
+            except sa.exc.IntegrityError:
+                raise CaseExists(case.id) from None
+            conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+
+    def load(self, case_id: str) -> Case:
+        import sqlalchemy as sa
+
+        with self._transaction(read=True) as conn:
+            data = conn.execute(
+                sa.select(self.cases.c.data).where(self.cases.c.id == case_id)
+            ).scalar_one_or_none()
+        if data is None:
+            raise CaseNotFound(case_id)
+        return Case.model_validate_json(data)
+
+    def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
+        import sqlalchemy as sa
+
+        check_events(case, events, expected_version + 1)
+        cases = self.cases
+        with self._transaction() as conn:
+            changed = conn.execute(
+                sa.update(cases)
+                .where(cases.c.id == case.id, cases.c.version == expected_version)
+                .values(**self._case_row(case))
+            ).rowcount
+            if changed != 1:
+                actual = conn.execute(
+                    sa.select(cases.c.version).where(cases.c.id == case.id)
+                ).scalar_one_or_none()
+                if actual is None:
+                    raise CaseNotFound(case.id)
+                raise Conflict(case.id, expected_version, actual)
+            conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+
+    def history(self, case_id: str) -> list[Event]:
+        import sqlalchemy as sa
+
+        events = self.events
+        with self._transaction(read=True) as conn:
+            bodies = (
+                conn.execute(
+                    sa.select(events.c.body)
+                    .where(events.c.case_id == case_id)
+                    .order_by(events.c.seq)
+                )
+                .scalars()
+                .all()
+            )
+            if (
+                not bodies
+                and not conn.execute(
+                    sa.select(self.cases.c.id).where(self.cases.c.id == case_id)
+                ).first()
+            ):
+                raise CaseNotFound(case_id)
+        return [Event.model_validate_json(body) for body in bodies]
+
+    def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
+        import sqlalchemy as sa
+
+        now, until = utc_text(at), utc_text(at + lease)
+        if limit <= 0:
+            return []
+        cases = self.cases
+        query = (
+            sa.select(cases.c.id, cases.c.data)
+            .where(
+                cases.c.next_due.is_not(None),
+                cases.c.next_due <= now,
+                sa.or_(cases.c.claimed_until.is_(None), cases.c.claimed_until <= now),
+            )
+            .order_by(cases.c.next_due, cases.c.id)
+            .limit(limit)
+            # PostgreSQL: lock the rows taken, and skip rows another claimer holds
+            # instead of waiting for it. SQLite renders nothing here: BEGIN IMMEDIATE
+            # already made this transaction the only writer.
+            .with_for_update(skip_locked=True)
+        )
+        with self._transaction() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    sa.update(cases)
+                    .where(cases.c.id.in_([row.id for row in rows]))
+                    .values(claimed_until=until)
+                )
+        return [Case.model_validate_json(row.data) for row in rows]
+
+    def release(self, case_id: str) -> None:
+        import sqlalchemy as sa
+
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
+            )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
+        """One transaction; commits when the block ends, rolls back if it raises."""
+        with self._serial, self.bind.connect() as conn:
+            if read:
+                conn.execution_options(servflow_read=True)
+            with conn.begin():
+                yield conn
+
+    @staticmethod
+    def _case_row(case: Case) -> dict[str, Any]:
+        return {
+            "procedure": case.procedure,
+            "procedure_version": case.procedure_version,
+            "state": case.state,
+            "version": case.version,
+            "next_due": utc_text(case.next_due) if case.next_due is not None else None,
+            "data": case.model_dump_json(),
+        }
+
+    @staticmethod
+    def _event_row(event: Event) -> dict[str, Any]:
+        return {
+            "case_id": event.case_id,
+            "seq": event.seq,
+            "at": utc_text(event.at),
+            "kind": event.kind,
+            "body": event.model_dump_json(),
+        }
+
+
+def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
+    """Make SQLite transactions explicit: ``BEGIN IMMEDIATE`` for writes, ``BEGIN`` for reads.
+
+    Python's sqlite3 module would otherwise open a transaction lazily, at the first write,
+    after the reads of the same transaction ran outside it.
+    """
+    import sqlalchemy as sa
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver leaves BEGIN to us
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    def on_begin(conn: sa.Connection) -> None:
+        read = conn.get_execution_options().get("servflow_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+    sa.event.listen(bind, "connect", on_connect)
+    sa.event.listen(bind, "begin", on_begin)
