@@ -6,11 +6,13 @@ import re
 import shutil
 import textwrap
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from servflow import Engine
 from servflow.cli import main
+from servflow.errors import RejectionReason
 from servflow.testing import (
     ScenarioError,
     ScenarioResult,
@@ -27,16 +29,7 @@ PROCEDURES = REPO / "procedures"
 SCENARIOS = sorted((PROCEDURES / "scenarios").glob("*.yaml"))
 DOC = REPO / "docs" / "scenarios.md"
 
-ALL_REASONS = {
-    "unknown_trigger",
-    "not_in_state",
-    "forbidden",
-    "beyond_authority",
-    "guard_failed",
-    "invalid_data",
-    "stale_version",
-    "final_state",
-}
+ALL_REASONS = set(get_args(RejectionReason))
 
 REPAIR_START = """\
 scenario: A repair for the runner's own tests

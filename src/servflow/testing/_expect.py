@@ -8,8 +8,9 @@ the closed lists below, so a typo is an error with its position, never a silent 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from servflow.errors import RejectionReason
 from servflow.testing._reader import Reader, SourcePath, kind
 
 __all__ = [
@@ -56,16 +57,7 @@ REJECTION_KEYS = (
     "expected",
     "actual",
 )
-REASONS = (
-    "unknown_trigger",
-    "not_in_state",
-    "forbidden",
-    "beyond_authority",
-    "guard_failed",
-    "invalid_data",
-    "stale_version",
-    "final_state",
-)
+REASONS: tuple[str, ...] = get_args(RejectionReason)
 EVENT_KINDS = ("started", "fired", "auto_fired", "warned", "breached", "breach_step")
 EVENT_KEYS = (
     "kind",
