@@ -9,14 +9,14 @@ exercised as much as acceptances.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from servflow.model import FieldSpec, Procedure
+from servflow.model import Procedure
+from servflow.testing.strategies import field_values, valid_values
 
 TZ = ZoneInfo("Asia/Shanghai")
 #: Lives start here; the seed calendars are published through 2026-12-31.
@@ -32,56 +32,9 @@ class Step:
     after: timedelta
 
 
-def valid_value(spec: FieldSpec) -> st.SearchStrategy[Any]:
-    kind = spec.type
-    if kind == "choice":
-        return st.sampled_from(spec.choices or ["x"])
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "integer":
-        lo = int(spec.minimum) if spec.minimum is not None else -1000
-        hi = int(spec.maximum) if spec.maximum is not None else 100_000
-        return st.integers(lo, hi)
-    if kind == "decimal":
-        lo = spec.minimum if spec.minimum is not None else -1000
-        hi = spec.maximum if spec.maximum is not None else 100_000
-        return st.decimals(
-            min_value=Decimal(str(lo)),
-            max_value=Decimal(str(hi)),
-            places=2,
-            allow_nan=False,
-            allow_infinity=False,
-        )
-    if kind == "date":
-        return st.dates(date(2026, 1, 1), date(2027, 12, 31))
-    if kind == "datetime":
-        return st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(TZ))
-    if kind == "list":
-        return st.lists(st.text(max_size=10), max_size=3)
-    if spec.pattern is not None:
-        return st.from_regex(spec.pattern, fullmatch=True).filter(
-            lambda s: 0 < len(s) <= 200 and "\n" not in s
-        )
-    if kind == "string":
-        return st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20)
-    return st.text(min_size=1, max_size=40)
-
-
-junk_value = st.one_of(
-    st.none(),
-    st.integers(),
-    st.text(max_size=5),
-    st.booleans(),
-    st.floats(allow_nan=True),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-    st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 1)),  # naive: always refused
-)
-
-
-def value_for(spec: FieldSpec) -> st.SearchStrategy[Any]:
-    """Mostly valid values, sometimes junk."""
-    return st.one_of(valid_value(spec), valid_value(spec), valid_value(spec), junk_value)
+# The field-value strategies are the testing kit's own (servflow.testing.strategies).
+valid_value = valid_values
+value_for = field_values
 
 
 @st.composite
