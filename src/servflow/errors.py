@@ -9,7 +9,7 @@ not only a message, and after any of them nothing has changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
@@ -53,7 +53,6 @@ class Diagnostic:
     severity: Severity
     code: str
     message: str
-    hint: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.severity} {self.code} {self.message}"

@@ -161,7 +161,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _as_json(diagnostic: Diagnostic) -> dict[str, object]:
-    document: dict[str, object] = dict(diagnostic.as_dict())
-    if diagnostic.hint:
-        document["hint"] = diagnostic.hint
-    return document
+    return dict(diagnostic.as_dict())
