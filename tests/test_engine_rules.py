@@ -253,3 +253,13 @@ def test_a_changed_definition_under_the_same_version_is_refused():
         changed.replay(events)
     with pytest.raises(KeyError, match="no version 3"):
         e1.start("p", actor=CLERK, at=T0, version=3)
+
+
+def test_a_promised_date_past_the_published_calendar_is_refused_as_data():
+    calendars = load_catalogue([REPO / "procedures" / "calendars.yaml"]).calendars
+    e = Engine([load_procedure(BASE + "calendar: office\n" + UNTIL)], calendars=calendars)
+    case = e.start("p", actor=CLERK, at=T0).case
+    with pytest.raises(Rejected) as info:
+        e.fire(case, "promise", actor=CLERK, data={"due": "2027-01-04"}, at=T0)
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_data", "due")
+    assert "published_through" in str(info.value)

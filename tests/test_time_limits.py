@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from servflow import Actor, Case, Engine, Rejected
 from servflow.engine.case import Event
+from servflow.engine.durations import parse_duration
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -381,3 +382,22 @@ def test_closing_a_case_stops_every_clock():
     assert {t.status for t in closed.timers.values()} == {"stopped"}
     assert closed.next_due is None
     assert ENGINE.advance(closed, at=T0 + timedelta(days=30)).events == ()
+
+
+def test_the_shipped_hong_kong_calendar_closes_on_general_holidays():
+    from datetime import date
+
+    hk = SEED.calendars["office_hk"]
+    # Easter 2026 in Hong Kong: Good Friday (3 April), the day following it (Saturday 4),
+    # Tomb-Sweeping Day on Sunday 5, Easter Monday (6) and the day following Easter Monday,
+    # which also carries Tomb-Sweeping Day observed (Tuesday 7): the office reopens on
+    # Wednesday 8 April.
+    off = [date(2026, 4, d) for d in (3, 4, 5, 6, 7)]
+    assert [hk.is_working_day(d) for d in off] == [False] * 5
+    assert hk.is_working_day(date(2026, 4, 2))
+    assert hk.is_working_day(date(2026, 4, 8))
+    thursday = datetime(2026, 4, 2, 17, 0, tzinfo=ZoneInfo("Asia/Hong_Kong"))
+    # Thursday 17:00 + 3h of office time: 1h on Thursday, then Wednesday 09:00-11:00.
+    assert hk.add(thursday, parse_duration("3h")) == datetime(
+        2026, 4, 8, 11, 0, tzinfo=ZoneInfo("Asia/Hong_Kong")
+    )

@@ -42,7 +42,7 @@ from servflow.engine.case import (
 )
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
-from servflow.errors import EvaluationError, Rejected
+from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 from servflow.model import TimeLimit
 
 if TYPE_CHECKING:
@@ -272,11 +272,18 @@ def _start(
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
     cal = _calendar(engine, cal_name)
-    due = _target_due(cal, target, at, scope_of)
-    if target.until is None and target.duration.working_days == 0 and not target.end_of_working_day:
-        budget = target.duration.seconds
-    else:
-        budget = int(cal.elapsed(at, due).total_seconds())
+    try:
+        due = _target_due(cal, target, at, scope_of)
+        if (
+            target.until is None
+            and target.duration.working_days == 0
+            and not target.end_of_working_day
+        ):
+            budget = target.duration.seconds
+        else:
+            budget = int(cal.elapsed(at, due).total_seconds())
+    except CalendarError as exc:
+        raise _beyond_calendar(target, exc) from None
     history: tuple[CycleRecord, ...] = ()
     cycle = 1
     if old is not None:
@@ -317,11 +324,14 @@ def _retarget(
         return False
     cal = _calendar(engine, cal_name)
     started = w["started_at"]
-    due = _target_due(cal, target, started, scope_of)
+    try:
+        due = _target_due(cal, target, started, scope_of)
+        budget = int(cal.elapsed(started, due).total_seconds())
+    except CalendarError as exc:
+        raise _beyond_calendar(target, exc) from None
     paused = sum(int(cal.elapsed(a, b).total_seconds()) for a, b in w["pauses"])
     if w["status"] == "paused" and w["paused_at"] is not None:
         paused += int(cal.elapsed(w["paused_at"], at).total_seconds())
-    budget = int(cal.elapsed(started, due).total_seconds())
     elapsed = int(cal.elapsed(started, at).total_seconds()) - paused
     w["calendar"], w["target"], w["fixed"] = cal_name, target.text, target.until is not None
     w["budget_seconds"], w["elapsed_seconds"] = budget, elapsed
@@ -358,6 +368,22 @@ def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _Scop
         return close
     midnight = datetime.combine(value + timedelta(days=1), datetime.min.time())
     return midnight.replace(tzinfo=cal.zone).astimezone(UTC)
+
+
+def _beyond_calendar(target: _Target, exc: CalendarError) -> ServflowError:
+    """A deadline the calendar cannot place: the caller's date, or the calendar's limit.
+
+    A date the case gives (``until``) past the published schedule is the event's data at
+    fault (``invalid_data`` on that field); a duration that runs past it is the
+    calendar's, and stays a :class:`CalendarError`.
+    """
+    if target.until is None:
+        return exc
+    return Rejected(
+        "invalid_data",
+        f"the date in {target.until!r} cannot be placed in the calendar ({exc})",
+        field=target.until,
+    )
 
 
 def _record(w: W, at: datetime) -> CycleRecord:
