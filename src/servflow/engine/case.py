@@ -27,6 +27,7 @@ __all__ = [
     "EventKind",
     "Outcome",
     "TimerState",
+    "case_event",
     "effect",
     "trusted",
 ]
@@ -202,6 +203,19 @@ def effect(
             "detail": detail if detail is not None else {},
         },
     )
+
+
+def case_event(case: Case, values: dict[str, Any]) -> Event:
+    """The next audit event of ``case``: its id, sequence number and pinned procedure
+    filled in, the rest from ``values`` (built by the engine from checked input)."""
+    values.update(
+        case_id=case.id,
+        seq=case.version + 1,
+        procedure=case.procedure,
+        procedure_version=case.procedure_version,
+        digest=case.digest,
+    )
+    return trusted(Event, values)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -41,7 +41,6 @@ class CompiledStep:
     accepts: frozenset[str] | None
     requires: tuple[str, ...]
     clear: tuple[str, ...]
-    names: frozenset[str]
 
     @property
     def to(self) -> str:
@@ -58,13 +57,17 @@ class CompiledProcedure:
     table: Mapping[tuple[str, str], tuple[CompiledStep, ...]]
     sources: Mapping[str, tuple[str, ...]]
     invariants: tuple[tuple[str, Expression], ...]
-    invariant_names: frozenset[str]
     fields: Mapping[str, FieldSpec]
     defaults: Mapping[str, Any]
     finals: frozenset[str]
     ranks: Mapping[str, int]
     limits: tuple[CompiledLimit, ...]
     machine: Machine = field(repr=False)
+
+    def raised_level(self, level: int, by: int = 1) -> int:
+        """The escalation level ``by`` rungs up, never past the top of the ladder."""
+        ladder = len(self.procedure.escalation)
+        return min(level + by, ladder - 1) if ladder else level + by
 
     def scope(
         self,
@@ -93,9 +96,6 @@ class CompiledProcedure:
 def _step(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> CompiledStep:
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
-    names: set[str] = set(guard.names) if guard else set()
-    for expr in authority.values():
-        names |= expr.names
     ranks = {name: role.rank for name, role in proc.roles.items()}
     return CompiledStep(
         trigger=trigger,
@@ -108,7 +108,6 @@ def _step(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> Co
         accepts=frozenset(spec.accepts) if spec.accepts is not None else None,
         requires=tuple(spec.requires),
         clear=tuple(spec.clear),
-        names=frozenset(names),
     )
 
 
@@ -144,9 +143,6 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
     invariants = tuple((inv.name, compile_expression(inv.check)) for inv in proc.invariants)
-    inv_names: set[str] = set()
-    for _, expr in invariants:
-        inv_names |= expr.names
     return CompiledProcedure(
         procedure=proc,
         digest=digest,
@@ -154,7 +150,6 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         table=table,
         sources={k: tuple(v) for k, v in sources.items()},
         invariants=invariants,
-        invariant_names=frozenset(inv_names),
         fields=dict(proc.fields),
         defaults={
             n: normalise(f, f.default) for n, f in proc.fields.items() if f.default is not None

@@ -46,6 +46,7 @@ from servflow.engine.case import (
     Effect,
     Event,
     Outcome,
+    case_event,
     effect,
     trusted,
 )
@@ -341,11 +342,9 @@ class Engine:
         role = authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
         check_requires(cp, step, merged)
         check_invariants(cp, merged, step.to, trigger, case.escalation_level)
-        event = trusted(
-            Event,
+        event = case_event(
+            case,
             {
-                "case_id": case.id,
-                "seq": case.version + 1,
                 "at": at,
                 "kind": "fired",
                 "trigger": trigger,
@@ -354,10 +353,7 @@ class Engine:
                 "source": case.state,
                 "target": step.to,
                 "changes": changes,
-                "detail": self._detail(cp, steps, step, case),
-                "procedure": case.procedure,
-                "procedure_version": case.procedure_version,
-                "digest": case.digest,
+                "detail": _detail(cp, steps, step, case),
             },
         )
         new_case = _apply(self, cp, case, event)
@@ -367,20 +363,6 @@ class Engine:
                 case=new_case, events=(*due.events, event), effects=(*due.effects, *effects)
             )
         return Outcome(case=new_case, events=(event,), effects=effects)
-
-    def _detail(
-        self, cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
-    ) -> dict[str, Any]:
-        detail: dict[str, Any] = {}
-        if len(steps) > 1:
-            detail["branch"] = step.index
-        if step.spec.escalates:
-            detail["escalation_level"] = self._next_level(cp, case.escalation_level)
-        return detail
-
-    def _next_level(self, cp: CompiledProcedure, level: int) -> int:
-        ladder = len(cp.procedure.escalation)
-        return min(level + 1, ladder - 1) if ladder else level + 1
 
     def available(self, case: Case, actor: Actor, *, at: datetime) -> tuple[Availability, ...]:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
@@ -441,6 +423,18 @@ class Engine:
         if case is None:
             raise ValueError("an empty event log holds no case")
         return case
+
+
+def _detail(
+    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
+) -> dict[str, Any]:
+    """What an event records beyond its move: which branch, and a raised level."""
+    detail: dict[str, Any] = {}
+    if len(steps) > 1:
+        detail["branch"] = step.index
+    if step.spec.escalates:
+        detail["escalation_level"] = cp.raised_level(case.escalation_level)
+    return detail
 
 
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:

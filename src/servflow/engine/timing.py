@@ -25,7 +25,7 @@ same case as advancing straight to t2.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from servflow.engine.case import (
     Event,
     Outcome,
     TimerState,
+    case_event,
     effect,
     trusted,
 )
@@ -401,7 +402,9 @@ def _record(w: W, at: datetime) -> CycleRecord:
     )
 
 
-_ScopeOf = Any  # Callable[[frozenset[str]], dict[str, Any]]
+# The typed values an expression reading these names sees (CompiledProcedure.scope, bound
+# to the case being built).
+_ScopeOf = Callable[[frozenset[str]], dict[str, Any]]
 
 
 def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> _Target:
@@ -548,23 +551,18 @@ def _due_events(
     action: str,
 ) -> tuple[list[Event], list[Effect]]:
     common: dict[str, Any] = {
-        "case_id": case.id,
-        "seq": case.version + 1,
         "at": moment,
         "trigger": limit.name,
         "actor": SYSTEM_ACTOR,
         "source": case.state,
         "target": case.state,
         "time_limit": limit.name,
-        "procedure": case.procedure,
-        "procedure_version": case.procedure_version,
-        "digest": case.digest,
     }
     effects: list[Effect] = []
     if action.startswith("warn:"):
         key = int(action.split(":", 1)[1])
-        event = trusted(
-            Event,
+        event = case_event(
+            case,
             dict(
                 kind="warned",
                 detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle},
@@ -590,11 +588,9 @@ def _due_events(
         index = int(action.split(":", 1)[1])
         steps = [limit.steps[index]]
     detail: dict[str, Any] = {"steps": [s.index for s in steps], "cycle": timer.cycle}
-    levels = len(cp.procedure.escalation)
     raise_by = sum(1 for s in steps if s.escalate)
     if raise_by:
-        top = max(levels - 1, 0) if levels else case.escalation_level + raise_by
-        detail["escalation_level"] = min(case.escalation_level + raise_by, top)
+        detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
     effects.extend(
         effect(
             "notify",
@@ -610,7 +606,7 @@ def _due_events(
         if s.notify is not None
     )
     kind = "breached" if action == "breach" else "breach_step"
-    return [trusted(Event, dict(kind=kind, detail=detail, **common))], effects
+    return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
 
 
 def _auto_fire(
@@ -653,12 +649,10 @@ def _auto_fire(
         if len(steps) > 1:
             detail["branch"] = step.index
         if step.spec.escalates:
-            detail["escalation_level"] = engine._next_level(cp, case.escalation_level)
-        event = trusted(
-            Event,
+            detail["escalation_level"] = cp.raised_level(case.escalation_level)
+        event = case_event(
+            case,
             {
-                "case_id": case.id,
-                "seq": case.version + 1,
                 "at": at,
                 "kind": "auto_fired",
                 "trigger": trigger,
@@ -669,9 +663,6 @@ def _auto_fire(
                 "changes": changes,
                 "time_limit": limit,
                 "detail": detail,
-                "procedure": case.procedure,
-                "procedure_version": case.procedure_version,
-                "digest": case.digest,
             },
         )
         return event, _effects(step, case, event)
