@@ -42,14 +42,14 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
         others = [c for c in _calendar_files(folder) if c.resolve() != path.resolve()]
         catalogue = load_catalogue([path, *others])
         result = catalogue.results[0]
-        errors = [d for d in catalogue.diagnostics if d.severity == "error"]
+        errors = catalogue.errors
         if errors or result.procedure is None:
             raise DefinitionError(errors or result.diagnostics)
         return result.procedure, catalogue
     catalogue = load_catalogue([folder])
     matches = [p for p in catalogue.procedures if p.id == proc]
     if not matches:
-        errors = [d for d in catalogue.diagnostics if d.severity == "error"]
+        errors = catalogue.errors
         if errors:
             raise DefinitionError(errors)
         known = sorted({p.id for p in catalogue.procedures})

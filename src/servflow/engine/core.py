@@ -171,7 +171,7 @@ class Engine:
         from servflow.procedures.load import load_catalogue
 
         catalogue = load_catalogue(paths)
-        errors = [d for d in catalogue.diagnostics if d.severity == "error"]
+        errors = catalogue.errors
         if errors:
             raise DefinitionError(errors)
         return cls(catalogue.procedures, calendars=catalogue.calendars, _checked=True)

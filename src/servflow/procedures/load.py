@@ -77,6 +77,11 @@ class Catalogue:
     def diagnostics(self) -> list[Diagnostic]:
         return sorted(d for r in self.results for d in r.diagnostics)
 
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """The diagnostics that make a file unusable (not the warnings)."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
 
 suggest = did_you_mean
 

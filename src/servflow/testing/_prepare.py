@@ -93,7 +93,7 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
         )
         wanted = [p for p in catalogue.procedures if p.id == scenario.procedure]
     if not wanted:
-        errors = [d for d in catalogue.diagnostics if d.severity == "error"]
+        errors = catalogue.errors
         if errors:
             raise DefinitionError(errors)
         known = sorted({p.id for p in catalogue.procedures})
