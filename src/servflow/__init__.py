@@ -19,7 +19,9 @@ from servflow.errors import (
     DefinitionError,
     Diagnostic,
     EvaluationError,
+    IntegrityError,
     Rejected,
+    ReplayError,
     ServflowError,
 )
 
@@ -35,8 +37,10 @@ __all__ = [
     "Engine",
     "EvaluationError",
     "Event",
+    "IntegrityError",
     "Outcome",
     "Rejected",
+    "ReplayError",
     "ServflowError",
     "__version__",
 ]

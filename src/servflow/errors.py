@@ -17,7 +17,9 @@ __all__ = [
     "DefinitionError",
     "Diagnostic",
     "EvaluationError",
+    "IntegrityError",
     "Rejected",
+    "ReplayError",
     "RejectionReason",
     "ServflowError",
 ]
@@ -117,3 +119,29 @@ class CalendarError(ServflowError):
     def __init__(self, calendar: str, message: str) -> None:
         self.calendar = calendar
         super().__init__(f"calendar {calendar!r}: {message}")
+
+
+class IntegrityError(ServflowError):
+    """A case or an audit log is not one the engine could have produced.
+
+    Raised for a stored case that was tampered with or truncated (a state the procedure
+    does not have, a value of the wrong type, timers that contradict each other) before
+    anything is computed from it. ``case_id`` names the case when it is known and
+    ``problem`` says what is inconsistent, in words (never a value of a ``pii`` field).
+    """
+
+    def __init__(self, problem: str, *, case_id: str | None = None) -> None:
+        self.problem = problem
+        self.case_id = case_id
+        where = f"case {case_id!r}: " if case_id else ""
+        super().__init__(f"{where}{problem}")
+
+
+class ReplayError(IntegrityError):
+    """An audit log does not replay: ``seq`` is the first event that the procedure refutes."""
+
+    def __init__(self, problem: str, *, seq: int | None, case_id: str | None = None) -> None:
+        self.seq = seq
+        at = f"event {seq}: " if seq is not None else ""
+        super().__init__(f"{at}{problem}", case_id=case_id)
+        self.problem = problem
