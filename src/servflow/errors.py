@@ -19,8 +19,8 @@ __all__ = [
     "EvaluationError",
     "IntegrityError",
     "Rejected",
-    "ReplayError",
     "RejectionReason",
+    "ReplayError",
     "ServflowError",
 ]
 
