@@ -37,7 +37,6 @@ __all__ = [
     "load_file",
     "load_procedure",
     "load_text",
-    "suggest",
 ]
 
 
@@ -81,9 +80,6 @@ class Catalogue:
     def errors(self) -> list[Diagnostic]:
         """The diagnostics that make a file unusable (not the warnings)."""
         return [d for d in self.diagnostics if d.severity == "error"]
-
-
-suggest = did_you_mean
 
 
 def digest_of(procedure: Procedure) -> str:
@@ -166,7 +162,7 @@ def _pydantic_diagnostics(
                         + (
                             _comma_hint(smap, loc)
                             or _language_hint(loc[-1])
-                            or suggest(loc[-1], ("zh-Hant", "zh-Hans", "en"))
+                            or did_you_mean(loc[-1], ("zh-Hant", "zh-Hans", "en"))
                         ),
                         key=True,
                     )
@@ -182,7 +178,7 @@ def _pydantic_diagnostics(
                     loc,
                     "unknown-key",
                     f"unknown key {key!r} in {smap.display(loc[:-1]) or 'the file'}"
-                    + suggest(key, valid),
+                    + did_you_mean(key, valid),
                     key=True,
                 )
             )
@@ -200,7 +196,7 @@ def _pydantic_diagnostics(
             shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
             message = error["msg"].removeprefix("Value error, ")
             if kind == "literal_error" and loc and loc[-1] == "type":
-                message = f"unknown field type {value!r}" + suggest(
+                message = f"unknown field type {value!r}" + did_you_mean(
                     value,
                     (
                         "string",
@@ -417,7 +413,9 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
             if name not in known:
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        ref, "unknown-calendar", f"unknown calendar {name!r}" + suggest(name, known)
+                        ref,
+                        "unknown-calendar",
+                        f"unknown calendar {name!r}" + did_you_mean(name, known),
                     )
                 )
         if result.ok:
