@@ -70,5 +70,7 @@ def test_a_graph_naming_an_undeclared_state_does_not_compile(broken, message) ->
 
 def test_the_engine_loads_no_state_machine_library() -> None:
     code = "import sys, servflow.engine\nprint('transitions' in sys.modules)\n"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
