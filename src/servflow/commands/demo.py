@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         url, where = args.db, None
     else:
         path = Path(tempfile.mkdtemp(prefix="servflow-demo-")) / "servflow.db"
-        url, where = f"sqlite:///{path}", f"SQLite at {path} (kept: open it with sqlite3)"
+        url, where = f"sqlite:///{path}", f"SQLite at {path}"
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
@@ -433,9 +433,7 @@ def run_demo(
     if store is None:
         store, where = MemoryStore(), where or "memory (nothing is kept)"
     held = {p.id for p in engine.procedures()}
-    out.write(
-        f"servflow demo: sample cases through a Desk; cases and audit logs in {where or store}\n"
-    )
+    out.write(f"servflow demo: cases and audit logs in {where or store}\n")
     for procedure, demo in DEMOS:
         if procedure in held:
             demo(engine, store, out)
