@@ -6,12 +6,14 @@ file's order, so that choosing a step is a dictionary lookup; the compiler refus
 that names a state the procedure does not declare (the loader's checks report that with
 its position first; this guards procedures built in memory).
 
-No state-machine library is used here. ``transitions`` was tried and dropped: it accepts a
-transition to an undeclared state without a word (it fails only when the transition is
-taken), it has no reachability query for the static checks, and its diagrams cannot carry
-the titles, guards, roles and clocks that ``servflow diagram`` draws; what remained was a
-second copy of this table. A machine per case would also cost about as much as servflow's
-whole fire cycle (``bench/machine_per_case.py``). It stays the baseline of the benchmarks.
+No state-machine library is used here. A ``transitions`` machine per procedure version was
+built here once and dropped: it accepts a transition to an undeclared state without a word
+(it fails only when the transition is taken), nothing read it, and the jobs it could have
+done are done better already: the static checks need reachability, which it has no query
+for, and ``servflow diagram`` draws localized titles, guard expressions, roles and clocks
+from the procedure file, which its diagrams would have to be fed. A machine per case would
+cost about as much as servflow's whole fire cycle (``bench/machine_per_case.py``).
+``transitions`` stays the baseline of the benchmarks.
 """
 
 from __future__ import annotations
