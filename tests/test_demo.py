@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from servflow import Engine
+from servflow import Actor, Desk, Engine
 from servflow.cli import main
-from servflow.store import SqlStore
+from servflow.commands.demo import TZ, columns, pack
+from servflow.store import MemoryStore, SqlStore
+from servflow.testing._display import Display
 
 
 def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_path):
@@ -22,8 +25,45 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     for secret in ("王小明", "138 0000 0000", "A-1203", "馬先生", "136 5555 6666", "何太"):
         assert secret not in out
     assert "resident_name=***" in out
-    assert "breached:dispatch_in_time" in out
+    assert re.search(r"^    3  2026-11-24 22:25  breached    dispatch_in_time$", out, re.M)
     assert "refused as it should be: reply by officer-zhang: beyond_authority" in out
+
+
+def test_demo_output_fits_100_columns_and_is_the_kits_timeline(capsys):
+    assert main(["demo", "--store", "memory"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(columns(line) for line in lines) <= 100
+    assert len(lines) > 100
+    # The timeline's first line of an event is the testing kit's own line for it.
+    engine = Engine.standard()
+    desk = Desk(engine, MemoryStore())
+    clerk = Actor(id="clerk-chen", roles={"repair_reception"})
+    at = datetime(2026, 11, 24, 22, 10, tzinfo=TZ)
+    data = {
+        "resident_name": "陳大文",
+        "address": "B-0502",
+        "phone": "139 1111 2222",
+        "fault": "Burst water main",
+        "appointment_at": at + timedelta(minutes=30),
+        "priority": "emergency",
+    }
+    case = desk.open("repair", actor=clerk, data=data, at=at)
+    (event,) = desk.history(case.id)
+    kit = Display(TZ, engine.procedure("repair").fields).event_line(event, changes=False)
+    assert f"    1  {kit}" in lines
+
+
+def test_pack_never_cuts_an_item_and_counts_wide_characters():
+    items = ["a" * 30, "記錄表" * 12, "b" * 120, "c"]
+    lines = pack(items, "  ", "> ")
+    assert lines == [
+        "> " + "a" * 30 + ",",
+        "  " + "記錄表" * 12 + ",",
+        "  " + "b" * 120 + ",",
+        "  c",
+    ]
+    assert pack([], "  ") == []
+    assert columns("記錄表 ab") == 9
 
 
 def test_demo_keeps_its_cases_in_a_new_sqlite_file_by_default(capsys, monkeypatch, tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,11 +24,14 @@ from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
 from servflow.store import CaseStore, MemoryStore, SqlStore
+from servflow.testing._display import Display
 
 __all__ = ["format_timeline", "register", "run", "run_demo"]
 
 TZ = ZoneInfo("Asia/Shanghai")
-MASK = "***"
+# The timelines are the testing kit's (the lines a failing `servflow test` prints), so one
+# piece of code masks personal data in both; the demo only wraps them to fit WIDTH columns.
+WIDTH = 100
 
 
 def register(sub: Any) -> None:
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         url, where = args.db, None
     else:
         path = Path(tempfile.mkdtemp(prefix="servflow-demo-")) / "servflow.db"
-        url, where = f"sqlite:///{path}", f"SQLite at {path} (kept: open it with sqlite3)"
+        url, where = f"sqlite:///{path}", f"SQLite at {path}"
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
@@ -82,28 +86,61 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_timeline(engine: Engine, events: Iterable[Event]) -> list[str]:
-    """One line per audit event; values of ``pii`` fields are masked."""
+    """The testing kit's timeline, numbered and wrapped to fit :data:`WIDTH` columns.
+
+    An event's line is the kit's; what does not fit (who acted, the escalation level) goes
+    on the next line, and the data the event changed follows below it. Values of ``pii``
+    fields are masked by the kit's :class:`Display`.
+    """
     lines = []
     for event in events:
         proc = engine.procedure(event.procedure, event.procedure_version)
-        pii = {name for name, spec in proc.fields.items() if spec.pii}
-        when = event.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-        who = f"{event.actor} ({event.role})" if event.role else (event.actor or "")
-        move = f"{event.source or '-'} -> {event.target}"
-        what = (
-            event.trigger if event.kind in ("started", "fired") else f"{event.kind}:{event.trigger}"
-        )
-        changes = ", ".join(
-            f"{k}={MASK if k in pii else _short(v)}" for k, v in sorted(event.changes.items())
-        )
-        extra = f"  [{changes}]" if changes else ""
-        lines.append(f"  {event.seq:>3}  {when}  {what:<34} {move:<34} {who}{extra}")
+        display = Display(TZ, proc.fields)
+        line = f"  {event.seq:>3}  {display.event_line(event, changes=False)}"
+        # The kit writes the time and the kind in fixed columns, then the parts of the
+        # event separated by two spaces: those are the places to break.
+        head, rest = line[: len(_INDENT)], line[len(_INDENT) :]
+        lines.extend(pack(rest.split("  "), _INDENT, head, sep="  "))
+        changes = [f"{n}={display.field_value(n, v)}" for n, v in event.changes.items()]
+        lines.extend(pack(changes, _INDENT))
     return lines
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+# "  nnn  2026-11-23 09:00  started     ": the number, the time and the kind.
+_INDENT = " " * 37
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pack(items: Sequence[str], indent: str, first: str = "", sep: str = ", ") -> list[str]:
+    """``items`` joined by ``sep`` into lines of at most :data:`WIDTH` columns.
+
+    The first line starts with ``first`` (``indent`` if empty), the others with ``indent``;
+    an item is never cut, so one longer than a line gets a line of its own.
+    """
+    lines: list[str] = []
+    line = first or indent
+    bare = True
+    for item in items:
+        joined = item if bare else sep + item
+        # Room is kept for the separator that ends the line if another item follows.
+        if not bare and columns(line) + columns(joined) + columns(sep.rstrip()) > WIDTH:
+            lines.append(line + sep.rstrip())
+            line, bare = indent, True
+            joined = item
+        line += joined
+        bare = False
+    if not bare:
+        lines.append(line)
+    return lines
+
+
+def _words(text: str, first: str, indent: str) -> list[str]:
+    """A sentence wrapped at spaces to :data:`WIDTH` columns."""
+    return pack(text.split(" "), indent, first, sep=" ")
 
 
 class _Story:
@@ -115,6 +152,10 @@ class _Story:
         self.desk = Desk(engine, store, on_effects=self._collect)
         self.case: Case | None = None
         out.write(f"\n== {title}\n")
+
+    def _write(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.out.write(line + "\n")
 
     def _collect(self, effects: Sequence[Effect]) -> None:
         self.effects.extend(effects)  # run_due may hand over other cases' effects too
@@ -140,7 +181,8 @@ class _Story:
         try:
             self.desk.fire(self.live.id, trigger, actor=actor, data=data, at=at)
         except Rejected as exc:
-            self.out.write(f"  refused as it should be: {trigger} by {actor.id}: {exc}\n")
+            text = f"refused as it should be: {trigger} by {actor.id}: {exc}"
+            self._write(_words(text, "  ", "      "))
         else:  # pragma: no cover - the demo's own check
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
         assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
@@ -158,8 +200,7 @@ class _Story:
     def finish(self) -> None:
         case = self.live
         events = self.desk.history(case.id)
-        for line in format_timeline(self.engine, events):
-            self.out.write(line + "\n")
+        self._write(format_timeline(self.engine, events))
         self.out.write(
             f"  state: {case.state}, version {case.version}, escalation level {case.escalation_level}\n"
         )
@@ -172,13 +213,10 @@ class _Story:
             self.out.write(
                 f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.target})\n"
             )
-        mine = [
-            f"{e.kind} {e.target}" + (f" ({e.template})" if e.template else "")
-            for e in self.effects
-            if e.case_id == case.id
-        ]
+        display = Display(TZ, self.engine.procedure(case.procedure, case.procedure_version).fields)
+        mine = [display.effect_text(e) for e in self.effects if e.case_id == case.id]
         if mine:
-            self.out.write(f"  effects for the host: {'; '.join(mine)}\n")
+            self._write(pack(mine, "    ", "  effects for the host: ", sep="; "))
         stored = self.desk.load(case.id)
         assert stored == case, "the stored case is the live one"
         assert self.engine.replay(events) == stored, "replaying the audit log must rebuild the case"
@@ -395,9 +433,7 @@ def run_demo(
     if store is None:
         store, where = MemoryStore(), where or "memory (nothing is kept)"
     held = {p.id for p in engine.procedures()}
-    out.write(
-        f"servflow demo: sample cases through a Desk; cases and audit logs in {where or store}\n"
-    )
+    out.write(f"servflow demo: cases and audit logs in {where or store}\n")
     for procedure, demo in DEMOS:
         if procedure in held:
             demo(engine, store, out)

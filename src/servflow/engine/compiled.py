@@ -1,22 +1,26 @@
-"""A procedure compiled for running: lookup tables, compiled expressions, one machine.
+"""A procedure compiled for running: lookup tables and compiled expressions.
 
 Compilation happens once per procedure version, when an :class:`~servflow.engine.Engine`
-is built. It is the only place that uses the ``transitions`` library: one
-``transitions.Machine`` per procedure version validates the transition graph (every
-trigger's sources and destination among the declared states, no automatic ``to_<state>``
-triggers), and the engine's lookup table ``(trigger, state) -> branches`` is read off that
-machine. Cases never get a machine of their own: a machine per case costs far more than
-the whole fire cycle (see ``bench/machine_per_case.py``), and attaching models to a shared
-machine gets slower as they accumulate.
+is built. The transition graph becomes one table, ``(trigger, state) -> branches`` in the
+file's order, so that choosing a step is a dictionary lookup; the compiler refuses a graph
+that names a state the procedure does not declare (the loader's checks report that with
+its position first; this guards procedures built in memory).
+
+No state-machine library is used here. A ``transitions`` machine per procedure version was
+built here once and dropped: it accepts a transition to an undeclared state without a word
+(it fails only when the transition is taken), nothing read it, and the jobs it could have
+done are done better already: the static checks need reachability, which it has no query
+for, and ``servflow diagram`` draws localized titles, guard expressions, roles and clocks
+from the procedure file, which its diagrams would have to be fed. A machine per case would
+cost about as much as servflow's whole fire cycle (``bench/machine_per_case.py``).
+``transitions`` stays the baseline of the benchmarks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-from transitions import Machine
 
 from servflow.engine.expr import Expression, compile_expression
 from servflow.engine.timing import CompiledLimit, compile_limits
@@ -62,7 +66,6 @@ class CompiledProcedure:
     finals: frozenset[str]
     ranks: Mapping[str, int]
     limits: tuple[CompiledLimit, ...]
-    machine: Machine = field(repr=False)
 
     def raised_level(self, level: int, by: int = 1) -> int:
         """The escalation level ``by`` rungs up, never past the top of the ladder."""
@@ -111,34 +114,39 @@ def _step(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> Co
     )
 
 
-def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
-    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off."""
-    machine = Machine(
-        model=None,
-        states=list(proc.states),
-        initial=None,
-        auto_transitions=False,
-        ignore_invalid_triggers=False,
-    )
-    branches_for: dict[tuple[str, str], list[CompiledStep]] = {}
+def _undeclared_states(proc: Procedure) -> list[tuple[str, str]]:
+    """``(where, name)`` for every state the graph names that the procedure lacks."""
+    out: list[tuple[str, str]] = []
+    if proc.start.to not in proc.states:
+        out.append(("start.to", proc.start.to))
     for trigger, branches in proc.transitions.items():
         for i, branch in enumerate(branches):
-            machine.add_transition(trigger, list(branch.source), branch.to)
+            where = f"transitions.{trigger}" + (f"[{i}]" if len(branches) > 1 else "")
+            out.extend((f"{where}.from", s) for s in branch.source if s not in proc.states)
+            if branch.to not in proc.states:
+                out.append((f"{where}.to", branch.to))
+    return out
+
+
+def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
+    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off."""
+    undeclared = _undeclared_states(proc)
+    if undeclared:
+        raise DefinitionError(
+            [
+                Diagnostic(
+                    proc.id, 0, 0, "error", "unknown-state", f"{where}: unknown state {name!r}"
+                )
+                for where, name in undeclared
+            ]
+        )
+    # In the file's order: the first branch whose guard holds is the one taken.
+    table: dict[tuple[str, str], list[CompiledStep]] = {}
+    for trigger, branches in proc.transitions.items():
+        for i, branch in enumerate(branches):
             compiled = _step(proc, trigger, i, branch)
             for src in branch.source:
-                branches_for.setdefault((trigger, src), []).append(compiled)
-    if set(machine.states) != set(proc.states):
-        extra = sorted(set(machine.states) - set(proc.states))
-        raise DefinitionError(
-            [Diagnostic(proc.id, 0, 0, "error", "unknown-state", f"unknown states {extra}")]
-        )
-    # The table is read off the validated machine, in its order of definition.
-    table: dict[tuple[str, str], tuple[CompiledStep, ...]] = {}
-    for trigger, event in machine.events.items():
-        for source, transitions in event.transitions.items():
-            steps = branches_for[(trigger, source)]
-            assert [t.dest for t in transitions] == [s.to for s in steps]
-            table[(trigger, source)] = tuple(steps)
+                table.setdefault((trigger, src), []).append(compiled)
     sources: dict[str, list[str]] = {}
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
@@ -147,7 +155,7 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         procedure=proc,
         digest=digest,
         start=_step(proc, "start", 0, proc.start),
-        table=table,
+        table={key: tuple(steps) for key, steps in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
         invariants=invariants,
         fields=dict(proc.fields),
@@ -157,5 +165,4 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         finals=frozenset(n for n, s in proc.states.items() if s.final),
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),
-        machine=machine,
     )

@@ -12,13 +12,14 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
 from servflow.engine.calendar import CalendarSpec
@@ -37,8 +38,14 @@ __all__ = [
     "load_file",
     "load_procedure",
     "load_text",
-    "suggest",
+    "pydantic_diagnostics",
 ]
+
+Loc = tuple[str | int, ...]
+
+# pydantic's own error types; any other type was raised by a model of ours with
+# `PydanticCustomError(code, "{message}", {"message": ..., "whole": ..., "key": ...})`.
+_PYDANTIC_ERRORS = frozenset(get_args(ErrorType))
 
 
 class CalendarFile(BaseModel):
@@ -81,9 +88,6 @@ class Catalogue:
     def errors(self) -> list[Diagnostic]:
         """The diagnostics that make a file unusable (not the warnings)."""
         return [d for d in self.diagnostics if d.severity == "error"]
-
-
-suggest = did_you_mean
 
 
 def digest_of(procedure: Procedure) -> str:
@@ -143,9 +147,21 @@ def _model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel
     return None
 
 
-def _pydantic_diagnostics(
-    exc: ValidationError, smap: SourceMap, root: type[BaseModel]
+def pydantic_diagnostics(
+    exc: ValidationError,
+    smap: SourceMap,
+    root: type[BaseModel],
+    *,
+    place: Callable[[Loc], str] | None = None,
 ) -> list[Diagnostic]:
+    """Every error of ``exc`` (validating ``root``) as a diagnostic positioned by ``smap``.
+
+    ``place`` names a location in messages (a scenario's "step 2"); by default the path
+    as written (``transitions.close``). An error a model raised with its own code (any type
+    that is not pydantic's) keeps that code and message; its context may add ``key`` (the
+    problem is the key, not its value), ``whole`` (the message names its subject, so no
+    place goes before it) and ``sep`` (what joins the place and the message; ``": "``).
+    """
     out: list[Diagnostic] = []
     bad_keys: set[tuple[str | int, ...]] = set()
     for error in exc.errors(include_url=False):
@@ -166,14 +182,25 @@ def _pydantic_diagnostics(
                         + (
                             _comma_hint(smap, loc)
                             or _language_hint(loc[-1])
-                            or suggest(loc[-1], ("zh-Hant", "zh-Hans", "en"))
+                            or did_you_mean(loc[-1], ("zh-Hant", "zh-Hans", "en"))
                         ),
                         key=True,
                     )
                 )
                 continue
-        where = smap.display(loc) or "(top)"
-        if kind == "extra_forbidden":
+        where = place(loc) if place else (smap.display(loc) or "(top)")
+        if kind not in _PYDANTIC_ERRORS:
+            ctx = error.get("ctx") or {}
+            message = str(ctx.get("message", error["msg"]))
+            out.append(
+                smap.diagnostic(
+                    loc,
+                    kind.replace("_", "-"),
+                    message if ctx.get("whole") else f"{where}{ctx.get('sep', ': ')}{message}",
+                    key=bool(ctx.get("key")),
+                )
+            )
+        elif kind == "extra_forbidden":
             key = loc[-1]
             parent = _model_at(root, loc[:-1])
             valid = _model_fields(parent) if parent else set()
@@ -181,8 +208,9 @@ def _pydantic_diagnostics(
                 smap.diagnostic(
                     loc,
                     "unknown-key",
-                    f"unknown key {key!r} in {smap.display(loc[:-1]) or 'the file'}"
-                    + suggest(key, valid),
+                    f"unknown key {key!r} in "
+                    + (place(loc[:-1]) if place else smap.display(loc[:-1]) or "the file")
+                    + did_you_mean(key, valid),
                     key=True,
                 )
             )
@@ -191,7 +219,9 @@ def _pydantic_diagnostics(
                 smap.diagnostic(
                     loc[:-1],
                     "missing-key",
-                    f"{where}: required key {loc[-1]!r} is missing",
+                    f"{place(loc[:-1])} needs the key {loc[-1]!r}"
+                    if place
+                    else f"{where}: required key {loc[-1]!r} is missing",
                     key=True,
                 )
             )
@@ -200,7 +230,7 @@ def _pydantic_diagnostics(
             shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
             message = error["msg"].removeprefix("Value error, ")
             if kind == "literal_error" and loc and loc[-1] == "type":
-                message = f"unknown field type {value!r}" + suggest(
+                message = f"unknown field type {value!r}" + did_you_mean(
                     value,
                     (
                         "string",
@@ -307,12 +337,12 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
         try:
             result.calendars = dict(CalendarFile.model_validate(data).calendars)
         except ValidationError as exc:
-            result.diagnostics.extend(_pydantic_diagnostics(exc, smap, CalendarFile))
+            result.diagnostics.extend(pydantic_diagnostics(exc, smap, CalendarFile))
         return result
     try:
         procedure = Procedure.model_validate(data)
     except ValidationError as exc:
-        result.diagnostics.extend(_pydantic_diagnostics(exc, smap, Procedure))
+        result.diagnostics.extend(pydantic_diagnostics(exc, smap, Procedure))
         return result
     result.diagnostics.extend(check_procedure(procedure, smap))
     result.diagnostics.extend(lint_procedure(procedure, smap))
@@ -417,7 +447,9 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
             if name not in known:
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        ref, "unknown-calendar", f"unknown calendar {name!r}" + suggest(name, known)
+                        ref,
+                        "unknown-calendar",
+                        f"unknown calendar {name!r}" + did_you_mean(name, known),
                     )
                 )
         if result.ok:

@@ -6,12 +6,14 @@ what the analyst expects afterwards (the state, a rejection and its reason, the 
 and effects the step produced, field values, the escalation level, each time limit's
 clock). See ``docs/scenarios.md`` for the format; :mod:`servflow.testing.runner` runs it.
 
-This module is the loading half: YAML text -> a frozen :class:`Scenario`. It reads the
-file with the same safe reader as procedure files (:func:`~servflow.procedures.source.read_yaml`:
-no YAML 1.1 booleans, duplicate keys refused, every value's line and column kept), and it
-refuses unknown keys everywhere, with ``file:line:col`` and the name probably meant. Times
-without a UTC offset are read in the scenario's ``timezone``, here, so that the engine,
-which refuses naive times, only ever sees aware ones; the wall clock is never read.
+This module is the loading half, in the layers procedure files are loaded in: the text is
+read by the same safe reader (:func:`~servflow.procedures.source.read_yaml`: no YAML 1.1
+booleans, duplicate keys refused, every value's line and column kept), validated by the
+file's model (:class:`~servflow.testing._model.ScenarioFile`, frozen, unknown keys
+refused), its errors turned into ``file:line:col`` diagnostics by the loader's own
+converter, and the result built into a frozen :class:`Scenario`. Times without a UTC offset
+are read in the scenario's ``timezone``, so that the engine, which refuses naive times,
+only ever sees aware ones; the wall clock is never read.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from servflow._hints import did_you_mean
+from pydantic import BaseModel, ValidationError
+
 from servflow.errors import DefinitionError, Diagnostic
+from servflow.procedures.load import pydantic_diagnostics
 from servflow.procedures.source import SourceMap, read_yaml
 from servflow.testing._expect import (
     EFFECT_KEYS,
@@ -33,9 +36,16 @@ from servflow.testing._expect import (
     REJECTION_KEYS,
     TIME_LIMIT_KEYS,
     Expectation,
-    read_expect,
 )
-from servflow.testing._reader import Reader, SourcePath, kind, parse_time
+from servflow.testing._model import (
+    FireSpec,
+    ScenarioFile,
+    StartSpec,
+    StepSpec,
+    keys_of,
+    parse_time,
+    zone_of,
+)
 
 __all__ = [
     "EFFECT_KEYS",
@@ -55,21 +65,13 @@ __all__ = [
     "parse_time",
 ]
 
+SourcePath = tuple[str | int, ...]
 Action = Literal["start", "fire", "advance"]
 
-TOP_KEYS = (
-    "scenario",
-    "description",
-    "procedure",
-    "procedure_version",
-    "timezone",
-    "actors",
-    "steps",
-)
-ACTOR_KEYS = ("roles",)
-STEP_KEYS = ("start", "fire", "advance", "as", "at", "data", "expected_version", "note", "expect")
-START_KEYS = ("as", "at", "data")
-FIRE_KEYS = ("trigger", "as", "at", "data", "expected_version")
+TOP_KEYS = keys_of(ScenarioFile)
+STEP_KEYS = keys_of(StepSpec)
+START_KEYS = keys_of(StartSpec)
+FIRE_KEYS = keys_of(FireSpec)
 
 
 class ScenarioError(DefinitionError):
@@ -143,211 +145,113 @@ def load_scenario_text(
     data, smap, problems = read_yaml(text, file)
     if problems or data is None:
         raise ScenarioError(problems)
-    reader = Reader(smap)
-    top = reader.mapping(
-        data, (), "a scenario file", TOP_KEYS, ("scenario", "procedure", "actors", "steps")
-    )
-    if top is None:
-        raise ScenarioError(reader.problems)
-    title = reader.text(top.get("scenario", "?"), ("scenario",), "`scenario` (its title)") or ""
-    description = top.get("description")
-    if description is not None:
-        description = reader.text(description, ("description",), "`description`")
-    procedure = reader.text(top.get("procedure", "?"), ("procedure",), "`procedure`") or ""
+    # What the rules of the file need before it is validated: the zone its times are read
+    # in, and the actors a step may name (a wrong zone or actor table is reported anyway).
+    top = data if isinstance(data, dict) else {}
+    zone = zone_of(top.get("timezone"))
+    actors = list(top["actors"]) if isinstance(top.get("actors"), dict) else []
+    try:
+        model = ScenarioFile.model_validate(data, context={"zone": zone, "actors": actors})
+    except ValidationError as exc:
+        raise ScenarioError(pydantic_diagnostics(exc, smap, ScenarioFile, place=_place)) from None
     procedure_path = None
-    if procedure.endswith((".yaml", ".yml")) or "/" in procedure:
-        procedure_path = (base or Path.cwd()) / procedure
-    version = top.get("procedure_version")
-    if version is not None:
-        version = reader.integer(version, ("procedure_version",), "`procedure_version`", 1)
-    zone: tzinfo | None = None
-    if top.get("timezone") is not None:
-        name = top["timezone"]
-        try:
-            zone = ZoneInfo(name) if isinstance(name, str) and name else None
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = None
-        if zone is None:
-            reader.error(
-                ("timezone",),
-                "unknown-timezone",
-                f"unknown time zone {name!r}: write an IANA name such as Asia/Shanghai or Asia/Hong_Kong",
-            )
-    reader.zone = zone
-    actors = _actors(reader, top.get("actors"))
-    steps = _steps(reader, top.get("steps"), actors)
-    if reader.problems:
-        raise ScenarioError(reader.problems)
+    if model.procedure.endswith((".yaml", ".yml")) or "/" in model.procedure:
+        procedure_path = (base or Path.cwd()) / model.procedure
+    steps = tuple(
+        _step(spec, raw, ("steps", i), i + 1, smap)
+        for i, (spec, raw) in enumerate(zip(model.steps, data["steps"], strict=True))
+    )
     return Scenario(
         file=file,
-        title=title,
-        description=description,
-        procedure=procedure,
+        title=model.scenario,
+        description=model.description,
+        procedure=model.procedure,
         procedure_path=procedure_path,
-        procedure_version=version,
+        procedure_version=model.procedure_version,
         timezone=zone,
-        actors=actors,
-        steps=tuple(steps),
+        actors={name: frozenset(actor.roles) for name, actor in model.actors.items()},
+        steps=steps,
         source_map=smap,
     )
 
 
-def _actors(reader: Reader, value: Any) -> dict[str, frozenset[str]]:
-    actors: dict[str, frozenset[str]] = {}
-    table = reader.mapping(value, ("actors",), "`actors`")
-    for name, spec in (table or {}).items():
-        path: SourcePath = ("actors", name)
-        roles: Any = spec
-        if isinstance(spec, dict):
-            body = reader.mapping(spec, path, f"actor {name!r}", ACTOR_KEYS, ACTOR_KEYS)
-            roles = (body or {}).get("roles", [])
-            path = (*path, "roles")
-        if isinstance(roles, str):
-            roles = [roles]
-        if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
-            reader.error(
-                path, "bad-roles", f"the roles of actor {name!r} must be a list of role names"
-            )
-            continue
-        actors[name] = frozenset(roles)
-    return actors
+def _place(loc: SourcePath) -> str:
+    """A place in the file as messages name it: ``step 2``, `` `expect` ``, `` `events[1]` ``."""
+    if not loc:
+        return "a scenario file"
+    if len(loc) == 2 and loc[0] == "steps" and isinstance(loc[1], int):
+        return f"step {loc[1] + 1}"
+    if len(loc) == 2 and loc[0] == "actors":
+        return f"actor {loc[1]!r}"
+    if len(loc) >= 2 and loc[-2] == "time_limits":
+        return f"time limit {loc[-1]!r}"
+    if isinstance(loc[-1], int) and len(loc) >= 2:
+        return f"`{loc[-2]}[{loc[-1] + 1}]`"
+    return f"`{loc[-1]}`"
 
 
-def _steps(reader: Reader, value: Any, actors: Mapping[str, frozenset[str]]) -> list[Step]:
-    if not isinstance(value, list) or not value:
-        reader.error(("steps",), "no-steps", "`steps` must be a list of at least one step")
-        return []
-    steps: list[Step] = []
-    for i, raw in enumerate(value):
-        step = _step(reader, raw, ("steps", i), i + 1, actors)
-        if step is not None:
-            steps.append(step)
-    return steps
+def _written(model: BaseModel, raw: Any) -> dict[str, Any]:
+    """The keys the analyst wrote (in the file's order) with their validated values."""
+    by_key = {f.alias or name: name for name, f in type(model).model_fields.items()}
+    keys = list(raw) if isinstance(raw, dict) else []
+    keys += [k for k in by_key if by_key[k] in model.model_fields_set and k not in keys]
+    return {k: getattr(model, by_key[k]) for k in keys if by_key[k] in model.model_fields_set}
 
 
-def _step(
-    reader: Reader, raw: Any, path: SourcePath, number: int, actors: Mapping[str, frozenset[str]]
-) -> Step | None:
-    what = f"step {number}"
-    body = reader.mapping(raw, path, what, STEP_KEYS)
-    if body is None:
-        return None
-    actions = [a for a in ("start", "fire", "advance") if a in body]
-    if len(actions) != 1:
-        reader.error(
-            path,
-            "step-action",
-            f"{what} needs exactly one of `start`, `fire` or `advance`"
-            + (f", not {' and '.join(actions)}" if actions else ""),
-        )
-        return None
-    action: Action = actions[0]
-    params: dict[str, tuple[Any, SourcePath]] = {
-        k: (body[k], (*path, k)) for k in ("as", "at", "data", "expected_version") if k in body
-    }
-    trigger: str | None = None
-    inner = body[action]
+def _step(spec: StepSpec, raw: Any, path: SourcePath, number: int, smap: SourceMap) -> Step:
+    line = smap.position(path)[0]
+    note = spec.note
+    expect = _expectations(spec, raw.get("expect"), (*path, "expect"), smap)
+    action = spec.action
     if action == "advance":
-        for key in params:
-            reader.error(
-                (*path, key),
-                "unknown-key",
-                f"`{key}` has no meaning for an `advance` step",
-                key=True,
-            )
-        at = reader.time(inner, (*path, "advance"), f"{what}: `advance` (the time to advance to)")
+        advance = raw["advance"]
         return Step(
             number,
-            reader.line(path),
+            line,
             "advance",
             path,
-            at=at,
-            note=_note(reader, body, path),
-            expect=read_expect(reader, body.get("expect"), (*path, "expect")),
-            at_text=inner.strip() if isinstance(inner, str) else None,
+            at=spec.advance,
+            note=note,
+            expect=expect,
+            at_text=advance.strip() if isinstance(advance, str) else None,
         )
-    if action == "fire" and isinstance(inner, str):
-        trigger = inner
-    elif isinstance(inner, dict) or (action == "start" and inner is None):
-        allowed = START_KEYS if action == "start" else FIRE_KEYS
-        for key, val in (inner or {}).items():
-            here = (*path, action, key)
-            if key not in allowed:
-                reader.error(
-                    here,
-                    "unknown-key",
-                    f"unknown key {key!r} in `{action}`" + did_you_mean(key, allowed),
-                    key=True,
-                )
-            elif key == "trigger":
-                trigger = reader.text(val, here, "`trigger`")
-            elif key in params:
-                reader.error(
-                    here,
-                    "duplicate-key",
-                    f"`{key}` is given twice: inside `{action}` and beside it",
-                    key=True,
-                )
-            else:
-                params[key] = (val, here)
-        if action == "fire" and "trigger" not in (inner or {}):
-            reader.error((*path, action), "missing-key", "`fire` needs a trigger: `fire: dispatch`")
-    else:
-        reader.error(
-            (*path, action),
-            "bad-step",
-            f"`{action}` must be "
-            + ("a trigger name or a mapping" if action == "fire" else "a mapping (as, at, data)")
-            + f", not {kind(inner)}",
-        )
-        return None
-    if action == "start" and "expected_version" in params:
-        reader.error(
-            params["expected_version"][1],
-            "unknown-key",
-            "`expected_version` has no meaning for `start`",
-            key=True,
-        )
-    actor = None
-    if "as" not in params:
-        reader.error(
-            path,
-            "missing-key",
-            f"{what} needs `as`: the actor who acts ({', '.join(actors) or 'define `actors`'})",
-        )
-    else:
-        value, where = params["as"]
-        if value in actors:
-            actor = value
-        else:
-            reader.error(
-                where, "unknown-actor", f"unknown actor {value!r}" + did_you_mean(value, actors)
-            )
-    at = None
-    if "at" in params:
-        at = reader.time(params["at"][0], params["at"][1], "`at`")
-    elif action == "start":
-        reader.error(path, "missing-key", f"{what} needs `at`: when the case is opened")
-    data: dict[str, Any] = {}
-    if "data" in params:
-        data = reader.mapping(params["data"][0], params["data"][1], "`data`") or {}
-    expected_version = None
-    if "expected_version" in params:
-        expected_version = reader.integer(*params["expected_version"], "`expected_version`", 1)
+    actor, at, data, version = (spec.given(k) for k in ("as", "at", "data", "expected_version"))
     return Step(
         number,
-        reader.line(path),
+        line,
         action,
         path,
-        trigger=trigger,
-        actor=actor,
-        at=at,
-        data=data,
-        expected_version=expected_version,
-        note=_note(reader, body, path),
-        expect=read_expect(reader, body.get("expect"), (*path, "expect")),
+        trigger=spec.fire.trigger if action == "fire" and spec.fire is not None else None,
+        actor=actor[0] if actor else None,
+        at=at[0] if at else None,
+        data=dict(data[0] or {}) if data else {},
+        expected_version=version[0] if version else None,
+        note=note,
+        expect=expect,
     )
 
 
-def _note(reader: Reader, body: Mapping[str, Any], path: SourcePath) -> str | None:
-    return reader.text(body["note"], (*path, "note"), "`note`") if "note" in body else None
+def _expectations(
+    spec: StepSpec, raw: Any, path: SourcePath, smap: SourceMap
+) -> tuple[Expectation, ...]:
+    if spec.expect is None:
+        return ()
+    out: list[Expectation] = []
+    for key, value in _written(spec.expect, raw).items():
+        here = (*path, key)
+        raw_value = raw[key]
+        parsed: Any = value
+        if key == "rejected":
+            parsed = _written(value, raw_value if isinstance(raw_value, dict) else {})
+        elif key in ("events", "events_include", "effects", "effects_include"):
+            parsed = [
+                {"_path": (*here, i), **_written(item, raw_item)}
+                for i, (item, raw_item) in enumerate(zip(value, raw_value, strict=True))
+            ]
+        elif key == "time_limits":
+            parsed = {
+                name: {"_path": (*here, name), **_written(limit, raw_value[name])}
+                for name, limit in value.items()
+            }
+        out.append(Expectation(key, parsed, here, smap.position(here)[0]))
+    return tuple(out)
