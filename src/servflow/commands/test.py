@@ -18,6 +18,7 @@ from typing import Any
 from servflow.commands._common import add_procedures_option, default_procedures_dir
 from servflow.engine import Engine
 from servflow.errors import DefinitionError
+from servflow.procedures.source import peek_source
 from servflow.testing import ScenarioError, engine_for, load_scenario, run_scenario
 from servflow.testing.scenarios import Scenario
 
@@ -44,11 +45,8 @@ def register(subparsers: Any) -> None:
 
 
 def _is_scenario(path: Path) -> bool:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "\nscenario:" in f"\n{text}"
+    text = peek_source(path)
+    return text is not None and "\nscenario:" in f"\n{text}"
 
 
 def _files(args: list[str], default: Path) -> list[Path] | str:
@@ -60,7 +58,7 @@ def _files(args: list[str], default: Path) -> list[Path] | str:
             found.extend(
                 p
                 for p in sorted(target.rglob("*"))
-                if p.suffix in (".yaml", ".yml") and p.is_file() and _is_scenario(p)
+                if p.suffix in (".yaml", ".yml") and _is_scenario(p)
             )
         elif target.is_file():
             found.append(target)
