@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="scenario files or folders (default: the `scenarios` folder of the procedures folder)",
+        help="scenario files or folders (default: the scenarios folder of the procedures folder)",
     )
     add_procedures_option(parser)
     parser.add_argument(
