@@ -129,12 +129,28 @@ def test_diagram_of_the_file(folder: Path, case: FileCase) -> None:
         assert f"{path}:{line}:{line}: error {case.code} {case.message}" in out.splitlines()
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.code is not None], ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES if c.code is not None], ids=lambda c: c.name)
 def test_scenario_files_are_read_the_same_way(folder: Path, case: FileCase) -> None:
     path = _entry(folder, case)
     result = run_bounded(_scenario, path, seconds=SECONDS, memory_mb=MEMORY_MB)
     assert result.verdict == "returned", str(result)
     assert result.value == [(case.code, case.message)]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.code is not None], ids=lambda c: c.name)
+def test_servflow_test_on_the_file(folder: Path, case: FileCase) -> None:
+    path = _entry(folder, case)
+    result = run_bounded(_cli, "test", str(path), seconds=SECONDS, memory_mb=MEMORY_MB)
+    assert result.verdict == "returned", str(result)
+    code, out = result.value
+    if not path.exists():
+        assert (code, out.strip()) == (2, f"servflow test: error: no such file or folder: {path}")
+    elif path.is_dir():
+        assert code == 1  # a folder named on the command line is searched: nothing found
+    else:
+        line = 1 if case.code == "too-large" else 0
+        assert code == 1
+        assert f"  {path}:{line}:{line}: error {case.code} {case.message}" in out.splitlines()
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -173,3 +189,34 @@ def test_a_fifo_swapped_in_after_the_stat_does_not_block(tmp_path: Path, monkeyp
     assert result.value == [
         ("not-a-file", "a named pipe (FIFO), not a regular file; servflow reads only files")
     ]
+
+
+def _scenario_with_procedure(folder: Path) -> list[tuple[str, str]]:
+    from servflow.testing import engine_for
+
+    scenario = folder / "story.scenario"
+    scenario.write_text(
+        "scenario: a procedure file that is not a file\n"
+        "procedure: ./hostile.yaml\n"
+        "timezone: Asia/Shanghai\n"
+        "actors: {clerk: {roles: [reception]}}\n"
+        "steps:\n"
+        '  - start: {as: clerk, at: "2026-12-07 10:00"}\n',
+        encoding="utf-8",
+    )
+    try:
+        engine_for(load_scenario(scenario))
+    except (DefinitionError, ScenarioError) as exc:
+        return [(d.code, d.message) for d in exc.diagnostics]
+    return []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.code is not None], ids=lambda c: c.name)
+def test_a_scenario_naming_a_special_file_as_its_procedure(folder: Path, case: FileCase) -> None:
+    path = _entry(folder, case)
+    result = run_bounded(_scenario_with_procedure, folder, seconds=SECONDS, memory_mb=MEMORY_MB)
+    assert result.verdict == "returned", str(result)
+    if path.exists():
+        assert (case.code, case.message) in result.value
+    else:
+        assert [code for code, _ in result.value] == ["unknown-procedure"]

@@ -60,7 +60,7 @@ def _files(args: list[str], default: Path) -> list[Path] | str:
                 for p in sorted(target.rglob("*"))
                 if p.suffix in (".yaml", ".yml") and _is_scenario(p)
             )
-        elif target.is_file():
+        elif target.exists():  # a FIFO or device too: reading it reports not-a-file
             found.append(target)
         else:
             return f"no such file or folder: {target}"

@@ -76,7 +76,7 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
     folder = Path(procedures) if procedures is not None else _default_folder()
     path = scenario.procedure_path
     if path is not None:
-        if not path.is_file():
+        if not path.exists():  # a FIFO or a device is reported when read (not-a-file)
             raise ScenarioError(
                 [
                     scenario.diagnostic(
