@@ -67,5 +67,7 @@ def code_span(value: object) -> str:
     text = " ".join(str(value).split())
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    if not text:
+        return "` `"  # a code span of one space: an empty pair of backticks is not one
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
