@@ -8,6 +8,11 @@ double border in dot). The output is deterministic (the file's order, nothing ra
 so generated diagrams can be kept in the repository and compared in a test. Only the
 definition is drawn: no case data, and no field defaults (a ``pii`` field's default could
 be personal data).
+
+Whatever a title says, it stays a label: every text is escaped for the format (Mermaid's
+``#code;`` entities, dot's quoted strings), and states are drawn under ids no keyword of
+either language can take (``s_<name>`` in Mermaid, quoted names in dot). The tests read
+the output with Mermaid's own parser and with Graphviz.
 """
 
 from __future__ import annotations
