@@ -82,10 +82,11 @@ def test_load_file_refuses_with_the_exact_diagnostic(folder: Path, case: FileCas
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_engine_from_directory_reports_the_entry(folder: Path, case: FileCase) -> None:
-    _entry(folder, case)
+    path = _entry(folder, case)
     result = run_bounded(_from_directory, folder, seconds=SECONDS, memory_mb=MEMORY_MB)
     assert result.verdict == "returned", str(result)
-    if case.code is None:
+    if case.code is None or not path.exists():
+        # A dangling symlink in a folder is left out (an editor's lock file, .#x.yaml).
         assert result.value == []
     else:
         assert result.value == [("hostile.yaml", case.code, case.message)]
@@ -100,7 +101,7 @@ def test_check_on_the_file_and_on_its_folder(folder: Path, case: FileCase) -> No
         result = run_bounded(_cli, "check", str(target), seconds=SECONDS, memory_mb=MEMORY_MB)
         assert result.verdict == "returned", str(result)
         code, out = result.value
-        if case.code is None:
+        if case.code is None or (target == folder and not path.exists()):
             assert code == 0, out
         elif target == path and path.is_dir():
             # A folder named on the command line is a folder to check: here an empty one.

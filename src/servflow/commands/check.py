@@ -63,8 +63,9 @@ def _expand(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            # Not only regular files: a FIFO or folder named *.yaml is reported, not skipped.
-            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES)
+            # Not only regular files: a FIFO or folder named *.yaml is reported, not skipped;
+            # a dangling symlink (an editor's lock file) is, as the loader does.
+            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.exists())
             if not found:
                 problems.append(f"no .yaml files in {path}")
             files.extend(found)

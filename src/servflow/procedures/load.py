@@ -354,10 +354,13 @@ def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir() and p.suffix not in (".yaml", ".yml"):
-            # Every *.yaml entry, not only regular files: a FIFO, a device or a folder
-            # named like a procedure is reported (not-a-file) rather than silently left
-            # out; for the same reason a folder named *.yaml is not scanned.
-            files.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")))
+            # Every *.yaml entry that exists, not only regular files: a FIFO, a device or
+            # a folder named like a procedure is reported (not-a-file) rather than silently
+            # left out; for the same reason a folder named *.yaml is not scanned. A
+            # dangling symlink (an editor's lock file, .#repair.yaml) is left out.
+            files.extend(
+                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.exists())
+            )
         else:
             files.append(p)
     return files
