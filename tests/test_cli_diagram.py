@@ -55,23 +55,25 @@ def test_mermaid_of_the_repair_procedure():
     lines = diagram("repair").splitlines()
     assert lines[:4] == ["---", 'title: "住戶報修 · repair v1"', "---", "stateDiagram-v2"]
     # Localized titles, time limits on the states they govern.
-    assert '    state "已登記<br/>⏱ 及時派工 15m/30m" as recorded' in lines
-    assert '    state "待回訪<br/>⏱ 按時回訪 2wd" as awaiting_callback' in lines
+    assert '    state "已登記<br/>⏱ 及時派工 15m/30m" as s_recorded' in lines
+    assert '    state "待回訪<br/>⏱ 按時回訪 2wd" as s_awaiting_callback' in lines
     # The start with its roles; each transition with title, guard and roles.
-    assert "    [*] --> recorded : 報修接待管理員" in lines
-    assert "    recorded --> dispatched : 派工<br/>報修接待管理員" in lines
-    assert "    awaiting_callback --> closed : 回訪（滿意）<br/>[satisfied]<br/>回訪人員" in lines
+    assert "    [*] --> s_recorded : 報修接待管理員" in lines
+    assert "    s_recorded --> s_dispatched : 派工<br/>報修接待管理員" in lines
+    assert (
+        "    s_awaiting_callback --> s_closed : 回訪（滿意）<br/>[satisfied]<br/>回訪人員" in lines
+    )
     # Final states marked.
-    assert "    closed --> [*]" in lines
-    assert "    cancelled --> [*]" in lines
-    assert "    class closed final" in lines
+    assert "    s_closed --> [*]" in lines
+    assert "    s_cancelled --> [*]" in lines
+    assert "    class s_closed final" in lines
 
 
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
-        ("en", '    state "Recorded<br/>⏱ Dispatch in time 15m/30m" as recorded'),
-        ("zh-Hans", '    state "已登记<br/>⏱ 及时派工 15m/30m" as recorded'),
+        ("en", '    state "Recorded<br/>⏱ Dispatch in time 15m/30m" as s_recorded'),
+        ("zh-Hans", '    state "已登记<br/>⏱ 及时派工 15m/30m" as s_recorded'),
     ],
 )
 def test_titles_follow_the_language(lang, expected):
@@ -96,7 +98,7 @@ def test_proc_may_be_a_path(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     code, out, _ = run(capsys, "tests/mistakes/base.yaml")
     assert code == 0
-    assert '    state "已派工<br/>⏱ repair_in_time 2wd" as dispatched' in out.splitlines()
+    assert '    state "已派工<br/>⏱ repair_in_time 2wd" as s_dispatched' in out.splitlines()
 
 
 def test_output_to_a_file(capsys, monkeypatch, tmp_path):

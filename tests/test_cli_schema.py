@@ -153,3 +153,68 @@ def test_a_calendar_file_is_not_a_procedure(validator):
     assert not list(validator.iter_errors(calendars))
     calendars["calendars"]["office"]["hours"]["mon"] = ["8:30-12:00"]
     assert list(validator.iter_errors(calendars))
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (
+            lambda d: d["states"]["closed"].update(final="yes"),
+            ["states", "closed", "final"],
+            "'yes' is not of type 'boolean'",
+        ),
+        (lambda d: d.update(version="one"), ["version"], "'one' is not of type 'integer'"),
+        (
+            lambda d: d["fields"]["phone"].update(type="str"),
+            ["fields", "phone", "type"],
+            "'str' is not one of",
+        ),
+        # An unknown key is reported on the mapping that holds it, by name.
+        (
+            lambda d: d["states"]["closed"].update(finall=True),
+            ["states", "closed"],
+            "Additional properties are not allowed ('finall' was unexpected)",
+        ),
+        (
+            lambda d: d.update(versoin=2),
+            [],
+            "Additional properties are not allowed ('versoin' was unexpected)",
+        ),
+        (
+            lambda d: d["time_limits"]["repair_in_time"].update(warn_at=["0.8"]),
+            ["time_limits", "repair_in_time", "warn_at", 0],
+            "'0.8' does not match",
+        ),
+    ],
+)
+def test_one_bad_key_gives_one_error_at_that_key(validator, change, path, message):
+    # The top level tells procedures from calendar files as the loader does, so that a
+    # validator checks one model: with an anyOf of both, a single bad key failed the whole
+    # document with one error at the root, its message the size of the file.
+    doc = copy.deepcopy(_data(REPO / "tests" / "mistakes" / "base.yaml"))
+    change(doc)
+    errors = list(validator.iter_errors(doc))
+    assert len(errors) == 1, [e.message for e in errors]
+    best = jsonschema.exceptions.best_match(iter(errors))
+    assert best is not None
+    assert list(best.absolute_path) == path
+    assert best.message.startswith(message)
+    assert len(best.message) < 200
+
+
+def test_a_calendar_file_error_points_at_its_key(validator):
+    calendars = _data(REPO / "procedures" / "calendars.yaml")
+    calendars["calendars"]["office"]["hours"]["mon"] = ["8:30-12:00"]
+    errors = list(validator.iter_errors(calendars))
+    assert [list(e.absolute_path) for e in errors] == [["calendars", "office", "hours", "mon", 0]]
+
+
+def test_a_file_with_calendars_and_an_id_is_checked_as_a_procedure(validator):
+    # The loader's rule: `calendars` without `id` is a calendar file, anything else a
+    # procedure (which has no `calendars` key).
+    doc = copy.deepcopy(_data(REPO / "tests" / "mistakes" / "base.yaml"))
+    doc["calendars"] = {}
+    errors = list(validator.iter_errors(doc))
+    assert [e.message for e in errors] == [
+        "Additional properties are not allowed ('calendars' was unexpected)"
+    ]

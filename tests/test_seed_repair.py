@@ -212,6 +212,39 @@ def test_not_in_state(dispatched, seed_actors, seed_t0, seed_reject):
     )
     assert r.details["state"] == "dispatched"
     assert r.details["allowed_from"] == ["completed"]
+    assert (
+        r.message
+        == "'designate_callback' can only be taken from 'completed'; the case is in 'dispatched'"
+    )
+
+
+def test_not_in_state_names_every_state_the_step_is_taken_from(
+    seed_engine, dispatched, seed_actors, seed_t0, seed_reject
+):
+    completed = seed_engine.fire(
+        dispatched,
+        "complete",
+        actor=seed_actors["repair_reception"],
+        data={"work_order_no": "WO-001", "completed_at": "2026-11-09T11:30:00+08:00"},
+        at=seed_t0 + 150 * M,
+    ).case
+    r = seed_reject(
+        completed,
+        "cancel",
+        "not_in_state",
+        actor=seed_actors["repair_reception"],
+        data={"cancel_reason": "duplicate"},
+        at=seed_t0 + 160 * M,
+    )
+    assert (
+        r.message
+        == "'cancel' can only be taken from 'recorded' or 'dispatched'; the case is in 'completed'"
+    )
+    assert r.details == {
+        "trigger": "cancel",
+        "state": "completed",
+        "allowed_from": ["recorded", "dispatched"],
+    }
 
 
 def test_forbidden(dispatched, seed_actors, seed_t0, seed_reject):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from servflow.catalogue import catalogue_path
 from servflow.errors import DefinitionError
 from servflow.model import Procedure
-from servflow.procedures.load import Catalogue, load_catalogue
+from servflow.procedures.load import Catalogue, load_catalogue, load_file
+from servflow.procedures.source import peek_source
 
 __all__ = ["add_procedures_option", "default_procedures_dir", "resolve_procedure"]
 
@@ -38,8 +40,11 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
     folder = default_procedures_dir(procedures_dir)
     path = Path(proc)
     if path.suffix in (".yaml", ".yml") or path.is_file():
+        if path.is_dir():  # a folder named like a file: say so rather than scan it
+            raise DefinitionError(load_file(path).diagnostics)
         # A file of its own, with the calendars of the procedures folder beside it.
-        others = [c for c in _calendar_files(folder) if c.resolve() != path.resolve()]
+        real = os.path.realpath(path)  # not resolve(): a symlink loop must not raise
+        others = [c for c in _calendar_files(folder) if os.path.realpath(c) != real]
         catalogue = load_catalogue([path, *others])
         result = catalogue.results[0]
         errors = catalogue.errors
@@ -65,7 +70,7 @@ def _calendar_files(folder: Path) -> list[Path]:
         return []
     found = []
     for path in sorted(folder.glob("*.y*ml")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "\ncalendars:" in f"\n{text}" and "\nid:" not in f"\n{text}":
+        text = peek_source(path)
+        if text is not None and "\ncalendars:" in f"\n{text}" and "\nid:" not in f"\n{text}":
             found.append(path)
     return found

@@ -34,7 +34,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 def load_or_report(command: str, args: argparse.Namespace) -> tuple[Procedure, Catalogue] | int:
     """The procedure named by PROC, or the exit code after explaining why there is none."""
     path = Path(args.proc)
-    if path.suffix in (".yaml", ".yml") and not path.is_file():
+    if path.suffix in (".yaml", ".yml") and not path.exists():
         print(f"servflow {command}: error: no such file: {path}", file=sys.stderr)
         return 2
     try:

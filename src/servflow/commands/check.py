@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 from servflow.commands._common import add_procedures_option, default_procedures_dir
 from servflow.errors import Diagnostic
 from servflow.procedures.load import Catalogue, load_catalogue
-from servflow.procedures.source import MAX_BYTES
+from servflow.procedures.source import peek_source
 
 __all__ = ["check_paths", "register", "run"]
 
@@ -62,7 +63,9 @@ def _expand(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file())
+            # Not only regular files: a FIFO or folder named *.yaml is reported, not skipped;
+            # a dangling symlink (an editor's lock file) is, as the loader does.
+            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.exists())
             if not found:
                 problems.append(f"no .yaml files in {path}")
             files.extend(found)
@@ -72,17 +75,19 @@ def _expand(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
             problems.append(f"no such file or folder: {path}")
     unique: dict[Path, Path] = {}
     for file in files:
-        unique.setdefault(file.resolve(), file)
+        unique.setdefault(_real(file), file)
     return list(unique.values()), problems
 
 
+def _real(path: Path) -> Path:
+    # Not Path.resolve(): on Python 3.11 it raises on a symlink loop, which is a file to
+    # report (unreadable), not a reason to stop.
+    return Path(os.path.realpath(path))
+
+
 def _looks_like_calendars(path: Path) -> bool:
-    if not path.is_file():
-        return False  # a device or a pipe: never read it twice, nor for ever
-    try:
-        with path.open("rb") as stream:
-            text = stream.read(MAX_BYTES + 1).decode("utf-8", errors="replace")
-    except OSError:
+    text = peek_source(path)  # None for a device, a pipe or a huge file: never hang on one
+    if text is None:
         return False
     return "\ncalendars:" in f"\n{text}" and "\nid:" not in f"\n{text}"
 
@@ -91,17 +96,17 @@ def _context_calendars(files: list[Path], procedures_dir: Path) -> list[Path]:
     """Calendar files the checked files may refer to, that are not checked themselves."""
     if any(_looks_like_calendars(f) for f in files):
         return []  # the files bring calendars of their own; mixing would duplicate names
-    checked = {f.resolve() for f in files}
+    checked = {_real(f) for f in files}
     context: dict[Path, Path] = {}
-    for folder in sorted({f.resolve().parent for f in files}):
+    for folder in sorted({_real(f).parent for f in files}):
         candidates = [p for p in sorted(folder.glob("*.y*ml")) if _looks_like_calendars(p)]
         if not candidates and procedures_dir.is_dir():
             candidates = [
                 p for p in sorted(procedures_dir.glob("*.y*ml")) if _looks_like_calendars(p)
             ]
         for cal in candidates:
-            if cal.resolve() not in checked:
-                context.setdefault(cal.resolve(), cal)
+            if _real(cal) not in checked:
+                context.setdefault(_real(cal), cal)
     return list(context.values())
 
 

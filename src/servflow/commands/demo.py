@@ -38,7 +38,14 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "demo",
         help="run sample cases through the standard procedures and print their timelines",
-        description=__doc__,
+        # Plain words, not the module docstring: argparse prints a description as is, and
+        # reST markup (``:class:`~servflow.Desk` ``) reads as noise in a terminal.
+        description="Run sample cases through the standard procedures and print their "
+        "timelines. The cases are kept in a new SQLite file in a temporary folder (its path "
+        "is printed and the file is kept, to be looked at), in the database given with "
+        "--db URL (for example PostgreSQL), or in memory with --store memory. The "
+        "timelines are read back from the store's audit log, and each case is replayed "
+        "from it. Personal data (fields marked pii) is masked in everything printed.",
     )
     parser.add_argument(
         "--procedures",

@@ -18,6 +18,7 @@ from typing import Any
 from servflow.commands._common import add_procedures_option, default_procedures_dir
 from servflow.engine import Engine
 from servflow.errors import DefinitionError
+from servflow.procedures.source import peek_source
 from servflow.testing import ScenarioError, engine_for, load_scenario, run_scenario
 from servflow.testing.scenarios import Scenario
 
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="scenario files or folders (default: the `scenarios` folder of the procedures folder)",
+        help="scenario files or folders (default: the scenarios folder of the procedures folder)",
     )
     add_procedures_option(parser)
     parser.add_argument(
@@ -44,11 +45,8 @@ def register(subparsers: Any) -> None:
 
 
 def _is_scenario(path: Path) -> bool:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "\nscenario:" in f"\n{text}"
+    text = peek_source(path)
+    return text is not None and "\nscenario:" in f"\n{text}"
 
 
 def _files(args: list[str], default: Path) -> list[Path] | str:
@@ -60,9 +58,9 @@ def _files(args: list[str], default: Path) -> list[Path] | str:
             found.extend(
                 p
                 for p in sorted(target.rglob("*"))
-                if p.suffix in (".yaml", ".yml") and p.is_file() and _is_scenario(p)
+                if p.suffix in (".yaml", ".yml") and _is_scenario(p)
             )
-        elif target.is_file():
+        elif target.exists():  # a FIFO or device too: reading it reports not-a-file
             found.append(target)
         else:
             return f"no such file or folder: {target}"

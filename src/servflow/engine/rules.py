@@ -45,7 +45,9 @@ def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[Compile
             )
         raise Rejected(
             "not_in_state",
-            f"{trigger!r} leaves {', '.join(cp.sources.get(trigger, ()))}, not {case.state!r}",
+            f"{trigger!r} can only be taken from "
+            + " or ".join(repr(s) for s in cp.sources.get(trigger, ()))
+            + f"; the case is in {case.state!r}",
             trigger=trigger,
             state=case.state,
             allowed_from=list(cp.sources.get(trigger, ())),

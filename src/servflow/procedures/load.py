@@ -27,7 +27,7 @@ from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.lint import lint_procedure
-from servflow.procedures.source import MAX_BYTES, SourceMap, read_yaml
+from servflow.procedures.source import SourceFileError, SourceMap, read_source, read_yaml
 
 __all__ = [
     "CalendarFile",
@@ -355,16 +355,9 @@ def load_file(path: str | Path) -> LoadResult:
     """Load one file from disk; unreadable files give a diagnostic, not an exception."""
     path = Path(path)
     try:
-        # Read one byte past the limit, no more: /dev/zero or a huge file must not hang.
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
-    except OSError as exc:
-        return LoadResult(
-            file=str(path),
-            diagnostics=[
-                Diagnostic(str(path), 0, 0, "error", "unreadable", exc.strerror or str(exc))
-            ],
-        )
+        raw = read_source(path)
+    except SourceFileError as exc:
+        return LoadResult(file=str(path), diagnostics=[exc.diagnostic()])
     return load_text(raw, str(path))
 
 
@@ -390,9 +383,13 @@ def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
 def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if p.is_dir() and p.suffix not in (".yaml", ".yml"):
+            # Every *.yaml entry that exists, not only regular files: a FIFO, a device or
+            # a folder named like a procedure is reported (not-a-file) rather than silently
+            # left out; for the same reason a folder named *.yaml is not scanned. A
+            # dangling symlink (an editor's lock file, .#repair.yaml) is left out.
             files.extend(
-                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.exists())
             )
         else:
             files.append(p)

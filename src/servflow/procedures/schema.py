@@ -14,7 +14,9 @@ post-processes it where the models are wider or narrower than the files:
 * names of roles, fields, states, triggers and time limits follow the name pattern;
 * the free-form clauses of a time limit (``starts``, ``stops``, ``pauses``, ``on_breach``)
   get the keys the static checks accept;
-* every property carries a description and, where one helps, examples.
+* every property carries a description and, where one helps, examples;
+* the top level tells the two kinds of file apart the way the loader does (``calendars``
+  and no ``id``: a calendar file), so that errors point at the key that is wrong.
 
 The schema is deliberately no stricter than the loader: cross-references (a state that
 does not exist, an unknown field in an expression) are for ``servflow check``.
@@ -274,7 +276,13 @@ def language_schema() -> Schema:
             "A service-desk procedure (roles, fields, states, start, transitions, time limits, "
             "invariants) or a file of business calendars. Check a file with `servflow check`."
         ),
-        "anyOf": [{"$ref": "#/$defs/Procedure"}, {"$ref": "#/$defs/CalendarFile"}],
+        # The loader's own rule (a mapping with `calendars` and no `id` is a calendar file,
+        # anything else a procedure) as a discriminator, not an anyOf: a validator then
+        # checks one model and reports the key that is wrong, where an anyOf fails as a
+        # whole with one error the size of the document.
+        "if": {"required": ["calendars"], "not": {"required": ["id"]}},
+        "then": {"$ref": "#/$defs/CalendarFile"},
+        "else": {"$ref": "#/$defs/Procedure"},
         "$defs": dict(sorted(defs.items())),
     }
 

@@ -14,11 +14,20 @@ and it keeps node marks):
 * Duplicate keys are errors (PyYAML silently keeps the last one).
 * Bounded: the text's size, the nesting depth and the number of values that aliases may
   expand to, so that a "billion laughs" file fails fast with a diagnostic.
+
+Every file servflow reads (procedures, calendars, scenarios, the files a command is given
+and the ones a folder scan finds) goes through :func:`read_source`: only regular files
+(a symlink is followed, and must end at a regular file), their size checked before a byte
+is read, at most one byte past the limit read, and opened without blocking, so that a FIFO,
+a device such as ``/dev/zero`` or a 400 MB log beside the procedures gives a diagnostic
+instead of a hang or a full memory.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,7 +35,16 @@ import yaml
 
 from servflow.errors import Diagnostic
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "SourceMap", "read_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "SourceFileError",
+    "SourceMap",
+    "peek_source",
+    "read_source",
+    "read_yaml",
+]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -35,6 +53,99 @@ MAX_NODES = 200_000
 Path = tuple[str | int, ...]
 
 _YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
+
+
+class SourceFileError(Exception):
+    """A file servflow will not read: not a regular file, too large, or unreadable.
+
+    ``code`` is the diagnostic code (``not-a-file``, ``too-large``, ``unreadable``) and
+    :meth:`diagnostic` the problem as ``check`` reports it.
+    """
+
+    def __init__(self, file: str, code: str, message: str) -> None:
+        super().__init__(f"{file}: {message}")
+        self.file = file
+        self.code = code
+        self.message = message
+
+    def diagnostic(self) -> Diagnostic:
+        # The size is known before the text is: report it where read_yaml would (1:1);
+        # the other refusals are about the file itself, so they have no position (0:0).
+        line = 1 if self.code == "too-large" else 0
+        return Diagnostic(self.file, line, line, "error", self.code, self.message)
+
+
+# Opening without blocking matters for a FIFO swapped in after the stat: a blocking open
+# would wait for a writer for ever. O_NOCTTY keeps a terminal device from becoming ours.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _refuse_special(file: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise SourceFileError(
+            file, "not-a-file", f"{_kind(mode)}, not a regular file; servflow reads only files"
+        )
+
+
+def _too_large(file: str, limit: int) -> SourceFileError:
+    return SourceFileError(file, "too-large", f"file is larger than {limit} bytes")
+
+
+def read_source(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.
+
+    Symlinks are followed; what they end at must be a regular file. Raises
+    :class:`SourceFileError` for a folder, FIFO, device or socket (``not-a-file``), a file
+    over ``limit`` bytes (``too-large``, decided from its size before reading, and again
+    while reading for files whose size the system does not know, such as ``/proc``), or
+    one the system will not let us read (``unreadable``).
+    """
+    file = os.fspath(path)
+    try:
+        info = os.stat(file)
+        _refuse_special(file, info.st_mode)
+        if info.st_size > limit:
+            raise _too_large(file, limit)
+        fd = os.open(file, _OPEN_FLAGS)
+        try:
+            # The path may have been swapped for a FIFO or device since the stat.
+            _refuse_special(file, os.fstat(fd).st_mode)
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit:
+                chunk = os.read(fd, min(limit + 1 - size, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise SourceFileError(file, "unreadable", exc.strerror or str(exc)) from None
+    if size > limit:
+        raise _too_large(file, limit)
+    return b"".join(chunks)
+
+
+def peek_source(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> str | None:
+    """The text of ``path`` for a quick look (is it a calendar file?), or None when
+    :func:`read_source` refuses it; undecodable bytes are replaced."""
+    try:
+        return read_source(path, limit).decode("utf-8", errors="replace")
+    except SourceFileError:
+        return None
 
 
 class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]

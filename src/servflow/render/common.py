@@ -6,6 +6,7 @@ English, then to the name itself, so that a half-translated procedure still rend
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,12 +35,27 @@ _UNITS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 def localized(texts: Mapping[Any, str], lang: str, default: str = "") -> str:
-    """The text in ``lang``, or the nearest language that has one, or ``default``."""
+    """The text in ``lang``, or the nearest language that has one, or ``default``.
+
+    A blank text counts as missing: a diagram cannot draw an empty label, nor an SOP a
+    heading without words.
+    """
     for candidate in _FALLBACK.get(lang, LANGUAGES):
         text = texts.get(candidate)
-        if text:
-            return text
+        if text and not text.isspace():
+            return _printable(text)
     return default
+
+
+def _printable(text: str) -> str:
+    # Control characters other than line breaks and tabs have no place in a document:
+    # dot refuses a NUL, and writes a BEL unescaped into its JSON. They become U+FFFD,
+    # visible, rather than vanishing silently.
+    if text.isprintable():
+        return text
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) == "Cc" and not ch.isspace() else ch for ch in text
+    )
 
 
 def format_duration(text: str, lang: str) -> str:

@@ -8,6 +8,11 @@ double border in dot). The output is deterministic (the file's order, nothing ra
 so generated diagrams can be kept in the repository and compared in a test. Only the
 definition is drawn: no case data, and no field defaults (a ``pii`` field's default could
 be personal data).
+
+Whatever a title says, it stays a label: every text is escaped for the format (Mermaid's
+``#code;`` entities, dot's quoted strings), and states are drawn under ids no keyword of
+either language can take (``s_<name>`` in Mermaid, quoted names in dot). The tests read
+the output with Mermaid's own parser and with Graphviz.
 """
 
 from __future__ import annotations
@@ -25,11 +30,6 @@ __all__ = ["DiagramFormat", "render_diagram", "render_dot", "render_mermaid"]
 DiagramFormat = Literal["mermaid", "dot"]
 
 GUARD_WIDTH = 28
-
-# Words with a meaning of their own in Mermaid's state diagram syntax.
-_MERMAID_KEYWORDS = frozenset(
-    {"state", "note", "end", "direction", "class", "classdef", "as", "left", "right", "of", "click"}
-)
 
 
 @dataclass(frozen=True)
@@ -107,15 +107,13 @@ def _heading(proc: Procedure, lang: str) -> str:
 
 # -- Mermaid -------------------------------------------------------------------------------
 
-_MERMAID_ESCAPES = {
-    "#": "#35;",
+# Mermaid's entity codes (#NN;) for every character with a meaning in a label: the
+# quotes and colons that end one, `;` that ends a statement, `%%` comments and `{ }`
+# directives, HTML (< > &), backticks that start a Markdown string, and `#` itself.
+_MERMAID_ESCAPES = {ch: f"#{ord(ch)};" for ch in "#;:{}&`%\\"} | {
     '"': "#quot;",
-    ";": "#59;",
     "<": "#lt;",
     ">": "#gt;",
-    "{": "#123;",
-    "}": "#125;",
-    ":": "#58;",
 }
 
 
@@ -124,15 +122,25 @@ def _mermaid_text(text: str) -> str:
 
 
 def _mermaid_id(name: str) -> str:
-    return f"s_{name}" if name.lower() in _MERMAID_KEYWORDS else name
+    # Mermaid has no quoted ids, and its keywords (state, style, scale, default, accTitle,
+    # direction, note, class, end...) keep growing: every state gets a prefix no keyword
+    # starts with, and its name is shown in the label instead.
+    return f"s_{name}"
+
+
+def _yaml_string(text: str) -> str:
+    # Front matter is YAML: a JSON string is a YAML double-quoted scalar once the
+    # characters YAML reads as line breaks or a byte order mark (JSON does not) are
+    # escaped too.
+    quoted = json.dumps(" ".join(text.split()), ensure_ascii=False)
+    return "".join(f"\\u{ord(ch):04x}" if ch in "\x85\u2028\u2029\ufeff" else ch for ch in quoted)
 
 
 def render_mermaid(proc: Procedure, lang: str = DEFAULT_LANGUAGE) -> str:
     """The procedure as a Mermaid ``stateDiagram-v2``."""
     out = [
         "---",
-        # Front matter is YAML: a JSON string is a valid YAML scalar whatever it holds.
-        f"title: {json.dumps(_heading(proc, lang), ensure_ascii=False)}",
+        f"title: {_yaml_string(_heading(proc, lang))}",
         "---",
         "stateDiagram-v2",
     ]
@@ -160,6 +168,12 @@ def _dot_text(text: str) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _dot_id(name: str) -> str:
+    # Always quoted: a quoted id is never a keyword (node, edge, graph, subgraph...).
+    # State names start with a letter, so none is the start point's "__start__".
+    return f'"{_dot_text(name)}"'
+
+
 def _dot_label(lines: tuple[str, ...] | list[str]) -> str:
     return '"' + "\\n".join(_dot_text(t) for t in lines) + '"'
 
@@ -176,10 +190,12 @@ def render_dot(proc: Procedure, lang: str = DEFAULT_LANGUAGE) -> str:
     ]
     for node in _nodes(proc, lang):
         extra = ", peripheries=2" if node.final else ""
-        out.append(f'    "{node.name}" [label={_dot_label([node.title, *node.lines])}{extra}];')
+        out.append(
+            f"    {_dot_id(node.name)} [label={_dot_label([node.title, *node.lines])}{extra}];"
+        )
     for arrow in _arrows(proc, lang):
-        source = "__start__" if arrow.source is None else arrow.source
-        out.append(f'    "{source}" -> "{arrow.target}" [label={_dot_label(arrow.lines)}];')
+        source = '"__start__"' if arrow.source is None else _dot_id(arrow.source)
+        out.append(f"    {source} -> {_dot_id(arrow.target)} [label={_dot_label(arrow.lines)}];")
     out.append("}")
     return "\n".join(out) + "\n"
 

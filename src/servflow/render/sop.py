@@ -11,8 +11,11 @@ missing.
 The work is split in two: this module reads the procedure into plain view objects
 (every string already localized), and the jinja2 template ``sop.md.j2`` lays them out.
 The template runs in a sandbox with ``StrictUndefined``, so a misspelt variable in a
-template is an error, not an empty string, and autoescaping is off because the output is
-Markdown, not HTML: text is made safe for tables by the ``cell`` filter instead.
+template is an error, not an empty string. Jinja's autoescaping is off because it escapes
+for HTML, not Markdown: instead every text that comes from the procedure file is made
+inert here, when the view is built (:mod:`servflow.render.escape`), so a title holding
+``<script>``, ``# heading`` or a pipe renders as that text; the template adds only its own
+fixed words and Markdown.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from servflow.model import Branch, Procedure, Start
 from servflow.procedures.lint import limit_coverage
 from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
+from servflow.render.escape import code_span, markdown_paragraphs, markdown_text
 from servflow.render.labels import LABELS
 
 __all__ = ["render_sop"]
@@ -161,29 +165,29 @@ class _Reader:
 
     def role(self, name: str) -> str:
         role = self.proc.roles.get(name)
-        return localized(role.title, self.lang, name) if role else name
+        return markdown_text(localized(role.title, self.lang, name) if role else name)
 
     def state(self, name: str) -> str:
         state = self.proc.states.get(name)
-        return localized(state.title, self.lang, name) if state else name
+        return markdown_text(localized(state.title, self.lang, name) if state else name)
 
     def field_title(self, name: str) -> str:
         spec = self.proc.fields.get(name)
-        title = localized(spec.title, self.lang, name) if spec else name
+        title = markdown_text(localized(spec.title, self.lang, name) if spec else name)
         return f"{title} 🔒" if spec is not None and spec.pii else title
 
     def trigger(self, name: str) -> str:
         if name == "start":
-            return localized(self.proc.start.title, self.lang, self.t["start_step"])
+            return markdown_text(localized(self.proc.start.title, self.lang, self.t["start_step"]))
         titles = [localized(b.title, self.lang) for b in self.proc.transitions.get(name, [])]
-        return _common_title([t for t in titles if t]) or name
+        return markdown_text(_common_title([t for t in titles if t]) or name)
 
     def calendar(self, name: str | None) -> str:
         name = name or self.proc.calendar
         if name == "always":
             return str(self.t["always"])
         spec = self.calendars.get(name)
-        return localized(spec.title, self.lang, name) if spec else name
+        return markdown_text(localized(spec.title, self.lang, name) if spec else name)
 
     # -- sections -------------------------------------------------------------------------
 
@@ -235,10 +239,10 @@ class _Reader:
             if effect.notify:
                 text = t["notify"].format(role=self.role(effect.notify))
                 if effect.template:
-                    text += f" (`{effect.template}`)"
+                    text += f" ({code_span(effect.template)})"
                 effects.append(text)
             if effect.record:
-                effects.append(t["file_record"].format(form=effect.record))
+                effects.append(t["file_record"].format(form=markdown_text(effect.record)))
         notes: list[str] = []
         if step.escalates:
             notes.append(str(t["escalates"]))
@@ -246,7 +250,7 @@ class _Reader:
             notes.append(str(t["follows_escalation"]))
         sources = step.source if isinstance(step, Branch) else []
         return _Branch(
-            title=localized(step.title, self.lang, trigger),
+            title=markdown_text(localized(step.title, self.lang, trigger)),
             sources=[self.state(s) for s in sources],
             target=self.state(step.to),
             roles=[self.role(r) for r in step.roles],
@@ -304,15 +308,15 @@ class _Reader:
                     parts.append(str(t["escalate_action"]))
                 text = t["and"].join(parts)
                 if "after" in action:
-                    after = format_duration(str(action["after"]), self.lang)
+                    after = markdown_text(format_duration(str(action["after"]), self.lang))
                     text = t["after"].format(duration=after, action=text)
                 breach.append(text)
             coverage = limit_coverage(self.proc, limit)
-            warn = [w.strip() for w in limit.warn_at]
+            warn = [markdown_text(w) for w in limit.warn_at]
             out.append(
                 _Limit(
                     id=name,
-                    title=localized(limit.title, self.lang, name),
+                    title=markdown_text(localized(limit.title, self.lang, name)),
                     starts=self.clause(limit.starts),
                     stops=self.clause(limit.stops),
                     pauses=self.clause(limit.pauses),
@@ -320,7 +324,7 @@ class _Reader:
                         _Target(
                             when=target.when,
                             limit=(
-                                format_duration(target.limit, self.lang)
+                                markdown_text(format_duration(target.limit, self.lang))
                                 if target.limit is not None
                                 else _UNTIL.get(self.lang, _UNTIL["en"]).format(
                                     self.field_title(target.until or "")
@@ -353,28 +357,29 @@ class _Reader:
             if spec.pii:
                 notes.append(f"**{t['confidential']}**")
             if spec.choices:
-                notes.append(t["choices"].format(values=", ".join(f"`{c}`" for c in spec.choices)))
+                # The notes go in a table cell: code with a pipe must not end it.
+                notes.append(t["choices"].format(values=", ".join(map(_code_cell, spec.choices))))
             if spec.default is not None and not spec.pii:
-                notes.append(t["default"].format(value=f"`{spec.default}`"))
+                notes.append(t["default"].format(value=_code_cell(spec.default)))
             if spec.pattern:
-                notes.append(t["pattern"].format(value=f"`{spec.pattern}`"))
+                notes.append(t["pattern"].format(value=_code_cell(spec.pattern)))
             if spec.minimum is not None and spec.maximum is not None:
                 notes.append(t["range"].format(low=f"{spec.minimum:g}", high=f"{spec.maximum:g}"))
             elif spec.minimum is not None:
                 notes.append(t["at_least"].format(low=f"{spec.minimum:g}"))
             elif spec.maximum is not None:
                 notes.append(t["at_most"].format(high=f"{spec.maximum:g}"))
-            description = localized(spec.description, self.lang)
+            description = markdown_text(localized(spec.description, self.lang))
             if description:
                 notes.append(description)
             out.append(
                 _Field(
                     id=name,
-                    title=localized(spec.title, self.lang, name),
+                    title=markdown_text(localized(spec.title, self.lang, name)),
                     type=str(t["types"][spec.type]),
                     pii=spec.pii,
                     required_at=required_at[name],
-                    form=spec.form or "",
+                    form=markdown_text(spec.form or ""),
                     notes=notes,
                 )
             )
@@ -396,7 +401,7 @@ class _Reader:
                         filed[effect.record].append(title)
         return [
             _Form(
-                name=form,
+                name=markdown_text(form),
                 fields=[self.field_title(n) for n, s in self.proc.fields.items() if s.form == form],
                 filed_at=filed.get(form, []),
             )
@@ -414,18 +419,18 @@ class _Reader:
         limits_by_state: dict[str, list[str]] = {s: [] for s in p.states}
         for name, limit in p.time_limits.items():
             coverage = limit_coverage(p, limit)
-            title = localized(limit.title, lang, name)
+            title = markdown_text(localized(limit.title, lang, name))
             for s in coverage.running:
                 limits_by_state[s].append(title)
             for s in coverage.paused:
                 limits_by_state[s].append(f"{title} ({self.t['paused']})")
         guards = [
-            (localized(step.title, lang, trigger), step.when)
+            (markdown_text(localized(step.title, lang, trigger)), step.when)
             for trigger, step in self._all_steps()
             if step.when
         ]
         authority = [
-            (localized(step.title, lang, trigger), self.role(role), expr)
+            (markdown_text(localized(step.title, lang, trigger)), self.role(role), expr)
             for trigger, step in self._all_steps()
             for role, expr in step.authority.items()
         ]
@@ -433,12 +438,17 @@ class _Reader:
             lang=lang,
             id=p.id,
             version=p.version,
-            title=localized(p.title, lang, p.id),
-            description=localized(p.description, lang),
-            source=p.source,
+            title=markdown_text(localized(p.title, lang, p.id)),
+            description=markdown_paragraphs(localized(p.description, lang)),
+            source=None if p.source is None else markdown_text(p.source),
             calendar=self.calendar(p.calendar),
             roles=[
-                _Role(n, localized(r.title, lang, n), r.rank, localized(r.description, lang))
+                _Role(
+                    n,
+                    markdown_text(localized(r.title, lang, n)),
+                    r.rank,
+                    markdown_text(localized(r.description, lang)),
+                )
                 for n, r in p.roles.items()
             ],
             steps=self.steps(),
@@ -446,11 +456,11 @@ class _Reader:
             escalation=[self.role(r) for r in p.escalation],
             guards=guards,
             authority=authority,
-            invariants=[(inv.name, inv.check) for inv in p.invariants],
+            invariants=[(markdown_text(inv.name), inv.check) for inv in p.invariants],
             fields=self.fields(),
             forms=self.forms(),
             states=[
-                _State(n, localized(s.title, lang, n), s.final, limits_by_state[n])
+                _State(n, markdown_text(localized(s.title, lang, n)), s.final, limits_by_state[n])
                 for n, s in p.states.items()
             ],
             diagram=render_mermaid(p, lang),
@@ -478,17 +488,10 @@ def _common_title(titles: list[str]) -> str:
     return " / ".join(unique)
 
 
-def _cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def _code(value: object) -> str:
-    """Inline code, with a fence longer than any backtick run inside."""
-    text = " ".join(str(value).split())
-    fence = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def _code_cell(value: object) -> str:
+    """Inline code inside a table cell: a pipe would end the cell, even in code, unless
+    escaped (GFM tables read ``\\|`` as a pipe there too)."""
+    return code_span(value).replace("|", "\\|")
 
 
 @cache
@@ -501,8 +504,8 @@ def _environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["cell"] = _cell
-    env.filters["code"] = _code
+    env.filters["code"] = code_span
+    env.filters["code_cell"] = _code_cell
     return env
 
 

@@ -20,6 +20,7 @@ from servflow.engine import Engine
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.load import load_catalogue, load_file
+from servflow.procedures.source import peek_source
 from servflow.testing.scenarios import Scenario, ScenarioError, SourcePath
 
 __all__ = ["engine_for", "procedure_of", "static_problems"]
@@ -39,7 +40,7 @@ def _calendar_files(folder: Path) -> list[Path]:
         return []
     found = []
     for path in sorted(folder.glob("*.y*ml")):
-        text = "\n" + path.read_text(encoding="utf-8", errors="replace")
+        text = "\n" + (peek_source(path) or "")
         if "\ncalendars:" in text and "\nid:" not in text:
             found.append(path)
     return found
@@ -47,9 +48,8 @@ def _calendar_files(folder: Path) -> list[Path]:
 
 def _declared_id(path: Path) -> str | None:
     """The ``id:`` a procedure file declares, read from its text without loading it."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = peek_source(path)
+    if text is None:
         return None
     match = _ID_RE.search(text)
     return match.group(1) if match else None
@@ -76,7 +76,7 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
     folder = Path(procedures) if procedures is not None else _default_folder()
     path = scenario.procedure_path
     if path is not None:
-        if not path.is_file():
+        if not path.exists():  # a FIFO or a device is reported when read (not-a-file)
             raise ScenarioError(
                 [
                     scenario.diagnostic(

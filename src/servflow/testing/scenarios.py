@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.procedures.load import pydantic_diagnostics
-from servflow.procedures.source import SourceMap, read_yaml
+from servflow.procedures.source import SourceFileError, SourceMap, read_source, read_yaml
 from servflow.testing._expect import (
     EFFECT_KEYS,
     EVENT_KEYS,
@@ -130,11 +130,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario file; raises :class:`ScenarioError` listing every problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(
-            [Diagnostic(str(path), 0, 0, "error", "unreadable", exc.strerror or str(exc))]
-        ) from None
+        raw = read_source(path)
+    except SourceFileError as exc:
+        raise ScenarioError([exc.diagnostic()]) from None
     return load_scenario_text(raw, str(path), base=path.parent)
 
 
