@@ -30,6 +30,7 @@ from servflow.engine.grammar import (
     Fn,
     Wrong,
     bounded_number,
+    concat,
     items_bound,
     shown,
     size_of,
