@@ -76,14 +76,25 @@ class Built:
                 "expression-nesting",
             )
         method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
-            raise self.refuse(
-                _UNSUPPORTED.get(
-                    type(node).__name__, "this is not part of the expression language"
-                ),
-                _at(node),
-            )
-        result: tuple[Fn, bool] = method(node)
+        try:
+            if method is None:
+                raise self.refuse(
+                    _UNSUPPORTED.get(
+                        type(node).__name__, "this is not part of the expression language"
+                    ),
+                    _at(node),
+                )
+            result: tuple[Fn, bool] = method(node)
+        except ExpressionSyntaxError:
+            # A filter, test, method or subscript is checked before the value it applies
+            # to, which stands before it in the text: report the first problem in reading
+            # order, so check a throwaway copy of that value first.
+            subject = getattr(node, "node", None)
+            if isinstance(node, nodes.Call) and isinstance(subject, nodes.Getattr):
+                subject = subject.node  # the receiver of a method
+            if isinstance(subject, nodes.Node):
+                Built(self.tokens).node(subject)
+            raise
         return result
 
     def parts(self, *children: nodes.Node) -> tuple[list[Fn], bool]:
@@ -99,7 +110,7 @@ class Built:
         if not constant:
             for fn, is_const, child in zip(fns, flags, children, strict=True):
                 if is_const and not _literal(child):
-                    self.constant_parts.append((_at(child), fn))
+                    self.constant_parts.append((_start(child), fn))
         return fns, constant
 
     # Each method below is named after the jinja2 node it accepts.
@@ -425,6 +436,12 @@ _UNSUPPORTED = {
 }
 
 
+def _start(node: nodes.Node) -> int:
+    """Where the text of ``node`` starts: the first offset of any node within it."""
+    # Helper nodes (a comparison's operands) carry no position of their own.
+    return min(_at(n) for n in [node, *node.find_all(nodes.Node)] if n.lineno)
+
+
 def _literal(node: nodes.Node) -> bool:
     if isinstance(node, nodes.Const):
         return True
@@ -443,5 +460,5 @@ def build(tree: nodes.Expr, tokens: list[tuple[int, str, str]]) -> tuple[Built, 
     built = Built(tokens)
     fn, constant = built.node(tree)
     if constant and not _literal(tree):
-        built.constant_parts.append((_at(tree), fn))
+        built.constant_parts.append((_start(tree), fn))
     return built, fn

@@ -201,6 +201,13 @@ def _tokens(source: str) -> list[Tok]:
                 out.append((offset, kind, text))
                 if text in _OPEN:
                     stack.append((text, offset))
+                    if len(stack) > MAX_NESTING:
+                        raise ExpressionSyntaxError(
+                            f"brackets nested more than {MAX_NESTING} deep; split the rule "
+                            "into simpler ones",
+                            offset,
+                            "expression-nesting",
+                        )
                 elif text in _CLOSE:
                     stack.pop()
             offset += len(text)
@@ -250,20 +257,9 @@ def _lexing(source: str, offset: int, stack: list[tuple[str, int]]) -> Expressio
 
 
 def _limits(tokens: list[Tok]) -> None:
-    depth = operators = 0
+    operators = 0
     for offset, kind, text in tokens:
-        if text in _OPEN:
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ExpressionSyntaxError(
-                    f"brackets nested more than {MAX_NESTING} deep; split the rule into "
-                    "simpler ones",
-                    offset,
-                    "expression-nesting",
-                )
-        elif text in _CLOSE:
-            depth -= 1
-        elif (kind == "operator" and text not in _NOT_OPERATORS) or (
+        if (kind == "operator" and text not in _NOT_OPERATORS) or (
             kind == "name" and text in _WORD_OPERATORS
         ):
             operators += 1
