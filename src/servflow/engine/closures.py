@@ -85,14 +85,18 @@ class Built:
                     _at(node),
                 )
             result: tuple[Fn, bool] = method(node)
-        except ExpressionSyntaxError:
+        except ExpressionSyntaxError as exc:
+            if exc.settled:  # raised below this node, and already the first in its part
+                raise
+            exc.settled = True
             # A filter, test, method or subscript is checked before the value it applies
             # to, which stands before it in the text: report the first problem in reading
-            # order, so check a throwaway copy of that value first.
+            # order, so check a throwaway copy of that value first. Only the node that
+            # raised does this, once, so the cost stays linear in the nodes above it.
             subject = getattr(node, "node", None)
             if isinstance(node, nodes.Call) and isinstance(subject, nodes.Getattr):
                 subject = subject.node  # the receiver of a method
-            if isinstance(subject, nodes.Node):
+            if isinstance(node, _SUBJECT_FIRST) and isinstance(subject, nodes.Node):
                 Built(self.tokens).node(subject)
             raise
         return result
@@ -429,6 +433,7 @@ class Built:
         )
 
 
+_SUBJECT_FIRST = (nodes.Filter, nodes.Test, nodes.Call, nodes.Getattr, nodes.Getitem)
 _UNSUPPORTED = {
     "Getitem": "indexing ('x[...]') is not part of the expression language; use the filters 'first' or 'last'",
     "Slice": "slices are not part of the expression language",

@@ -80,6 +80,7 @@ class ExpressionSyntaxError(ValueError):
         super().__init__(message)
         self.offset = offset
         self.code = code
+        self.settled = False  # the reader has made sure no earlier problem is hidden
 
 
 class Failure(Exception):
