@@ -269,11 +269,32 @@ class Built:
                 left = right
             return True
 
-        if len(chain) == 1 and chain[0][0][0] in ("==", "!="):
-            # The common guard `priority == 'urgent'`: equality never fails in Python.
-            ((_, eq), other, _, _) = chain[0]
-            return (lambda scope: eq(head(scope), other(scope))), constant
-        return compare, constant
+        if len(chain) > 1:
+            return compare, constant
+        # One comparison, the usual guard: no loop. Equality never fails in Python.
+        ((symbol, fn), other, llabel, rlabel) = chain[0]
+        if symbol in ("==", "!="):
+            return (lambda scope: fn(head(scope), other(scope))), constant
+
+        def compare_one(scope: Mapping[str, Any]) -> Any:
+            left, right = head(scope), other(scope)
+            try:
+                return fn(left, right)
+            except Exception:
+                raise Failure(
+                    f"'{symbol}' cannot compare {shown(left, llabel)} with {shown(right, rlabel)}"
+                ) from None
+
+        def contained(scope: Mapping[str, Any]) -> Any:
+            left, right = head(scope), other(scope)
+            try:
+                return (left in right) if symbol == "in" else (left not in right)
+            except Exception:
+                raise Failure(
+                    f"'{symbol}' cannot look for {shown(left, llabel)} in {shown(right, rlabel)}"
+                ) from None
+
+        return (contained if symbol in ("in", "not in") else compare_one), constant
 
     def _arguments(
         self,
@@ -353,7 +374,7 @@ class Built:
                     raise
                 except Exception:
                     raise Failure(
-                        f"filter {name!r} cannot be applied to {shown(value, label)}"
+                        f"filter {name!r} applies to {domain}, not {shown(value, label)}"
                     ) from None
 
             return apply_plain, constant
@@ -382,12 +403,14 @@ class Built:
         def test(scope: Mapping[str, Any]) -> bool:
             value = inner(scope)
             try:
-                return fn(value, *(a(scope) for a in arg_fns))
+                return fn(value, *[a(scope) for a in arg_fns])
             except Wrong:
                 raise Failure(
                     f"test {name!r} applies to whole numbers, not {shown(value, label)}"
                 ) from None
 
+        if name == "none":  # the most frequent test, `x is none`: one call, no lookup
+            return (lambda scope: inner(scope) is None), constant
         return test, constant
 
     def _Call(self, node: nodes.Call) -> tuple[Fn, bool]:
