@@ -18,6 +18,7 @@ import yaml
 from servflow.cli import main
 from servflow.engine.expr import ExpressionSyntaxError, compile_expression
 from servflow.errors import EvaluationError
+from servflow.procedures import load_text
 from tests.bounded import run_bounded
 
 CORPUS = yaml.safe_load(
@@ -158,3 +159,42 @@ def test_the_ambiguity_search_reads_date_guards(tmp_path: Path, first: str, seco
     _status, output = _check(str(path))
     assert "internal-error" not in output
     assert ("ambiguous-transition" in output) == (first == "due is not none"), output
+
+
+@pytest.mark.parametrize("name", ["self", "loop", "range", "lipsum", "cycler", "namespace"])
+def test_names_that_are_no_field_are_unknown_at_their_column(name: str) -> None:
+    guard = f"amount > 1 and {name}"
+    text = PROCEDURE.format(
+        branches=f"    - {{from: open, to: done, roles: [clerk], when: '{guard}'}}"
+    )
+    (diag,) = [d for d in load_text(text, "h.yaml").diagnostics if d.severity == "error"]
+    assert diag.code == "unknown-name"
+    assert f"unknown name {name!r}" in diag.message
+    line = text.splitlines().index(
+        f"    - {{from: open, to: done, roles: [clerk], when: '{guard}'}}"
+    )
+    column = text.splitlines()[line].index("'") + 1  # 1-based column of the quote
+    assert (diag.line, diag.column) == (line + 1, column + 1 + guard.index(name))
+
+
+def test_a_bound_hit_at_fire_time_refuses_the_step_with_guard_failed() -> None:
+    from datetime import UTC, datetime
+
+    from servflow import Actor, Engine, Rejected
+    from servflow.procedures import load_procedure
+
+    text = PROCEDURE.format(
+        branches="    - {from: open, to: done, roles: [clerk], when: 'note * amount == note'}"
+    )
+    engine = Engine([load_procedure(text)])
+    clerk = Actor(id="c", roles={"clerk"})
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    case = engine.start("hostile", actor=clerk, data={"note": "x"}, at=at).case
+    with pytest.raises(Rejected) as info:
+        engine.fire(case, "finish", actor=clerk, data={"amount": 10**9}, at=at)
+    assert info.value.reason == "guard_failed"
+    assert info.value.details == {"expression": "note * amount == note", "trigger": "finish"}
+    assert info.value.message == (
+        "the condition 'note * amount == note' cannot be evaluated: the result of the "
+        "repetition '*' would be longer than 100,000 characters"
+    )
