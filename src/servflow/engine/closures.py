@@ -39,9 +39,6 @@ from servflow.engine.grammar import (
 __all__ = ["Built", "build"]
 
 
-# -- from the parse tree to closures ---------------------------------------------------
-
-
 def _at(node: nodes.Node) -> int:
     # expr.py hands jinja2 tokens whose "line number" is their offset + 1.
     return max(0, (node.lineno or 1) - 1)
@@ -75,7 +72,7 @@ class Built:
                 _at(node),
                 "expression-nesting",
             )
-        method = getattr(self, "_" + type(node).__name__, None)
+        method = _ACCEPTED.get(type(node))
         try:
             if method is None:
                 raise self.refuse(
@@ -84,7 +81,7 @@ class Built:
                     ),
                     _at(node),
                 )
-            result: tuple[Fn, bool] = method(node)
+            result: tuple[Fn, bool] = method(self, node)
         except ExpressionSyntaxError as exc:
             if exc.settled:  # raised below this node, and already the first in its part
                 raise
@@ -117,7 +114,7 @@ class Built:
                     self.constant_parts.append((_start(child), fn))
         return fns, constant
 
-    # Each method below is named after the jinja2 node it accepts.
+    # Each method below is named after the jinja2 node it accepts (see _ACCEPTED).
 
     def _Const(self, node: nodes.Const) -> tuple[Fn, bool]:
         value = node.value
@@ -456,6 +453,16 @@ class Built:
         )
 
 
+# The closed grammar's nodes: exactly these jinja2 node types, each with its method.
+_ACCEPTED: dict[type[nodes.Node], Callable[[Built, Any], tuple[Fn, bool]]] = {
+    kind: getattr(Built, "_" + kind.__name__)
+    for kind in (
+        nodes.Const, nodes.Name, nodes.List, nodes.Tuple, nodes.And, nodes.Or, nodes.Not,
+        nodes.Neg, nodes.Pos, nodes.CondExpr, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div,
+        nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Concat, nodes.Compare, nodes.Filter,
+        nodes.Test, nodes.Call, nodes.Getattr,
+    )
+}  # fmt: skip
 _SUBJECT_FIRST = (nodes.Filter, nodes.Test, nodes.Call, nodes.Getattr, nodes.Getitem)
 _UNSUPPORTED = {
     "Getitem": "indexing ('x[...]') is not part of the expression language; use the filters 'first' or 'last'",
