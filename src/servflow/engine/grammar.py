@@ -1,10 +1,11 @@
 """The closed grammar of expressions: what each construct means, and its bounds.
 
-:mod:`servflow.engine.expr` reads an expression's text into jinja2's parse tree; this
-module walks that tree, accepts only the constructs listed below (and in
-``docs/language.md``), and turns each node into a plain Python closure. Those closures
-are the only evaluator: there is no second path (no rendering of a template), so an
-expression has exactly one meaning.
+:mod:`servflow.engine.expr` reads an expression's text into jinja2's parse tree, and
+:mod:`servflow.engine.closures` turns the nodes this grammar accepts into plain Python
+closures; this module says what each operator, filter, test and method means and where
+its results are bounded (the tables below, documented in ``docs/language.md``). Those
+closures are the only evaluator: there is no second path (no rendering of a template),
+so an expression has exactly one meaning.
 
 The meaning is Python's, for the operators Python has (``a and b`` returns an operand,
 ``'a' in 'abc'`` is a substring test, ``1 < 'a'`` fails), with three kinds of exception:
