@@ -97,6 +97,11 @@ def _domain(spec: FieldSpec, consts: set[Any]) -> list[Any]:
     return values
 
 
+def _clip(source: str, width: int = 100) -> str:
+    """An expression as a message quotes it: whole, unless it is longer than a line."""
+    return source if len(source) <= width else source[: width - 1] + "…"
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -225,7 +230,7 @@ class _Checker:
                 self.error(
                     path,
                     exc.code,
-                    f"expression {source!r}: {exc}",
+                    f"expression {_clip(source)!r}: {exc}",
                     offset=quote + (exc.offset or 0),
                 )
                 continue
@@ -233,7 +238,8 @@ class _Checker:
                 self.error(
                     path,
                     "unknown-name",
-                    f"unknown name {name!r} in expression {source!r}" + _suggest(name, valid),
+                    f"unknown name {name!r} in expression {_clip(source)!r}"
+                    + _suggest(name, valid),
                     offset=quote + expr.positions.get(name, 0),
                 )
             # A part that reads no field gives the same answer on every case: if it fails
@@ -242,7 +248,7 @@ class _Checker:
                 self.error(
                     path,
                     "expression-fails",
-                    f"expression {source!r}: {problem}; this part reads no field, so it "
+                    f"expression {_clip(source)!r}: {problem}; this part reads no field, so it "
                     "fails on every case",
                     offset=quote + offset,
                 )
