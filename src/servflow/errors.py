@@ -110,6 +110,8 @@ class EvaluationError(ServflowError):
 
     def __init__(self, expression: str, message: str) -> None:
         self.expression = expression
+        # What failed, in words that never repeat a value (the expression is the analyst's).
+        self.problem = message
         super().__init__(f"{message} in expression {expression!r}")
 
 

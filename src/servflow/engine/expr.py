@@ -1,304 +1,125 @@
-"""Guards and rules: analyst-written expressions, compiled once in a jinja2 sandbox.
+"""Guards and rules: analyst-written expressions, read once into a closed grammar.
 
-An expression such as ``priority != 'emergency' or technician_on_call`` is compiled when
-the procedure loads, by jinja2's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`
-(no attribute access to internals, no mutation of values, no imports). Nothing an analyst
-writes ever reaches ``eval`` or ``exec``. Compilation also lists the names the expression
-reads, so that the loader can report an unknown field at its position, and so that the
-engine hands each expression only the values it needs.
+An expression such as ``priority != 'emergency' or technician_on_call`` is read when the
+procedure loads. jinja2 serves only as the lexer and parser; the parse tree is then
+walked by :mod:`servflow.engine.grammar`, which accepts the constructs of the language
+(``docs/language.md``) and nothing else, and compiles them to plain closures. Nothing
+an analyst writes ever reaches ``eval`` or ``exec``, and no template is rendered.
 
-``compile_expression`` is called with ``undefined_to_none=False`` and ``StrictUndefined``:
-jinja2 would otherwise turn a misspelt name quietly into ``None``.
+Reading happens in three passes, so that no input can take the reader down:
+
+1. the text is cut into jinja2's tokens, each with its offset; brackets must balance,
+   nest at most :data:`MAX_NESTING` deep, and the expression may hold at most
+   :data:`MAX_OPERATORS` operators. These limits keep jinja2's recursive-descent parser,
+   the tree walk and the closures far from Python's recursion limit;
+2. jinja2 parses the tokens. Each token is handed over with its offset in place of its
+   line number, so every node of the tree knows where it stands in the text, and a
+   syntax error is reported at its column, in an analyst's words;
+3. the tree is compiled within the closed grammar.
+
+Every failure to read is an :class:`ExpressionSyntaxError` with an ``offset`` and a
+``code``; every failure to evaluate is an :class:`~servflow.errors.EvaluationError`
+whose message names operations and kinds of values, never a value.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2.lexer import Token, TokenStream
+from jinja2.parser import Parser
 
+from servflow.engine.closures import build
+from servflow.engine.grammar import ExpressionSyntaxError, Failure
 from servflow.errors import EvaluationError
 
-__all__ = ["Expression", "ExpressionSyntaxError", "compile_expression", "constants_of"]
+__all__ = [
+    "MAX_LENGTH",
+    "MAX_NESTING",
+    "MAX_OPERATORS",
+    "Expression",
+    "ExpressionSyntaxError",
+    "compile_expression",
+    "constants_of",
+]
 
+# jinja2's lexer and parser only: no template of an expression is ever compiled.
+_ENV = Environment(autoescape=False)
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """jinja2's immutable sandbox, with repetition (``'x' * n``) bounded as in the fast path."""
-
-    intercepted_binops = frozenset({"*"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            return _mul(left, right)
-        return super().call_binop(context, operator, left, right)
-
-
-_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False)
-# Expressions see the case, not the global helpers jinja2 offers templates.
-_ENV.globals.clear()
-
-# Longest expression accepted: guards are one-liners; this bounds compile cost.
+# Longest expression accepted: guards are one-liners; this bounds the cost of reading.
 MAX_LENGTH = 2000
+# Brackets inside brackets, and operators in one expression (see the module docstring).
+MAX_NESTING = 16
+MAX_OPERATORS = 50
 
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {")": "(", "]": "[", "}": "{"}
+_WORD_OPERATORS = frozenset({"and", "or", "not", "in", "is", "if", "else"})
+_NOT_OPERATORS = frozenset({"(", ")", "[", "]", "{", "}", ",", ":"})
 
-class ExpressionSyntaxError(ValueError):
-    """The expression does not parse; ``offset`` is where, within the text (0-based)."""
-
-    def __init__(self, message: str, offset: int | None) -> None:
-        super().__init__(message)
-        self.offset = offset
+Tok = tuple[int, str, str]  # offset, jinja2 token type, text
 
 
 @dataclass(frozen=True, eq=False)
 class Expression:
-    """A compiled expression and the names it reads."""
+    """A compiled expression, the names it reads and where each is first read."""
 
     source: str
     names: frozenset[str]
-    _call: Callable[..., Any]
+    _call: Callable[[Mapping[str, Any]], Any]
+    positions: Mapping[str, int] = field(default_factory=dict)
+    # Parts that read no name, with their offsets: `servflow check` evaluates them once,
+    # since a constant part that fails will fail on every case.
+    constant_parts: tuple[tuple[int, Callable[[Mapping[str, Any]], Any]], ...] = ()
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         """The expression's value in ``scope``; an :class:`EvaluationError` if it fails."""
         try:
-            value = self._call(scope)
-        except (
-            UndefinedError,
-            SecurityError,
-            TypeError,
-            ValueError,
-            ArithmeticError,
-            AttributeError,
-            LookupError,
-        ) as exc:
-            raise EvaluationError(self.source, str(exc)) from None
-        if isinstance(value, Undefined):
-            # e.g. an attribute the sandbox refused: never let the placeholder escape.
-            raise EvaluationError(self.source, "the expression reads something that is not there")
-        return value
+            return self._call(scope)
+        except Failure as exc:
+            raise EvaluationError(self.source, exc.message) from None
+        except RecursionError:  # pragma: no cover - the reading limits keep trees shallow
+            raise EvaluationError(self.source, "the expression is nested too deeply") from None
+        except Exception:
+            # Only the grammar's own failures carry a message: anything else (a value of
+            # a type the grammar does not know) might repeat a value, so it is not shown.
+            raise EvaluationError(self.source, "the expression cannot be evaluated") from None
 
     def holds(self, scope: Mapping[str, Any]) -> bool:
         return bool(self.evaluate(scope))
 
-
-def _parse(source: str) -> nodes.Template:
-    if len(source) > MAX_LENGTH:
-        raise ExpressionSyntaxError(f"expression longer than {MAX_LENGTH} characters", 0)
-    if "{{" in source or "}}" in source or "{%" in source or "%}" in source:
-        raise ExpressionSyntaxError("write the expression without {{ }} or {% %}", 0)
-    if "**" in source:
-        # Powers are not needed in a guard, and 9**9**9 would never finish.
-        raise ExpressionSyntaxError(
-            "'**' (power) is not allowed in expressions", source.index("**")
-        )
-    try:
-        return _ENV.parse("{{ (" + source + "\n) }}")
-    except TemplateSyntaxError as exc:
-        raise ExpressionSyntaxError(exc.message or "syntax error", _offset(source, exc)) from None
-
-
-def _offset(source: str, exc: TemplateSyntaxError) -> int | None:
-    # jinja2 reports the line only; expressions are almost always one line.
-    lines = source.split("\n")
-    line = max(1, min(exc.lineno, len(lines)))
-    return sum(len(part) + 1 for part in lines[: line - 1])
+    def constant_failures(self) -> list[tuple[int, str]]:
+        """Where a part that reads no name fails, and why (for ``servflow check``)."""
+        found: list[tuple[int, str]] = []
+        for offset, part in self.constant_parts:
+            try:
+                part({})
+            except Failure as exc:
+                found.append((offset, exc.message))
+            except Exception:
+                found.append((offset, "this part cannot be evaluated"))
+        return found
 
 
 def compile_expression(source: str) -> Expression:
-    """Compile ``source`` in the sandbox; raises :class:`ExpressionSyntaxError`."""
-    tree = _parse(source)
+    """Compile ``source`` within the closed grammar; raises :class:`ExpressionSyntaxError`."""
+    tree, tokens = _parse(source)
     try:
-        # Both compile the tree, which is when jinja2 finds unknown filters and tests
-        # (`a o| b` reads as the filter `b`): a TemplateAssertionError, a syntax error too.
-        names = frozenset(meta.find_undeclared_variables(tree))
-        compiled = _ENV.compile_expression(source, undefined_to_none=False)
-    except TemplateSyntaxError as exc:
-        raise ExpressionSyntaxError(exc.message or "syntax error", _offset(source, exc)) from None
-    template = compiled._template
-    root = template.root_render_func
-    new_context = template.new_context
-
-    def sandboxed(scope: Mapping[str, Any]) -> Any:
-        context = new_context(dict(scope))
-        for _ in root(context):
-            pass
-        return context.vars["result"]
-
-    output = tree.body[0]
-    assert isinstance(output, nodes.Output)
-    fast = _closure(output.nodes[0])
-    return Expression(source, names, fast if fast is not None else sandboxed)
-
-
-# -- the fast path ---------------------------------------------------------------------
-#
-# Guards are small: names, constants, comparisons, and/or/not, `is none`. For those, the
-# parsed jinja2 tree is turned into nested Python closures, which evaluate about ten
-# times faster than rendering the compiled template (no Context object per call). Anything
-# else (attribute access, calls, other filters) runs through the sandboxed template, so
-# the fast path never widens what an expression can do. `tests/test_expressions.py`
-# checks that both paths agree.
-
-Fn = Callable[[Mapping[str, Any]], Any]
-
-_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "lteq": operator.le,
-    "gt": operator.gt,
-    "gteq": operator.ge,
-    "in": lambda a, b: a in b,
-    "notin": lambda a, b: a not in b,
-}
-
-_TESTS: dict[str, Callable[[Any], bool]] = {
-    "none": lambda v: v is None,
-    "true": lambda v: v is True,
-    "false": lambda v: v is False,
-    "boolean": lambda v: v is True or v is False,
-    "string": lambda v: isinstance(v, str),
-    "number": lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "defined": lambda v: True,
-}
-
-_FILTERS: dict[str, Callable[[Any], Any]] = {
-    "length": len,
-    "count": len,
-    "lower": lambda v: v.lower(),
-    "upper": lambda v: v.upper(),
-    "trim": lambda v: v.strip(),
-    "abs": abs,
-}
-
-_MAX_PRODUCT = 10_000
-
-
-def _mul(a: Any, b: Any) -> Any:
-    # "x" * 10**9 would exhaust memory: repetition of text or lists is bounded.
-    if isinstance(a, str | list | tuple) or isinstance(b, str | list | tuple):
-        count = b if isinstance(a, str | list | tuple) else a
-        if (
-            isinstance(count, int)
-            and count * len(a if isinstance(a, str | list | tuple) else b) > _MAX_PRODUCT
-        ):
-            raise ValueError("repetition too large")
-    return a * b
-
-
-_BINARY: dict[type[nodes.BinExpr], Callable[[Any, Any], Any]] = {
-    nodes.Add: operator.add,
-    nodes.Sub: operator.sub,
-    nodes.Mul: _mul,
-    nodes.Div: operator.truediv,
-    nodes.FloorDiv: operator.floordiv,
-    nodes.Mod: operator.mod,
-}
-
-
-def _closure(node: nodes.Node) -> Fn | None:
-    """A closure computing ``node``, or None if the node is outside the fast subset."""
-    if isinstance(node, nodes.Const):
-        value = node.value
-        return lambda scope: value
-    if isinstance(node, nodes.Name):
-        name = node.name
-
-        def read(scope: Mapping[str, Any]) -> Any:
-            try:
-                return scope[name]
-            except KeyError:
-                raise ValueError(f"{name!r} is undefined") from None
-
-        return read
-    if isinstance(node, nodes.List | nodes.Tuple):
-        items = [_closure(i) for i in node.items]
-        if any(i is None for i in items):
-            return None
-        parts = [i for i in items if i is not None]
-        if isinstance(node, nodes.List):
-            return lambda scope: [p(scope) for p in parts]
-        return lambda scope: tuple(p(scope) for p in parts)
-    if isinstance(node, nodes.And | nodes.Or):
-        left, right = _closure(node.left), _closure(node.right)
-        if left is None or right is None:
-            return None
-        lf, rf = left, right
-        if isinstance(node, nodes.And):
-            return lambda scope: lf(scope) and rf(scope)
-        return lambda scope: lf(scope) or rf(scope)
-    if isinstance(node, nodes.Not):
-        inner = _closure(node.node)
-        if inner is None:
-            return None
-        nf = inner
-        return lambda scope: not nf(scope)
-    if isinstance(node, nodes.Neg):
-        inner = _closure(node.node)
-        if inner is None:
-            return None
-        neg = inner
-        return lambda scope: -neg(scope)
-    if isinstance(node, nodes.Compare):
-        first = _closure(node.expr)
-        ops = [(_COMPARE.get(op.op), _closure(op.expr)) for op in node.ops]
-        if first is None or any(f is None or c is None for f, c in ops):
-            return None
-        chain = [(f, c) for f, c in ops if f is not None and c is not None]
-        head = first
-        if len(chain) == 1:
-            compare, other = chain[0]
-            return lambda scope: compare(head(scope), other(scope))
-
-        def compare_chain(scope: Mapping[str, Any]) -> bool:
-            left = head(scope)
-            for compare, other in chain:
-                right = other(scope)
-                if not compare(left, right):
-                    return False
-                left = right
-            return True
-
-        return compare_chain
-    if isinstance(node, nodes.Test) and not node.args and not node.kwargs:
-        test = _TESTS.get(node.name)
-        inner = _closure(node.node)
-        if test is None or inner is None:
-            return None
-        tf, tinner = test, inner
-        return lambda scope: tf(tinner(scope))
-    if (
-        isinstance(node, nodes.Filter)
-        and node.node is not None
-        and not node.args
-        and not node.kwargs
-    ):
-        filt = _FILTERS.get(node.name)
-        inner = _closure(node.node)
-        if filt is None or inner is None:
-            return None
-        ff, finner = filt, inner
-        return lambda scope: ff(finner(scope))
-    if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
-        cond, yes, no = _closure(node.test), _closure(node.expr1), _closure(node.expr2)
-        if cond is None or yes is None or no is None:
-            return None
-        cf, yf, nf2 = cond, yes, no
-        return lambda scope: yf(scope) if cf(scope) else nf2(scope)
-    if type(node) in _BINARY:
-        assert isinstance(node, nodes.BinExpr)
-        left, right = _closure(node.left), _closure(node.right)
-        if left is None or right is None:
-            return None
-        fn, bl, br = _BINARY[type(node)], left, right
-        return lambda scope: fn(bl(scope), br(scope))
-    return None
+        built, fn = build(tree, tokens)
+    except RecursionError:  # pragma: no cover - the reading limits come first
+        raise ExpressionSyntaxError(
+            "the expression is nested too deeply", 0, "expression-nesting"
+        ) from None
+    return Expression(
+        source,
+        frozenset(built.names),
+        fn,
+        dict(built.names),
+        tuple(built.constant_parts),
+    )
 
 
 def constants_of(source: str) -> dict[str, set[Any]]:
@@ -307,8 +128,10 @@ def constants_of(source: str) -> dict[str, set[Any]]:
     Used by the static checks to search small value domains for overlapping guards.
     """
     found: dict[str, set[Any]] = {}
-    tree = _parse(source)
-    for compare in tree.find_all(nodes.Compare):
+    tree, _ = _parse(source)
+    # find_all looks below the root only; the root is often the comparison itself.
+    roots = [tree] if isinstance(tree, nodes.Compare) else []
+    for compare in [*roots, *tree.find_all(nodes.Compare)]:
         operands = [compare.expr, *(op.expr for op in compare.ops)]
         names = [n.name for n in operands if isinstance(n, nodes.Name)]
         consts = [c.value for c in operands if isinstance(c, nodes.Const)]
@@ -326,3 +149,213 @@ def _hashable(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _parse(source: str) -> tuple[nodes.Expr, list[Tok]]:
+    if len(source) > MAX_LENGTH:
+        raise ExpressionSyntaxError(
+            f"expression longer than {MAX_LENGTH} characters", MAX_LENGTH, "expression-nesting"
+        )
+    for marker in ("{{", "}}", "{%", "%}", "{#", "#}"):
+        if marker in source:
+            raise ExpressionSyntaxError(
+                "write the expression without {{ }} or {% %}: it is not a template",
+                source.index(marker),
+            )
+    if "**" in source:
+        # Powers are not needed in a guard, and 9**9**9 would never finish.
+        raise ExpressionSyntaxError(
+            "'**' (power) is not allowed in expressions",
+            source.index("**"),
+        )
+    tokens = _tokens(source)
+    _limits(tokens)
+    # jinja2's own conversion of raw tokens (operator names, escapes in text...), with
+    # each token's offset + 1 where jinja2 expects its line number.
+    stream = _ENV.lexer.wrap(iter([(offset + 1, kind, text) for offset, kind, text in tokens]))
+    parser = Parser(_ENV, "")
+    parser.stream = TokenStream(stream, None, None)
+    try:
+        tree = parser.parse_expression()
+    except TemplateSyntaxError as exc:
+        raise _syntax(source, tokens, parser.stream.current, exc.message or "") from None
+    current = parser.stream.current
+    if current.type != "eof":
+        raise _trailing(source, tokens, current)
+    return tree, tokens
+
+
+def _tokens(source: str) -> list[Tok]:
+    """jinja2's raw tokens with their offsets (whitespace dropped); lexing errors positioned."""
+    out: list[Tok] = []
+    offset = 0
+    stack: list[tuple[str, int]] = []
+    try:
+        for _, kind, text in _ENV.lexer.tokeniter(source, None, None, "variable"):
+            if kind == "variable_end":  # pragma: no cover - '}}' is refused before
+                break
+            if kind != "whitespace":
+                out.append((offset, kind, text))
+                if text in _OPEN:
+                    stack.append((text, offset))
+                    if len(stack) > MAX_NESTING:
+                        raise ExpressionSyntaxError(
+                            f"brackets nested more than {MAX_NESTING} deep; split the rule "
+                            "into simpler ones",
+                            offset,
+                            "expression-nesting",
+                        )
+                elif text in _CLOSE:
+                    stack.pop()
+            offset += len(text)
+    except TemplateSyntaxError:
+        raise _lexing(source, offset, stack) from None
+    if stack:
+        opened, at = stack[-1]
+        raise ExpressionSyntaxError(
+            f"unbalanced {_bracket(opened)}: this {opened!r} is never closed", at
+        )
+    return out
+
+
+def _bracket(char: str) -> str:
+    return {"(": "parenthesis", ")": "parenthesis", "[": "bracket", "]": "bracket"}.get(
+        char, "brace"
+    )
+
+
+_HINTS = {
+    "&": "write 'and'",
+    "|": "write 'or'",
+    "!": "write 'not', or '!=' to compare",
+    "=": "to compare, write ==",
+}
+
+
+def _lexing(source: str, offset: int, stack: list[tuple[str, int]]) -> ExpressionSyntaxError:
+    char = source[offset] if offset < len(source) else ""
+    if char in _CLOSE:
+        if not stack:
+            return ExpressionSyntaxError(
+                f"unbalanced {_bracket(char)}: this {char!r} closes nothing", offset
+            )
+        opened, at = stack[-1]
+        return ExpressionSyntaxError(
+            f"unbalanced {_bracket(char)}: this {char!r} closes the {opened!r} at column {at + 1}",
+            offset,
+        )
+    if char in "'\"":
+        return ExpressionSyntaxError(f"this text is never closed: a {char} is missing", offset)
+    hint = _HINTS.get(char)
+    return ExpressionSyntaxError(
+        f"{char!r} is not part of the expression language" + (f"; {hint}" if hint else ""),
+        offset,
+    )
+
+
+def _limits(tokens: list[Tok]) -> None:
+    operators = 0
+    for offset, kind, text in tokens:
+        if (kind == "operator" and text not in _NOT_OPERATORS) or (
+            kind == "name" and text in _WORD_OPERATORS
+        ):
+            operators += 1
+            if operators > MAX_OPERATORS:
+                raise ExpressionSyntaxError(
+                    f"more than {MAX_OPERATORS} operators in one expression; split the rule "
+                    "into simpler ones (an invariant each, say)",
+                    offset,
+                    "expression-nesting",
+                )
+
+
+def _before(tokens: list[Tok], offset: int) -> Tok | None:
+    previous = None
+    for token in tokens:
+        if token[0] >= offset:
+            break
+        previous = token
+    return previous
+
+
+def _is_operator(token: Tok) -> bool:
+    _, kind, text = token
+    return (kind == "operator" and text not in ")]}") or (
+        kind == "name" and text in _WORD_OPERATORS
+    )
+
+
+def _syntax(source: str, tokens: list[Tok], current: Token, message: str) -> ExpressionSyntaxError:
+    """An analyst's words for jinja2's complaint about ``current``."""
+    at_end = current.type == "eof"
+    offset = len(source) if at_end else current.lineno - 1
+    previous = _before(tokens, offset)
+    after = repr(previous[2]) if previous else None
+    if at_end:
+        if previous and previous[2] == "|":
+            return ExpressionSyntaxError("a filter name is missing after '|'", offset)
+        if previous and previous[2] in ("is", "not") and "'name'" in message:
+            return ExpressionSyntaxError("a test name is missing after 'is'", offset)
+        if previous and previous[2] == ".":
+            return ExpressionSyntaxError("a method name is missing after '.'", offset)
+        return ExpressionSyntaxError(
+            f"the expression ends too early: something is missing after {after}"
+            if after
+            else "the expression is empty",
+            offset,
+        )
+    shown = _token_text(source, tokens, offset)
+    if shown == "=":
+        return ExpressionSyntaxError(
+            "a single '=' is not a comparison; to compare, write ==", offset
+        )
+    if "chain multiple tests" in message:
+        return ExpressionSyntaxError(
+            "one 'is' test at a time: combine tests with 'and' or 'or'", offset
+        )
+    if previous and previous[2] == "|":
+        if shown == "|":
+            return ExpressionSyntaxError("'||' is not an operator; write 'or'", offset - 1)
+        return ExpressionSyntaxError(f"expected a filter name after '|', found {shown!r}", offset)
+    if previous and (previous[2], shown) == ("<", ">"):
+        return ExpressionSyntaxError("'<>' is not an operator; write '!='", offset - 1)
+    if previous and previous[2] in ("is", "not") and "'name'" in message:
+        return ExpressionSyntaxError(f"expected a test name after 'is', found {shown!r}", offset)
+    if previous and previous[2] == ".":
+        return ExpressionSyntaxError(f"expected a method name after '.', found {shown!r}", offset)
+    if previous is None:
+        return ExpressionSyntaxError(f"an expression cannot start with {shown!r}", offset)
+    if _is_operator(previous):
+        return ExpressionSyntaxError(
+            f"a value is missing between {previous[2]!r} and {shown!r}", offset
+        )
+    return ExpressionSyntaxError(f"unexpected {shown!r} after {previous[2]!r}", offset)
+
+
+def _trailing(source: str, tokens: list[Tok], current: Token) -> ExpressionSyntaxError:
+    """The expression parsed, but text follows it: usually a missing operator."""
+    offset = current.lineno - 1
+    shown = _token_text(source, tokens, offset)
+    previous = _before(tokens, offset)
+    if shown == "=":
+        return ExpressionSyntaxError(
+            "a single '=' is not a comparison; to compare, write ==", offset
+        )
+    if shown == ",":
+        return ExpressionSyntaxError(
+            "',' outside brackets: write a list in brackets, e.g. ['a', 'b']", offset
+        )
+    after = previous[2] if previous else ""
+    return ExpressionSyntaxError(
+        f"expected an operator (such as ==, and, or) after {after!r}, found {shown!r}", offset
+    )
+
+
+def _token_text(source: str, tokens: list[Tok], offset: int) -> str:
+    for start, _, text in tokens:
+        if start == offset:
+            return text
+    return source[offset : offset + 1]

@@ -131,7 +131,7 @@ def holds(
     except EvaluationError as exc:
         raise Rejected(
             "guard_failed",
-            f"the condition {expr.source!r} cannot be evaluated: {exc}",
+            f"the condition {expr.source!r} cannot be evaluated: {exc.problem}",
             expression=expr.source,
             trigger=trigger,
         ) from None

@@ -13,13 +13,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.durations import parse_duration
 from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
-from servflow.model import LANGUAGES, RESERVED_NAMES, Procedure
+from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
 from servflow.procedures.source import SourceMap
 
 __all__ = ["check_procedure", "expressions_of"]
@@ -32,7 +34,6 @@ _MAX_DOMAIN = 4096
 
 
 _suggest = did_you_mean
-_LONE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 
 
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
@@ -53,6 +54,56 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
         for i, target in enumerate(limit.within):
             if target.when:
                 yield ("time_limits", name, "within", i, "when"), target.when
+
+
+# Values the ambiguity search tries besides the constants a guard names, per field type.
+_SAMPLES: dict[str, list[Any]] = {
+    "string": [""],
+    "text": [""],
+    "integer": [0],
+    "decimal": [0],
+    "date": [date(2026, 1, 1)],
+    "datetime": [datetime(2026, 1, 1, tzinfo=UTC)],
+    "list": [[]],
+}
+
+
+def _domain(spec: FieldSpec, consts: set[Any]) -> list[Any]:
+    """The values the ambiguity search tries for one field: none, then some of its type.
+
+    Every candidate passes through ``normalise`` first, so the search only ever tries
+    values a case could hold (an empty text is no date, a constant may break a pattern).
+    """
+    raw: list[Any] = []
+    if spec.type == "boolean":
+        raw = [True, False]
+    elif spec.type == "choice":
+        raw = list(spec.choices or [])
+    elif spec.type in ("integer", "decimal"):
+        for c in sorted((c for c in consts if _is_number(c)), key=float):
+            raw += [c - 1, c, c + 1]
+    else:
+        texts = sorted(c for c in consts if isinstance(c, str))
+        raw = [[c] for c in texts] if spec.type == "list" else texts
+    values: list[Any] = [None]
+    for candidate in [*raw, *_SAMPLES.get(spec.type, [])]:
+        try:
+            stored = normalise(spec, candidate)
+        except FieldValueError:
+            continue
+        typed = typed_value(spec, stored)
+        if not any(type(v) is type(typed) and v == typed for v in values):
+            values.append(typed)
+    return values
+
+
+def _clip(source: str, width: int = 100) -> str:
+    """An expression as a message quotes it: whole, unless it is longer than a line."""
+    return source if len(source) <= width else source[: width - 1] + "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _Checker:
@@ -156,8 +207,6 @@ class _Checker:
         self.field_defaults()
 
     def field_defaults(self) -> None:
-        from servflow.engine.values import FieldValueError, normalise
-
         for name, spec in self.proc.fields.items():
             if spec.default is not None:
                 try:
@@ -178,23 +227,30 @@ class _Checker:
             try:
                 expr = compile_expression(source)
             except ExpressionSyntaxError as exc:
-                # jinja2 knows only the line; a lone `=` is the usual slip, so point at it.
-                lone = _LONE_EQUALS.search(source)
-                hint = "; to compare, write == (a single = is not a comparison)" if lone else ""
                 self.error(
                     path,
-                    "expression-syntax",
-                    f"expression {source!r}: {exc}{hint}",
-                    offset=quote + (lone.start() if lone else (exc.offset or 0)),
+                    exc.code,
+                    f"expression {_clip(source)!r}: {exc}",
+                    offset=quote + (exc.offset or 0),
                 )
                 continue
             for name in sorted(expr.names - valid):
-                match = re.search(rf"\b{re.escape(name)}\b", source)
                 self.error(
                     path,
                     "unknown-name",
-                    f"unknown name {name!r} in expression {source!r}" + _suggest(name, valid),
-                    offset=quote + (match.start() if match else 0),
+                    f"unknown name {name!r} in expression {_clip(source)!r}"
+                    + _suggest(name, valid),
+                    offset=quote + expr.positions.get(name, 0),
+                )
+            # A part that reads no field gives the same answer on every case: if it fails
+            # (a bound exceeded, text compared with a number), every evaluation will.
+            for offset, problem in expr.constant_failures():
+                self.error(
+                    path,
+                    "expression-fails",
+                    f"expression {_clip(source)!r}: {problem}; this part reads no field, so it "
+                    "fails on every case",
+                    offset=quote + offset,
                 )
 
     def _quote_offset(self, path: Path) -> int:
@@ -299,8 +355,6 @@ class _Checker:
 
     def _overlap(self, left: str, right: str) -> dict[str, Any] | None:
         """A small assignment of the fields that satisfies both guards, if one is found."""
-        from servflow.engine.values import typed_value
-
         try:
             a, b = compile_expression(left), compile_expression(right)
         except ExpressionSyntaxError:
@@ -315,20 +369,8 @@ class _Checker:
             spec = self.proc.fields.get(name)
             if spec is None:
                 domains.append([self.proc.start.to] if name == "state" else [0])
-                continue
-            values: list[Any] = [None]
-            if spec.type == "boolean":
-                values += [True, False]
-            elif spec.type == "choice":
-                values += list(spec.choices or [])
-            elif spec.type in ("integer", "decimal"):
-                for c in consts.get(name, ()):
-                    if isinstance(c, int | float) and not isinstance(c, bool):
-                        values += [c - 1, c, c + 1]
             else:
-                values += sorted((c for c in consts.get(name, ()) if isinstance(c, str)), key=str)
-                values.append("")
-            domains.append([typed_value(spec, v) if v is not None else None for v in values])
+                domains.append(_domain(spec, consts.get(name, set())))
         total = 1
         for d in domains:
             total *= len(d)
