@@ -52,6 +52,13 @@ Guards. Schedules are computed once per date and kept; holidays once per year. A
 after ``published_through`` raises :class:`~servflow.errors.CalendarError` instead of
 guessing (the ``holidays`` package estimates future years without make-up days), and no
 search runs more than three years ahead of its start.
+
+Provisional years. A desk cannot stop on 1 January because the next year's make-up days
+are not out yet, so the engine counts its clocks in :attr:`Calendar.extended`: the same
+calendar, which past ``published_through`` uses what the holiday source fixes for those
+years (the statutory holidays, no make-up days yet) plus the overrides and the weekly
+hours, for up to :data:`HORIZON` more. :attr:`Calendar.published_end` is the instant the
+published schedule ends; a deadline after it is provisional, and the engine marks it so.
 """
 
 from __future__ import annotations
@@ -109,9 +116,11 @@ class Calendar:
     __slots__ = (
         "_continuous",
         "_days",
+        "_extended",
         "_holiday_source",
         "_name",
         "_overrides",
+        "_published_end",
         "_published_through",
         "_spans",
         "_spec",
@@ -132,6 +141,7 @@ class Calendar:
         holiday_source: Callable[[int], YearHolidays] | None = None,
         published_through: date | None = None,
         spec: CalendarSpec | None = None,
+        _provisional_from: date | None = None,
     ) -> None:
         if len(weekly) != 7:
             raise ValueError("weekly hours need exactly 7 weekdays, Monday first")
@@ -143,6 +153,15 @@ class Calendar:
         self._holiday_source = holiday_source
         self._published_through = published_through
         self._spec = spec
+        # The extended view computes past the published range; it remembers where that
+        # range ends, so that both views agree on what is provisional.
+        published = _provisional_from or published_through
+        self._published_end = (
+            None
+            if published is None
+            else datetime.combine(published + _ONE_DAY, time(), tzinfo=zone).astimezone(UTC)
+        )
+        self._extended: Calendar | None = None if published_through is not None else self
         self._days: dict[date, tuple[Interval, ...]] = {}
         # The same intervals as integer microseconds since 1970 (UTC): the hot loops of
         # add() and elapsed() compare and subtract plain ints, not datetimes.
@@ -169,6 +188,38 @@ class Calendar:
     @property
     def published_through(self) -> date | None:
         return self._published_through
+
+    @property
+    def published_end(self) -> datetime | None:
+        """The instant (UTC) the published schedule ends: local midnight after
+        ``published_through``; None when the calendar has no publication limit."""
+        return self._published_end
+
+    @property
+    def extended(self) -> Calendar:
+        """This calendar, computing up to :data:`HORIZON` past ``published_through`` with
+        the holidays its source fixes for those years (no make-up days are known yet).
+
+        What it answers after :attr:`published_end` is provisional: the engine counts its
+        clocks here and marks such deadlines. A calendar without a limit is its own
+        extension.
+        """
+        found = self._extended
+        if found is None:
+            assert self._published_through is not None
+            found = self._extended = Calendar(
+                self._name,
+                self._zone,
+                self._weekly,
+                workday=self._workday,
+                overrides=self._overrides,
+                holiday_source=self._holiday_source,
+                published_through=self._published_through + HORIZON,
+                spec=self._spec,
+                _provisional_from=self._published_through,
+            )
+            found._extended = found
+        return found
 
     @property
     def spec(self) -> CalendarSpec | None:
@@ -375,6 +426,13 @@ class Calendar:
         return local
 
     def _refuse(self, day: date) -> NoReturn:
+        if self._extended is self:  # the extended view: even a provisional answer is too far
+            raise CalendarError(
+                self._name,
+                f"{day.isoformat()} is more than {HORIZON.days} days beyond the published "
+                f"schedule (published_through {self._published_through - HORIZON}); not "
+                "even a provisional answer is given that far ahead",
+            )
         raise CalendarError(
             self._name,
             f"{day.isoformat()} is beyond published_through "
