@@ -426,7 +426,8 @@ class Calendar:
         return local
 
     def _refuse(self, day: date) -> NoReturn:
-        if self._extended is self:  # the extended view: even a provisional answer is too far
+        if self._extended is self and self._published_through is not None:
+            # The extended view: not even a provisional answer that far ahead.
             raise CalendarError(
                 self._name,
                 f"{day.isoformat()} is more than {HORIZON.days} days beyond the published "
