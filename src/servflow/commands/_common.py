@@ -38,9 +38,9 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
     folder = default_procedures_dir(procedures_dir)
     path = Path(proc)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        # A file of its own, with the calendars of the procedures folder beside it.
-        others = [c for c in _calendar_files(folder) if c.resolve() != path.resolve()]
-        catalogue = load_catalogue([path, *others])
+        # A file of its own, with the calendar files of its own folder, as the engine
+        # loads it (servflow.procedures.load.catalogue_files).
+        catalogue = load_catalogue([path])
         result = catalogue.results[0]
         errors = catalogue.errors
         if errors or result.procedure is None:
@@ -57,15 +57,3 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
             f"no procedure {proc!r} in {folder} (known: {', '.join(known) or 'none'})"
         )
     return max(matches, key=lambda p: p.version), catalogue
-
-
-def _calendar_files(folder: Path) -> list[Path]:
-    """The calendar files of a folder (files with `calendars:` and no procedure `id:`)."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.glob("*.y*ml")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "\ncalendars:" in f"\n{text}" and "\nid:" not in f"\n{text}":
-            found.append(path)
-    return found

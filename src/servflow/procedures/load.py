@@ -32,6 +32,7 @@ __all__ = [
     "CalendarFile",
     "Catalogue",
     "LoadResult",
+    "catalogue_files",
     "digest_of",
     "load_catalogue",
     "load_file",
@@ -81,6 +82,17 @@ class Catalogue:
     def errors(self) -> list[Diagnostic]:
         """The diagnostics that make a file unusable (not the warnings)."""
         return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def calendar_files(self) -> list[str]:
+        """The files that held calendars, in the order they were read."""
+        return [r.file for r in self.results if r.calendars or _holds_calendars(r)]
+
+    @property
+    def procedure_files(self) -> list[str]:
+        """The files that were read as procedures (valid or not)."""
+        calendars = set(self.calendar_files)
+        return [r.file for r in self.results if r.file not in calendars]
 
 
 suggest = did_you_mean
@@ -357,27 +369,80 @@ def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
     return result.procedure
 
 
-def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(
-                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
-            )
+_SUFFIXES = (".yaml", ".yml")
+
+
+def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files a catalogue of ``paths`` is read from: where calendars come from.
+
+    The one rule, for ``servflow check`` and :meth:`Engine.from_directory` alike:
+
+    * a folder gives every ``.yaml``/``.yml`` regular file in it (not its subfolders);
+    * a file gives itself and the calendar files of its own folder;
+    * nothing else: no calendar is borrowed from another folder or from the standard
+      catalogue. ``always`` is built in; to use the calendars of another folder, name
+      their file too.
+
+    Each file comes once (by resolved path), in the order given.
+    """
+    files: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _folder_files(path)
         else:
-            files.append(p)
-    return files
+            beside = path.parent if path.parent != Path() else Path(".")
+            found = [path, *(f for f in _folder_files(beside) if _is_calendar_file(f))]
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [q for q in entries if q.suffix in _SUFFIXES and q.is_file()]
+
+
+_TOP_KEY = re.compile(rb"^(calendars|id)[ \t]*:", re.M)
+
+
+def _is_calendar_file(path: Path) -> bool:
+    """A file with a top-level ``calendars:`` key and no ``id:`` (as :func:`load_text`
+    tells them apart), read no further than the size limit; only regular files."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as stream:
+            head = stream.read(MAX_BYTES + 1)
+    except OSError:
+        return False
+    keys = {m.group(1) for m in _TOP_KEY.finditer(head)}
+    return keys == {b"calendars"}
+
+
+def _holds_calendars(result: LoadResult) -> bool:
+    """A calendar file whose calendars did not validate is still a calendar file."""
+    smap = result.source_map
+    return (
+        result.procedure is None
+        and smap is not None
+        and ("calendars",) in smap.keys
+        and ("id",) not in smap.keys
+    )
 
 
 def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
-    """Load every procedure and calendar file in ``paths`` (files or directories).
+    """Load every procedure and calendar file in ``paths`` (files or directories), and
+    the calendar files beside each file named (see :func:`catalogue_files`).
 
     Cross-file checks run here: a procedure's calendars must exist, and two files may
     not define the same procedure id and version, or the same calendar.
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
-    for path in _yaml_files(paths):
+    for path in catalogue_files(paths):
         result = load_file(path)
         catalogue.results.append(result)
         for name, spec in result.calendars.items():
