@@ -23,10 +23,11 @@ same case as advancing straight to t2.
 
 Provisional deadlines. Clocks count in the calendar's extended view (see
 :attr:`~servflow.engine.calendar.Calendar.extended`): past ``published_through`` it uses
-the holidays the law fixes, so the desk never stops on 1 January. A timer whose coming
-moments (due time, next warning or step, or a pause's start) lie past the published
-schedule is marked ``provisional`` with the ``published_through`` it was planned under
-(:func:`_mark`); its warned/breached events say ``provisional: true``. When the engine is
+the holidays the law fixes, so the desk never stops on 1 January. A running or paused
+timer whose coming moments (due time, next warning or step) lie past the published
+schedule, or whose business seconds were counted past it, is marked ``provisional`` with
+the ``published_through`` it was planned under (:func:`_mark`); its warned/breached
+events say ``provisional: true``. When the engine is
 given a calendar published further, :func:`advance` (and so ``fire``) first re-plans each
 such timer: a ``replanned`` event, stamped at the case's last change so that advancing
 stays idempotent and independent of how time is split, which :func:`timers_after`
@@ -406,15 +407,20 @@ def _replan(
 
 
 def _mark(engine: Engine, w: W) -> None:
-    """Whether what is still to come for this timer lies past the published schedule."""
+    """Whether a running or paused timer was counted past the published schedule.
+
+    It is if what is still to come (its due time, its next moment) lies past the end, or
+    if its business seconds were counted past it (up to a resume or a pause after the
+    end): a re-plan counts both again. A stopped cycle is history and is not re-planned.
+    """
     cal = engine.calendars[w["calendar"]]
     end = cal.published_end
     provisional = False
     if end is not None and w["status"] != "stopped":
-        coming = [w["next_at"]]
+        counted = [w["next_at"], w["resumed_at"], w["paused_at"]]
         if w["breached_at"] is None:
-            coming += [w["due_at"], w["paused_at"]]
-        provisional = any(moment is not None and moment > end for moment in coming)
+            counted.append(w["due_at"])
+        provisional = any(moment is not None and moment > end for moment in counted)
     w["provisional"] = provisional
     w["published_through"] = cal.published_through if provisional else None
 
