@@ -65,8 +65,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache, partial
-from typing import NoReturn
+from functools import lru_cache, partial, wraps
+from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from servflow.engine.calendar_spec import (
@@ -100,6 +100,25 @@ _ZERO = timedelta(0)
 # --------------------------------------------------------------------------------------
 # The compiled calendar
 # --------------------------------------------------------------------------------------
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _in_range(
+    method: Callable[Concatenate[Calendar, _P], _R],
+) -> Callable[Concatenate[Calendar, _P], _R]:
+    """Dates near year 1 or 9999 overflow Python's date arithmetic: a CalendarError."""
+
+    @wraps(method)
+    def checked(self: Calendar, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except OverflowError:
+            raise self._out_of_range() from None
+
+    return checked
+
 
 Interval = tuple[datetime, datetime]
 YearHolidays = tuple[frozenset[date], frozenset[date]]
@@ -156,11 +175,13 @@ class Calendar:
         # The extended view computes past the published range; it remembers where that
         # range ends, so that both views agree on what is provisional.
         published = _provisional_from or published_through
-        self._published_end = (
-            None
-            if published is None
-            else datetime.combine(published + _ONE_DAY, time(), tzinfo=zone).astimezone(UTC)
-        )
+        self._published_end: datetime | None = None
+        if published is not None and published < date.max:  # 9999-12-31: no end to speak of
+            end = datetime.combine(published + _ONE_DAY, time(), tzinfo=zone)
+            try:
+                self._published_end = end.astimezone(UTC)
+            except OverflowError:  # the last day of year 9999 east of UTC
+                self._published_end = None
         self._extended: Calendar | None = None if published_through is not None else self
         self._days: dict[date, tuple[Interval, ...]] = {}
         # The same intervals as integer microseconds since 1970 (UTC): the hot loops of
@@ -214,7 +235,11 @@ class Calendar:
                 workday=self._workday,
                 overrides=self._overrides,
                 holiday_source=self._holiday_source,
-                published_through=self._published_through + HORIZON,
+                published_through=(
+                    self._published_through + HORIZON
+                    if self._published_through < date.max - HORIZON
+                    else date.max
+                ),
                 spec=self._spec,
                 _provisional_from=self._published_through,
             )
@@ -230,6 +255,7 @@ class Calendar:
 
     # -- public questions ----------------------------------------------------------------
 
+    @_in_range
     def is_working(self, at: datetime) -> bool:
         """Whether the desk is open at ``at`` (intervals are half-open: 17:30 is closed)."""
         u = _utc(at, "at")
@@ -238,15 +264,18 @@ class Calendar:
         local = self._local_date(u)
         return any(s <= u < e for day in (local - _ONE_DAY, local) for s, e in self._intervals(day))
 
+    @_in_range
     def is_working_day(self, day: date) -> bool:
         """Whether ``day`` (a local date) has any working hours."""
         return bool(self._intervals(day))
 
+    @_in_range
     def close_of(self, day: date) -> datetime | None:
         """When the desk closes on ``day`` (a local date), in UTC; None on a day off."""
         intervals = self._intervals(day)
         return intervals[-1][1] if intervals else None
 
+    @_in_range
     def next_working(self, at: datetime) -> datetime:
         """``at`` if the desk is open then, else the moment it next opens."""
         u = _utc(at, "at")
@@ -255,6 +284,7 @@ class Calendar:
         moment, _ = self._next_working(u, self._local_date(u) + HORIZON)
         return moment.astimezone(at.tzinfo)
 
+    @_in_range
     def add(
         self, start: datetime, duration: Duration, *, end_of_working_day: bool = False
     ) -> datetime:
@@ -285,6 +315,7 @@ class Calendar:
             u = self._intervals(day)[-1][1]
         return u.astimezone(start.tzinfo)
 
+    @_in_range
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Working time between ``a`` and ``b``; zero if ``b`` is not after ``a``."""
         ua, ub = _utc(a, "a"), _utc(b, "b")
@@ -318,6 +349,12 @@ class Calendar:
             return iter([(start, ub.astimezone(tz))])
 
         def merged() -> Iterator[Interval]:
+            try:
+                yield from clipped()
+            except OverflowError:
+                raise self._out_of_range() from None
+
+        def clipped() -> Iterator[Interval]:
             pending: Interval | None = None
             for s, e in self._clipped(ua, ub):
                 if pending is not None and pending[1] == s:
@@ -408,6 +445,11 @@ class Calendar:
                     yield max(s, ua), min(e, ub)
             day += _ONE_DAY
 
+    def _out_of_range(self) -> CalendarError:
+        return CalendarError(
+            self._name, "the computation runs past the dates servflow can count (years 1-9999)"
+        )
+
     def _beyond_horizon(self, origin: datetime) -> NoReturn:
         if not any(self._weekly) and not any(self._overrides.values()):
             raise CalendarError(self._name, "has no working hours at all")
@@ -431,8 +473,7 @@ class Calendar:
             raise CalendarError(
                 self._name,
                 f"{day.isoformat()} is more than {HORIZON.days} days beyond the published "
-                f"schedule (published_through {self._published_through - HORIZON}); not "
-                "even a provisional answer is given that far ahead",
+                f"schedule; not even a provisional answer is given that far ahead",
             )
         raise CalendarError(
             self._name,

@@ -165,7 +165,8 @@ def _pydantic_diagnostics(
         kind = error["type"]
         if loc in bad_keys:
             continue  # the value under a key already reported as wrong
-        if loc and loc[-1] == "[key]":
+        on_key = bool(loc) and loc[-1] == "[key]"
+        if on_key:
             # pydantic's marker for "the key itself was wrong" (a bad language code).
             loc = loc[:-1]
             if kind == "literal_error":
@@ -237,7 +238,10 @@ def _pydantic_diagnostics(
             name_loc = _named_key(smap, loc, message)
             out.append(
                 smap.diagnostic(
-                    name_loc or loc, code, f"{where}: {message}{shown}", key=bool(name_loc)
+                    name_loc or loc,
+                    code,
+                    f"{where}: {message}{shown}",
+                    key=bool(name_loc) or on_key,  # a bad key (a date) is shown at the key
                 )
             )
     return out
