@@ -167,7 +167,13 @@ class Engine:
 
     @classmethod
     def from_directory(cls, *paths: str | Path) -> Engine:
-        """Load every procedure and calendar file of the given directories (or files)."""
+        """Load every procedure and calendar file of the given directories (or files).
+
+        A folder gives its YAML files; a file gives itself and the calendar files of its
+        own folder; nothing is borrowed from elsewhere
+        (:func:`servflow.procedures.load.catalogue_files`, the rule ``servflow check``
+        follows too).
+        """
         from servflow.procedures.load import load_catalogue
 
         catalogue = load_catalogue(paths)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from servflow.engine.case import EventKind
 from servflow.errors import RejectionReason
 from servflow.testing._reader import Reader, SourcePath, kind
 
@@ -58,7 +59,7 @@ REJECTION_KEYS = (
     "actual",
 )
 REASONS: tuple[str, ...] = get_args(RejectionReason)
-EVENT_KINDS = ("started", "fired", "auto_fired", "warned", "breached", "breach_step")
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)  # every kind the engine records
 EVENT_KEYS = (
     "kind",
     "trigger",
