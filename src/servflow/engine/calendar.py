@@ -284,7 +284,6 @@ class Calendar:
         moment, _ = self._next_working(u, self._local_date(u) + HORIZON)
         return moment.astimezone(at.tzinfo)
 
-    @_in_range
     def add(
         self, start: datetime, duration: Duration, *, end_of_working_day: bool = False
     ) -> datetime:
@@ -293,50 +292,58 @@ class Calendar:
         See the module docstring for working days and ``end_of_working_day``. The result
         is in ``start``'s tzinfo.
         """
-        u = _utc(start, "start")
-        if not isinstance(duration, Duration):
-            raise TypeError(f"add() takes a Duration, not {type(duration).__name__}")
-        if duration.is_zero:
-            self._local_date(u)  # still refuses a start beyond published_through
-            return start
-        if self._continuous and not end_of_working_day:
-            step = timedelta(days=duration.working_days, seconds=duration.seconds)
-            try:
-                return (u + step).astimezone(start.tzinfo)
-            except OverflowError:
-                raise CalendarError(self._name, f"{start} + {duration} is out of range") from None
-        day = self._local_date(u)
-        limit = day + HORIZON
-        if duration.working_days:
-            u, day = self._add_working_days(u, duration.working_days, limit)
-        if duration.seconds:
-            u, day = self._add_working_time(u, day, duration.seconds * 1_000_000, limit)
-        if end_of_working_day:
-            u = self._intervals(day)[-1][1]
-        return u.astimezone(start.tzinfo)
+        # Inline, not the _in_range decorator: the engine calls this on every step.
+        try:
+            u = _utc(start, "start")
+            if not isinstance(duration, Duration):
+                raise TypeError(f"add() takes a Duration, not {type(duration).__name__}")
+            if duration.is_zero:
+                self._local_date(u)  # still refuses a start beyond published_through
+                return start
+            if self._continuous and not end_of_working_day:
+                step = timedelta(days=duration.working_days, seconds=duration.seconds)
+                try:
+                    return (u + step).astimezone(start.tzinfo)
+                except OverflowError:
+                    raise CalendarError(
+                        self._name, f"{start} + {duration} is out of range"
+                    ) from None
+            day = self._local_date(u)
+            limit = day + HORIZON
+            if duration.working_days:
+                u, day = self._add_working_days(u, duration.working_days, limit)
+            if duration.seconds:
+                u, day = self._add_working_time(u, day, duration.seconds * 1_000_000, limit)
+            if end_of_working_day:
+                u = self._intervals(day)[-1][1]
+            return u.astimezone(start.tzinfo)
+        except OverflowError:
+            raise self._out_of_range() from None
 
-    @_in_range
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Working time between ``a`` and ``b``; zero if ``b`` is not after ``a``."""
-        ua, ub = _utc(a, "a"), _utc(b, "b")
-        if ub <= ua:
-            return _ZERO
-        if self._continuous:
-            return ub - ua
-        x, y = _micros(ua), _micros(ub)
-        day = self._local_date(ua).toordinal() - 1
-        # The date of the last instant before ub (ub itself is excluded: at a midnight the
-        # next date has nothing to count, and may lie beyond published_through).
-        last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date().toordinal()
-        total = 0
-        spans = self._spans
-        while day <= last:
-            found = spans.get(day)
-            for s, e in found if found is not None else self._day_spans(day):
-                if e > x and s < y:
-                    total += (e if e < y else y) - (s if s > x else x)
-            day += 1
-        return timedelta(microseconds=total)
+        try:
+            ua, ub = _utc(a, "a"), _utc(b, "b")
+            if ub <= ua:
+                return _ZERO
+            if self._continuous:
+                return ub - ua
+            x, y = _micros(ua), _micros(ub)
+            day = self._local_date(ua).toordinal() - 1
+            # The date of the last instant before ub (ub itself is excluded: at a midnight the
+            # next date has nothing to count, and may lie beyond published_through).
+            last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date().toordinal()
+            total = 0
+            spans = self._spans
+            while day <= last:
+                found = spans.get(day)
+                for s, e in found if found is not None else self._day_spans(day):
+                    if e > x and s < y:
+                        total += (e if e < y else y) - (s if s > x else x)
+                day += 1
+            return timedelta(microseconds=total)
+        except OverflowError:
+            raise self._out_of_range() from None
 
     def working_intervals(self, start: datetime, end: datetime) -> Iterator[Interval]:
         """The working intervals within ``[start, end)``, clipped, adjacent ones merged,

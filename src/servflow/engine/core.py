@@ -407,7 +407,8 @@ class Engine:
                 if timer.provisional:  # inline: this path must stay cheap
                     break
             else:
-                return Outcome(case)
+                # The NamedTuple's own constructor costs twice this (defaults, keywords).
+                return tuple.__new__(Outcome, (case, (), ()))
             if not needs_replan(self, case):
                 return Outcome(case)
         return _advance(self, self._for_case(case), case, at)

@@ -417,10 +417,13 @@ def _mark(engine: Engine, w: W) -> None:
     end = cal.published_end
     provisional = False
     if end is not None and w["status"] != "stopped":
-        counted = [w["next_at"], w["resumed_at"], w["paused_at"]]
-        if w["breached_at"] is None:
-            counted.append(w["due_at"])
-        provisional = any(moment is not None and moment > end for moment in counted)
+        # A plain loop: this runs for every timer an event touches.
+        for key in ("next_at", "resumed_at", "paused_at", "due_at"):
+            moment = w[key]
+            if moment is not None and moment > end:
+                provisional = key != "due_at" or w["breached_at"] is None
+                if provisional:
+                    break
     w["provisional"] = provisional
     w["published_through"] = cal.published_through if provisional else None
 
