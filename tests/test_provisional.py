@@ -383,3 +383,27 @@ def test_a_case_closed_is_never_replanned(engine):
     case = A.fire(case, "close", actor=AGENT, at=start + timedelta(hours=2)).case
     assert not any(t.provisional for t in case.timers.values())
     assert engine.advance(case, at=start + timedelta(days=30)).events == ()
+
+
+def test_a_host_with_an_older_calendar_keeps_the_plan_and_the_newer_host_replans_again():
+    start = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
+    opened = A.start("ticket", actor=AGENT, at=start, case_id="t")
+    replanned = B.advance(opened.case, at=start + timedelta(minutes=5))
+    assert [e.kind for e in replanned.events] == ["replanned"]
+    assert replanned.case.timers["respond"].provisional is False
+    # The older host keeps that plan as long as it computes nothing new for the timer ...
+    assert A.advance(replanned.case, at=start + timedelta(minutes=5)).events == ()
+    # ... and what it does compute (a resume after a pause) is provisional by its calendar.
+    waiting = A.fire(replanned.case, "wait", actor=AGENT, at=start + timedelta(hours=1))
+    resumed = A.fire(waiting.case, "resume", actor=AGENT, at=start + timedelta(hours=2))
+    respond = resumed.case.timers["respond"]
+    assert (respond.provisional, respond.published_through) == (True, date(2026, 12, 31))
+    # The newer host re-plans it once more, and the whole log replays to the live case.
+    again = B.advance(resumed.case, at=start + timedelta(hours=3))
+    assert [e.kind for e in again.events] == ["replanned"]
+    respond = again.case.timers["respond"]
+    assert respond.provisional is False
+    # 2wd from Monday 09:00 with the 5th off is Thursday 09:00, plus the hour paused.
+    assert respond.due_at == datetime(2027, 1, 7, 10, 0, tzinfo=SH)
+    log = [*opened.events, *replanned.events, *waiting.events, *resumed.events, *again.events]
+    assert B.replay(log) == again.case
