@@ -57,6 +57,13 @@ from servflow.engine.case import (
 )
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
+from servflow.engine.provisional import (
+    flagged,
+    mark_provisional,
+    needs_replan,
+    published_further,
+    replanned_event,
+)
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 from servflow.model import TimeLimit
 
@@ -406,48 +413,6 @@ def _replan(
         return  # the breach stands; its deadline keeps the value it had
 
 
-def _mark(engine: Engine, w: W) -> None:
-    """Whether a running or paused timer was counted past the published schedule.
-
-    It is if what is still to come (its due time, its next moment) lies past the end, or
-    if its business seconds were counted past it (up to a resume or a pause after the
-    end): a re-plan counts both again. A stopped cycle is history and is not re-planned.
-    """
-    cal = engine.calendars[w["calendar"]]
-    end = cal.published_end
-    provisional = False
-    if end is not None and w["status"] != "stopped":
-        # A plain loop: this runs for every timer an event touches.
-        for key in ("next_at", "resumed_at", "paused_at", "due_at"):
-            moment = w[key]
-            if moment is not None and moment > end:
-                provisional = key != "due_at" or w["breached_at"] is None
-                if provisional:
-                    break
-    w["provisional"] = provisional
-    w["published_through"] = cal.published_through if provisional else None
-
-
-def needs_replan(engine: Engine, case: Case) -> bool:
-    """Whether a provisional timer of ``case`` counts in a calendar published further now.
-
-    Kept cheap: a host may call ``advance`` on every case it wakes.
-    """
-    for timer in case.timers.values():
-        if timer.provisional and _published_further(engine, timer):
-            return True
-    return False
-
-
-def _published_further(engine: Engine, timer: TimerState) -> bool:
-    cal = engine.calendars.get(timer.calendar)
-    if cal is None:
-        return False
-    now, then = cal.published_through, timer.published_through
-    # An engine with an older calendar never re-plans backwards: it keeps the plan.
-    return now is None or then is None or now > then
-
-
 def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _ScopeOf) -> datetime:
     """The deadline a target sets for a cycle that starts at ``start``."""
     if target.until is None:
@@ -584,7 +549,7 @@ def timers_after(
                         _resume(w, at)
         if w is not None:
             _plan(engine, limit, w, at)
-            _mark(engine, w)
+            mark_provisional(engine, w)
             if result is None:
                 result = dict(timers)
             result[limit.name] = trusted(TimerState, w)
@@ -620,8 +585,8 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
         # before anything falls due by the old plan.
         for limit in cp.limits:
             timer = case.timers.get(limit.name)
-            if timer is not None and timer.provisional and _published_further(engine, timer):
-                replanned, case = _replanned(engine, cp, limit, timer, case)
+            if timer is not None and timer.provisional and published_further(engine, timer):
+                replanned, case = replanned_event(engine, cp, limit.name, timer, case, SYSTEM_ACTOR)
                 events.append(replanned)
     guard = 0
     while case.next_due is not None and case.next_due <= at and case.state not in cp.finals:
@@ -652,43 +617,6 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
 
 
-def _replanned(
-    engine: Engine, cp: CompiledProcedure, limit: CompiledLimit, timer: TimerState, case: Case
-) -> tuple[Event, Case]:
-    """The ``replanned`` event of one timer, and the case after it."""
-    from servflow.engine.core import _apply
-
-    published = engine.calendars[timer.calendar].published_through
-    values: dict[str, Any] = {
-        # At the case's last change, not at the call's time: advancing stays idempotent
-        # and independent of how time is split.
-        "at": case.updated_at,
-        "kind": "replanned",
-        "trigger": limit.name,
-        "actor": SYSTEM_ACTOR,
-        "source": case.state,
-        "target": case.state,
-        "time_limit": limit.name,
-    }
-    after = _apply(engine, cp, case, case_event(case, dict(values)))
-    new = after.timers[limit.name]
-    values["detail"] = {
-        "cycle": timer.cycle,
-        "published_through": published.isoformat() if published is not None else None,
-        "was_published_through": _iso(timer.published_through),
-        "was_due_at": _iso(timer.due_at),
-        "due_at": _iso(new.due_at),
-        "was_next_at": _iso(timer.next_at),
-        "next_at": _iso(new.next_at),
-        "provisional": new.provisional,
-    }
-    return case_event(case, values), after
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _steps_of(limit: CompiledLimit, event: Event) -> list[_Step]:
     return [limit.steps[i] for i in event.detail.get("steps", ())]
 
@@ -716,7 +644,7 @@ def _due_events(
             case,
             dict(
                 kind="warned",
-                detail=_flagged(
+                detail=flagged(
                     timer, {"percent": key / 100, "percent_key": key, "cycle": timer.cycle}
                 ),
                 **common,
@@ -740,7 +668,7 @@ def _due_events(
     else:
         index = int(action.split(":", 1)[1])
         steps = [limit.steps[index]]
-    detail = _flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
+    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
     raise_by = sum(1 for s in steps if s.escalate)
     if raise_by:
         detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
@@ -760,15 +688,6 @@ def _due_events(
     )
     kind = "breached" if action == "breach" else "breach_step"
     return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
-
-
-def _flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
-    """A moment counted past the published schedule says so in its event."""
-    if timer.provisional:
-        detail["provisional"] = True
-        if timer.published_through is not None:
-            detail["published_through"] = timer.published_through.isoformat()
-    return detail
 
 
 def _auto_fire(
