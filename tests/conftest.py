@@ -21,6 +21,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# `servflow check` warns of calendars whose published schedule ends within 60 days of
+# today; the suite takes a fixed today so that it passes whatever the date it runs on.
+os.environ.setdefault("SERVFLOW_TODAY", "2026-06-01")
+
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -18,7 +18,8 @@ from servflow.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 MISTAKES = REPO / "tests" / "mistakes"
-CASES = sorted(p for p in MISTAKES.glob("*.yaml") if p.name != "base.yaml")
+# calendars.yaml is the calendar file beside the mistakes, as beside real procedures.
+CASES = sorted(p for p in MISTAKES.glob("*.yaml") if p.name not in ("base.yaml", "calendars.yaml"))
 EXPECT = re.compile(
     r"^# expect: (?P<code>[a-z0-9-]+) (?P<line>\d+):(?P<column>\d+) (?P<fragment>.+)$"
 )
@@ -28,7 +29,7 @@ LINE = re.compile(
 
 
 def _check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    code = main(["check", *argv, "--procedures", str(REPO / "procedures")])
+    code = main(["check", *argv])
     out = capsys.readouterr().out
     return code, out.splitlines()
 

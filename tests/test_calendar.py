@@ -684,3 +684,56 @@ def test_adding_three_working_days_across_a_holiday_week_is_fast() -> None:
     runs = 500
     per_call = timeit.timeit(lambda: OFFICE.add(start, three), number=runs) / runs
     assert per_call < 0.001
+
+
+# ---------------------------------------------------------------------------------------
+# The extended view: past published_through, provisionally
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_extended_view_counts_past_the_published_schedule() -> None:
+    extended = OFFICE.extended
+    assert extended.extended is extended
+    assert OFFICE.extended is extended
+    assert extended.published_through == date(2026, 12, 31) + timedelta(days=1098)
+    assert OFFICE.published_end == extended.published_end == utc(sh(2027, 1, 1))
+    # 2027 with the statutory holidays only: New Year, the Spring Festival (eve on the 5th,
+    # 6-10 February), no make-up Saturdays.
+    assert not extended.is_working_day(date(2027, 1, 1))
+    assert extended.is_working_day(date(2027, 1, 4))
+    assert [
+        d.day for d in (date(2027, 2, n) for n in range(4, 13)) if extended.is_working_day(d)
+    ] == [
+        4,
+        11,
+        12,
+    ]
+    assert utc(extended.add(sh(2026, 12, 31, 16, 0), Duration(working_days=2))) == utc(
+        sh(2027, 1, 5, 16, 0)
+    )
+    # The view has a horizon of its own.
+    with pytest.raises(CalendarError, match="not even a provisional answer"):
+        extended.is_working(sh(2030, 1, 3, 10, 0))
+    # A calendar without a limit is its own extension, and has no published end.
+    unlimited = build_calendar("u", office_spec(published_through=None))
+    assert unlimited.extended is unlimited
+    assert unlimited.published_end is None
+
+
+@prop
+@given(instants(), st.one_of(second_durations, day_durations, mixed_durations), st.booleans())
+def test_the_extended_view_agrees_within_the_published_schedule(
+    t: datetime, d: Duration, end_of_day: bool
+) -> None:
+    """Where the calendar answers, its extension gives the same answer; where it refuses,
+    the extension's answer lies past the published end (it is provisional)."""
+    extended = OFFICE.extended
+    try:
+        published = OFFICE.add(t, d, end_of_working_day=end_of_day)
+    except CalendarError:
+        provisional = extended.add(t, d, end_of_working_day=end_of_day)
+        assert OFFICE.published_end is not None
+        assert utc(provisional) >= OFFICE.published_end or utc(t) >= OFFICE.published_end
+    else:
+        assert extended.add(t, d, end_of_working_day=end_of_day) == published
+        assert extended.elapsed(t, published) == OFFICE.elapsed(t, published)

@@ -40,13 +40,41 @@ def test_every_shipped_file_checks_clean_on_its_own(capsys, monkeypatch):
         assert (code, out) == (0, ""), path.name
 
 
-def test_a_file_elsewhere_uses_the_calendars_of_the_procedures_folder(capsys, tmp_path):
+def test_a_file_uses_the_calendars_beside_it_and_borrows_none(capsys, tmp_path):
+    # The rule of Engine.from_directory: a file comes with the calendar files of its own
+    # folder; nothing is borrowed from ./procedures or from the standard catalogue.
     target = tmp_path / "draft.yaml"
     target.write_text(GOOD, encoding="utf-8")
-    assert run(capsys, str(target), "--procedures", str(REPO / "procedures"))[0] == 0
-    code, out, _ = run(capsys, str(target), "--procedures", str(tmp_path / "nowhere"))
+    code, out, err = run(capsys, str(target), "--procedures", str(REPO / "procedures"))
     assert code == 1
     assert "unknown-calendar unknown calendar 'office'" in out
+    assert "checked 1 procedure file, 0 calendar files" in err
+    # Naming the calendar file is the explicit way ...
+    code, out, err = run(capsys, str(target), str(REPO / "procedures" / "calendars.yaml"))
+    assert (code, out) == (0, "")
+    assert f"1 calendar file: {REPO / 'procedures' / 'calendars.yaml'}" in err
+    # ... and a calendar file beside it the usual one.
+    shutil.copy(REPO / "procedures" / "calendars.yaml", tmp_path / "calendars.yaml")
+    code, out, err = run(capsys, str(target))
+    assert (code, out) == (0, "")
+    assert f"checked 1 procedure file, 1 calendar file: {tmp_path / 'calendars.yaml'}" in err
+
+
+def test_no_argument_and_no_procedures_folder_is_a_usage_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert "no procedures/ folder here" in err
+
+
+def test_the_summary_says_what_was_checked(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    code, _, err = run(capsys)
+    assert code == 0
+    assert err.strip().endswith(
+        "0 errors, 0 warnings; checked 3 procedure files, 1 calendar file: "
+        "procedures/calendars.yaml (and the built-in calendar 'always')"
+    )
 
 
 def test_problems_are_lines_sorted_by_file_and_line(capsys, tmp_path):
@@ -56,7 +84,7 @@ def test_problems_are_lines_sorted_by_file_and_line(capsys, tmp_path):
             "requires: [technician]", "requires: [technican]"
         )
     )
-    code, out, err = run(capsys, str(tmp_path), "--procedures", str(REPO / "procedures"))
+    code, out, err = run(capsys, str(tmp_path), str(REPO / "procedures" / "calendars.yaml"))
     lines = out.splitlines()
     assert code == 1
     assert all(LINE.match(line) for line in lines), lines
@@ -73,7 +101,7 @@ def test_json_format_for_editors_and_ci(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("roles: [maintenance]", "roles: [maintenace]"))
     code, out, _ = run(
-        capsys, str(bad), "--format", "json", "--procedures", str(REPO / "procedures")
+        capsys, str(bad), str(REPO / "procedures" / "calendars.yaml"), "--format", "json"
     )
     document = json.loads(out)
     assert code == 1
@@ -94,7 +122,20 @@ def test_json_format_when_clean(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     code, out, _ = run(capsys, "--format", "json")
     assert code == 0
-    assert json.loads(out) == {"ok": True, "errors": 0, "warnings": 0, "diagnostics": []}
+    assert json.loads(out) == {
+        "ok": True,
+        "errors": 0,
+        "warnings": 0,
+        "diagnostics": [],
+        "checked": {
+            "procedures": [
+                "procedures/complaint.yaml",
+                "procedures/renovation.yaml",
+                "procedures/repair.yaml",
+            ],
+            "calendars": ["procedures/calendars.yaml"],
+        },
+    }
 
 
 def test_warnings_pass_unless_strict(capsys, tmp_path):
@@ -105,7 +146,7 @@ def test_warnings_pass_unless_strict(capsys, tmp_path):
             "  cashier: {title: {zh-Hant: 收費員, en: Cashier}}\n  supervisor: {",
         )
     )
-    argv = (str(lint), "--procedures", str(REPO / "procedures"))
+    argv = (str(lint), str(REPO / "procedures" / "calendars.yaml"))
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert "warning unused-role role 'cashier' is never used" in out
@@ -177,7 +218,7 @@ HOSTILE = {
 def test_hostile_input_gives_diagnostics_never_a_traceback(capsys, tmp_path, name):
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(HOSTILE[name])
-    code, out, err = run(capsys, str(path), "--procedures", str(REPO / "procedures"))
+    code, out, err = run(capsys, str(path), str(REPO / "procedures" / "calendars.yaml"))
     assert code == 1
     lines = out.splitlines()
     assert lines, err
@@ -217,7 +258,7 @@ def test_the_console_script(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("to: dispatched", "to: dispached"))
     result = subprocess.run(
-        [str(script), "check", str(bad), "--procedures", str(REPO / "procedures")],
+        [str(script), "check", str(bad), str(REPO / "procedures" / "calendars.yaml")],
         capture_output=True,
         text=True,
         check=False,

@@ -255,11 +255,14 @@ def test_a_changed_definition_under_the_same_version_is_refused():
         e1.start("p", actor=CLERK, at=T0, version=3)
 
 
-def test_a_promised_date_past_the_published_calendar_is_refused_as_data():
+def test_a_promised_date_past_the_provisional_horizon_is_refused_as_data():
     calendars = load_catalogue([REPO / "procedures" / "calendars.yaml"]).calendars
     e = Engine([load_procedure(BASE + "calendar: office\n" + UNTIL)], calendars=calendars)
     case = e.start("p", actor=CLERK, at=T0).case
+    # Past the published schedule: accepted, counted provisionally.
+    promised = e.fire(case, "promise", actor=CLERK, data={"due": "2027-01-04"}, at=T0).case
+    assert all(t.provisional for t in promised.timers.values() if t.status != "stopped")
     with pytest.raises(Rejected) as info:
-        e.fire(case, "promise", actor=CLERK, data={"due": "2027-01-04"}, at=T0)
+        e.fire(case, "promise", actor=CLERK, data={"due": "2031-01-06"}, at=T0)
     assert (info.value.reason, info.value.details["field"]) == ("invalid_data", "due")
-    assert "published_through" in str(info.value)
+    assert "beyond the published schedule" in str(info.value)

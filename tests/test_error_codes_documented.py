@@ -7,6 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [
+    "commands/check.py",
     "procedures/checks.py",
     "procedures/lint.py",
     "procedures/load.py",

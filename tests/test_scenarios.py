@@ -642,8 +642,8 @@ def test_steps_out_of_order_and_engine_errors_are_failures(
             data: {technician: 李師傅}
           - fire: complete
             as: clerk
-            at: "2027-01-05 09:00"
-            data: {work_order_no: WO-1, completed_at: "2027-01-05 08:00"}
+            at: "2030-01-07 09:00"
+            data: {work_order_no: WO-1, completed_at: "2030-01-07 08:00"}
         """,
     )
     (failure,) = past_the_calendar.failures

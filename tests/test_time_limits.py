@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -343,11 +343,15 @@ def test_dispatch_limit_runs_24x7():
     assert case.timers["dispatch_in_time"].due_at == at + timedelta(minutes=15)
 
 
-def test_beyond_published_schedule_is_refused():
+def test_beyond_published_schedule_is_provisional_then_refused_past_the_horizon():
     from servflow.errors import CalendarError
 
-    with pytest.raises(CalendarError, match="published"):
-        _completed(datetime(2026, 12, 31, 16, 0, tzinfo=TZ))
+    case = _completed(datetime(2026, 12, 31, 16, 0, tzinfo=TZ))
+    callback = case.timers["callback_in_time"]
+    assert (callback.provisional, callback.published_through) == (True, date(2026, 12, 31))
+    # Not even a provisional answer more than three years past the published schedule.
+    with pytest.raises(CalendarError, match="beyond the published schedule"):
+        _completed(datetime(2030, 1, 7, 16, 0, tzinfo=TZ))
 
 
 def _scenario_in_subprocess(tz: str) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from servflow.catalogue import catalogue_path
 from servflow.errors import DefinitionError
 from servflow.model import Procedure
 from servflow.procedures.load import Catalogue, load_catalogue, load_file
-from servflow.procedures.source import peek_source
 
 __all__ = ["add_procedures_option", "default_procedures_dir", "resolve_procedure"]
 
@@ -42,10 +40,9 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if path.is_dir():  # a folder named like a file: say so rather than scan it
             raise DefinitionError(load_file(path).diagnostics)
-        # A file of its own, with the calendars of the procedures folder beside it.
-        real = os.path.realpath(path)  # not resolve(): a symlink loop must not raise
-        others = [c for c in _calendar_files(folder) if os.path.realpath(c) != real]
-        catalogue = load_catalogue([path, *others])
+        # A file of its own, with the calendar files of its own folder, as the engine
+        # loads it (servflow.procedures.load.catalogue_files).
+        catalogue = load_catalogue([path])
         result = catalogue.results[0]
         errors = catalogue.errors
         if errors or result.procedure is None:
@@ -62,15 +59,3 @@ def resolve_procedure(proc: str, procedures_dir: str | None) -> tuple[Procedure,
             f"no procedure {proc!r} in {folder} (known: {', '.join(known) or 'none'})"
         )
     return max(matches, key=lambda p: p.version), catalogue
-
-
-def _calendar_files(folder: Path) -> list[Path]:
-    """The calendar files of a folder (files with `calendars:` and no procedure `id:`)."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.glob("*.y*ml")):
-        text = peek_source(path)
-        if text is not None and "\ncalendars:" in f"\n{text}" and "\nid:" not in f"\n{text}":
-            found.append(path)
-    return found

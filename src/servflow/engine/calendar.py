@@ -52,14 +52,21 @@ Guards. Schedules are computed once per date and kept; holidays once per year. A
 after ``published_through`` raises :class:`~servflow.errors.CalendarError` instead of
 guessing (the ``holidays`` package estimates future years without make-up days), and no
 search runs more than three years ahead of its start.
+
+Provisional years. A desk cannot stop on 1 January because the next year's make-up days
+are not out yet, so the engine counts its clocks in :attr:`Calendar.extended`: the same
+calendar, which past ``published_through`` uses what the holiday source fixes for those
+years (the statutory holidays, no make-up days yet) plus the overrides and the weekly
+hours, for up to :data:`HORIZON` more. :attr:`Calendar.published_end` is the instant the
+published schedule ends; a deadline after it is provisional, and the engine marks it so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache, partial
-from typing import NoReturn
+from functools import lru_cache, partial, wraps
+from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from servflow.engine.calendar_spec import (
@@ -94,6 +101,25 @@ _ZERO = timedelta(0)
 # The compiled calendar
 # --------------------------------------------------------------------------------------
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _in_range(
+    method: Callable[Concatenate[Calendar, _P], _R],
+) -> Callable[Concatenate[Calendar, _P], _R]:
+    """Dates near year 1 or 9999 overflow Python's date arithmetic: a CalendarError."""
+
+    @wraps(method)
+    def checked(self: Calendar, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except OverflowError:
+            raise self._out_of_range() from None
+
+    return checked
+
+
 Interval = tuple[datetime, datetime]
 YearHolidays = tuple[frozenset[date], frozenset[date]]
 """(days off, make-up working days) of one year."""
@@ -109,9 +135,11 @@ class Calendar:
     __slots__ = (
         "_continuous",
         "_days",
+        "_extended",
         "_holiday_source",
         "_name",
         "_overrides",
+        "_published_end",
         "_published_through",
         "_spans",
         "_spec",
@@ -132,6 +160,7 @@ class Calendar:
         holiday_source: Callable[[int], YearHolidays] | None = None,
         published_through: date | None = None,
         spec: CalendarSpec | None = None,
+        _provisional_from: date | None = None,
     ) -> None:
         if len(weekly) != 7:
             raise ValueError("weekly hours need exactly 7 weekdays, Monday first")
@@ -143,6 +172,17 @@ class Calendar:
         self._holiday_source = holiday_source
         self._published_through = published_through
         self._spec = spec
+        # The extended view computes past the published range; it remembers where that
+        # range ends, so that both views agree on what is provisional.
+        published = _provisional_from or published_through
+        self._published_end: datetime | None = None
+        if published is not None and published < date.max:  # 9999-12-31: no end to speak of
+            end = datetime.combine(published + _ONE_DAY, time(), tzinfo=zone)
+            try:
+                self._published_end = end.astimezone(UTC)
+            except OverflowError:  # the last day of year 9999 east of UTC
+                self._published_end = None
+        self._extended: Calendar | None = None if published_through is not None else self
         self._days: dict[date, tuple[Interval, ...]] = {}
         # The same intervals as integer microseconds since 1970 (UTC): the hot loops of
         # add() and elapsed() compare and subtract plain ints, not datetimes.
@@ -171,6 +211,42 @@ class Calendar:
         return self._published_through
 
     @property
+    def published_end(self) -> datetime | None:
+        """The instant (UTC) the published schedule ends: local midnight after
+        ``published_through``; None when the calendar has no publication limit."""
+        return self._published_end
+
+    @property
+    def extended(self) -> Calendar:
+        """This calendar, computing up to :data:`HORIZON` past ``published_through`` with
+        the holidays its source fixes for those years (no make-up days are known yet).
+
+        What it answers after :attr:`published_end` is provisional: the engine counts its
+        clocks here and marks such deadlines. A calendar without a limit is its own
+        extension.
+        """
+        found = self._extended
+        if found is None:
+            assert self._published_through is not None
+            found = self._extended = Calendar(
+                self._name,
+                self._zone,
+                self._weekly,
+                workday=self._workday,
+                overrides=self._overrides,
+                holiday_source=self._holiday_source,
+                published_through=(
+                    self._published_through + HORIZON
+                    if self._published_through < date.max - HORIZON
+                    else date.max
+                ),
+                spec=self._spec,
+                _provisional_from=self._published_through,
+            )
+            found._extended = found
+        return found
+
+    @property
     def spec(self) -> CalendarSpec | None:
         return self._spec
 
@@ -179,6 +255,7 @@ class Calendar:
 
     # -- public questions ----------------------------------------------------------------
 
+    @_in_range
     def is_working(self, at: datetime) -> bool:
         """Whether the desk is open at ``at`` (intervals are half-open: 17:30 is closed)."""
         u = _utc(at, "at")
@@ -187,15 +264,18 @@ class Calendar:
         local = self._local_date(u)
         return any(s <= u < e for day in (local - _ONE_DAY, local) for s, e in self._intervals(day))
 
+    @_in_range
     def is_working_day(self, day: date) -> bool:
         """Whether ``day`` (a local date) has any working hours."""
         return bool(self._intervals(day))
 
+    @_in_range
     def close_of(self, day: date) -> datetime | None:
         """When the desk closes on ``day`` (a local date), in UTC; None on a day off."""
         intervals = self._intervals(day)
         return intervals[-1][1] if intervals else None
 
+    @_in_range
     def next_working(self, at: datetime) -> datetime:
         """``at`` if the desk is open then, else the moment it next opens."""
         u = _utc(at, "at")
@@ -212,49 +292,58 @@ class Calendar:
         See the module docstring for working days and ``end_of_working_day``. The result
         is in ``start``'s tzinfo.
         """
-        u = _utc(start, "start")
-        if not isinstance(duration, Duration):
-            raise TypeError(f"add() takes a Duration, not {type(duration).__name__}")
-        if duration.is_zero:
-            self._local_date(u)  # still refuses a start beyond published_through
-            return start
-        if self._continuous and not end_of_working_day:
-            step = timedelta(days=duration.working_days, seconds=duration.seconds)
-            try:
-                return (u + step).astimezone(start.tzinfo)
-            except OverflowError:
-                raise CalendarError(self._name, f"{start} + {duration} is out of range") from None
-        day = self._local_date(u)
-        limit = day + HORIZON
-        if duration.working_days:
-            u, day = self._add_working_days(u, duration.working_days, limit)
-        if duration.seconds:
-            u, day = self._add_working_time(u, day, duration.seconds * 1_000_000, limit)
-        if end_of_working_day:
-            u = self._intervals(day)[-1][1]
-        return u.astimezone(start.tzinfo)
+        # Inline, not the _in_range decorator: the engine calls this on every step.
+        try:
+            u = _utc(start, "start")
+            if not isinstance(duration, Duration):
+                raise TypeError(f"add() takes a Duration, not {type(duration).__name__}")
+            if duration.is_zero:
+                self._local_date(u)  # still refuses a start beyond published_through
+                return start
+            if self._continuous and not end_of_working_day:
+                step = timedelta(days=duration.working_days, seconds=duration.seconds)
+                try:
+                    return (u + step).astimezone(start.tzinfo)
+                except OverflowError:
+                    raise CalendarError(
+                        self._name, f"{start} + {duration} is out of range"
+                    ) from None
+            day = self._local_date(u)
+            limit = day + HORIZON
+            if duration.working_days:
+                u, day = self._add_working_days(u, duration.working_days, limit)
+            if duration.seconds:
+                u, day = self._add_working_time(u, day, duration.seconds * 1_000_000, limit)
+            if end_of_working_day:
+                u = self._intervals(day)[-1][1]
+            return u.astimezone(start.tzinfo)
+        except OverflowError:
+            raise self._out_of_range() from None
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Working time between ``a`` and ``b``; zero if ``b`` is not after ``a``."""
-        ua, ub = _utc(a, "a"), _utc(b, "b")
-        if ub <= ua:
-            return _ZERO
-        if self._continuous:
-            return ub - ua
-        x, y = _micros(ua), _micros(ub)
-        day = self._local_date(ua).toordinal() - 1
-        # The date of the last instant before ub (ub itself is excluded: at a midnight the
-        # next date has nothing to count, and may lie beyond published_through).
-        last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date().toordinal()
-        total = 0
-        spans = self._spans
-        while day <= last:
-            found = spans.get(day)
-            for s, e in found if found is not None else self._day_spans(day):
-                if e > x and s < y:
-                    total += (e if e < y else y) - (s if s > x else x)
-            day += 1
-        return timedelta(microseconds=total)
+        try:
+            ua, ub = _utc(a, "a"), _utc(b, "b")
+            if ub <= ua:
+                return _ZERO
+            if self._continuous:
+                return ub - ua
+            x, y = _micros(ua), _micros(ub)
+            day = self._local_date(ua).toordinal() - 1
+            # The date of the last instant before ub (ub itself is excluded: at a midnight the
+            # next date has nothing to count, and may lie beyond published_through).
+            last = (ub - _ONE_MICROSECOND).astimezone(self._zone).date().toordinal()
+            total = 0
+            spans = self._spans
+            while day <= last:
+                found = spans.get(day)
+                for s, e in found if found is not None else self._day_spans(day):
+                    if e > x and s < y:
+                        total += (e if e < y else y) - (s if s > x else x)
+                day += 1
+            return timedelta(microseconds=total)
+        except OverflowError:
+            raise self._out_of_range() from None
 
     def working_intervals(self, start: datetime, end: datetime) -> Iterator[Interval]:
         """The working intervals within ``[start, end)``, clipped, adjacent ones merged,
@@ -267,6 +356,12 @@ class Calendar:
             return iter([(start, ub.astimezone(tz))])
 
         def merged() -> Iterator[Interval]:
+            try:
+                yield from clipped()
+            except OverflowError:
+                raise self._out_of_range() from None
+
+        def clipped() -> Iterator[Interval]:
             pending: Interval | None = None
             for s, e in self._clipped(ua, ub):
                 if pending is not None and pending[1] == s:
@@ -357,6 +452,11 @@ class Calendar:
                     yield max(s, ua), min(e, ub)
             day += _ONE_DAY
 
+    def _out_of_range(self) -> CalendarError:
+        return CalendarError(
+            self._name, "the computation runs past the dates servflow can count (years 1-9999)"
+        )
+
     def _beyond_horizon(self, origin: datetime) -> NoReturn:
         if not any(self._weekly) and not any(self._overrides.values()):
             raise CalendarError(self._name, "has no working hours at all")
@@ -375,6 +475,13 @@ class Calendar:
         return local
 
     def _refuse(self, day: date) -> NoReturn:
+        if self._extended is self and self._published_through is not None:
+            # The extended view: not even a provisional answer that far ahead.
+            raise CalendarError(
+                self._name,
+                f"{day.isoformat()} is more than {HORIZON.days} days beyond the published "
+                f"schedule; not even a provisional answer is given that far ahead",
+            )
         raise CalendarError(
             self._name,
             f"{day.isoformat()} is beyond published_through "

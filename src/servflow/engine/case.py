@@ -12,7 +12,7 @@ Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,7 +34,9 @@ __all__ = [
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-EventKind = Literal["started", "fired", "auto_fired", "warned", "breached", "breach_step"]
+EventKind = Literal[
+    "started", "fired", "auto_fired", "warned", "breached", "breach_step", "replanned"
+]
 
 
 class Actor(BaseModel):
@@ -92,6 +94,17 @@ class TimerState(BaseModel):
     next_at: AwareDatetime | None = Field(default=None, description="When something falls due.")
     next_action: str | None = Field(default=None, description="What: warn:<pct>, breach, step:<n>.")
     history: tuple[CycleRecord, ...] = ()
+    provisional: bool = Field(
+        default=False,
+        description="What is still to come (the due time, the next moment) was counted past "
+        "the calendar's published schedule, with the holidays its source fixes: re-planned "
+        "by advance when a calendar published further is given to the engine.",
+    )
+    published_through: date | None = Field(
+        default=None,
+        description="For a provisional timer: the calendar's published_through when it was "
+        "planned.",
+    )
 
 
 class Case(BaseModel):

@@ -61,7 +61,7 @@ from servflow.engine.rules import (
     validate_data,
 )
 from servflow.engine.timing import advance as _advance
-from servflow.engine.timing import timers_after
+from servflow.engine.timing import needs_replan, timers_after
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
@@ -167,7 +167,13 @@ class Engine:
 
     @classmethod
     def from_directory(cls, *paths: str | Path) -> Engine:
-        """Load every procedure and calendar file of the given directories (or files)."""
+        """Load every procedure and calendar file of the given directories (or files).
+
+        A folder gives its YAML files; a file gives itself and the calendar files of its
+        own folder; nothing is borrowed from elsewhere
+        (:func:`servflow.procedures.load.catalogue_files`, the rule ``servflow check``
+        follows too).
+        """
         from servflow.procedures.load import load_catalogue
 
         catalogue = load_catalogue(paths)
@@ -307,9 +313,9 @@ class Engine:
                 f"{case.updated_at.isoformat()}",
                 field="at",
             )
-        if case.next_due is not None and case.next_due <= at:
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
             # What fell due before this event happened first: a deadline is never lost
-            # because the host's wake-up came late.
+            # because the host's wake-up came late (and a provisional one is re-planned).
             due = self.advance(case, at=at)
             case = due.case
         else:
@@ -368,7 +374,7 @@ class Engine:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
         _check_time(at)
         cp = self._for_case(case)
-        if case.next_due is not None and case.next_due <= at:
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
@@ -397,7 +403,14 @@ class Engine:
             _check_time(at)
         due = case.next_due
         if due is None or due > (at if at.tzinfo is UTC else at.astimezone(UTC)):
-            return Outcome(case)
+            for timer in case.timers.values():
+                if timer.provisional:  # inline: this path must stay cheap
+                    break
+            else:
+                # The NamedTuple's own constructor costs twice this (defaults, keywords).
+                return tuple.__new__(Outcome, (case, (), ()))
+            if not needs_replan(self, case):
+                return Outcome(case)
         return _advance(self, self._for_case(case), case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:

@@ -20,6 +20,20 @@ its next moment; the case's ``next_due`` is the earliest of them, so a host need
 wake-up per case. :func:`advance` applies what is due, earliest first, each as an audit
 event stamped with the moment it fell due, so advancing to t1 and then to t2 gives the
 same case as advancing straight to t2.
+
+Provisional deadlines. Clocks count in the calendar's extended view (see
+:attr:`~servflow.engine.calendar.Calendar.extended`): past ``published_through`` it uses
+the holidays the law fixes, so the desk never stops on 1 January. A running or paused
+timer whose coming moments (due time, next warning or step) lie past the published
+schedule, or whose business seconds were counted past it, is marked ``provisional`` with
+the ``published_through`` it was planned under (:func:`_mark`); its warned/breached
+events say ``provisional: true``. When the engine is
+given a calendar published further, :func:`advance` (and so ``fire``) first re-plans each
+such timer: a ``replanned`` event, stamped at the case's last change so that advancing
+stays idempotent and independent of how time is split, which :func:`timers_after`
+applies like any other (:func:`_replan`), live and in replay alike. A re-plan is computed
+from the cycle's start, its pauses and the case's data only, never from the provisional
+values it replaces, so a replay with the newer calendars reaches the same timer.
 """
 
 from __future__ import annotations
@@ -43,6 +57,13 @@ from servflow.engine.case import (
 )
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
+from servflow.engine.provisional import (
+    flagged,
+    mark_provisional,
+    needs_replan,
+    published_further,
+    replanned_event,
+)
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 from servflow.model import TimeLimit
 
@@ -51,7 +72,7 @@ if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
 
-__all__ = ["CompiledLimit", "advance", "compile_limits", "timers_after"]
+__all__ = ["CompiledLimit", "advance", "compile_limits", "needs_replan", "timers_after"]
 
 SYSTEM_ACTOR = "servflow"
 
@@ -175,7 +196,8 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
 
 
 def _calendar(engine: Engine, name: str) -> Calendar:
-    return engine.calendars[name]
+    # Past the published schedule, counted with the holidays the law fixes (provisional).
+    return engine.calendars[name].extended
 
 
 # The clock's operations work on a mutable copy of a timer's fields (``W``) and the timer
@@ -312,6 +334,8 @@ def _retarget(
     w: W,
     scope_of: _ScopeOf,
     at: datetime,
+    *,
+    force: bool = False,
 ) -> bool:
     """The case's data changed what its target depends on: the cycle keeps its start.
 
@@ -321,7 +345,12 @@ def _retarget(
     """
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    if target.until is None and target.text == w["target"] and cal_name == w["calendar"]:
+    if (
+        not force
+        and target.until is None
+        and target.text == w["target"]
+        and cal_name == w["calendar"]
+    ):
         return False
     cal = _calendar(engine, cal_name)
     started = w["started_at"]
@@ -345,6 +374,43 @@ def _retarget(
         # otherwise planned from the business time that remains.
         w["due_at"] = due if budget <= elapsed and not paused else None
     return True
+
+
+def _replan(
+    engine: Engine,
+    cp: CompiledProcedure,
+    limit: CompiledLimit,
+    w: W,
+    scope_of: _ScopeOf,
+    at: datetime,
+) -> None:
+    """Count a running or paused cycle again in the calendar the engine holds now.
+
+    Like a changed target, from the cycle's start less its pauses; a breach already
+    recorded stays, and its ``due_at`` becomes the deadline the calendar now gives.
+    """
+    if w["status"] == "stopped":
+        return
+    _retarget(engine, cp, limit, w, scope_of, at, force=True)
+    if w["breached_at"] is None:
+        return
+    cal = _calendar(engine, w["calendar"])
+    try:
+        if w["fixed"]:
+            w["due_at"] = _target_due(
+                cal, _choose_target(limit, scope_of), w["started_at"], scope_of
+            )
+            return
+        # The moment the budget ran out: working time from the start, skipping pauses.
+        moment, left = w["started_at"], w["budget_seconds"]
+        for begin, end in w["pauses"]:
+            span = int(cal.elapsed(moment, begin).total_seconds())
+            if span >= left:
+                break
+            left, moment = left - span, end
+        w["due_at"] = cal.add(moment, Duration(seconds=left)) if left > 0 else moment
+    except CalendarError:
+        return  # the breach stands; its deadline keeps the value it had
 
 
 def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _ScopeOf) -> datetime:
@@ -452,6 +518,10 @@ def timers_after(
             if event.time_limit == limit.name and t is not None:
                 w = dict(t.__dict__)
                 _due_applied(engine, w, event, at)
+        elif kind == "replanned":
+            if event.time_limit == limit.name and t is not None and t.status != "stopped":
+                w = dict(t.__dict__)
+                _replan(engine, cp, limit, w, scope_of, at)
         else:
             active = t is not None and t.status != "stopped"
             # A case that closes stops every clock: nothing can happen to it any more.
@@ -479,6 +549,7 @@ def timers_after(
                         _resume(w, at)
         if w is not None:
             _plan(engine, limit, w, at)
+            mark_provisional(engine, w)
             if result is None:
                 result = dict(timers)
             result[limit.name] = trusted(TimerState, w)
@@ -509,6 +580,14 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
 
     events: list[Event] = []
     effects: list[Effect] = []
+    if case.state not in cp.finals:
+        # A calendar published further than a provisional plan: count it again first,
+        # before anything falls due by the old plan.
+        for limit in cp.limits:
+            timer = case.timers.get(limit.name)
+            if timer is not None and timer.provisional and published_further(engine, timer):
+                replanned, case = replanned_event(engine, cp, limit.name, timer, case, SYSTEM_ACTOR)
+                events.append(replanned)
     guard = 0
     while case.next_due is not None and case.next_due <= at and case.state not in cp.finals:
         guard += 1
@@ -565,7 +644,9 @@ def _due_events(
             case,
             dict(
                 kind="warned",
-                detail={"percent": key / 100, "percent_key": key, "cycle": timer.cycle},
+                detail=flagged(
+                    timer, {"percent": key / 100, "percent_key": key, "cycle": timer.cycle}
+                ),
                 **common,
             ),
         )
@@ -587,7 +668,7 @@ def _due_events(
     else:
         index = int(action.split(":", 1)[1])
         steps = [limit.steps[index]]
-    detail: dict[str, Any] = {"steps": [s.index for s in steps], "cycle": timer.cycle}
+    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
     raise_by = sum(1 for s in steps if s.escalate)
     if raise_by:
         detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)

@@ -27,12 +27,19 @@ from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.lint import lint_procedure
-from servflow.procedures.source import SourceFileError, SourceMap, read_source, read_yaml
+from servflow.procedures.source import (
+    SourceFileError,
+    SourceMap,
+    peek_source,
+    read_source,
+    read_yaml,
+)
 
 __all__ = [
     "CalendarFile",
     "Catalogue",
     "LoadResult",
+    "catalogue_files",
     "digest_of",
     "load_catalogue",
     "load_file",
@@ -88,6 +95,17 @@ class Catalogue:
     def errors(self) -> list[Diagnostic]:
         """The diagnostics that make a file unusable (not the warnings)."""
         return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def calendar_files(self) -> list[str]:
+        """The files that held calendars, in the order they were read."""
+        return [r.file for r in self.results if r.calendars or _holds_calendars(r)]
+
+    @property
+    def procedure_files(self) -> list[str]:
+        """The files that were read as procedures (valid or not)."""
+        calendars = set(self.calendar_files)
+        return [r.file for r in self.results if r.file not in calendars]
 
 
 def digest_of(procedure: Procedure) -> str:
@@ -169,7 +187,8 @@ def pydantic_diagnostics(
         kind = error["type"]
         if loc in bad_keys:
             continue  # the value under a key already reported as wrong
-        if loc and loc[-1] == "[key]":
+        on_key = bool(loc) and loc[-1] == "[key]"
+        if on_key:
             # pydantic's marker for "the key itself was wrong" (a bad language code).
             loc = loc[:-1]
             if kind == "literal_error":
@@ -255,7 +274,10 @@ def pydantic_diagnostics(
             name_loc = _named_key(smap, loc, message)
             out.append(
                 smap.diagnostic(
-                    name_loc or loc, code, f"{where}: {message}{shown}", key=bool(name_loc)
+                    name_loc or loc,
+                    code,
+                    f"{where}: {message}{shown}",
+                    key=bool(name_loc) or on_key,  # a bad key (a date) is shown at the key
                 )
             )
     return out
@@ -380,31 +402,79 @@ def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
     return result.procedure
 
 
-def _yaml_files(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir() and p.suffix not in (".yaml", ".yml"):
-            # Every *.yaml entry that exists, not only regular files: a FIFO, a device or
-            # a folder named like a procedure is reported (not-a-file) rather than silently
-            # left out; for the same reason a folder named *.yaml is not scanned. A
-            # dangling symlink (an editor's lock file, .#repair.yaml) is left out.
-            files.extend(
-                sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.exists())
-            )
+_SUFFIXES = (".yaml", ".yml")
+
+
+def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files a catalogue of ``paths`` is read from: where calendars come from.
+
+    The one rule, for ``servflow check`` and :meth:`Engine.from_directory` alike:
+
+    * a folder gives every ``.yaml``/``.yml`` regular file in it (not its subfolders);
+    * a file gives itself and the calendar files of its own folder;
+    * nothing else: no calendar is borrowed from another folder or from the standard
+      catalogue. ``always`` is built in; to use the calendars of another folder, name
+      their file too.
+
+    Each file comes once (by resolved path), in the order given.
+    """
+    files: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _folder_files(path)
         else:
-            files.append(p)
-    return files
+            beside = path.parent if path.parent != Path() else Path(".")
+            found = [path, *(f for f in _folder_files(beside) if _is_calendar_file(f))]
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    # Every *.yaml entry that exists, not only regular files: a FIFO, a device or a
+    # folder named like a procedure is reported (not-a-file) rather than silently left
+    # out. A dangling symlink (an editor's lock file, .#repair.yaml) is left out.
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [q for q in entries if q.suffix in _SUFFIXES and q.exists()]
+
+
+_TOP_KEY = re.compile(r"^(calendars|id)[ \t]*:", re.M)
+
+
+def _is_calendar_file(path: Path) -> bool:
+    """A file with a top-level ``calendars:`` key and no ``id:`` (as :func:`load_text`
+    tells them apart), read no further than the size limit; only regular files."""
+    text = peek_source(path)
+    if text is None:
+        return False
+    keys = {m.group(1) for m in _TOP_KEY.finditer(text)}
+    return keys == {"calendars"}
+
+
+def _holds_calendars(result: LoadResult) -> bool:
+    """A calendar file whose calendars did not validate is still a calendar file."""
+    smap = result.source_map
+    return (
+        result.procedure is None
+        and smap is not None
+        and ("calendars",) in smap.keys
+        and ("id",) not in smap.keys
+    )
 
 
 def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
-    """Load every procedure and calendar file in ``paths`` (files or directories).
+    """Load every procedure and calendar file in ``paths`` (files or directories), and
+    the calendar files beside each file named (see :func:`catalogue_files`).
 
     Cross-file checks run here: a procedure's calendars must exist, and two files may
     not define the same procedure id and version, or the same calendar.
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
-    for path in _yaml_files(paths):
+    for path in catalogue_files(paths):
         result = load_file(path)
         catalogue.results.append(result)
         for name, spec in result.calendars.items():

@@ -71,7 +71,7 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
 
     ``procedure: repair`` is looked up in ``procedures`` (default: ``./procedures`` if it
     exists, else the standard catalogue); ``procedure: ../repair.yaml`` is that file, with
-    the calendar files of its own folder (or, if it has none, of ``procedures``).
+    the calendar files of its own folder (:func:`~servflow.procedures.load.catalogue_files`).
     """
     folder = Path(procedures) if procedures is not None else _default_folder()
     path = scenario.procedure_path
@@ -84,8 +84,8 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
                     )
                 ]
             )
-        calendars = _calendar_files(path.parent) or _calendar_files(folder)
-        catalogue = load_catalogue([path, *(c for c in calendars if c.resolve() != path.resolve())])
+        # With the calendar files of its own folder, as the engine loads a file.
+        catalogue = load_catalogue([path])
         wanted = catalogue.procedures[:1] if catalogue.results[0].ok else []
     else:
         catalogue = load_catalogue(
