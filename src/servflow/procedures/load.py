@@ -410,7 +410,8 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
 
     The one rule, for ``servflow check`` and :meth:`Engine.from_directory` alike:
 
-    * a folder gives every ``.yaml``/``.yml`` regular file in it (not its subfolders);
+    * a folder gives every ``.yaml``/``.yml`` entry in it (not its subfolders; a FIFO,
+      device or folder named so is reported as ``not-a-file``, not skipped);
     * a file gives itself and the calendar files of its own folder;
     * nothing else: no calendar is borrowed from another folder or from the standard
       catalogue. ``always`` is built in; to use the calendars of another folder, name
@@ -420,7 +421,8 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
     """
     files: dict[Path, Path] = {}
     for path in map(Path, paths):
-        if path.is_dir():
+        # A folder named like a procedure file is reported (not-a-file), not scanned.
+        if path.is_dir() and path.suffix not in _SUFFIXES:
             found = _folder_files(path)
         else:
             beside = path.parent if path.parent != Path() else Path(".")
