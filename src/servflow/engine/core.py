@@ -51,6 +51,8 @@ from servflow.engine.case import (
     trusted,
 )
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.integrity import check_arguments, check_case
+from servflow.engine.integrity import check_time as _check_time
 from servflow.engine.rules import (
     authorise,
     check_invariants,
@@ -66,16 +68,6 @@ from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
 __all__ = ["Engine"]
-
-
-def _check_time(at: datetime) -> None:
-    if not isinstance(at, datetime):
-        raise TypeError(f"`at` must be a datetime, not {type(at).__name__}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(
-            f"naive datetime {at.isoformat()}: pass a timezone-aware datetime "
-            "(servflow never guesses a time zone)"
-        )
 
 
 class Engine:
@@ -209,7 +201,12 @@ class Engine:
             raise KeyError(f"procedure {procedure_id!r} has no version {version}") from None
 
     def _for_case(self, case: Case) -> CompiledProcedure:
-        return self._pinned(case.procedure, case.procedure_version, case.digest, f"case {case.id}")
+        """The compiled version ``case`` is pinned to, once the case is checked against it."""
+        if not isinstance(case, Case):
+            raise TypeError(f"expected a Case, not {type(case).__name__}")
+        cp = self._pinned(case.procedure, case.procedure_version, case.digest, f"case {case.id}")
+        check_case(cp, case, self.calendars)
+        return cp
 
     def _pinned(self, procedure: str, version: int, digest: str, what: str) -> CompiledProcedure:
         """The compiled version a case or log is pinned to, with the very same content."""
@@ -237,7 +234,7 @@ class Engine:
         version: int | None = None,
     ) -> Outcome:
         """Open a case. ``case_id`` defaults to a digest of the opening event."""
-        _check_time(at)
+        check_arguments(at, actor, data, case_id=case_id)
         cp = self._get(procedure_id, version)
         proc = cp.procedure
         given = dict(data or {})
@@ -291,7 +288,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> Outcome:
         """Fire ``trigger`` on ``case`` for ``actor`` at ``at``; raises :class:`Rejected`."""
-        _check_time(at)
+        check_arguments(at, actor, data, trigger)
         cp = self._for_case(case)
         if expected_version is not None and expected_version != case.version:
             raise Rejected(
@@ -366,7 +363,7 @@ class Engine:
 
     def available(self, case: Case, actor: Actor, *, at: datetime) -> tuple[Availability, ...]:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
-        _check_time(at)
+        check_arguments(at, actor)
         cp = self._for_case(case)
         if case.next_due is not None and case.next_due <= at:
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
@@ -393,11 +390,16 @@ class Engine:
         """Apply every warning, breach and automatic step due by ``at``, in time order."""
         # The common call finds nothing due: answer it with as little work as possible (a
         # host may sweep many cases), comparing in UTC, which is also exact around DST.
-        if not isinstance(at, datetime) or at.utcoffset() is None:
+        # The case itself is checked (see integrity.py) only when something is due: the
+        # answer "nothing yet" reads nothing but `next_due`.
+        if not isinstance(at, datetime) or at.utcoffset() is None or not 1900 <= at.year <= 2999:
             _check_time(at)
+        if not isinstance(case, Case):
+            raise TypeError(f"expected a Case, not {type(case).__name__}")
         due = case.next_due
         if due is None or due > (at if at.tzinfo is UTC else at.astimezone(UTC)):
             return Outcome(case)
+        _check_time(at)
         return _advance(self, self._for_case(case), case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:
