@@ -51,8 +51,12 @@ class Desk:
         retries: int = 5,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            raise TypeError(f"retries must be an int, not {type(retries).__name__}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
+        if not isinstance(lease, timedelta):
+            raise TypeError(f"lease must be a timedelta, not {type(lease).__name__}")
         self.engine = engine
         self.store = store
         self.on_effects = on_effects

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from servflow.engine import Case, Event
-from servflow.store.base import CaseExists, CaseNotFound, Conflict, check_events
+from servflow.store.base import (
+    CaseExists,
+    CaseNotFound,
+    Conflict,
+    check_claim,
+    check_events,
+    storable_id,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -35,6 +42,8 @@ class MemoryStore:
             self._logs[case.id] = list(events)
 
     def load(self, case_id: str) -> Case:
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         with self._lock:
             try:
                 return self._cases[case_id]
@@ -53,6 +62,8 @@ class MemoryStore:
             self._cases[case.id] = case
 
     def history(self, case_id: str) -> list[Event]:
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         with self._lock:
             try:
                 return list(self._logs[case_id])
@@ -60,6 +71,7 @@ class MemoryStore:
                 raise CaseNotFound(case_id) from None
 
     def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
+        at, until, limit = check_claim(at, limit, lease)
         now = _utc(at)
         with self._lock:
             due = sorted(
@@ -71,12 +83,14 @@ class MemoryStore:
                     and (c.id not in self._claims or self._claims[c.id] <= now)
                 ),
                 key=lambda c: (_utc(c.next_due or now), c.id),
-            )[: max(limit, 0)]
+            )[:limit]
             for case in due:
-                self._claims[case.id] = now + lease
+                self._claims[case.id] = _utc(until)
             return due
 
     def release(self, case_id: str) -> None:
+        if not storable_id(case_id):
+            return
         with self._lock:
             self._claims.pop(case_id, None)
 
