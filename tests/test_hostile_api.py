@@ -50,7 +50,9 @@ from tests.strategies_hostile import (
 from tests.test_store_contract import PG_URL, require_postgres
 
 REPO = Path(__file__).resolve().parent.parent
-ENGINE = Engine.from_directory(REPO / "procedures", REPO / "tests" / "hostile" / "every_type.yaml")
+ENGINE = Engine.from_directory(
+    REPO / "procedures", REPO / "tests" / "hostile" / "values" / "every_type.yaml"
+)
 PROC = ENGINE.procedure("every_type")
 CLERK = Actor(id="u1", roles={"clerk"})
 BOSS = Actor(id="b1", roles={"boss"})

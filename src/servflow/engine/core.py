@@ -189,6 +189,10 @@ class Engine:
         return self._get(procedure_id, version)
 
     def _get(self, procedure_id: str, version: int | None) -> CompiledProcedure:
+        if not isinstance(procedure_id, str):
+            raise TypeError(f"a procedure id is text, not {type(procedure_id).__name__}")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise TypeError(f"a procedure version is an int, not {type(version).__name__}")
         if version is None:
             if procedure_id not in self._latest:
                 raise KeyError(
@@ -198,7 +202,8 @@ class Engine:
         try:
             return self._compiled[(procedure_id, version)]
         except KeyError:
-            raise KeyError(f"procedure {procedure_id!r} has no version {version}") from None
+            shown = version if -(10**9) < version < 10**9 else "of that number"
+            raise KeyError(f"procedure {procedure_id!r} has no version {shown}") from None
 
     def _for_case(self, case: Case) -> CompiledProcedure:
         """The compiled version ``case`` is pinned to, once the case is checked against it."""

@@ -35,6 +35,7 @@ __all__ = [
     "Conflict",
     "check_claim",
     "check_events",
+    "check_save",
     "storable_id",
 ]
 
@@ -149,6 +150,13 @@ def check_claim(at: datetime, limit: int, lease: timedelta) -> tuple[datetime, d
     if not timedelta(0) <= lease <= _LONGEST_LEASE:
         raise ValueError("`lease` must be between 0 and 366 days")
     return at, at + lease, max(0, min(limit, MAX_CLAIM))
+
+
+def check_save(case: Case, events: Sequence[Event], expected_version: int) -> None:
+    """:func:`check_events` for ``save``: ``expected_version`` an int, then the events."""
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise TypeError(f"`expected_version` must be an int, not {type(expected_version).__name__}")
+    check_events(case, events, expected_version + 1)
 
 
 def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:

@@ -18,6 +18,7 @@ from servflow.store.base import (
     Conflict,
     check_claim,
     check_events,
+    check_save,
     storable_id,
 )
 
@@ -51,7 +52,7 @@ class MemoryStore:
                 raise CaseNotFound(case_id) from None
 
     def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
-        check_events(case, events, expected_version + 1)
+        check_save(case, events, expected_version)
         with self._lock:
             stored = self._cases.get(case.id)
             if stored is None:

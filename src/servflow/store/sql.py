@@ -49,6 +49,7 @@ from servflow.store.base import (
     Conflict,
     check_claim,
     check_events,
+    check_save,
     storable_id,
 )
 
@@ -185,7 +186,7 @@ class SqlStore:
     def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
         import sqlalchemy as sa
 
-        check_events(case, events, expected_version + 1)
+        check_save(case, events, expected_version)
         cases = self.cases
         with self._transaction() as conn:
             changed = conn.execute(
