@@ -54,9 +54,12 @@ def check_time(at: Any) -> None:
         raise ValueError(f"`at` must be in {problem}")
 
 
+_UNSET: Any = object()
+
+
 def check_arguments(
     at: Any,
-    actor: Any = None,
+    actor: Any = _UNSET,
     data: Any = None,
     trigger: Any = "",
     case_id: Any = None,
@@ -64,7 +67,7 @@ def check_arguments(
     """Refuse arguments of the wrong type (``TypeError``) or out of range (``ValueError``)
     before an engine call does anything with them; ``at`` as :func:`check_time`."""
     check_time(at)
-    if actor is not None and not isinstance(actor, Actor):
+    if actor is not _UNSET and not isinstance(actor, Actor):
         raise TypeError(f"`actor` must be an Actor, not {type(actor).__name__}")
     if data is not None and not isinstance(data, Mapping):
         raise TypeError(
