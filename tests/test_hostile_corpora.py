@@ -172,6 +172,57 @@ def test_event_times_out_of_range_are_refused(call, at, error, message):
     raised(run_bounded(_call_at, call, value, **CEILING), error, message)
 
 
+def _misuse(call: str, **changes: Any) -> None:
+    case = ENGINE.start("every_type", actor=CLERK, at=T0, case_id="c-1").case
+    kwargs: dict[str, Any] = {"actor": CLERK, "at": T0 + timedelta(minutes=1)}
+    if call == "start":
+        ENGINE.start(changes.pop("procedure", "every_type"), **{**kwargs, **changes})
+    elif call == "fire":
+        target = changes.pop("case", case)
+        ENGINE.fire(target, changes.pop("trigger", "edit"), **{**kwargs, **changes})
+    elif call == "advance":
+        ENGINE.advance(changes["case"], at=T0)
+    else:
+        ENGINE.procedure(*changes["args"])
+
+
+MISUSE = [
+    (
+        "start",
+        {"data": "ab"},
+        "TypeError",
+        "`data` must be a mapping of field names to values, not str",
+    ),
+    ("start", {"data": {b"x": 1}}, "TypeError", "the keys of `data` are field names (text)"),
+    ("start", {"actor": {"id": "u1"}}, "TypeError", "`actor` must be an Actor, not dict"),
+    ("start", {"actor": None}, "TypeError", "`actor` must be an Actor, not NoneType"),
+    ("start", {"case_id": "a\x00"}, "ValueError", "the case id holds the control character U+0000"),
+    ("start", {"procedure": 12}, "TypeError", "a procedure id is text, not int"),
+    ("fire", {"trigger": ["edit"]}, "TypeError", "a trigger is text, not list"),
+    ("fire", {"expected_version": "1"}, "TypeError", "`expected_version` must be an int, not str"),
+    (
+        "fire",
+        {"expected_version": True},
+        "TypeError",
+        "`expected_version` must be an int, not bool",
+    ),
+    ("fire", {"case": {"id": "c-1"}}, "TypeError", "expected a Case, not dict"),
+    ("advance", {"case": None}, "TypeError", "expected a Case, not NoneType"),
+    (
+        "procedure",
+        {"args": ("every_type", "1")},
+        "TypeError",
+        "a procedure version is an int, not str",
+    ),
+    ("procedure", {"args": ("every_type", 10**5000)}, "KeyError", "has no version of that number"),
+]
+
+
+@pytest.mark.parametrize(("call", "changes", "error", "message"), MISUSE)
+def test_misuse_of_the_api_is_a_type_or_value_error(call, changes, error, message):
+    raised(run_bounded(_misuse, call, **changes, **CEILING), error, message)
+
+
 # -- patterns -------------------------------------------------------------------------
 
 

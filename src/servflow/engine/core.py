@@ -293,7 +293,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> Outcome:
         """Fire ``trigger`` on ``case`` for ``actor`` at ``at``; raises :class:`Rejected`."""
-        check_arguments(at, actor, data, trigger)
+        check_arguments(at, actor, data, trigger, expected_version=expected_version)
         cp = self._for_case(case)
         if expected_version is not None and expected_version != case.version:
             raise Rejected(

@@ -63,6 +63,7 @@ def check_arguments(
     data: Any = None,
     trigger: Any = "",
     case_id: Any = None,
+    expected_version: Any = None,
 ) -> None:
     """Refuse arguments of the wrong type (``TypeError``) or out of range (``ValueError``)
     before an engine call does anything with them; ``at`` as :func:`check_time`."""
@@ -73,10 +74,18 @@ def check_arguments(
         raise TypeError(
             f"`data` must be a mapping of field names to values, not {type(data).__name__}"
         )
+    if data is not None and not all(isinstance(name, str) for name in data):
+        raise TypeError("the keys of `data` are field names (text)")
     if not isinstance(trigger, str):
         raise TypeError(f"a trigger is text, not {type(trigger).__name__}")
     if case_id is not None:
         check_case_id(case_id)
+    if expected_version is not None and (
+        isinstance(expected_version, bool) or not isinstance(expected_version, int)
+    ):
+        raise TypeError(
+            f"`expected_version` must be an int, not {type(expected_version).__name__}"
+        )
 
 
 def check_case_id(case_id: Any) -> None:
