@@ -123,7 +123,8 @@ def case_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str]) 
     if problem is not None:
         return problem
     level = case.escalation_level
-    top = len(proc.escalation) - 1 if proc.escalation else case.version
+    # Without a ladder the level only counts escalations (a breach may raise it by several).
+    top = len(proc.escalation) - 1 if proc.escalation else VERSION_LIMIT
     if not (_int(level) and 0 <= level <= max(top, 0)):
         return f"escalation_level must be a whole number from 0 to {max(top, 0)}"
     for label, moment in (
