@@ -91,6 +91,8 @@ class Engine:
         self._latest: dict[str, int] = {}
         self.calendars: dict[str, Calendar] = {"always": ALWAYS}
         for name, spec in (calendars or {}).items():
+            if not isinstance(name, str) or not isinstance(spec, CalendarSpec | Calendar):
+                raise TypeError("`calendars` maps names (text) to CalendarSpec or Calendar objects")
             if name == "always" and spec is not ALWAYS:
                 raise DefinitionError(
                     [
@@ -109,6 +111,8 @@ class Engine:
             )
         problems: list[Diagnostic] = []
         for proc in procedures:
+            if not isinstance(proc, Procedure):
+                raise TypeError(f"expected Procedure objects, not {type(proc).__name__}")
             key = (proc.id, proc.version)
             if key in self._compiled:
                 problems.append(

@@ -83,9 +83,7 @@ def check_arguments(
     if expected_version is not None and (
         isinstance(expected_version, bool) or not isinstance(expected_version, int)
     ):
-        raise TypeError(
-            f"`expected_version` must be an int, not {type(expected_version).__name__}"
-        )
+        raise TypeError(f"`expected_version` must be an int, not {type(expected_version).__name__}")
 
 
 def check_case_id(case_id: Any) -> None:
