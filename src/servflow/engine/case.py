@@ -157,6 +157,14 @@ class Event(BaseModel):
     procedure_version: int = Field(ge=1, le=VERSION_LIMIT)
     digest: str
 
+    @field_validator("case_id")
+    @classmethod
+    def _storable_case_id(cls, value: str) -> str:
+        problem = id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
 
 class Effect(BaseModel):
     """Something the host must do: notify a role, file a record."""

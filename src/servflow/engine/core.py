@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from servflow._hints import did_you_mean
+from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR
 from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
 from servflow.engine.case import (
     Actor,
@@ -401,7 +402,11 @@ class Engine:
         # host may sweep many cases), comparing in UTC, which is also exact around DST.
         # The case itself is checked (see integrity.py) only when something is due: the
         # answer "nothing yet" reads nothing but `next_due`.
-        if not isinstance(at, datetime) or at.utcoffset() is None or not 1900 <= at.year <= 2999:
+        if (
+            not isinstance(at, datetime)
+            or at.utcoffset() is None
+            or not FIRST_YEAR <= at.year <= LAST_YEAR
+        ):
             _check_time(at)
         if not isinstance(case, Case):
             raise TypeError(f"expected a Case, not {type(case).__name__}")
