@@ -51,8 +51,14 @@ class Desk:
         retries: int = 5,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            raise TypeError(f"retries must be an int, not {type(retries).__name__}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
+        if not isinstance(lease, timedelta):
+            raise TypeError(f"lease must be a timedelta, not {type(lease).__name__}")
+        if not timedelta(0) < lease <= timedelta(days=366):
+            raise ValueError("lease must be more than 0 and at most 366 days")
         self.engine = engine
         self.store = store
         self.on_effects = on_effects

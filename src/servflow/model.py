@@ -18,6 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from servflow.engine.bounds import (
+    DECIMAL_INTEGER_DIGITS,
+    TEXT_LENGTH,
+    VERSION_LIMIT,
+    PatternError,
+    compile_pattern,
+)
 from servflow.engine.calendar import CalendarSpec
 
 __all__ = [
@@ -78,6 +85,10 @@ FieldType = Literal[
     "string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list"
 ]
 
+# `minimum` and `maximum` are plain floats: bounded so that they compare with any decimal
+# a field can hold and print in a message.
+_NUMBER_LIMIT = float(10**DECIMAL_INTEGER_DIGITS)
+
 _STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 Title = Annotated[
@@ -130,18 +141,29 @@ class FieldSpec(BaseModel):
     )
     pattern: str | None = Field(
         default=None,
-        description="Regular expression a `string` value must match in full.",
+        description=(
+            "Regular expression (RE2 syntax, at most 1000 characters) a `string` or `text` value must match in full."
+        ),
         examples=["^[0-9+ -]{6,20}$"],
     )
     minimum: float | None = Field(
-        default=None, description="Smallest allowed `integer` or `decimal`.", examples=[0]
+        default=None,
+        ge=-_NUMBER_LIMIT,
+        le=_NUMBER_LIMIT,
+        description="Smallest allowed `integer` or `decimal`.",
+        examples=[0],
     )
     maximum: float | None = Field(
-        default=None, description="Largest allowed `integer` or `decimal`.", examples=[100000]
+        default=None,
+        ge=-_NUMBER_LIMIT,
+        le=_NUMBER_LIMIT,
+        description="Largest allowed `integer` or `decimal`.",
+        examples=[100000],
     )
     max_length: int | None = Field(
         default=None,
         ge=1,
+        le=TEXT_LENGTH,
         description="Longest allowed `string`/`text` (characters) or `list` (items).",
         examples=[200],
     )
@@ -156,11 +178,9 @@ class FieldSpec(BaseModel):
     def _pattern_compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(
-                    f"pattern {value!r} is not a valid regular expression: {exc}"
-                ) from None
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -384,7 +404,11 @@ class Procedure(BaseModel):
 
     servflow: Literal[1] = Field(description="Language version; always 1.", examples=[1])
     id: str = Field(pattern=NAME_PATTERN, description="Procedure id.", examples=["repair"])
-    version: int = Field(ge=1, description="Procedure version; running cases keep theirs.")
+    version: int = Field(
+        ge=1,
+        le=VERSION_LIMIT,
+        description="Procedure version; running cases keep theirs.",
+    )
     title: Title
     description: LocalizedText = Field(default_factory=dict, description="Purpose per language.")
     source: str | None = Field(

@@ -15,7 +15,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from servflow.engine.bounds import VERSION_LIMIT, id_problem, text_problem
 
 __all__ = [
     "Actor",
@@ -46,6 +48,15 @@ class Actor(BaseModel):
 
     id: str = Field(min_length=1, max_length=200)
     roles: frozenset[str] = frozenset()
+
+    @field_validator("id")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        # The id is written into every audit event: it must be text any store can keep.
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(f"an actor id {problem}")
+        return value
 
 
 class CycleRecord(BaseModel):
@@ -114,18 +125,28 @@ class Case(BaseModel):
 
     id: str
     procedure: str
-    procedure_version: int
+    procedure_version: int = Field(ge=1, le=VERSION_LIMIT)
     digest: str
     state: str
     data: dict[str, Any]
-    version: int = Field(ge=1, description="Increments on every change; see expected_version.")
+    version: int = Field(
+        ge=1, le=VERSION_LIMIT, description="Increments on every change; see expected_version."
+    )
     opened_at: AwareDatetime
     updated_at: AwareDatetime
-    escalation_level: int = 0
+    escalation_level: int = Field(default=0, ge=0, le=VERSION_LIMIT)
     timers: dict[str, TimerState] = Field(default_factory=dict)
     next_due: AwareDatetime | None = Field(
         default=None, description="Earliest moment advance() would change this case."
     )
+
+    @field_validator("id")
+    @classmethod
+    def _storable_id(cls, value: str) -> str:
+        problem = id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Event(BaseModel):
@@ -134,7 +155,7 @@ class Event(BaseModel):
     model_config = _FROZEN
 
     case_id: str
-    seq: int = Field(ge=1, description="The case's version after this event.")
+    seq: int = Field(ge=1, le=VERSION_LIMIT, description="The case's version after this event.")
     at: AwareDatetime
     kind: EventKind
     trigger: str
@@ -146,8 +167,16 @@ class Event(BaseModel):
     time_limit: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     procedure: str
-    procedure_version: int
+    procedure_version: int = Field(ge=1, le=VERSION_LIMIT)
     digest: str
+
+    @field_validator("case_id")
+    @classmethod
+    def _storable_case_id(cls, value: str) -> str:
+        problem = id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Effect(BaseModel):

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from servflow._hints import did_you_mean
+from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR
 from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
 from servflow.engine.case import (
     Actor,
@@ -51,6 +52,8 @@ from servflow.engine.case import (
     trusted,
 )
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.integrity import check_arguments, check_case
+from servflow.engine.integrity import check_time as _check_time
 from servflow.engine.rules import (
     authorise,
     check_invariants,
@@ -66,16 +69,6 @@ from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
 __all__ = ["Engine"]
-
-
-def _check_time(at: datetime) -> None:
-    if not isinstance(at, datetime):
-        raise TypeError(f"`at` must be a datetime, not {type(at).__name__}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(
-            f"naive datetime {at.isoformat()}: pass a timezone-aware datetime "
-            "(servflow never guesses a time zone)"
-        )
 
 
 class Engine:
@@ -99,6 +92,8 @@ class Engine:
         self._latest: dict[str, int] = {}
         self.calendars: dict[str, Calendar] = {"always": ALWAYS}
         for name, spec in (calendars or {}).items():
+            if not isinstance(name, str) or not isinstance(spec, CalendarSpec | Calendar):
+                raise TypeError("`calendars` maps names (text) to CalendarSpec or Calendar objects")
             if name == "always" and spec is not ALWAYS:
                 raise DefinitionError(
                     [
@@ -117,6 +112,8 @@ class Engine:
             )
         problems: list[Diagnostic] = []
         for proc in procedures:
+            if not isinstance(proc, Procedure):
+                raise TypeError(f"expected Procedure objects, not {type(proc).__name__}")
             key = (proc.id, proc.version)
             if key in self._compiled:
                 problems.append(
@@ -203,6 +200,10 @@ class Engine:
         return self._get(procedure_id, version)
 
     def _get(self, procedure_id: str, version: int | None) -> CompiledProcedure:
+        if not isinstance(procedure_id, str):
+            raise TypeError(f"a procedure id is text, not {type(procedure_id).__name__}")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise TypeError(f"a procedure version is an int, not {type(version).__name__}")
         if version is None:
             if procedure_id not in self._latest:
                 raise KeyError(
@@ -212,10 +213,16 @@ class Engine:
         try:
             return self._compiled[(procedure_id, version)]
         except KeyError:
-            raise KeyError(f"procedure {procedure_id!r} has no version {version}") from None
+            shown = version if -(10**9) < version < 10**9 else "of that number"
+            raise KeyError(f"procedure {procedure_id!r} has no version {shown}") from None
 
     def _for_case(self, case: Case) -> CompiledProcedure:
-        return self._pinned(case.procedure, case.procedure_version, case.digest, f"case {case.id}")
+        """The compiled version ``case`` is pinned to, once the case is checked against it."""
+        if not isinstance(case, Case):
+            raise TypeError(f"expected a Case, not {type(case).__name__}")
+        cp = self._pinned(case.procedure, case.procedure_version, case.digest, f"case {case.id}")
+        check_case(cp, case, self.calendars)
+        return cp
 
     def _pinned(self, procedure: str, version: int, digest: str, what: str) -> CompiledProcedure:
         """The compiled version a case or log is pinned to, with the very same content."""
@@ -243,7 +250,7 @@ class Engine:
         version: int | None = None,
     ) -> Outcome:
         """Open a case. ``case_id`` defaults to a digest of the opening event."""
-        _check_time(at)
+        check_arguments(at, actor, data, case_id=case_id)
         cp = self._get(procedure_id, version)
         proc = cp.procedure
         given = dict(data or {})
@@ -297,7 +304,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> Outcome:
         """Fire ``trigger`` on ``case`` for ``actor`` at ``at``; raises :class:`Rejected`."""
-        _check_time(at)
+        check_arguments(at, actor, data, trigger, expected_version=expected_version)
         cp = self._for_case(case)
         if expected_version is not None and expected_version != case.version:
             raise Rejected(
@@ -372,7 +379,7 @@ class Engine:
 
     def available(self, case: Case, actor: Actor, *, at: datetime) -> tuple[Availability, ...]:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
-        _check_time(at)
+        check_arguments(at, actor)
         cp = self._for_case(case)
         if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
@@ -399,8 +406,16 @@ class Engine:
         """Apply every warning, breach and automatic step due by ``at``, in time order."""
         # The common call finds nothing due: answer it with as little work as possible (a
         # host may sweep many cases), comparing in UTC, which is also exact around DST.
-        if not isinstance(at, datetime) or at.utcoffset() is None:
+        # The case itself is checked (see integrity.py) only when something is due: the
+        # answer "nothing yet" reads nothing but `next_due`.
+        if (
+            not isinstance(at, datetime)
+            or at.utcoffset() is None
+            or not FIRST_YEAR <= at.year <= LAST_YEAR
+        ):
             _check_time(at)
+        if not isinstance(case, Case):
+            raise TypeError(f"expected a Case, not {type(case).__name__}")
         due = case.next_due
         if due is None or due > (at if at.tzinfo is UTC else at.astimezone(UTC)):
             for timer in case.timers.values():
@@ -411,6 +426,7 @@ class Engine:
                 return tuple.__new__(Outcome, (case, (), ()))
             if not needs_replan(self, case):
                 return Outcome(case)
+        _check_time(at)
         return _advance(self, self._for_case(case), case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:

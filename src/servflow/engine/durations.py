@@ -17,9 +17,16 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-__all__ = ["Duration", "parse_duration"]
+__all__ = ["MAX_DURATION_SECONDS", "MAX_WORKING_DAYS", "Duration", "parse_duration"]
+
+MAX_DURATION_SECONDS = 100_000 * 3600
+"""The longest time limit in working time: 100,000 hours (more than eleven years)."""
+
+MAX_WORKING_DAYS = 3_000
+"""The longest time limit in working days (about twelve years)."""
 
 _EXAMPLES = "write e.g. 30m, 4h, 2wd or PT30M"
+_LONGEST = 100  # a duration longer than this is no duration; and no huge int is parsed
 
 
 @dataclass(frozen=True)
@@ -128,10 +135,14 @@ def parse_duration(text: str) -> Duration:
     ``2 working days``, ``2wd 4h`` (days and time together), and ISO 8601 time-only
     durations ``PT30M``, ``PT1H30M``, ``PT45S``. Refused with :class:`ValueError`: calendar
     days (``3d``, ``P3D``: ambiguous, write ``3wd`` or ``72h``), fractions, signs, zero,
-    and a unit given twice.
+    a unit given twice, and more than 100,000 hours of working time or 3,000 working
+    days (a deadline further away than a decade is a typo, and the calendar arithmetic
+    of a longer one would leave the range of dates servflow accepts).
     """
     if not isinstance(text, str):
         raise TypeError(f"a duration is text such as '30m', not {type(text).__name__}")
+    if len(text) > _LONGEST:
+        raise ValueError(f"bad duration {text[:20]!r}...: at most {_LONGEST} characters")
     stripped = text.strip()
     if not stripped:
         raise ValueError(f"bad duration {text!r}: it is empty; {_EXAMPLES}")
@@ -143,6 +154,12 @@ def parse_duration(text: str) -> Duration:
         result = _parse_human(text, stripped.lower())
     if result.is_zero:
         raise ValueError(f"bad duration {text!r}: a time limit must be positive")
+    if result.seconds > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"bad duration {text!r}: at most {MAX_DURATION_SECONDS // 3600:,} hours of working time"
+        )
+    if result.working_days > MAX_WORKING_DAYS:
+        raise ValueError(f"bad duration {text!r}: at most {MAX_WORKING_DAYS:,} working days")
     return result
 
 

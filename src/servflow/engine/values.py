@@ -11,113 +11,201 @@ Error messages never repeat the value of a field marked ``pii``.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from servflow._hints import did_you_mean
+from servflow.engine.bounds import (
+    DECIMAL_FRACTION_DIGITS,
+    DECIMAL_INTEGER_DIGITS,
+    INTEGER_LIMIT,
+    LIST_ITEM_LENGTH,
+    LIST_ITEMS,
+    NUMBER_TEXT_LENGTH,
+    TEXT_LENGTH,
+    compile_pattern,
+    date_problem,
+    moment_problem,
+    text_problem,
+)
 from servflow.model import FieldSpec
 
 __all__ = ["FieldValueError", "normalise", "typed_value"]
-
-_MAX_TEXT = 100_000
 
 
 class FieldValueError(ValueError):
     """A value does not fit its field; the message is safe to show (no pii values)."""
 
 
-@lru_cache(maxsize=512)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _show(spec: FieldSpec, value: Any) -> str:
     return "the value" if spec.pii else repr(value)
 
 
-def normalise(spec: FieldSpec, value: Any) -> Any:
-    """The canonical stored form of ``value`` for ``spec``; None clears the field."""
+def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any:
+    """The canonical stored form of ``value`` for ``spec``; None clears the field.
+
+    Raises :class:`FieldValueError` for a value of the wrong type or outside the bounds of
+    ``docs/language.md`` (field types and bounds); the message never repeats a value of a
+    ``pii`` field, nor any value too long to be worth repeating. ``match_pattern=False``
+    skips the field's ``pattern`` (for a stored value, checked when it was given).
+    """
     if value is None:
         return None
     kind = spec.type
     if kind in ("string", "text"):
-        if not isinstance(value, str):
-            raise FieldValueError(f"expected text, got {type(value).__name__}")
-        limit = spec.max_length or (200 if kind == "string" else _MAX_TEXT)
-        if len(value) > limit:
-            raise FieldValueError(f"longer than {limit} characters")
-        if kind == "string" and ("\n" in value or "\r" in value):
-            raise FieldValueError("a `string` is one line; use a `text` field for several")
-        if spec.pattern is not None and not _pattern(spec.pattern).fullmatch(value):
-            raise FieldValueError(
-                f"{_show(spec, value)} does not match the pattern {spec.pattern!r}"
-            )
-        return value
+        return _text(spec, value, match_pattern)
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise FieldValueError(f"expected true or false, got {_show(spec, value)}")
+            raise FieldValueError(f"expected true or false, got {_kind(spec, value)}")
         return value
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldValueError(f"expected a whole number, got {_show(spec, value)}")
-        _bounds(spec, value)
-        return value
+            raise FieldValueError(f"expected a whole number, got {_kind(spec, value)}")
+        if not -INTEGER_LIMIT <= value <= INTEGER_LIMIT:
+            # Compared before anything prints it: an int of 5,000 digits cannot be printed.
+            raise FieldValueError(
+                f"a whole number between -{INTEGER_LIMIT:,} and {INTEGER_LIMIT:,} only"
+            )
+        _bounds(spec, int(value))
+        return int(value)
     if kind == "decimal":
-        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-            raise FieldValueError(f"expected a number, got {_show(spec, value)}")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise FieldValueError(f"expected a number, got {_show(spec, value)}") from None
-        if not number.is_finite():
-            raise FieldValueError("expected a finite number")
+        number = _decimal(spec, value)
         _bounds(spec, number)
         return str(number)
     if kind == "choice":
         choices = spec.choices or []
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise FieldValueError(
-                f"{_show(spec, value)} is not one of {', '.join(choices)}"
-                + ("" if spec.pii else did_you_mean(value, choices))
+                f"{_kind(spec, value)} is not one of {', '.join(choices)}"
+                + ("" if spec.pii or not isinstance(value, str) else did_you_mean(value, choices))
             )
-        return value
+        return choices[choices.index(value)]
     if kind == "date":
-        if isinstance(value, datetime):
-            raise FieldValueError("expected a date, got a date and time")
-        if isinstance(value, date):
-            return value.isoformat()
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value).isoformat()
-            except ValueError:
-                pass
-        raise FieldValueError(f"expected a date like 2026-10-01, got {_show(spec, value)}")
+        return _date(spec, value)
     if kind == "datetime":
-        moment: datetime | None = None
-        if isinstance(value, datetime):
-            moment = value
-        elif isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                moment = None
-        if moment is None:
-            raise FieldValueError(
-                f"expected a date and time like 2026-10-01T09:30:00+08:00, got {_show(spec, value)}"
-            )
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise FieldValueError("naive date and time: give its UTC offset, e.g. +08:00")
-        return moment.isoformat()
+        return _datetime(spec, value)
     if kind == "list":
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise FieldValueError("expected a list of texts")
-        if spec.max_length is not None and len(value) > spec.max_length:
-            raise FieldValueError(f"more than {spec.max_length} items")
-        return list(value)
+        return _list(spec, value)
     raise FieldValueError(f"unknown field type {kind!r}")  # pragma: no cover - model forbids
+
+
+def _kind(spec: FieldSpec, value: Any) -> str:
+    """The value for a message: its repr when short and not pii, else what it is."""
+    if spec.pii:
+        return "the value"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else f"a text of {len(value)} characters"
+    if isinstance(value, bool | float | Decimal):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if -(10**18) < value < 10**18 else "a very large number"
+    return type(value).__name__
+
+
+def _text(spec: FieldSpec, value: Any, match_pattern: bool) -> str:
+    if not isinstance(value, str):
+        raise FieldValueError(f"expected text, got {type(value).__name__}")
+    kind = spec.type
+    limit = spec.max_length or (200 if kind == "string" else TEXT_LENGTH)
+    if len(value) > limit:
+        raise FieldValueError(f"longer than {limit} characters")
+    if kind == "string" and ("\n" in value or "\r" in value):
+        raise FieldValueError("a `string` is one line; use a `text` field for several")
+    problem = text_problem(value)
+    if problem is not None:
+        raise FieldValueError(f"the text {problem}")
+    if (
+        match_pattern
+        and spec.pattern is not None
+        and compile_pattern(spec.pattern).fullmatch(value) is None
+    ):
+        raise FieldValueError(f"{_kind(spec, value)} does not match the pattern {spec.pattern!r}")
+    return str(value)
+
+
+def _decimal(spec: FieldSpec, value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise FieldValueError(f"expected a number, got {_kind(spec, value)}")
+    if isinstance(value, int) and not -INTEGER_LIMIT <= value <= INTEGER_LIMIT:
+        raise FieldValueError(_DECIMAL_RANGE)
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > NUMBER_TEXT_LENGTH:
+        raise FieldValueError(f"expected a number of at most {NUMBER_TEXT_LENGTH} characters")
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        raise FieldValueError(f"expected a number, got {_kind(spec, value)}") from None
+    if not number.is_finite():
+        raise FieldValueError("expected a finite number")
+    _sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    whole = len(digits) + exponent  # digits before the point (<= 0: none)
+    if whole > DECIMAL_INTEGER_DIGITS or -exponent > DECIMAL_FRACTION_DIGITS:
+        raise FieldValueError(_DECIMAL_RANGE)
+    return number
+
+
+_DECIMAL_RANGE = (
+    f"a number of at most {DECIMAL_INTEGER_DIGITS} digits before the decimal point and "
+    f"{DECIMAL_FRACTION_DIGITS} after it only"
+)
+
+
+def _date(spec: FieldSpec, value: Any) -> str:
+    day: date | None = None
+    if isinstance(value, datetime):
+        raise FieldValueError("expected a date, got a date and time")
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None
+    if day is None:
+        raise FieldValueError(f"expected a date like 2026-10-01, got {_kind(spec, value)}")
+    problem = date_problem(day)
+    if problem is not None:
+        raise FieldValueError(f"a date in {problem}")
+    return day.isoformat()
+
+
+def _datetime(spec: FieldSpec, value: Any) -> str:
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and len(value) <= 60:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise FieldValueError(
+            f"expected a date and time like 2026-10-01T09:30:00+08:00, got {_kind(spec, value)}"
+        )
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise FieldValueError("naive date and time: give its UTC offset, e.g. +08:00")
+    problem = moment_problem(moment)
+    if problem is not None:
+        raise FieldValueError(f"a date and time in {problem}")
+    # Stored with a fixed offset: what fromisoformat reads back is the same value.
+    return moment.isoformat()
+
+
+def _list(spec: FieldSpec, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise FieldValueError("expected a list of texts")
+    limit = spec.max_length if spec.max_length is not None else LIST_ITEMS
+    if len(value) > limit:
+        raise FieldValueError(f"more than {limit} items")
+    for item in value:
+        if len(item) > LIST_ITEM_LENGTH:
+            raise FieldValueError(f"an item is longer than {LIST_ITEM_LENGTH} characters")
+        problem = text_problem(item)
+        if problem is not None or "\n" in item or "\r" in item:
+            raise FieldValueError(f"an item {problem or 'is not one line'}")
+    return [str(v) for v in value]
 
 
 def _bounds(spec: FieldSpec, number: int | Decimal) -> None:

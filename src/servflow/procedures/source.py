@@ -175,6 +175,9 @@ _Loader.add_implicit_resolver(
 )
 
 _STR = "tag:yaml.org,2002:str"
+# The longest number a file may hold, in characters: room for any amount, version or
+# rank, and far short of the 4,300 digits past which Python refuses to print an int.
+_NUMBER_CHARACTERS = 40
 _CORE_TAGS = {
     _STR,
     "tag:yaml.org,2002:bool",
@@ -284,6 +287,14 @@ class _Builder:
             return None
         if tag == "tag:yaml.org,2002:bool":
             return text.lower() == "true"
+        if len(text) > _NUMBER_CHARACTERS:
+            # Before int(): a hex literal of 5,000 digits parses, then cannot be printed.
+            self._diag(
+                node,
+                "yaml-number",
+                f"{text[:20]!r}... is too long for a number (at most {_NUMBER_CHARACTERS} characters)",
+            )
+            return None
         if tag == "tag:yaml.org,2002:int":
             try:
                 return int(text, 0) if text[:2] in ("0o", "0x") else int(text)

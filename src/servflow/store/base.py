@@ -23,9 +23,26 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from servflow.engine import Case, Event
+from servflow.engine.bounds import VERSION_LIMIT, id_problem
+from servflow.engine.integrity import check_time
 from servflow.errors import ServflowError
 
-__all__ = ["CaseExists", "CaseNotFound", "CaseStore", "Conflict", "check_events"]
+__all__ = [
+    "MAX_CLAIM",
+    "CaseExists",
+    "CaseNotFound",
+    "CaseStore",
+    "Conflict",
+    "check_claim",
+    "check_events",
+    "check_save",
+    "storable_id",
+]
+
+MAX_CLAIM = 10_000
+"""The most cases one ``claim_due`` hands out; a larger ``limit`` is read as this."""
+
+_LONGEST_LEASE = timedelta(days=366)
 
 
 class CaseNotFound(ServflowError, KeyError):
@@ -107,12 +124,68 @@ class CaseStore(Protocol):
         ...
 
 
+def storable_id(case_id: object) -> bool:
+    """Whether a case of this id could be stored; ``TypeError`` if it is not text.
+
+    A store answers a look-up of an id no case can have (empty, a NUL, a lone surrogate,
+    too long) with :class:`CaseNotFound` without asking the database, whose driver would
+    raise an error of its own for some of them.
+    """
+    if not isinstance(case_id, str):
+        raise TypeError(f"a case id is text, not {type(case_id).__name__}")
+    return id_problem(case_id) is None
+
+
+def check_claim(at: datetime, limit: int, lease: timedelta) -> tuple[datetime, datetime, int]:
+    """The checked arguments of ``claim_due``: ``at``, the end of the lease, the limit.
+
+    ``at`` as the engine's event times (``TypeError``/``ValueError``); ``limit`` an int
+    (at most :data:`MAX_CLAIM` is used); ``lease`` a timedelta of at most a year.
+    """
+    check_time(at)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"`limit` must be an int, not {type(limit).__name__}")
+    if not isinstance(lease, timedelta):
+        raise TypeError(f"`lease` must be a timedelta, not {type(lease).__name__}")
+    if not timedelta(0) <= lease <= _LONGEST_LEASE:
+        raise ValueError("`lease` must be between 0 and 366 days")
+    return at, at + lease, max(0, min(limit, MAX_CLAIM))
+
+
+def check_save(case: Case, events: Sequence[Event], expected_version: int) -> None:
+    """:func:`check_events` for ``save``: ``expected_version`` an int, then the events."""
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise TypeError(f"`expected_version` must be an int, not {type(expected_version).__name__}")
+    check_events(case, events, expected_version + 1)
+
+
 def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
     """Refuse a write whose events do not take the case from ``first_seq - 1`` to its version.
 
     A store calls this before writing: a log with a gap or a stranger's event could never
-    be replayed, and finding that out years later is worse than a ``ValueError`` now.
+    be replayed, and finding that out years later is worse than a ``ValueError`` now. A
+    case whose id or version no store column can hold is refused the same way (a case
+    built with ``model_copy`` skips the model's own checks), and so is an
+    ``expected_version`` (``first_seq - 1``) that is not an int.
     """
+    if not isinstance(case, Case):
+        raise TypeError(f"expected a Case, not {type(case).__name__}")
+    if isinstance(first_seq, bool) or not isinstance(first_seq, int):
+        raise TypeError(f"`expected_version` must be an int, not {type(first_seq).__name__}")
+    problem = id_problem(case.id)
+    if problem is not None:
+        raise ValueError(problem)
+    for label, number in (("version", case.version), ("procedure_version", case.procedure_version)):
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not 1 <= number <= VERSION_LIMIT
+        ):
+            raise ValueError(f"case {case.id!r}: {label} must be from 1 to {VERSION_LIMIT}")
+    if first_seq < 1:
+        raise ValueError(f"`expected_version` must be 0 or more, not {first_seq - 1}")
+    if not all(isinstance(e, Event) for e in events):
+        raise TypeError("the events must be Event objects")
     expected = list(range(first_seq, case.version + 1))
     if not expected:
         raise ValueError(

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from servflow.engine import Case, Event
-from servflow.store.base import CaseExists, CaseNotFound, Conflict, check_events
+from servflow.store.base import (
+    CaseExists,
+    CaseNotFound,
+    Conflict,
+    check_claim,
+    check_events,
+    check_save,
+    storable_id,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -35,6 +43,8 @@ class MemoryStore:
             self._logs[case.id] = list(events)
 
     def load(self, case_id: str) -> Case:
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         with self._lock:
             try:
                 return self._cases[case_id]
@@ -42,7 +52,7 @@ class MemoryStore:
                 raise CaseNotFound(case_id) from None
 
     def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
-        check_events(case, events, expected_version + 1)
+        check_save(case, events, expected_version)
         with self._lock:
             stored = self._cases.get(case.id)
             if stored is None:
@@ -53,6 +63,8 @@ class MemoryStore:
             self._cases[case.id] = case
 
     def history(self, case_id: str) -> list[Event]:
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         with self._lock:
             try:
                 return list(self._logs[case_id])
@@ -60,6 +72,7 @@ class MemoryStore:
                 raise CaseNotFound(case_id) from None
 
     def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
+        at, until, limit = check_claim(at, limit, lease)
         now = _utc(at)
         with self._lock:
             due = sorted(
@@ -71,12 +84,14 @@ class MemoryStore:
                     and (c.id not in self._claims or self._claims[c.id] <= now)
                 ),
                 key=lambda c: (_utc(c.next_due or now), c.id),
-            )[: max(limit, 0)]
+            )[:limit]
             for case in due:
-                self._claims[case.id] = now + lease
+                self._claims[case.id] = _utc(until)
             return due
 
     def release(self, case_id: str) -> None:
+        if not storable_id(case_id):
+            return
         with self._lock:
             self._claims.pop(case_id, None)
 

@@ -38,18 +38,25 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.engine import Case, Event
-from servflow.store.base import CaseExists, CaseNotFound, Conflict, check_events
+from servflow.engine.bounds import ID_LENGTH
+from servflow.errors import IntegrityError
+from servflow.store.base import (
+    CaseExists,
+    CaseNotFound,
+    Conflict,
+    check_claim,
+    check_events,
+    check_save,
+    storable_id,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["ID_LENGTH", "SqlStore", "utc_text"]
-
-ID_LENGTH = 255
-"""The longest case id the SQL store accepts."""
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
 
@@ -155,8 +162,6 @@ class SqlStore:
     def create(self, case: Case, events: Sequence[Event]) -> None:
         import sqlalchemy as sa
 
-        if len(case.id) > ID_LENGTH:
-            raise ValueError(f"case ids are at most {ID_LENGTH} characters in a SqlStore")
         check_events(case, events, 1)
         with self._transaction() as conn:
             try:
@@ -168,18 +173,20 @@ class SqlStore:
     def load(self, case_id: str) -> Case:
         import sqlalchemy as sa
 
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         with self._transaction(read=True) as conn:
             data = conn.execute(
                 sa.select(self.cases.c.data).where(self.cases.c.id == case_id)
             ).scalar_one_or_none()
         if data is None:
             raise CaseNotFound(case_id)
-        return Case.model_validate_json(data)
+        return _stored(Case, data, case_id)
 
     def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
         import sqlalchemy as sa
 
-        check_events(case, events, expected_version + 1)
+        check_save(case, events, expected_version)
         cases = self.cases
         with self._transaction() as conn:
             changed = conn.execute(
@@ -199,6 +206,8 @@ class SqlStore:
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa
 
+        if not storable_id(case_id):
+            raise CaseNotFound(case_id)
         events = self.events
         with self._transaction(read=True) as conn:
             bodies = (
@@ -217,12 +226,13 @@ class SqlStore:
                 ).first()
             ):
                 raise CaseNotFound(case_id)
-        return [Event.model_validate_json(body) for body in bodies]
+        return [_stored(Event, body, case_id) for body in bodies]
 
     def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
         import sqlalchemy as sa
 
-        now, until = utc_text(at), utc_text(at + lease)
+        at, lease_end, limit = check_claim(at, limit, lease)
+        now, until = utc_text(at), utc_text(lease_end)
         if limit <= 0:
             return []
         cases = self.cases
@@ -248,11 +258,13 @@ class SqlStore:
                     .where(cases.c.id.in_([row.id for row in rows]))
                     .values(claimed_until=until)
                 )
-        return [Case.model_validate_json(row.data) for row in rows]
+        return [_stored(Case, row.data, row.id) for row in rows]
 
     def release(self, case_id: str) -> None:
         import sqlalchemy as sa
 
+        if not storable_id(case_id):
+            return
         with self._transaction() as conn:
             conn.execute(
                 sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
@@ -289,6 +301,28 @@ class SqlStore:
             "kind": event.kind,
             "body": event.model_dump_json(),
         }
+
+
+_M = TypeVar("_M", Case, Event)
+
+
+def _stored(cls: type[_M], text: str, case_id: str) -> _M:
+    """A case or event read back from its JSON column; IntegrityError if it was altered.
+
+    Only JSON this store wrote can be read, so a row that does not validate was changed
+    behind the store's back: say which key is wrong (never its value).
+    """
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the row"
+        raise IntegrityError(
+            f"the stored {cls.__name__.lower()} does not validate: {where}: {first['msg']}",
+            case_id=case_id,
+        ) from None
 
 
 def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
