@@ -92,7 +92,7 @@ class ReplayReport:
 def _name(value: object) -> str:
     """A name from the log, quoted and cut short: a tampered log may hold anything."""
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _Refuted(Exception):
@@ -127,6 +127,12 @@ def _as_event(raw: object) -> Event:
     if isinstance(raw, Mapping):
         return _validated(raw)
     raise _Refuted(f"not an event but a {type(raw).__name__}")
+
+
+def _seq_of(raw: object) -> int | None:
+    """The seq a damaged event claims, to name it in the error, if it has a usable one."""
+    seq = raw.get("seq") if isinstance(raw, Mapping) else getattr(raw, "seq", None)
+    return seq if type(seq) is int else None
 
 
 def _validated(values: Mapping[str, Any]) -> Event:
@@ -168,6 +174,8 @@ class _Envelope:
         if seq != expected:
             if position == 0:
                 raise _Refuted("the log does not begin with the case's first event (seq 1)")
+            if seq == expected - 1:
+                raise _Refuted(f"seq {seq} twice: an event repeated")
             if seq < expected:
                 raise _Refuted(
                     f"seq {seq} comes after seq {expected - 1}: an event repeated or out of order"
@@ -218,6 +226,11 @@ def _actor(event: Event, actors: _Actors) -> Actor:
     return found
 
 
+def _role(cp: CompiledProcedure, event: Event) -> None:
+    if event.role not in cp.ranks:
+        raise _Refuted(f"unknown role {_name(event.role)}: {cp.procedure.id} has no such role")
+
+
 def _stored(cp: CompiledProcedure, changes: Mapping[str, Any]) -> None:
     """Each changed value names a field, fits it and is in the form a case stores."""
     fields = cp.fields
@@ -261,9 +274,12 @@ def check_started(cp: CompiledProcedure, event: Event, actors: _Actors) -> None:
     proc = cp.procedure
     if event.kind != "started":
         raise _Refuted(f"the log begins with a {_name(event.kind)} event, not 'started'")
-    actor = _actor(event, actors)
-    _stored(cp, event.changes)
     start = cp.start
+    if event.target != start.to:
+        raise _Refuted(f"{proc.id} opens in {start.to!r}, not {_name(event.target)}")
+    actor = _actor(event, actors)
+    _role(cp, event)
+    _stored(cp, event.changes)
     merged: dict[str, Any] = dict.fromkeys(cp.fields)
     merged.update(cp.defaults)
     for name, value in event.changes.items():
@@ -324,6 +340,7 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
     if event.source != state:
         raise _Refuted(f"it says the case was in {_name(event.source)}; it was in {state!r}")
     actor = _actor(event, actors)
+    _role(cp, event)
     changes = event.changes
     _stored(cp, changes)
     data = case.data
@@ -425,7 +442,7 @@ class _Run:
         batch_case: Case | None = None  # the case once the whole batch is applied
         position = -1
         for position, raw in enumerate(events):
-            seq = raw.seq if isinstance(raw, Event) and type(raw.seq) is int else None
+            seq = _seq_of(raw)
             try:
                 event = _as_event(raw)
                 seq = event.seq
