@@ -86,9 +86,7 @@ def rework(engine: Engine) -> list[Event]:
             completed_at=at.isoformat(),
         )
         p.fire("designate_callback", fire.SUPERVISOR, 1, callback_officer="陳小姐")
-        p.fire(
-            "callback", fire.CALLBACK, 1, satisfied=False, callback_notes="Still dripping"
-        )
+        p.fire("callback", fire.CALLBACK, 1, satisfied=False, callback_notes="Still dripping")
     return p.log
 
 
@@ -157,7 +155,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         return results
     t = fire.measure({"verify": lambda: engine.verify(verify_log)}, plan)["verify"]
     per_event = t.median_us / len(verify_log)
-    rows.append(["chases, engine.verify (a report)", len(verify_log), per_event, t.cpu_us / len(verify_log), round(1e6 / per_event)])
+    rows.append(
+        [
+            "chases, engine.verify (a report)",
+            len(verify_log),
+            per_event,
+            t.cpu_us / len(verify_log),
+            round(1e6 / per_event),
+        ]
+    )
     results["chases_verify_us_per_event"] = per_event
     fire.table(rows, ("log", "events", "median us/event", "cpu us/event", "events/s"))
     return results

@@ -48,7 +48,9 @@ def _repair(case_id: str) -> list[Event]:
     engine = engines()["repair"]
     out = engine.start("repair", actor=CLERK, data=REPAIR, at=NINE, case_id=case_id)
     log = list(out.events)
-    out = engine.fire(out.case, "dispatch", actor=CLERK, data={"technician": "李師傅"}, at=NINE + 20 * M)
+    out = engine.fire(
+        out.case, "dispatch", actor=CLERK, data={"technician": "李師傅"}, at=NINE + 20 * M
+    )
     log += out.events
     out = engine.fire(out.case, "chase", actor=CLERK, at=NINE + 30 * M)
     log += out.events
@@ -66,7 +68,9 @@ def _repair_late() -> list[Event]:
     engine = engines()["repair"]
     out = engine.start("repair", actor=CLERK, data=REPAIR, at=NINE, case_id="r-1")
     log = list(out.events)
-    out = engine.fire(out.case, "dispatch", actor=CLERK, data={"technician": "李師傅"}, at=NINE + 61 * M)
+    out = engine.fire(
+        out.case, "dispatch", actor=CLERK, data={"technician": "李師傅"}, at=NINE + 61 * M
+    )
     return log + list(out.events)
 
 

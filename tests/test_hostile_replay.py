@@ -43,7 +43,7 @@ def tampered(case: dict[str, Any]) -> list[Any]:
     """The log of ``case`` in JSON form, with its ``ops`` applied in order."""
     events: list[Any] = [e.model_dump(mode="json") for e in log(case["log"])]
     for op in case["ops"]:
-        (kind, arg), = op.items()
+        ((kind, arg),) = op.items()
         if kind == "set":
             arg = dict(arg)
             event = events[arg.pop("event")]
@@ -95,7 +95,8 @@ def test_the_logs_replay_untouched() -> None:
     for name in ("repair", "repair_other", "repair_late", "ticket"):
         events = log(name)
         case = engine_for(name).replay(events)
-        assert isinstance(case, Case) and case.version == len(events)
+        assert isinstance(case, Case)
+        assert case.version == len(events)
         assert engine_for(name).replay([e.model_dump(mode="json") for e in events]) == case
         assert engine_for(name).verify(events).ok
 

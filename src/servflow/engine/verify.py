@@ -52,7 +52,7 @@ from servflow.engine.rules import (
 )
 from servflow.engine.timing import advance as _advance
 from servflow.engine.values import FieldValueError, normalise
-from servflow.errors import Rejected, ReplayError
+from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure, CompiledStep
@@ -220,9 +220,7 @@ def _actor(event: Event, actors: _Actors) -> Actor:
         raise _Refuted("a person's step names no role that authorised it")
     found = actors.get((actor, role))
     if found is None:
-        found = actors[(actor, role)] = trusted(
-            Actor, {"id": actor, "roles": frozenset({role})}
-        )
+        found = actors[(actor, role)] = trusted(Actor, {"id": actor, "roles": frozenset({role})})
     return found
 
 
@@ -334,8 +332,7 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
             raise _Refuted(f"unknown trigger {_name(trigger)}: {proc.id} has no such step")
         allowed = ", ".join(repr(s) for s in cp.sources.get(trigger, ()))
         raise _Refuted(
-            f"not_in_state: {trigger!r} can only be taken from {allowed}; "
-            f"the case is in {state!r}"
+            f"not_in_state: {trigger!r} can only be taken from {allowed}; the case is in {state!r}"
         )
     if event.source != state:
         raise _Refuted(f"it says the case was in {_name(event.source)}; it was in {state!r}")
@@ -350,9 +347,7 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
     # Which cleared values the caller gave (they count for the guards) and which the
     # step's `clear` made (they do not): a None for a field no branch clears was given.
     given = {
-        n: v
-        for n, v in changes.items()
-        if v is not None or not any(n in s.clear for s in steps)
+        n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in steps)
     }
     merged = {**data, **given}
     level = case.escalation_level
@@ -409,6 +404,16 @@ def _not_due(event: Event, expected: Event) -> _Refuted:
             f"the log lacks the {expected.kind!r} event (seq {expected.seq}) that records it"
         )
     return _mismatch(event, expected, f"the {expected.kind!r} event the time limits write here")
+
+
+def _unappliable(exc: Exception) -> str:
+    """Why the engine could not have applied an event, from the error applying it raised."""
+    if isinstance(exc, Rejected):
+        return f"{exc.reason}: {exc.message}"
+    if isinstance(exc, OverflowError):
+        return "a time the event implies is out of range (the engine could not have written it)"
+    # CalendarError and EvaluationError messages name calendars, dates and expressions.
+    return f"the engine could not have applied it: {exc}"
 
 
 # -- the log ---------------------------------------------------------------------------
@@ -481,6 +486,11 @@ class _Run:
                 self.refuted(event.seq, exc.problem)
                 good = False
                 continue
+            except (Rejected, CalendarError, EvaluationError, OverflowError) as exc:
+                # Applying the event (its clocks) failed where fire would have refused it.
+                self.refuted(event.seq, _unappliable(exc))
+                good = False
+                continue
             self.verified = position + 1
             self.case = case
         self.count = position + 1
@@ -542,7 +552,8 @@ def verify_log(engine: Engine, events: Iterable[object], stored: Case | None) ->
         names = [n for n in mine if mine[n] != theirs.get(n)]
         if "data" in names:
             fields = sorted(
-                n for n in {*mine["data"], *theirs["data"]}
+                n
+                for n in {*mine["data"], *theirs["data"]}
                 if mine["data"].get(n) != theirs["data"].get(n)
             )
             names[names.index("data")] = f"data ({', '.join(_name(n) for n in fields)})"
