@@ -43,7 +43,7 @@ def test_the_report_lists_every_envelope_problem_to_the_end() -> None:
     assert (report.verified, report.events) == (1, 6)
     assert report.case == ENGINE.replay(events[:1])
     assert [(p.seq, p.problem) for p in report.problems] == [
-        (2, "unknown role 'janitor': repair has no such role"),
+        (2, "forbidden: unknown role 'janitor': repair has no such role"),
         (
             3,
             "its time 2026-11-23T09:10:00+08:00 is before the previous event's "
@@ -148,3 +148,22 @@ def test_replay_error_is_an_integrity_error_with_the_case() -> None:
     assert isinstance(ENGINE.replay(events[:1]), Case)
     assert ENGINE.replay(events[:1]).version == 1
     assert timedelta(0) <= events[1].at - events[0].at
+
+
+def test_a_report_mid_way_through_what_fell_due_at_one_moment() -> None:
+    """The breach (seq 5) and the step it fires (seq 6) fall due together."""
+    ticket = engines()["ticket"]
+    events = [e.model_dump(mode="json") for e in log("ticket")]
+    events[5]["detail"]["escalation_level"] = 2
+    report = ticket.verify(events)
+    assert [(p.seq, p.problem) for p in report.problems] == [
+        (6, "it differs from the 'auto_fired' event the time limits write here in: detail")
+    ]
+    assert report.verified == 5
+    assert report.case is not None
+    assert report.case.version == 5
+    assert report.case.timers["respond"].breached_at is not None
+    assert report.case.escalation_level == 0
+    cut = ticket.verify(events[:5])
+    assert cut.case == report.case
+    assert [p.seq for p in cut.problems] == [None]

@@ -226,7 +226,9 @@ def _actor(event: Event, actors: _Actors) -> Actor:
 
 def _role(cp: CompiledProcedure, event: Event) -> None:
     if event.role not in cp.ranks:
-        raise _Refuted(f"unknown role {_name(event.role)}: {cp.procedure.id} has no such role")
+        raise _Refuted(
+            f"forbidden: unknown role {_name(event.role)}: {cp.procedure.id} has no such role"
+        )
 
 
 def _stored(cp: CompiledProcedure, changes: Mapping[str, Any]) -> None:
@@ -325,11 +327,13 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
     if kind == "started":
         raise _Refuted("a second 'started' event: a case is opened once")
     if state in cp.finals:
-        raise _Refuted(f"the case is closed ({state!r}): nothing follows a final state")
+        raise _Refuted(
+            f"final_state: the case is closed ({state!r}); nothing follows a final state"
+        )
     steps = cp.table.get((trigger, state))
     if steps is None:
         if trigger not in proc.transitions:
-            raise _Refuted(f"unknown trigger {_name(trigger)}: {proc.id} has no such step")
+            raise _Refuted(f"unknown_trigger: {proc.id} has no trigger {_name(trigger)}")
         allowed = ", ".join(repr(s) for s in cp.sources.get(trigger, ()))
         raise _Refuted(
             f"not_in_state: {trigger!r} can only be taken from {allowed}; the case is in {state!r}"
@@ -338,6 +342,10 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
         raise _Refuted(f"it says the case was in {_name(event.source)}; it was in {state!r}")
     actor = _actor(event, actors)
     _role(cp, event)
+    if not any(event.role in s.roles for s in steps):
+        # As fire: the roles before the data, so the problem is the one fire would name.
+        roles = sorted({r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r))
+        raise _Refuted(f"forbidden: {trigger!r} needs one of the roles {', '.join(roles)}")
     changes = event.changes
     _stored(cp, changes)
     data = case.data
@@ -443,8 +451,12 @@ class _Run:
         cp: CompiledProcedure | None = None
         case: Case | None = None
         good = True  # no problem yet: the rules are still being checked
+        # The clock's events of one moment come as a batch: `advance` builds the case
+        # after all of them, so those that matched so far (`pending`) are applied one by
+        # one only if the report needs the case in the middle of a batch.
         batch: list[Event] = []  # the clock's events still expected, in order
         batch_case: Case | None = None  # the case once the whole batch is applied
+        pending: list[Event] = []
         position = -1
         for position, raw in enumerate(events):
             seq = _seq_of(raw)
@@ -455,6 +467,8 @@ class _Run:
                     self.case_id = event.case_id
                 envelope.check(event, position)
             except _Refuted as exc:
+                if good:
+                    self._settle(cp, pending)
                 self.refuted(seq, exc.problem)
                 good = False
                 continue
@@ -474,38 +488,52 @@ class _Run:
                     expected = batch.pop(0)
                     if event.__dict__ != expected.__dict__:
                         raise _not_due(event, expected)
-                    if batch:
-                        assert case is not None
-                        case = _apply(engine, cp, case, event)
-                    else:
-                        case = batch_case
+                    pending.append(event)
+                    if not batch:
+                        case, pending = batch_case, []
                 else:
                     assert case is not None
                     case, batch, batch_case = self._step(cp, case, event)
+                    if batch:
+                        pending = [event]
             except _Refuted as exc:
+                self._settle(cp, pending)
                 self.refuted(event.seq, exc.problem)
                 good = False
                 continue
             except (Rejected, CalendarError, EvaluationError, OverflowError) as exc:
                 # Applying the event (its clocks) failed where fire would have refused it.
+                self._settle(cp, pending)
                 self.refuted(event.seq, _unappliable(exc))
                 good = False
                 continue
-            self.verified = position + 1
-            self.case = case
+            if not pending:
+                self.verified = position + 1
+                self.case = case
         self.count = position + 1
         if good and batch:
+            self._settle(cp, pending)
             # The log stops in the middle of what the clock did at one moment: a host
             # stores an outcome's events together, so the rest was cut off.
-            assert case is not None
+            assert self.case is not None
             self.refuted(
                 None,
-                f"the log ends after seq {case.version}, in the middle of what fell due at "
+                f"the log ends after seq {self.case.version}, in the middle of what fell due at "
                 f"{batch[0].at.isoformat()} (the {batch[0].kind!r} event seq {batch[0].seq} "
                 "is missing: truncated?)",
             )
         if self.count == 0:
             self.refuted(None, "an empty log holds no case")
+
+    def _settle(self, cp: CompiledProcedure | None, pending: list[Event]) -> None:
+        """The case after the events of an unfinished batch that did verify."""
+        case = self.case
+        if cp is None or case is None:
+            return
+        for event in pending:
+            case = _apply(self.engine, cp, case, event)
+        self.case = case
+        self.verified += len(pending)
 
     def _step(
         self, cp: CompiledProcedure, case: Case, event: Event
@@ -523,7 +551,7 @@ class _Run:
                 if event.__dict__ != expected.__dict__:
                     raise _not_due(event, expected)
                 if produced:
-                    return _apply(self.engine, cp, case, event), produced, outcome.case
+                    return case, produced, outcome.case
                 return outcome.case, [], None
         if event.kind not in PERSON_KINDS:
             raise _Refuted(
