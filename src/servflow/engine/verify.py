@@ -17,10 +17,9 @@ still equals live) it is checked in three layers, and the first one that fails r
    compared with the logged one, field by field.
 3. **What the clock did** (every other kind: warnings, breaches, breach steps, automatic
    transitions, and whatever kinds the time limits produce in future) is not checked
-   kind by kind: the time limits are run again (:func:`~servflow.engine.timing.advance`,
-   the code behind ``Engine.advance``) up to the event's time and their events must be
-   exactly the logged ones. And before a person's step, nothing may have fallen due that
-   the log leaves out, because ``fire`` applies what fell due first.
+   kind by kind: ``Engine.advance`` itself is run up to the event's time and its events
+   must be exactly the logged ones. And before a person's step the clock is run as
+   ``fire`` runs it, so nothing may have fallen due that the log leaves out.
 
 Checking a step costs about what firing it costs, without the data parsing: no event is
 validated twice, and the clock is only run again where the log says it ran.
@@ -50,7 +49,6 @@ from servflow.engine.rules import (
     choose_branch,
     holds,
 )
-from servflow.engine.timing import advance as _advance
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
@@ -538,13 +536,17 @@ class _Run:
     def _step(
         self, cp: CompiledProcedure, case: Case, event: Event
     ) -> tuple[Case, list[Event], Case | None]:
-        """Check one event after the first; returns the case and the clock's batch."""
+        """Check one event after the first; returns the case and the clock's batch.
+
+        The clock is run exactly as live processing runs it: before a person's step as
+        ``fire`` does (when the case's ``next_due`` has come), and for the clock's own
+        events by ``Engine.advance`` itself, so that whatever ``advance`` writes (new
+        kinds of events included) is what the log must hold.
+        """
         at = event.at
-        due = case.next_due
-        if due is not None and due <= at and case.state not in cp.finals:
-            # The clock ran before this event (fire applies what fell due first; advance
-            # writes nothing else): run it and expect exactly its events.
-            outcome = _advance(self.engine, cp, case, at)
+        person = event.kind in PERSON_KINDS
+        if not person or (case.next_due is not None and case.next_due <= at):
+            outcome = self.engine.advance(case, at=at)
             if outcome.events:
                 produced = list(outcome.events)
                 expected = produced.pop(0)
@@ -553,7 +555,7 @@ class _Run:
                 if produced:
                     return case, produced, outcome.case
                 return outcome.case, [], None
-        if event.kind not in PERSON_KINDS:
+        if not person:
             raise _Refuted(
                 f"nothing falls due at {at.isoformat()}: the time limits do not produce "
                 f"this {_name(event.kind)} event"
