@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/replay.py           # full run (about 15 s)
+    .venv/bin/python bench/replay.py           # full run (about 20 s)
     .venv/bin/python bench/replay.py --quick   # smoke mode
 
 Replay is what an auditor, a store check or a migration runs over every stored log, so
