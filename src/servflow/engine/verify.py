@@ -60,8 +60,19 @@ __all__ = ["ReplayReport", "replay_log", "verify_log"]
 
 #: The kinds a person's call writes; every other kind is the clock's.
 PERSON_KINDS = frozenset({"started", "fired"})
-_COMPARED = ("at", "kind", "trigger", "actor", "role", "source", "target", "changes")
-_COMPARED_ALL = (*_COMPARED, "time_limit", "detail")
+# What an event says beyond its envelope (case, seq, definition), which layer 1 checks.
+_COMPARED = (
+    "at",
+    "kind",
+    "trigger",
+    "actor",
+    "role",
+    "source",
+    "target",
+    "changes",
+    "time_limit",
+    "detail",
+)
 
 
 @dataclass(frozen=True)
@@ -256,7 +267,7 @@ def _differences(event: Event, expected: Event, names: tuple[str, ...]) -> list[
 
 
 def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
-    names = _differences(event, expected, _COMPARED_ALL)
+    names = _differences(event, expected, _COMPARED)
     if "changes" in names:
         moved = sorted(
             set(event.changes).symmetric_difference(expected.changes)
