@@ -120,3 +120,61 @@ def test_a_tampered_log_is_refused_at_its_event(case: dict[str, Any]) -> None:
     audit = run_bounded(_verify_first, case["log"], events, seconds=5, memory_mb=256)
     assert audit.verdict == "returned", str(audit)
     assert audit.value == (case["seq"], problem)
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(levels):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def _huge(kind: str) -> list[Any]:
+    events: list[Any] = [e.model_dump(mode="json") for e in log("repair")]
+    if kind == "deep detail":
+        events[1]["detail"] = _deep(100_000)
+    elif kind == "deep value":
+        events[1]["changes"]["technician"] = _deep(100_000)
+    elif kind == "long trigger":
+        events[1]["trigger"] = "t" * 1_000_000
+    elif kind == "many changes":
+        events[1]["changes"] = {f"f{i}": i for i in range(100_000)}
+    elif kind == "many repeats":
+        events += [events[-1]] * 20_000
+    elif kind == "extra key":
+        events[1]["signature"] = "x"
+    return events
+
+
+def _report(events: list[Any]) -> list[tuple[int | None, str]]:
+    return [(p.seq, p.problem) for p in engine_for("repair").verify(events).problems]
+
+
+HUGE = {
+    "deep detail": (2, "it differs from the 'dispatch' event the procedure writes in: detail"),
+    "deep value": (2, "invalid_data: field 'technician': expected text, got dict"),
+    "long trigger": (
+        2,
+        "unknown_trigger: repair has no trigger 'tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt...",
+    ),
+    "many changes": (2, "unknown field 'f0' in its changes"),
+    "many repeats": (4, "seq 4 twice: an event repeated"),
+    "extra key": (2, "not a valid event: signature: Extra inputs are not permitted"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HUGE))
+def test_a_huge_or_odd_log_is_refused_within_bounds(kind: str) -> None:
+    seq, problem = HUGE[kind]
+    events = _huge(kind)  # built here: the children share it (and the engine) by fork
+    result = run_bounded(
+        lambda: _replay("repair", events).split("|", 2)[:2], seconds=5, memory_mb=256
+    )
+    assert result.verdict == "returned", str(result)
+    assert result.value == [str(seq), problem]
+    # The audit goes through the whole log, envelope included, within the same bounds.
+    audit = run_bounded(_report, events, seconds=5, memory_mb=256)
+    assert audit.verdict == "returned", str(audit)
+    assert audit.value[0] == (seq, problem)
