@@ -119,6 +119,7 @@ ALLOWED: dict[str, set[str]] = {
         "TypeError",
         "ValueError",
     },
+    "Engine.verify": {"CalendarError", "DefinitionError", "KeyError", "TypeError", "ValueError"},
     "Case.model_validate, Case.model_validate_json": {"ValidationError"},
     "Desk.open": {"Rejected", "CalendarError", "CaseExists", "KeyError", "TypeError", "ValueError"},
     "Desk.fire": {
@@ -467,6 +468,14 @@ def tampered_log(draw: st.DrawFn) -> list[Event]:
 @given(log=tampered_log())
 def test_replay_raises_only_documented_errors(log):
     only_documented("Engine.replay", ENGINE.replay, log)
+    only_documented("Engine.verify", ENGINE.verify, log)
+
+
+@FUZZ
+@given(items=st.one_of(json_value, st.lists(st.one_of(json_value, st.builds(object)))))
+def test_replay_of_what_is_not_a_log_raises_only_documented_errors(items):
+    only_documented("Engine.replay", ENGINE.replay, items)
+    only_documented("Engine.verify", ENGINE.verify, items)
 
 
 @FUZZ

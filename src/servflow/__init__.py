@@ -13,6 +13,7 @@ from servflow.engine import (
     Engine,
     Event,
     Outcome,
+    ReplayReport,
 )
 from servflow.errors import (
     CalendarError,
@@ -41,6 +42,7 @@ __all__ = [
     "Outcome",
     "Rejected",
     "ReplayError",
+    "ReplayReport",
     "ServflowError",
     "__version__",
 ]

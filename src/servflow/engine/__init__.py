@@ -19,6 +19,7 @@ from servflow.engine.case import (
 )
 from servflow.engine.core import Engine
 from servflow.engine.durations import Duration, parse_duration
+from servflow.engine.verify import ReplayReport
 from servflow.errors import DefinitionError, EvaluationError, Rejected
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "EventKind",
     "Outcome",
     "Rejected",
+    "ReplayReport",
     "TimerState",
     "build_calendar",
     "parse_duration",

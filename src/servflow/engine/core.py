@@ -25,7 +25,8 @@ mutated, so a rejection leaves the case exactly as it was.
 
 Every accepted step returns one audit :class:`Event` per change; applying those events in
 order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
-processing and replay share one function, :func:`_apply`.
+processing and replay share one function, :func:`_apply`. Replay trusts no event: each is
+first decided again by the same rules and time limits (:mod:`servflow.engine.verify`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR
@@ -67,6 +68,9 @@ from servflow.engine.timing import advance as _advance
 from servflow.engine.timing import needs_replan, timers_after
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
+
+if TYPE_CHECKING:
+    from servflow.engine.verify import ReplayReport
 
 __all__ = ["Engine"]
 
@@ -232,6 +236,8 @@ class Engine:
                 f"{what} was made with {procedure} v{version} of digest {digest}, but this "
                 f"engine holds {cp.digest}: a changed procedure needs a new version number"
             )
+            if what.startswith("the log"):
+                message += " (or the log's first event was altered)"
             raise DefinitionError(
                 [Diagnostic(procedure, 0, 0, "error", "digest-mismatch", message)]
             )
@@ -429,29 +435,32 @@ class Engine:
         _check_time(at)
         return _advance(self, self._for_case(case), case, at)
 
-    def replay(self, events: Sequence[Event] | Iterable[Event]) -> Case:
-        """Rebuild a case from its audit log; equal to the case live processing built."""
-        case: Case | None = None
-        cp: CompiledProcedure | None = None
-        for event in events:
-            if case is None:
-                if event.kind != "started" or event.seq != 1:
-                    raise ValueError("an event log starts with the 'started' event, seq 1")
-                cp = self._pinned(
-                    event.procedure,
-                    event.procedure_version,
-                    event.digest,
-                    f"the log of {event.case_id}",
-                )
-            elif event.seq != case.version + 1 or event.case_id != case.id:
-                raise ValueError(
-                    f"event {event.seq} of {event.case_id} does not follow version {case.version} of {case.id}"
-                )
-            assert cp is not None
-            case = _apply(self, cp, case, event)
-        if case is None:
-            raise ValueError("an empty event log holds no case")
-        return case
+    def replay(self, events: Sequence[Event] | Iterable[Event | Mapping[str, Any]]) -> Case:
+        """Rebuild a case from its audit log; equal to the case live processing built.
+
+        Every event is checked against the procedure the log is pinned to (see
+        :mod:`servflow.engine.verify`); the first one the engine could not have written
+        raises :class:`ReplayError` with its ``seq``. Events may be given as
+        :class:`Event` objects or as the JSON dicts a store keeps.
+        """
+        from servflow.engine.verify import replay_log
+
+        return replay_log(self, events)
+
+    def verify(
+        self,
+        events: Sequence[Event] | Iterable[Event | Mapping[str, Any]],
+        *,
+        stored: Case | None = None,
+    ) -> ReplayReport:
+        """Audit a log: a :class:`ReplayReport` of every problem instead of the first.
+
+        With ``stored``, the case a store holds is also compared with the case the log
+        rebuilds.
+        """
+        from servflow.engine.verify import verify_log
+
+        return verify_log(self, events, stored)
 
 
 def _detail(

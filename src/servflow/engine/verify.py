@@ -1,0 +1,614 @@
+"""Replaying an audit log: every event checked against the procedure it is pinned to.
+
+A log is evidence only if the engine could have written it. Before an event is applied
+(by :func:`~servflow.engine.core._apply`, the function live processing uses, so replay
+still equals live) it is checked in three layers, and the first one that fails raises
+:class:`~servflow.errors.ReplayError` naming the event's ``seq`` and the problem in words:
+
+1. **The envelope**: an event (not something shaped like one), of the same case, pinned
+   to the same procedure version and digest as the first, numbered one after the other,
+   with a timezone-aware time no earlier than the event before.
+2. **A person's step** (``started``, ``fired``) is decided again by the rules the engine
+   applies live (:mod:`servflow.engine.rules`): the trigger leaves the state the case is
+   in, the role written in the event could take it (escalation ladder and authority
+   included), each changed value fits its field and is in its stored form, the guard
+   chooses the branch the event names, required fields are filled and the invariants hold
+   on the data as it was then. Then the event the engine would have written is built and
+   compared with the logged one, field by field.
+3. **What the clock did** (every other kind: warnings, breaches, breach steps, automatic
+   transitions, and whatever kinds the time limits produce in future) is not checked
+   kind by kind: ``Engine.advance`` itself is run up to the event's time and its events
+   must be exactly the logged ones. And before a person's step the clock is run as
+   ``fire`` runs it, so nothing may have fallen due that the log leaves out.
+
+Checking a step costs about what firing it costs, without the data parsing: no event is
+validated twice, and the clock is only run again where the log says it ran.
+
+:func:`verify_log` is the auditor's form: it does not stop at the first problem but
+returns a :class:`ReplayReport`. The rules are checked up to the first refuted event
+(every later step would be judged against a case the log has already falsified); the
+envelope is checked to the end, so the report shows every gap, repeat, reordering,
+foreign event, change of definition and step back in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from servflow.engine.case import Actor, Case, Event, case_event, trusted
+from servflow.engine.core import _apply, _detail
+from servflow.engine.rules import (
+    authorise,
+    check_invariants,
+    check_requires,
+    choose_branch,
+    holds,
+)
+from servflow.engine.values import FieldValueError, normalise
+from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
+
+if TYPE_CHECKING:
+    from servflow.engine.compiled import CompiledProcedure, CompiledStep
+    from servflow.engine.core import Engine
+
+__all__ = ["ReplayReport", "replay_log", "verify_log"]
+
+#: The kinds a person's call writes; every other kind is the clock's.
+PERSON_KINDS = frozenset({"started", "fired"})
+# What an event says beyond its envelope (case, seq, definition), which layer 1 checks.
+_COMPARED = (
+    "at",
+    "kind",
+    "trigger",
+    "actor",
+    "role",
+    "source",
+    "target",
+    "changes",
+    "time_limit",
+    "detail",
+)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What :meth:`Engine.verify <servflow.engine.core.Engine.verify>` found in a log.
+
+    ``ok`` is true when every event verified (and the stored case, if one was given,
+    equals the replayed one). ``case`` is the case rebuilt from the events that verified,
+    in order, up to the first problem (None when even the first event fails), and
+    ``verified`` is how many events that is. ``problems`` lists each problem as a
+    :class:`~servflow.errors.ReplayError`, in log order.
+    """
+
+    ok: bool
+    case: Case | None
+    verified: int
+    events: int
+    problems: tuple[ReplayError, ...]
+
+    @property
+    def first(self) -> ReplayError | None:
+        """The first problem, the one :meth:`Engine.replay` raises."""
+        return self.problems[0] if self.problems else None
+
+
+def _name(value: object) -> str:
+    """A name from the log, quoted and cut short: a tampered log may hold anything."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Refuted(Exception):
+    """Internal: an event the procedure refutes (becomes a ReplayError with its seq)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+# -- the envelope ----------------------------------------------------------------------
+
+
+def _as_event(raw: object) -> Event:
+    """An :class:`Event` whose envelope has the types the engine writes."""
+    if isinstance(raw, Event):
+        event = raw
+        values = event.__dict__
+        seq, at = values.get("seq"), values.get("at")
+        # Events built with model_construct (or altered in place) skip validation.
+        if (
+            type(seq) is not int
+            or not isinstance(at, datetime)
+            or type(values.get("changes")) is not dict
+            or type(values.get("detail")) is not dict
+            or not isinstance(values.get("kind"), str)
+            or not isinstance(values.get("trigger"), str)
+            or not isinstance(values.get("target"), str)
+        ):
+            event = _validated(event.__dict__)
+        return event
+    if isinstance(raw, Mapping):
+        return _validated(raw)
+    raise _Refuted(f"not an event but a value of type {type(raw).__name__}")
+
+
+def _seq_of(raw: object) -> int | None:
+    """The seq a damaged event claims, to name it in the error, if it has a usable one."""
+    seq = raw.get("seq") if isinstance(raw, Mapping) else getattr(raw, "seq", None)
+    return seq if type(seq) is int else None
+
+
+def _validated(values: Mapping[str, Any]) -> Event:
+    try:
+        return Event.model_validate(dict(values))
+    except ValidationError as exc:
+        # pydantic's messages never hold the input; its `input` entry does, so only the
+        # location and the message are used.
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the event"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise _Refuted(f"not a valid event: {where}: {first['msg']}{more}") from None
+
+
+class _Envelope:
+    """The checks of layer 1, which hold between events whatever they mean."""
+
+    def __init__(self) -> None:
+        self.first: Event | None = None
+        self.expected_seq = 1
+        self.last_at: datetime | None = None
+
+    def check(self, event: Event, position: int) -> None:
+        seq = event.seq
+        first = self.first
+        if first is None:
+            self.first = first = event
+        if event.case_id != first.case_id:
+            # Not counted in this case's sequence or time: it is another case's.
+            raise _Refuted(
+                f"it belongs to case {_name(event.case_id)}, not {_name(first.case_id)} "
+                "(an event of another case)"
+            )
+        expected, self.expected_seq = self.expected_seq, seq + 1
+        at, last = event.at, self.last_at
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise _Refuted("its time has no time zone (the engine writes aware times)")
+        self.last_at = at if last is None or at > last else last
+        if seq != expected:
+            if position == 0:
+                raise _Refuted("the log does not begin with the case's first event (seq 1)")
+            if seq == expected - 1:
+                raise _Refuted(f"seq {seq} twice: an event repeated")
+            if seq < expected:
+                raise _Refuted(
+                    f"seq {seq} comes after seq {expected - 1}: an event repeated or out of order"
+                )
+            missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected} to {seq - 1}"
+            raise _Refuted(f"{missing} missing before it (the log has a gap)")
+        if (event.procedure, event.procedure_version, event.digest) != (
+            first.procedure,
+            first.procedure_version,
+            first.digest,
+        ):
+            raise _Refuted(
+                f"it was written by {_name(event.procedure)} v{event.procedure_version} with "
+                f"digest {_name(event.digest)}, but the log began with {first.procedure} "
+                f"v{first.procedure_version} with digest {first.digest}"
+            )
+        if last is not None and at < last:
+            raise _Refuted(
+                f"its time {at.isoformat()} is before the previous event's "
+                f"{last.isoformat()} (a log only goes forward in time)"
+            )
+
+
+# -- a person's step -------------------------------------------------------------------
+
+
+def _rule(exc: Rejected) -> _Refuted:
+    # Rejected messages are written to be shown (no pii values), so they are reused.
+    return _Refuted(f"{exc.reason}: {exc.message}")
+
+
+# Actors as a log names them (an id and the one role that authorised the step), shared
+# by the events of a log: building one per event cost a tenth of a step's check.
+_Actors = dict[tuple[str, str], Actor]
+
+
+def _actor(event: Event, actors: _Actors) -> Actor:
+    actor, role = event.actor, event.role
+    if not isinstance(actor, str) or not 1 <= len(actor) <= 200:
+        raise _Refuted("a person's step names no actor (1-200 characters)")
+    if not isinstance(role, str):
+        raise _Refuted("a person's step names no role that authorised it")
+    found = actors.get((actor, role))
+    if found is None:
+        found = actors[(actor, role)] = trusted(Actor, {"id": actor, "roles": frozenset({role})})
+    return found
+
+
+def _role(cp: CompiledProcedure, event: Event) -> None:
+    if event.role not in cp.ranks:
+        raise _Refuted(
+            f"forbidden: unknown role {_name(event.role)}: {cp.procedure.id} has no such role"
+        )
+
+
+def _stored(cp: CompiledProcedure, changes: Mapping[str, Any]) -> None:
+    """Each changed value names a field, fits it and is in the form a case stores."""
+    fields = cp.fields
+    for name, value in changes.items():
+        spec = fields.get(name)
+        if spec is None:
+            raise _Refuted(f"unknown field {_name(name)} in its changes")
+        if value is None:
+            continue
+        try:
+            stored = normalise(spec, value)
+        except FieldValueError as exc:  # its messages never repeat a pii value
+            raise _Refuted(f"invalid_data: field {name!r}: {exc}") from None
+        if stored != value or type(stored) is not type(value):
+            raise _Refuted(f"field {name!r} is not in the form the engine stores")
+
+
+def _accepted(step: CompiledStep, name: str) -> bool:
+    return step.accepts is None or name in step.accepts
+
+
+def _differences(event: Event, expected: Event, names: tuple[str, ...]) -> list[str]:
+    got, want = event.__dict__, expected.__dict__
+    return [n for n in names if got.get(n) != want.get(n)]
+
+
+def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
+    names = _differences(event, expected, _COMPARED)
+    if "changes" in names:
+        moved = sorted(
+            set(event.changes).symmetric_difference(expected.changes)
+            | {k for k in event.changes if event.changes.get(k) != expected.changes.get(k)},
+            key=str,
+        )
+        names[names.index("changes")] = f"changes ({', '.join(_name(n) for n in moved)})"
+    return _Refuted(f"it differs from {what} in: {', '.join(names)}")
+
+
+def check_started(cp: CompiledProcedure, event: Event, actors: _Actors) -> None:
+    """Layer 2 for the event that opened the case."""
+    proc = cp.procedure
+    if event.kind != "started":
+        raise _Refuted(f"the log begins with a {_name(event.kind)} event, not 'started'")
+    start = cp.start
+    if event.target != start.to:
+        raise _Refuted(f"{proc.id} opens in {start.to!r}, not {_name(event.target)}")
+    actor = _actor(event, actors)
+    _role(cp, event)
+    _stored(cp, event.changes)
+    merged: dict[str, Any] = dict.fromkeys(cp.fields)
+    merged.update(cp.defaults)
+    for name, value in event.changes.items():
+        if value is None:
+            raise _Refuted(f"field {name!r} is recorded as set to nothing; a start records values")
+        if not _accepted(start, name) and cp.defaults.get(name) != value:
+            raise _Refuted(f"invalid_data: 'start' does not accept field {name!r}")
+        merged[name] = value
+    for name in cp.defaults:
+        if name not in event.changes:
+            if not _accepted(start, name):
+                raise _Refuted(f"field {name!r} lost its default value at the start")
+            merged[name] = None  # the caller cleared it
+    try:
+        role = authorise(cp, [start], start, actor, merged, proc.start.to, "start", 0)
+        if start.guard is not None and not holds(cp, start.guard, merged, start.to, "start", 0):
+            raise Rejected(
+                "guard_failed",
+                f"'start': the condition {start.guard.source!r} does not hold",
+            )
+        check_requires(cp, start, merged)
+        check_invariants(cp, merged, start.to, "start", 0)
+    except Rejected as exc:
+        raise _rule(exc) from None
+    expected = trusted(
+        Event,
+        {
+            **event.__dict__,
+            "trigger": "start",
+            "role": role,
+            "source": None,
+            "target": start.to,
+            "time_limit": None,
+            "detail": {},
+        },
+    )
+    if expected.__dict__ != event.__dict__:
+        raise _mismatch(event, expected, "the 'started' event the procedure writes")
+
+
+def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors) -> None:
+    """Layer 2 for a person's step on an open case, in the order ``fire`` checks."""
+    proc = cp.procedure
+    kind, trigger, state = event.kind, event.trigger, case.state
+    if kind == "started":
+        raise _Refuted("a second 'started' event: a case is opened once")
+    if state in cp.finals:
+        raise _Refuted(
+            f"final_state: the case is closed ({state!r}); nothing follows a final state"
+        )
+    steps = cp.table.get((trigger, state))
+    if steps is None:
+        if trigger not in proc.transitions:
+            raise _Refuted(f"unknown_trigger: {proc.id} has no trigger {_name(trigger)}")
+        allowed = ", ".join(repr(s) for s in cp.sources.get(trigger, ()))
+        raise _Refuted(
+            f"not_in_state: {trigger!r} can only be taken from {allowed}; the case is in {state!r}"
+        )
+    if event.source != state:
+        raise _Refuted(f"it says the case was in {_name(event.source)}; it was in {state!r}")
+    actor = _actor(event, actors)
+    _role(cp, event)
+    if not any(event.role in s.roles for s in steps):
+        # As fire: the roles before the data, so the problem is the one fire would name.
+        roles = sorted({r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r))
+        raise _Refuted(f"forbidden: {trigger!r} needs one of the roles {', '.join(roles)}")
+    changes = event.changes
+    _stored(cp, changes)
+    data = case.data
+    for name, value in changes.items():
+        if value == data.get(name):
+            raise _Refuted(f"field {name!r} is recorded as changed but keeps its value")
+    # Which cleared values the caller gave (they count for the guards) and which the
+    # step's `clear` made (they do not): a None for a field no branch clears was given.
+    given = {
+        n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in steps)
+    }
+    merged = {**data, **given}
+    level = case.escalation_level
+    try:
+        step = choose_branch(cp, steps, merged, case, trigger)
+    except Rejected as exc:
+        raise _rule(exc) from None
+    if any(v is None and n not in step.clear for n, v in changes.items() if n not in given):
+        # A None that this branch does not clear was given after all: decide again.
+        given = {n: v for n, v in changes.items() if v is not None or n not in step.clear}
+        merged = {**data, **given}
+        try:
+            step = choose_branch(cp, steps, merged, case, trigger)
+        except Rejected as exc:
+            raise _rule(exc) from None
+    for name in given:
+        if not any(_accepted(s, name) for s in steps):
+            raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
+    for name in step.clear:
+        if name not in changes and data.get(name) is not None and not _accepted(step, name):
+            raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
+        merged[name] = changes.get(name, merged.get(name))
+    if event.target != step.to:
+        raise _Refuted(f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}")
+    try:
+        role = authorise(cp, steps, step, actor, merged, state, trigger, level)
+        check_requires(cp, step, merged)
+        check_invariants(cp, merged, step.to, trigger, level)
+    except Rejected as exc:
+        raise _rule(exc) from None
+    expected = case_event(
+        case,
+        {
+            "at": event.at,
+            "kind": "fired",
+            "trigger": trigger,
+            "actor": event.actor,
+            "role": role,
+            "source": state,
+            "target": step.to,
+            "changes": changes,
+            "detail": _detail(cp, steps, step, case),
+        },
+    )
+    if expected.__dict__ != event.__dict__:
+        raise _mismatch(event, expected, f"the {trigger!r} event the procedure writes")
+
+
+def _not_due(event: Event, expected: Event) -> _Refuted:
+    """The logged event is not the one the clock writes at this point."""
+    if event.kind in PERSON_KINDS:
+        return _Refuted(
+            f"{expected.time_limit!r} fell due at {expected.at.isoformat()} before it, but "
+            f"the log lacks the {expected.kind!r} event (seq {expected.seq}) that records it"
+        )
+    return _mismatch(event, expected, f"the {expected.kind!r} event the time limits write here")
+
+
+def _unappliable(exc: Exception) -> str:
+    """Why the engine could not have applied an event, from the error applying it raised."""
+    if isinstance(exc, Rejected):
+        return f"{exc.reason}: {exc.message}"
+    if isinstance(exc, OverflowError):
+        return "a time the event implies is out of range (the engine could not have written it)"
+    # CalendarError and EvaluationError messages name calendars, dates and expressions.
+    return f"the engine could not have applied it: {exc}"
+
+
+# -- the log ---------------------------------------------------------------------------
+
+
+class _Run:
+    """One pass over a log; ``problems`` is None to stop at the first problem."""
+
+    def __init__(self, engine: Engine, problems: list[ReplayError] | None) -> None:
+        self.engine = engine
+        self.problems = problems
+        self.case: Case | None = None
+        self.verified = 0
+        self.count = 0
+        self.case_id: str | None = None
+        self.actors: _Actors = {}
+
+    def refuted(self, seq: int | None, problem: str) -> None:
+        error = ReplayError(problem, seq=seq, case_id=self.case_id)
+        if self.problems is None:
+            raise error
+        self.problems.append(error)
+
+    def run(self, events: Iterable[object]) -> None:
+        engine = self.engine
+        envelope = _Envelope()
+        cp: CompiledProcedure | None = None
+        case: Case | None = None
+        good = True  # no problem yet: the rules are still being checked
+        # The clock's events of one moment come as a batch: `advance` builds the case
+        # after all of them, so those that matched so far (`pending`) are applied one by
+        # one only if the report needs the case in the middle of a batch.
+        batch: list[Event] = []  # the clock's events still expected, in order
+        batch_case: Case | None = None  # the case once the whole batch is applied
+        pending: list[Event] = []
+        position = -1
+        for position, raw in enumerate(events):
+            seq = _seq_of(raw)
+            try:
+                event = _as_event(raw)
+                seq = event.seq
+                if position == 0:
+                    self.case_id = event.case_id
+                envelope.check(event, position)
+            except _Refuted as exc:
+                if good:
+                    self._settle(cp, pending)
+                self.refuted(seq, exc.problem)
+                good = False
+                continue
+            if not good:
+                continue
+            try:
+                if cp is None:
+                    cp = engine._pinned(
+                        event.procedure,
+                        event.procedure_version,
+                        event.digest,
+                        f"the log of {event.case_id}",
+                    )
+                    check_started(cp, event, self.actors)
+                    case = _apply(engine, cp, None, event)
+                elif batch:
+                    expected = batch.pop(0)
+                    if event.__dict__ != expected.__dict__:
+                        raise _not_due(event, expected)
+                    pending.append(event)
+                    if not batch:
+                        case, pending = batch_case, []
+                else:
+                    assert case is not None
+                    case, batch, batch_case = self._step(cp, case, event)
+                    if batch:
+                        pending = [event]
+            except _Refuted as exc:
+                self._settle(cp, pending)
+                self.refuted(event.seq, exc.problem)
+                good = False
+                continue
+            except (Rejected, CalendarError, EvaluationError, OverflowError) as exc:
+                # Applying the event (its clocks) failed where fire would have refused it.
+                self._settle(cp, pending)
+                self.refuted(event.seq, _unappliable(exc))
+                good = False
+                continue
+            if not pending:
+                self.verified = position + 1
+                self.case = case
+        self.count = position + 1
+        if good and batch:
+            self._settle(cp, pending)
+            # The log stops in the middle of what the clock did at one moment: a host
+            # stores an outcome's events together, so the rest was cut off.
+            assert self.case is not None
+            self.refuted(
+                None,
+                f"the log ends after seq {self.case.version}, in the middle of what fell due at "
+                f"{batch[0].at.isoformat()} (the {batch[0].kind!r} event seq {batch[0].seq} "
+                "is missing: truncated?)",
+            )
+        if self.count == 0:
+            self.refuted(None, "an empty log holds no case")
+
+    def _settle(self, cp: CompiledProcedure | None, pending: list[Event]) -> None:
+        """The case after the events of an unfinished batch that did verify."""
+        case = self.case
+        if cp is None or case is None:
+            return
+        for event in pending:
+            case = _apply(self.engine, cp, case, event)
+        self.case = case
+        self.verified += len(pending)
+
+    def _step(
+        self, cp: CompiledProcedure, case: Case, event: Event
+    ) -> tuple[Case, list[Event], Case | None]:
+        """Check one event after the first; returns the case and the clock's batch.
+
+        The clock is run exactly as live processing runs it: before a person's step as
+        ``fire`` does (when the case's ``next_due`` has come), and for the clock's own
+        events by ``Engine.advance`` itself, so that whatever ``advance`` writes (new
+        kinds of events included) is what the log must hold.
+        """
+        at = event.at
+        person = event.kind in PERSON_KINDS
+        if not person or (case.next_due is not None and case.next_due <= at):
+            outcome = self.engine.advance(case, at=at)
+            if outcome.events:
+                produced = list(outcome.events)
+                expected = produced.pop(0)
+                if event.__dict__ != expected.__dict__:
+                    raise _not_due(event, expected)
+                if produced:
+                    return case, produced, outcome.case
+                return outcome.case, [], None
+        if not person:
+            raise _Refuted(
+                f"nothing falls due at {at.isoformat()}: the time limits do not produce "
+                f"this {_name(event.kind)} event"
+            )
+        check_fired(cp, case, event, self.actors)
+        return _apply(self.engine, cp, case, event), [], None
+
+
+def replay_log(engine: Engine, events: Iterable[object]) -> Case:
+    """The case the log rebuilds; :class:`ReplayError` at the first event refuted."""
+    run = _Run(engine, None)
+    run.run(events)
+    assert run.case is not None
+    return run.case
+
+
+def verify_log(engine: Engine, events: Iterable[object], stored: Case | None) -> ReplayReport:
+    """Every problem of the log (see the module's docstring), and the case it proves."""
+    problems: list[ReplayError] = []
+    run = _Run(engine, problems)
+    run.run(events)
+    if stored is not None and not problems and run.case is not None and run.case != stored:
+        mine, theirs = run.case.model_dump(), stored.model_dump()
+        names = [n for n in mine if mine[n] != theirs.get(n)]
+        if "data" in names:
+            fields = sorted(
+                n
+                for n in {*mine["data"], *theirs["data"]}
+                if mine["data"].get(n) != theirs["data"].get(n)
+            )
+            names[names.index("data")] = f"data ({', '.join(_name(n) for n in fields)})"
+        problems.append(
+            ReplayError(
+                f"the stored case differs from the case its log rebuilds in: {', '.join(names)}",
+                seq=None,
+                case_id=run.case_id,
+            )
+        )
+    return ReplayReport(
+        ok=not problems,
+        case=run.case,
+        verified=run.verified,
+        events=run.count,
+        problems=tuple(problems),
+    )
