@@ -30,14 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "src" / "servflow"
 
 # The layers, from the bottom up, as ``(name, module prefixes)`` relative to the package.
-# The language's models sit below the engine (the engine runs them; they know nothing of
-# it); the loader (YAML, static checks, schema) sits above the engine, whose expression
-# compiler it uses to check a file. Storage, the host-side desk, the renderers and the
+# The errors, the hints of messages and the bounds of values (which import nothing else of
+# servflow) are the base. The language's models, procedures and calendars alike, sit below
+# the engine (the engine runs them; they know nothing of it); the loader (YAML, static
+# checks, schema) and the Engine that loads folders (``catalogue``) sit above the engine,
+# whose expression compiler the loader uses to check a file. Storage, the host-side desk, the renderers and the
 # testing kit build on these; ``""`` is the package's own __init__ (the public names it
 # re-exports); the command line, which may use all of it, is the top.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("errors", "_hints")),
-    ("model", ("model",)),
+    ("base", ("errors", "_hints", "bounds")),
+    ("model", ("model", "calendar_spec")),
     ("engine", ("engine",)),
     ("language", ("procedures", "catalogue")),
     ("store", ("store",)),

@@ -18,14 +18,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from servflow.engine.bounds import (
+from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
     TEXT_LENGTH,
     VERSION_LIMIT,
     PatternError,
     compile_pattern,
 )
-from servflow.engine.calendar import CalendarSpec
+from servflow.calendar_spec import CalendarSpec
 
 __all__ = [
     "LANGUAGES",

@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from servflow.engine.bounds import VERSION_LIMIT, id_problem, text_problem
+from servflow.bounds import VERSION_LIMIT, id_problem, text_problem
 
 __all__ = [
     "Actor",

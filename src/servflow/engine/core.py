@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from servflow._hints import did_you_mean
-from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR
-from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
+from servflow.bounds import FIRST_YEAR, LAST_YEAR
+from servflow.calendar_spec import CalendarSpec
+from servflow.engine.calendar import ALWAYS, Calendar, build_calendar
 from servflow.engine.case import (
     Actor,
     Availability,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
-from servflow.engine.calendar import CalendarSpec
+from servflow.calendar_spec import CalendarSpec
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
