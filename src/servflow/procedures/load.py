@@ -9,8 +9,6 @@ escapes from here, whatever the input.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,13 @@ from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
 from servflow.calendar_spec import CalendarSpec
+from servflow.engine.registry import (
+    calendar_name_problem,
+    calendar_references,
+    digest_of,
+    duplicate_version_message,
+    unknown_calendar_message,
+)
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
@@ -106,17 +111,6 @@ class Catalogue:
         """The files that were read as procedures (valid or not)."""
         calendars = set(self.calendar_files)
         return [r.file for r in self.results if r.file not in calendars]
-
-
-def digest_of(procedure: Procedure) -> str:
-    """Content digest: the same for the same meaning, whatever the comments or layout."""
-    canonical = json.dumps(
-        procedure.model_dump(mode="json", by_alias=True),
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _model_fields(model: type[BaseModel]) -> set[str]:
@@ -471,8 +465,10 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
     """Load every procedure and calendar file in ``paths`` (files or directories), and
     the calendar files beside each file named (see :func:`catalogue_files`).
 
-    Cross-file checks run here: a procedure's calendars must exist, and two files may
-    not define the same procedure id and version, or the same calendar.
+    Cross-file checks run here, by the rules of :mod:`servflow.engine.registry` (the
+    engine applies the same ones to what it is given): a procedure's calendars must
+    exist, two files may not define the same procedure id and version, or the same
+    calendar, and none may define the built-in ``always``.
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
@@ -480,14 +476,12 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
         result = load_file(path)
         catalogue.results.append(result)
         for name, spec in result.calendars.items():
-            if name in catalogue.calendars or name == "always":
+            problem = calendar_name_problem(name, catalogue.calendars)
+            if problem is not None:
                 assert result.source_map is not None
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        ("calendars", name),
-                        "duplicate-calendar",
-                        f"calendar {name!r} is defined twice",
-                        key=True,
+                        ("calendars", name), "duplicate-calendar", problem, key=True
                     )
                 )
             else:
@@ -500,36 +494,23 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                     result.source_map.diagnostic(
                         ("version",),
                         "duplicate-version",
-                        f"procedure {key[0]!r} version {key[1]} is also defined in {seen_versions[key]}",
+                        duplicate_version_message(*key, seen_versions[key]),
                     )
                 )
                 result.procedure = None
             else:
                 seen_versions[key] = result.file
-    known = {"always", *catalogue.calendars}
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
             continue
         assert result.source_map is not None
-        for ref, name in _calendar_refs(proc):
-            if name not in known:
+        for ref, name in calendar_references(proc):
+            message = unknown_calendar_message(name, catalogue.calendars)
+            if message is not None:
                 result.diagnostics.append(
-                    result.source_map.diagnostic(
-                        ref,
-                        "unknown-calendar",
-                        f"unknown calendar {name!r}" + did_you_mean(name, known),
-                    )
+                    result.source_map.diagnostic(ref, "unknown-calendar", message)
                 )
         if result.ok:
             catalogue.procedures.append(proc)
     return catalogue
-
-
-def _calendar_refs(proc: Procedure) -> list[tuple[tuple[str | int, ...], str]]:
-    refs: list[tuple[tuple[str | int, ...], str]] = [(("calendar",), proc.calendar)]
-    for name, limit in proc.time_limits.items():
-        for i, target in enumerate(limit.within):
-            if target.calendar is not None:
-                refs.append((("time_limits", name, "within", i, "calendar"), target.calendar))
-    return refs
