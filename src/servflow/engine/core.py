@@ -404,7 +404,7 @@ class Engine:
 
         Every event is checked against the procedure the log is pinned to (see
         :mod:`servflow.engine.verify`); the first one the engine could not have written
-        raises :class:`ReplayError` with its ``seq``. Events may be given as
+        raises :class:`~servflow.errors.ReplayError` with its ``seq``. Events may be given as
         :class:`Event` objects or as the JSON dicts a store keeps.
         """
         from servflow.engine.verify import replay_log

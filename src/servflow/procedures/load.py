@@ -402,7 +402,7 @@ _SUFFIXES = (".yaml", ".yml")
 def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
     """The files a catalogue of ``paths`` is read from: where calendars come from.
 
-    The one rule, for ``servflow check`` and :meth:`Engine.from_directory` alike:
+    The one rule, for ``servflow check`` and :meth:`servflow.Engine.from_directory` alike:
 
     * a folder gives every ``.yaml``/``.yml`` entry in it (not its subfolders; a FIFO,
       device or folder named so is reported as ``not-a-file``, not skipped);
