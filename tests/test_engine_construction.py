@@ -3,11 +3,12 @@ apply with the loader (one version per id, `always` built in, calendars that exi
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import servflow
@@ -166,3 +167,48 @@ def test_a_calendar_is_known_when_defined_or_built_in(name, defined):
     assert (message is None) == (name in defined or name == BUILT_IN_CALENDAR)
     if message is not None:
         assert message.startswith(f"unknown calendar {name!r}")
+
+
+_procedure_keys = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.integers(min_value=1, max_value=2),
+    st.sampled_from(["always", "office", "night", "ofice"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    procs=st.lists(_procedure_keys, max_size=4),
+    calendars=st.lists(st.sampled_from(["office", "night", "always"]), unique=True),
+)
+def test_the_loader_and_the_engine_refuse_the_same_sets(procs, calendars):
+    """Whatever set of procedures and calendars: the engine accepts it exactly when a folder
+    of the same files loads, and for the same reasons."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for i, (pid, version, calendar) in enumerate(procs):
+            text = MINI_YAML.replace("id: mini", f"id: {pid}").replace(
+                "version: 1", f"version: {version}"
+            )
+            (root / f"p{i}.yaml").write_text(text.replace("CALENDAR", calendar), encoding="utf-8")
+        if calendars:
+            body = "".join(f"  {name}: {OFFICE}\n" for name in calendars)
+            (root / "calendars.yaml").write_text(
+                f"servflow: 1\ncalendars:\n{body}", encoding="utf-8"
+            )
+        by_loader = {d.code for d in load_catalogue([root]).errors}
+        specs = load_catalogue([root / "calendars.yaml"]).calendars if calendars else {}
+    models = [_proc(id=pid, version=version, calendar=calendar) for pid, version, calendar in procs]
+    by_engine: set[str] = set()
+    try:
+        servflow.Engine(
+            models,
+            calendars={**specs, **({"always": ALWAYS.spec} if "always" in calendars else {})},
+        )
+    except DefinitionError as exc:
+        by_engine = {d.code for d in exc.errors}
+    if "always" in calendars:
+        # The engine stops at the calendars it cannot take, before any procedure.
+        assert by_engine == {"duplicate-calendar"} <= by_loader
+    else:
+        assert by_engine == by_loader

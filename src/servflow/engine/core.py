@@ -128,14 +128,16 @@ class Engine:
                 spec if isinstance(spec, Calendar) else build_calendar(name, spec)
             )
         problems: list[Diagnostic] = []
+        seen: set[tuple[str, int]] = set()  # the loader's rule: a refused one is still there
         for proc in procedures:
             if not isinstance(proc, Procedure):
                 raise TypeError(f"expected Procedure objects, not {type(proc).__name__}")
             key = (proc.id, proc.version)
-            if key in self._compiled:
+            if key in seen:
                 message = duplicate_version_message(proc.id, proc.version, None)
                 problems.append(Diagnostic(proc.id, 0, 0, "error", "duplicate-version", message))
                 continue
+            seen.add(key)
             diags = self._problems_of(proc, checker)
             if diags:
                 problems.extend(diags)
