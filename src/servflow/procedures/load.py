@@ -108,6 +108,12 @@ class Catalogue:
         return [r.file for r in self.results if r.file not in calendars]
 
 
+def _clipped(value: object, width: int = 80) -> str:
+    """``repr(value)``, cut to ``width`` characters: a diagnostic quotes, it does not copy."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[: width - 4]}...{text[-1]}"
+
+
 def digest_of(procedure: Procedure) -> str:
     """Content digest: the same for the same meaning, whatever the comments or layout."""
     canonical = json.dumps(
@@ -246,7 +252,9 @@ def pydantic_diagnostics(
             )
         else:
             value = error.get("input")
-            shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+            shown = (
+                f" (got {_clipped(value)})" if isinstance(value, str | int | float | bool) else ""
+            )
             message = error["msg"].removeprefix("Value error, ")
             if kind == "literal_error" and loc and loc[-1] == "type":
                 message = f"unknown field type {value!r}" + did_you_mean(
