@@ -63,6 +63,7 @@ from servflow.engine.provisional import (
     needs_replan,
     published_further,
     replanned_event,
+    stamped,
 )
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 from servflow.model import TimeLimit
@@ -576,8 +577,6 @@ def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
 
 def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
     """Apply everything due by ``at``; each event is stamped with its own due moment."""
-    from servflow.engine.core import _apply
-
     events: list[Event] = []
     effects: list[Effect] = []
     if case.state not in cp.finals:
@@ -602,7 +601,7 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
         action = timer.next_action or ""
         new_events, new_effects = _due_events(cp, limit, timer, case, moment, action)
         for event in new_events:
-            case = _apply(engine, cp, case, event)
+            event, case = stamped(engine, cp, case, event)
             events.append(event)
         effects.extend(new_effects)
         # An automatic transition runs after the breach that asked for it.
@@ -611,7 +610,7 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
                 fired = _auto_fire(engine, cp, case, step.fire, moment, limit.name)
                 if fired is not None:
                     event, step_effects = fired
-                    case = _apply(engine, cp, case, event)
+                    event, case = stamped(engine, cp, case, event)
                     events.append(event)
                     effects.extend(step_effects)
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
