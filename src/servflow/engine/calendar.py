@@ -59,6 +59,8 @@ calendar, which past ``published_through`` uses what the holiday source fixes fo
 years (the statutory holidays, no make-up days yet) plus the overrides and the weekly
 hours, for up to :data:`HORIZON` more. :attr:`Calendar.published_end` is the instant the
 published schedule ends; a deadline after it is provisional, and the engine marks it so.
+:meth:`Calendar.as_published` is the calendar as an earlier publication of it was (the
+overrides up to that date): replay computes each event in the publication its host had.
 """
 
 from __future__ import annotations
@@ -439,19 +441,20 @@ class Calendar:
         for s, e in self._intervals(day):
             if s < moment:
                 position += min(e, moment) - s
-        previous = day
-        for _ in range(count):
-            previous = day
+        # From the very start of a working day, N working days have elapsed at the end of
+        # the Nth day, counting that day (Tuesday 08:30 + 1wd = Tuesday 17:30): the
+        # earliest instant, and the same instant as adding that day's hours in seconds.
+        # No day after it is looked at, so an answer at the close of the last published
+        # day is given, and is the same in every calendar that agrees up to that day.
+        whole = position == _ZERO and count > 0
+        for _ in range(count - 1 if whole else count):
             day += _ONE_DAY
             while not self._intervals(day):
                 if day > limit:
                     self._beyond_horizon(u)
                 day += _ONE_DAY
-        if position == _ZERO and count:
-            # From the very start of a working day, N working days have elapsed at the
-            # end of the Nth day (Tuesday 08:30 + 1wd = Tuesday 17:30), the earliest
-            # instant, and the same instant as adding that day's hours in seconds.
-            return self._intervals(previous)[-1][1], previous
+        if whole:
+            return self._intervals(day)[-1][1], day
         intervals = self._intervals(day)
         for s, e in intervals:
             # `<=`: a position that ends exactly with an interval is reached at its end
