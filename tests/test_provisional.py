@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from servflow import Actor, Case, Engine, Rejected, ReplayError
-from servflow.engine import CalendarSpec
+from servflow import Actor, CalendarError, Case, Engine, Rejected, ReplayError
+from servflow.engine import CalendarSpec, parse_duration
 from servflow.engine.case import Event
 from servflow.procedures import load_file, load_procedure
 
@@ -555,3 +555,27 @@ def test_a_publication_record_removed_or_moved_back_never_goes_unnoticed(start, 
             NEWEST.replay(tampered)
     else:
         assert report.case == live or not report.ok
+
+
+def test_a_calendar_as_published_is_the_older_file_cached():
+    newest = NEWEST.calendars["office"]
+    older = HOSTS[1].calendars["office"]  # published through 2027-01-05
+    view = newest.as_published(date(2027, 1, 5))
+    assert view is newest.as_published(date(2027, 1, 5))  # built once
+    assert view.published_through == date(2027, 1, 5)
+    assert view.as_published(date(2028, 12, 31)) is newest
+    assert newest.as_published(date(2028, 12, 31)) is newest
+    assert view.spec == older.spec
+    # The same answers as the older file, past its end too (its provisional view).
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
+    for days in ("1wd", "2wd", "5wd", "30wd"):
+        duration = parse_duration(days)
+        assert view.extended.add(monday, duration) == older.extended.add(monday, duration)
+    # 8 January is a half day in the later publication only.
+    thursday = datetime(2027, 1, 7, 14, 0, tzinfo=SH)
+    assert view.extended.add(thursday, parse_duration("1wd")) == datetime(
+        2027, 1, 8, 14, 0, tzinfo=SH
+    )
+    assert newest.add(thursday, parse_duration("1wd")) == datetime(2027, 1, 8, 12, 0, tzinfo=SH)
+    with pytest.raises(CalendarError, match=r"published through 2028-12-31 only"):
+        newest.as_published(date(2029, 1, 1))

@@ -33,7 +33,10 @@ such timer: a ``replanned`` event, stamped at the case's last change so that adv
 stays idempotent and independent of how time is split, which :func:`timers_after`
 applies like any other (:func:`_replan`), live and in replay alike. A re-plan is computed
 from the cycle's start, its pauses and the case's data only, never from the provisional
-values it replaces, so a replay with the newer calendars reaches the same timer.
+values it replaces. Each event whose processing depended on a calendar's publication
+records it, and is applied and derived again in that publication (see
+:mod:`servflow.engine.provisional`), so a log written by hosts holding different
+publications replays exactly.
 """
 
 from __future__ import annotations

@@ -21,6 +21,15 @@ still equals live) it is checked in three layers, and the first one that fails r
    must be exactly the logged ones. And before a person's step the clock is run as
    ``fire`` runs it, so nothing may have fallen due that the log leaves out.
 
+Every layer runs in the calendars the event's host had: an event that records the
+publications it was computed under (``detail["publications"]``, see
+:mod:`servflow.engine.provisional`) is applied, and its clock and re-plans derived, in
+the engine viewed as published through them; an event that records none in the engine
+itself. One host wrote a batch of clock events, but only some of them may record its
+publication (those that counted past its end): when a later one names it, the batch is
+derived again, from its start, in that view. A publication later than the engine's own
+cannot be reproduced and is refused, naming the calendar and both dates.
+
 Checking a step costs about what firing it costs, without the data parsing: no event is
 validated twice, and the clock is only run again where the log says it ran.
 
