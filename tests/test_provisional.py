@@ -579,3 +579,62 @@ def test_a_calendar_as_published_is_the_older_file_cached():
     assert newest.add(thursday, parse_duration("1wd")) == datetime(2027, 1, 8, 12, 0, tzinfo=SH)
     with pytest.raises(CalendarError, match=r"published through 2028-12-31 only"):
         newest.as_published(date(2029, 1, 1))
+
+
+TWO = """
+servflow: 1
+id: two
+version: 1
+title: {en: Two clocks}
+calendar: office
+roles:
+  agent: {title: {en: Agent}, rank: 1}
+states:
+  open: {title: {en: Open}}
+  closed: {title: {en: Closed}, final: true}
+start: {to: open, roles: [agent]}
+transitions:
+  close: {from: open, to: closed, roles: [agent]}
+time_limits:
+  plain:
+    starts: {entered: open}
+    stops: {entered: closed}
+    within: [{limit: 1h}]
+  chased:
+    starts: {entered: open}
+    stops: {entered: closed}
+    within: [{limit: 1h}]
+    on_breach:
+      - {notify: agent, after: 1wd}
+"""
+
+
+def test_a_batch_whose_later_event_alone_names_the_publication_replays_exactly():
+    """Two breaches fall due together at 17:00 on 31 December. The first counts nothing
+    past the published end and records nothing; the second plans its step into 2027 and
+    records 2026. Replay derives the whole batch again in the 2026 publication."""
+    procedure = load_procedure(TWO)
+    hosts = [
+        Engine([procedure], calendars={**CALENDARS, "office": h.calendars["office"].spec})
+        for h in (A, NEWEST)
+    ]
+    old, new = hosts
+    opened = old.start("two", actor=AGENT, at=datetime(2026, 12, 31, 16, 0, tzinfo=SH))
+    due = old.advance(opened.case, at=datetime(2026, 12, 31, 18, 0, tzinfo=SH))
+    assert [(e.kind, e.time_limit, e.detail.get("publications")) for e in due.events] == [
+        ("breached", "plain", None),
+        ("breached", "chased", {"office": "2026-12-31"}),
+    ]
+    # 1wd after the breach: Monday 4 January in 2026's view; the newer file makes
+    # Saturday 2 January a working day.
+    assert due.case.timers["chased"].next_at == datetime(2027, 1, 4, 17, 0, tzinfo=SH)
+    log = [*opened.events, *due.events]
+    assert new.replay(log) == due.case
+    assert new.verify(log, stored=due.case).ok
+    # The same batch written by the newer host records nothing, and replays too.
+    fresh = new.advance(
+        new.start("two", actor=AGENT, at=datetime(2026, 12, 31, 16, 0, tzinfo=SH)).case,
+        at=datetime(2026, 12, 31, 18, 0, tzinfo=SH),
+    )
+    assert fresh.case.timers["chased"].next_at == datetime(2027, 1, 2, 17, 0, tzinfo=SH)
+    assert all("publications" not in e.detail for e in fresh.events)
