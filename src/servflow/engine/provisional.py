@@ -48,6 +48,7 @@ __all__ = [
     "published_further",
     "replanned_event",
     "stamped",
+    "unrecorded",
     "viewed",
 ]
 
@@ -248,6 +249,25 @@ def publication_problem(engine: Engine, recorded: object) -> str | None:
                 f"it was computed with calendar {name!r} published through {value}, but "
                 f"this engine's {name!r} is published through {own.isoformat()} only: "
                 "replay the log with an engine holding that publication or a later one"
+            )
+    return None
+
+
+def unrecorded(event: Event, expected: Event) -> str | None:
+    """An event that records no publication of a calendar the engine computed it past.
+
+    Its host counted those dates in a calendar published further than this engine's
+    (had it counted them provisionally, it would have recorded its publication).
+    """
+    want = expected.detail.get(PUBLICATIONS) or {}
+    got = event.detail.get(PUBLICATIONS) or {}
+    for name, through in want.items():
+        if name not in got:
+            return (
+                f"it records no publication of calendar {name!r}, yet it counts past "
+                f"{through}, where this engine's {name!r} is published through: a host "
+                "holding it published further wrote it (replay the log with an engine "
+                "holding that publication or a later one), or its record was removed"
             )
     return None
 

@@ -56,6 +56,7 @@ from servflow.engine.provisional import (
     needs_replan,
     publication_problem,
     stamped,
+    unrecorded,
     viewed,
 )
 from servflow.engine.rules import (
@@ -283,7 +284,7 @@ def _differences(event: Event, expected: Event, names: tuple[str, ...]) -> list[
 
 
 def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
-    lacking = _unrecorded(event, expected)
+    lacking = unrecorded(event, expected)
     if lacking is not None:
         return _Refuted(lacking)
     names = _differences(event, expected, _COMPARED)
@@ -295,25 +296,6 @@ def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
         )
         names[names.index("changes")] = f"changes ({', '.join(_name(n) for n in moved)})"
     return _Refuted(f"it differs from {what} in: {', '.join(names)}")
-
-
-def _unrecorded(event: Event, expected: Event) -> str | None:
-    """An event that records no publication of a calendar the engine computed it past.
-
-    Its host counted those dates in a calendar published further than this engine's
-    (had it counted them provisionally, it would have recorded its publication).
-    """
-    want = expected.detail.get(PUBLICATIONS) or {}
-    got = event.detail.get(PUBLICATIONS) or {}
-    for name, through in want.items():
-        if name not in got:
-            return (
-                f"it records no publication of calendar {name!r}, yet it counts past "
-                f"{through}, where this engine's {name!r} is published through: a host "
-                "holding it published further wrote it (replay the log with an engine "
-                "holding that publication or a later one), or its record was removed"
-            )
-    return None
 
 
 def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _Actors) -> Case:
