@@ -3,7 +3,8 @@
 Each log is played through the public API at fixed times, so it is the same on every run:
 ``repair`` (opened, dispatched, chased, completed), ``repair_late`` (the dispatch limit's
 warning and breach fall due before a late dispatch), ``repair_other`` (``repair`` of
-another case, for stray events) and ``ticket`` (``tests/procedures/ticket.yaml``: two
+another case, for stray events), ``repair_2027`` (dispatched in January 2027, past the
+``office`` calendar's published end: its events record that publication) and ``ticket`` (``tests/procedures/ticket.yaml``: two
 warnings, a breach that fires ``escalate`` by itself, a delayed breach step, and a step
 that follows the escalation ladder).
 """
@@ -74,6 +75,18 @@ def _repair_late() -> list[Event]:
     return log + list(out.events)
 
 
+def _repair_2027() -> list[Event]:
+    engine = engines()["repair"]
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=TZ)
+    data = {**REPAIR, "appointment_at": "2027-01-04T12:00:00+08:00"}
+    out = engine.start("repair", actor=CLERK, data=data, at=monday, case_id="r-1")
+    log = list(out.events)
+    out = engine.fire(out.case, "dispatch", actor=CLERK, data={"technician": "李師傅"}, at=monday)
+    log += out.events
+    out = engine.advance(out.case, at=monday + timedelta(days=1, hours=1))
+    return log + list(out.events)
+
+
 def _ticket() -> list[Event]:
     engine = engines()["ticket"]
     out = engine.start("ticket", actor=AGENT, at=NINE, case_id="t-1")
@@ -92,6 +105,7 @@ def _logs() -> dict[str, tuple[Event, ...]]:
         "repair": tuple(_repair("r-1")),
         "repair_other": tuple(_repair("r-2")),
         "repair_late": tuple(_repair_late()),
+        "repair_2027": tuple(_repair_2027()),
         "ticket": tuple(_ticket()),
     }
 

@@ -737,3 +737,14 @@ def test_the_extended_view_agrees_within_the_published_schedule(
     else:
         assert extended.add(t, d, end_of_working_day=end_of_day) == published
         assert extended.elapsed(t, published) == OFFICE.elapsed(t, published)
+
+
+def test_whole_working_days_ending_on_the_last_published_day_are_answered() -> None:
+    """From closing time, 7wd end at the close of 31 December: the published calendar
+    answers without looking at 1 January (found by the property above)."""
+    start = datetime(2026, 12, 22, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    close = datetime(2026, 12, 31, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert OFFICE.add(start, Duration(working_days=7)) == close
+    assert OFFICE.extended.add(start, Duration(working_days=7)) == close
+    with pytest.raises(CalendarError, match="beyond published_through"):
+        OFFICE.add(start, Duration(working_days=8))

@@ -349,3 +349,13 @@ def test_procedures_built_in_python_are_checked_by_the_engine():
         Engine([proc])
     assert "unknown-state" in [d.code for d in info.value.errors]
     assert Engine([load_procedure(MINI)]).procedure("mini").id == "mini"
+
+
+def test_a_diagnostic_quotes_a_long_value_clipped():
+    text = (REPO / "procedures" / "repair.yaml").read_text(encoding="utf-8")
+    long_title = "x" * 5000
+    bad = text.replace("version: ", f"version: '{long_title}'\n_was_version: ", 1)
+    result = load_text(bad, "repair.yaml")
+    assert not result.ok
+    assert all(len(d.message) < 400 for d in result.diagnostics)
+    assert any("..." in d.message for d in result.diagnostics)

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from servflow import Actor, Case, Engine, Rejected
-from servflow.engine import CalendarSpec
+from servflow import Actor, CalendarError, Case, Engine, Rejected, ReplayError
+from servflow.engine import CalendarSpec, parse_duration
 from servflow.engine.case import Event
 from servflow.procedures import load_file, load_procedure
 
@@ -146,9 +146,12 @@ def test_a_repair_dispatched_in_2027_is_provisional_then_replanned_and_replays()
                 "cycle": 1,
                 "provisional": True,
                 "published_through": "2026-12-31",
+                # The publication it was computed under: replay computes it in that one.
+                "publications": {"office": "2026-12-31"},
             },
         )
     ]
+    assert dispatched.events[0].detail == {"publications": {"office": "2026-12-31"}}
 
     # 2027 is published: 5 January is declared off, so the deadline moves to Thursday.
     later = SEED_2027.advance(warned.case, at=datetime(2027, 1, 5, 11, 0, tzinfo=SH))
@@ -166,6 +169,7 @@ def test_a_repair_dispatched_in_2027_is_provisional_then_replanned_and_replays()
         "was_next_at": "2027-01-05T07:00:00+00:00",
         "next_at": "2027-01-06T07:00:00+00:00",
         "provisional": False,
+        "publications": {"office": "2027-12-31"},
     }
     completion = later.case.timers["completion"]
     assert completion.due_at == datetime(2027, 1, 7, 9, 0, tzinfo=SH)
@@ -297,20 +301,6 @@ def _ended_provisionally(case: Case) -> bool:
     return False
 
 
-def _without_ended(case: Case) -> dict[str, object]:
-    """The case, less what cycles that ended past the published end counted: history."""
-    dumped = case.model_dump(mode="json")
-    for name, timer in case.timers.items():
-        out = dumped["timers"][name]
-        if timer.status == "stopped" and _ended_past(timer.stopped_at, timer.due_at):
-            for key in ("elapsed_seconds", "budget_seconds", "due_at"):
-                out[key] = None
-        for i, record in enumerate(timer.history):
-            if _ended_past(record.ended_at, record.due_at):
-                out["history"][i].update(business_seconds=None, due_at=None, met=None)
-    return dumped
-
-
 @PROPS
 @given(start=MOMENTS, actions=ACTIONS, data=st.data())
 def test_replay_equals_the_live_case_across_a_re_plan(start, actions, data):
@@ -322,14 +312,10 @@ def test_replay_equals_the_live_case_across_a_re_plan(start, actions, data):
         assert A.replay(events) == live
         assert all(e.kind != "replanned" for e in events)
         return
-    replayed = B.replay(events)
-    before, _, _ = _life(start, actions[:switch], switch)
-    if not _ended_provisionally(before):
-        assert replayed == live
-    else:
-        # A cycle that ended before the re-plan keeps what it counted (history); a
-        # replay with the newer calendar counts it in that one. All else is equal.
-        assert _without_ended(replayed) == _without_ended(live)
+    # Exactly, cycles that ended before the re-plan included: each event records the
+    # publication it was counted under, and replay counts it in that one.
+    assert B.replay(events) == live
+    assert B.verify(events, stored=live).ok
 
 
 @PROPS
@@ -407,3 +393,248 @@ def test_a_host_with_an_older_calendar_keeps_the_plan_and_the_newer_host_replans
     assert respond.due_at == datetime(2027, 1, 7, 10, 0, tzinfo=SH)
     log = [*opened.events, *replanned.events, *waiting.events, *resumed.events, *again.events]
     assert B.replay(log) == again.case
+
+
+# -- hosts holding different publications ----------------------------------------------
+
+
+def _published(through: date, overrides: dict[date, object]) -> Engine:
+    spec = OFFICE.model_copy(
+        update={"published_through": through, "overrides": {**OFFICE.overrides, **overrides}}
+    )
+    return Engine([PROC], calendars={**CALENDARS, "office": spec})
+
+
+# Successive publications of one calendar: each agrees with the next up to its own end.
+_2027 = {date(2027, 1, 2): "workday", date(2027, 1, 5): "off", date(2027, 1, 8): ("08:30-12:00",)}
+HOSTS = (
+    A,
+    _published(date(2027, 1, 5), {d: v for d, v in _2027.items() if d <= date(2027, 1, 5)}),
+    _published(date(2027, 12, 31), _2027),
+    _published(date(2028, 12, 31), {**_2027, date(2028, 1, 3): "off"}),
+)
+NEWEST = HOSTS[-1]
+
+
+def _hosted_life(start: datetime, steps: list[tuple[str, int, int]]) -> tuple[Case, list[Event]]:
+    """A life in which each call is made by one of HOSTS, whichever the draw says."""
+    out = HOSTS[0].start("ticket", actor=AGENT, at=start, case_id="t")
+    case, events, at = out.case, list(out.events), start
+    for op, minutes, host in steps:
+        engine = HOSTS[host]
+        at += timedelta(minutes=minutes)
+        if op == "advance":
+            out = engine.advance(case, at=at)
+        else:
+            data = {"urgent": True} if op == "mark_urgent" else None
+            try:
+                out = engine.fire(case, op, actor=AGENT, data=data, at=at)
+            except Rejected:
+                continue
+        case = out.case
+        events.extend(out.events)
+    return case, events
+
+
+HOSTED = st.lists(
+    st.tuples(
+        st.sampled_from(["wait", "resume", "mark_urgent", "finish", "reopen", "advance"]),
+        st.integers(min_value=1, max_value=2 * 24 * 60),
+        st.integers(min_value=0, max_value=len(HOSTS) - 1),
+    ),
+    max_size=10,
+)
+
+
+def _recorded(events: list[Event]) -> list[date]:
+    return [
+        date.fromisoformat(e.detail["publications"]["office"])
+        for e in events
+        if "office" in e.detail.get("publications", {})
+    ]
+
+
+@PROPS
+@given(start=MOMENTS, steps=HOSTED)
+def test_replay_is_exact_whichever_publications_the_hosts_held(start, steps):
+    live, events = _hosted_life(start, steps)
+    assert NEWEST.replay(events) == live
+    report = NEWEST.verify(events, stored=live)
+    assert report.ok, report.problems
+    # An older host replays it too, unless the log holds what only a newer one computed:
+    # then it says so, naming the calendar, rather than computing something else.
+    for host in HOSTS[:-1]:
+        try:
+            replayed = host.replay(events)
+        except ReplayError as exc:
+            problem = exc.problem
+        else:
+            assert replayed == live
+            continue
+        assert "calendar 'office'" in problem
+        assert "replay the log with an engine holding that publication" in problem
+
+
+@PROPS
+@given(start=MOMENTS, steps=HOSTED, data=st.data())
+def test_a_recorded_publication_altered_is_refused(start, steps, data):
+    _, events = _hosted_life(start, steps)
+    marked = [i for i, e in enumerate(events) if e.detail.get("publications")]
+    if not marked:
+        return
+    i = data.draw(st.sampled_from(marked))
+    altered = data.draw(
+        st.sampled_from(
+            [
+                {"office": "2030-01-01"},  # newer than any host's
+                {"office": "2027-02-30"},
+                {"office": 20270101},
+                {"nowhere": "2026-12-31"},
+                {},
+                "office",
+            ]
+        )
+    )
+    tampered = [e.model_dump() for e in events]
+    if altered is None:
+        del tampered[i]["detail"]["publications"]
+    else:
+        tampered[i]["detail"]["publications"] = altered
+    with pytest.raises(ReplayError) as caught:
+        NEWEST.replay(tampered)
+    assert caught.value.seq == events[i].seq
+    if altered == {"office": "2030-01-01"}:
+        assert "published through 2030-01-01" in caught.value.problem
+        assert "published through 2028-12-31 only" in caught.value.problem
+
+
+def test_an_engine_older_than_the_log_names_both_publications():
+    start = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
+    opened = A.start("ticket", actor=AGENT, at=start, case_id="t")
+    replanned = NEWEST.advance(opened.case, at=start + timedelta(minutes=5))
+    log = [*opened.events, *replanned.events]
+    with pytest.raises(ReplayError) as caught:
+        A.replay(log)
+    assert caught.value.seq == 2
+    assert caught.value.problem == (
+        "it was computed with calendar 'office' published through 2028-12-31, but this "
+        "engine's 'office' is published through 2026-12-31 only: replay the log with an "
+        "engine holding that publication or a later one"
+    )
+    assert NEWEST.replay(log) == replanned.case
+    report = A.verify(log)
+    assert report.first is not None
+    assert (report.ok, report.first.problem, report.verified) == (False, caught.value.problem, 1)
+
+
+@PROPS
+@given(start=MOMENTS, steps=HOSTED, data=st.data())
+def test_a_publication_record_removed_or_moved_back_never_goes_unnoticed(start, steps, data):
+    """What some host could have written is not refused by replay alone ...
+
+    A log whose record says 2025, or nothing (a host with a newer calendar, within its
+    publication, records none), may be another host's true log. Such an alteration is
+    refused by replay, or the rebuilt case differs from the stored one (verify with
+    ``stored``), or it changed nothing at all.
+    """
+    live, events = _hosted_life(start, steps)
+    marked = [i for i, e in enumerate(events) if e.detail.get("publications")]
+    if not marked:
+        return
+    i = data.draw(st.sampled_from(marked))
+    tampered = [e.model_dump() for e in events]
+    if data.draw(st.booleans()):
+        del tampered[i]["detail"]["publications"]
+    else:
+        tampered[i]["detail"]["publications"] = {"office": "2025-12-31"}
+    report = NEWEST.verify(tampered, stored=live)
+    if report.first is not None and report.first.seq is not None:
+        # Refused by replay, at the altered event or at a later one it contradicts.
+        assert report.first.seq >= events[i].seq
+        with pytest.raises(ReplayError):
+            NEWEST.replay(tampered)
+    else:
+        assert report.case == live or not report.ok
+
+
+def test_a_calendar_as_published_is_the_older_file_cached():
+    newest = NEWEST.calendars["office"]
+    older = HOSTS[1].calendars["office"]  # published through 2027-01-05
+    view = newest.as_published(date(2027, 1, 5))
+    assert view is newest.as_published(date(2027, 1, 5))  # built once
+    assert view.published_through == date(2027, 1, 5)
+    assert view.as_published(date(2028, 12, 31)) is newest
+    assert newest.as_published(date(2028, 12, 31)) is newest
+    assert view.spec == older.spec
+    # The same answers as the older file, past its end too (its provisional view).
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
+    for days in ("1wd", "2wd", "5wd", "30wd"):
+        duration = parse_duration(days)
+        assert view.extended.add(monday, duration) == older.extended.add(monday, duration)
+    # 8 January is a half day in the later publication only.
+    thursday = datetime(2027, 1, 7, 14, 0, tzinfo=SH)
+    assert view.extended.add(thursday, parse_duration("1wd")) == datetime(
+        2027, 1, 8, 14, 0, tzinfo=SH
+    )
+    assert newest.add(thursday, parse_duration("1wd")) == datetime(2027, 1, 8, 12, 0, tzinfo=SH)
+    with pytest.raises(CalendarError, match=r"published through 2028-12-31 only"):
+        newest.as_published(date(2029, 1, 1))
+
+
+TWO = """
+servflow: 1
+id: two
+version: 1
+title: {en: Two clocks}
+calendar: office
+roles:
+  agent: {title: {en: Agent}, rank: 1}
+states:
+  open: {title: {en: Open}}
+  closed: {title: {en: Closed}, final: true}
+start: {to: open, roles: [agent]}
+transitions:
+  close: {from: open, to: closed, roles: [agent]}
+time_limits:
+  plain:
+    starts: {entered: open}
+    stops: {entered: closed}
+    within: [{limit: 1h}]
+  chased:
+    starts: {entered: open}
+    stops: {entered: closed}
+    within: [{limit: 1h}]
+    on_breach:
+      - {notify: agent, after: 1wd}
+"""
+
+
+def test_a_batch_whose_later_event_alone_names_the_publication_replays_exactly():
+    """Two breaches fall due together at 17:00 on 31 December. The first counts nothing
+    past the published end and records nothing; the second plans its step into 2027 and
+    records 2026. Replay derives the whole batch again in the 2026 publication."""
+    procedure = load_procedure(TWO)
+    hosts = [
+        Engine([procedure], calendars={**CALENDARS, "office": h.calendars["office"].spec})
+        for h in (A, NEWEST)
+    ]
+    old, new = hosts
+    opened = old.start("two", actor=AGENT, at=datetime(2026, 12, 31, 16, 0, tzinfo=SH))
+    due = old.advance(opened.case, at=datetime(2026, 12, 31, 18, 0, tzinfo=SH))
+    assert [(e.kind, e.time_limit, e.detail.get("publications")) for e in due.events] == [
+        ("breached", "plain", None),
+        ("breached", "chased", {"office": "2026-12-31"}),
+    ]
+    # 1wd after the breach: Monday 4 January in 2026's view; the newer file makes
+    # Saturday 2 January a working day.
+    assert due.case.timers["chased"].next_at == datetime(2027, 1, 4, 17, 0, tzinfo=SH)
+    log = [*opened.events, *due.events]
+    assert new.replay(log) == due.case
+    assert new.verify(log, stored=due.case).ok
+    # The same batch written by the newer host records nothing, and replays too.
+    fresh = new.advance(
+        new.start("two", actor=AGENT, at=datetime(2026, 12, 31, 16, 0, tzinfo=SH)).case,
+        at=datetime(2026, 12, 31, 18, 0, tzinfo=SH),
+    )
+    assert fresh.case.timers["chased"].next_at == datetime(2027, 1, 2, 17, 0, tzinfo=SH)
+    assert all("publications" not in e.detail for e in fresh.events)

@@ -59,6 +59,8 @@ calendar, which past ``published_through`` uses what the holiday source fixes fo
 years (the statutory holidays, no make-up days yet) plus the overrides and the weekly
 hours, for up to :data:`HORIZON` more. :attr:`Calendar.published_end` is the instant the
 published schedule ends; a deadline after it is provisional, and the engine marks it so.
+:meth:`Calendar.as_published` is the calendar as an earlier publication of it was (the
+overrides up to that date): replay computes each event in the publication its host had.
 """
 
 from __future__ import annotations
@@ -138,11 +140,13 @@ class Calendar:
         "_extended",
         "_holiday_source",
         "_name",
+        "_origin",
         "_overrides",
         "_published_end",
         "_published_through",
         "_spans",
         "_spec",
+        "_views",
         "_weekly",
         "_workday",
         "_years",
@@ -183,6 +187,9 @@ class Calendar:
             except OverflowError:  # the last day of year 9999 east of UTC
                 self._published_end = None
         self._extended: Calendar | None = None if published_through is not None else self
+        # The calendar this one is a view of (as_published), and its own views by date.
+        self._origin: Calendar = self
+        self._views: dict[date, Calendar] = {}
         self._days: dict[date, tuple[Interval, ...]] = {}
         # The same intervals as integer microseconds since 1970 (UTC): the hot loops of
         # add() and elapsed() compare and subtract plain ints, not datetimes.
@@ -244,6 +251,51 @@ class Calendar:
                 _provisional_from=self._published_through,
             )
             found._extended = found
+            found._origin = self._origin
+        return found
+
+    def as_published(self, through: date) -> Calendar:
+        """This calendar as it was when published through ``through`` (not later).
+
+        The same zone, hours, breaks and holiday source, and the overrides up to
+        ``through`` only: exactly the calendar a host held whose file was published that
+        far, so its :attr:`extended` view answers what that host answered past it. Replay
+        computes the events a log records under an older publication in it. Views are
+        kept per date, so a replay builds each one once.
+        """
+        origin = self._origin
+        if through == origin._published_through:
+            return origin
+        limit = origin._published_through
+        if limit is not None and through > limit:
+            raise CalendarError(
+                self._name,
+                f"is published through {limit.isoformat()} only, not {through.isoformat()}",
+            )
+        found = origin._views.get(through)
+        if found is None:
+            spec = origin._spec
+            if spec is not None:
+                spec = spec.model_copy(
+                    update={
+                        "published_through": through,
+                        "overrides": {d: v for d, v in spec.overrides.items() if d <= through},
+                    }
+                )
+            found = Calendar(
+                origin._name,
+                origin._zone,
+                origin._weekly,
+                workday=origin._workday,
+                overrides={d: v for d, v in origin._overrides.items() if d <= through},
+                holiday_source=origin._holiday_source,
+                published_through=through,
+                spec=spec,
+            )
+            found._origin = origin
+            if len(origin._views) > 64:  # a bound for a host fed many odd logs
+                origin._views.clear()
+            origin._views[through] = found
         return found
 
     @property
@@ -389,19 +441,20 @@ class Calendar:
         for s, e in self._intervals(day):
             if s < moment:
                 position += min(e, moment) - s
-        previous = day
-        for _ in range(count):
-            previous = day
+        # From the very start of a working day, N working days have elapsed at the end of
+        # the Nth day, counting that day (Tuesday 08:30 + 1wd = Tuesday 17:30): the
+        # earliest instant, and the same instant as adding that day's hours in seconds.
+        # No day after it is looked at, so an answer at the close of the last published
+        # day is given, and is the same in every calendar that agrees up to that day.
+        whole = position == _ZERO and count > 0
+        for _ in range(count - 1 if whole else count):
             day += _ONE_DAY
             while not self._intervals(day):
                 if day > limit:
                     self._beyond_horizon(u)
                 day += _ONE_DAY
-        if position == _ZERO and count:
-            # From the very start of a working day, N working days have elapsed at the
-            # end of the Nth day (Tuesday 08:30 + 1wd = Tuesday 17:30), the earliest
-            # instant, and the same instant as adding that day's hours in seconds.
-            return self._intervals(previous)[-1][1], previous
+        if whole:
+            return self._intervals(day)[-1][1], day
         intervals = self._intervals(day)
         for s, e in intervals:
             # `<=`: a position that ends exactly with an interval is reached at its end

@@ -55,6 +55,7 @@ from servflow.engine.case import (
 from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
 from servflow.engine.integrity import check_arguments, check_case
 from servflow.engine.integrity import check_time as _check_time
+from servflow.engine.provisional import PUBLICATIONS, stamped, viewed
 from servflow.engine.registry import (
     BUILT_IN_CALENDAR,
     calendar_name_problem,
@@ -261,7 +262,7 @@ class Engine:
                 "digest": cp.digest,
             },
         )
-        case = _apply(self, cp, None, event)
+        event, case = stamped(self, cp, None, event)
         effects = _effects(cp.start, case, event)
         return Outcome(case=case, events=(event,), effects=effects)
 
@@ -341,7 +342,7 @@ class Engine:
                 "detail": _detail(cp, steps, step, case),
             },
         )
-        new_case = _apply(self, cp, case, event)
+        event, new_case = stamped(self, cp, case, event)
         effects = _effects(step, new_case, event)
         if due is not None:
             return Outcome(
@@ -465,7 +466,14 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
 
 
 def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
-    """The one function that turns (case, event) into the next case, live and in replay."""
+    """The one function that turns (case, event) into the next case, live and in replay.
+
+    In the engine's calendars as published through what the event records, if it records
+    publications (see :mod:`servflow.engine.provisional`).
+    """
+    published = event.detail.get(PUBLICATIONS)
+    if published:
+        engine = viewed(engine, published)
     if case is None:
         data = dict.fromkeys(cp.fields)
         level = 0

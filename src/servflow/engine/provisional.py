@@ -7,26 +7,53 @@ further re-plans it (:func:`needs_replan`, :func:`replanned_event`); the re-plan
 :func:`servflow.engine.timing._replan`, applied by ``timers_after`` to a ``replanned``
 event, live and in replay alike. See the "Provisional deadlines" paragraph of
 :mod:`servflow.engine.timing`.
+
+Publications. Hosts of one desk may hold different publications of a calendar (one
+still has the 2026 file when another has 2027's), and what an event does to a timer
+past the published end depends on which. So every event whose processing depended on
+the publication records it, per calendar, in ``detail["publications"]``
+(:func:`stamped`, :func:`publications_of`): an event that planned or re-planned a timer
+reaching past the end, that touched a timer at a moment past it, or that was processed
+while a timer was provisional (the host's decision to re-plan, and the clock events of
+that timer, depend on its publication). :func:`~servflow.engine.core._apply` applies an
+event in the engine's calendars viewed as of what it records (:func:`viewed`,
+:meth:`~servflow.engine.calendar.Calendar.as_published`), so live processing and replay
+compute it in the very calendar its host had. An event that records nothing is computed
+in the engine's own calendars, which is exact: it looked at no date past its host's
+published end, and two publications of a calendar agree up to the older one's end.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from servflow.engine.case import Case, Event, TimerState, case_event
+from servflow.engine.case import Case, Event, TimerState, case_event, trusted
+from servflow.errors import CalendarError
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
 
 __all__ = [
+    "PUBLICATIONS",
     "flagged",
     "mark_provisional",
     "needs_replan",
+    "publication_problem",
+    "publications_of",
     "published_further",
     "replanned_event",
+    "stamped",
+    "unrecorded",
+    "viewed",
 ]
+
+#: The key of an event's detail that records the publications it was computed under.
+PUBLICATIONS = "publications"
 
 
 def mark_provisional(engine: Engine, w: dict[str, Any]) -> None:
@@ -95,7 +122,8 @@ def replanned_event(
         "target": case.state,
         "time_limit": limit,
     }
-    after = _apply(engine, cp, case, case_event(case, dict(values)))
+    plain = case_event(case, dict(values))
+    after = _apply(engine, cp, case, plain)
     new = after.timers[limit]
     values["detail"] = {
         "cycle": timer.cycle,
@@ -107,6 +135,9 @@ def replanned_event(
         "next_at": _iso(new.next_at),
         "provisional": new.provisional,
     }
+    recorded = publications_of(engine, case, after, plain)
+    if recorded:
+        values["detail"][PUBLICATIONS] = recorded
     return case_event(case, values), after
 
 
@@ -121,3 +152,157 @@ def flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
         if timer.published_through is not None:
             detail["published_through"] = timer.published_through.isoformat()
     return detail
+
+
+# -- publications ----------------------------------------------------------------------
+
+
+def stamped(
+    engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event
+) -> tuple[Event, Case]:
+    """Apply an event the engine built and record the publications it depended on.
+
+    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
+    from a detail), so the event is applied once, before it is stamped.
+    """
+    from servflow.engine.core import _apply
+
+    after = _apply(engine, cp, case, event)
+    published = publications_of(engine, case, after, event)
+    if published:
+        event = trusted(
+            Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
+        )
+    return event, after
+
+
+def publications_of(
+    engine: Engine, before: Case | None, after: Case, event: Event
+) -> dict[str, str]:
+    """The publication of each calendar the processing of ``event`` depended on.
+
+    A calendar counts if a timer of it was provisional before the event (whether the
+    host re-plans, and what that timer's clock events compute, depend on how far the
+    calendar is published), or if a timer the event changed was counted at a moment
+    past the published end: every calendar question a change asks lies between the
+    cycle's start and the latest of the event's time and the timer's new moments.
+    """
+    cals = engine.calendars
+    names: set[str] = set()
+    old: Mapping[str, TimerState] = before.timers if before is not None else {}
+    for timer in old.values():
+        if timer.provisional:
+            names.add(timer.calendar)
+    at = event.at
+    for key, timer in after.timers.items():
+        if old.get(key) is timer or timer.calendar in names:
+            continue
+        cal = cals.get(timer.calendar)
+        end = cal.published_end if cal is not None else None
+        if end is None:
+            continue
+        if at > end or any(
+            m is not None and m > end
+            for m in (
+                timer.next_at,
+                timer.due_at,
+                timer.resumed_at,
+                timer.paused_at,
+                timer.stopped_at,
+                timer.breached_at,
+            )
+        ):
+            names.add(timer.calendar)
+    out: dict[str, str] = {}
+    for name in sorted(names):
+        cal = cals.get(name)
+        through = cal.published_through if cal is not None else None
+        if through is not None:
+            out[name] = through.isoformat()
+    return out
+
+
+def publication_problem(engine: Engine, recorded: object) -> str | None:
+    """Why an engine cannot apply what an event records as its publications, if it cannot.
+
+    Each name must be a calendar the engine holds, each date an ISO date no later than
+    the engine's own publication: a calendar published further than the engine's cannot
+    be reproduced from it.
+    """
+    if not isinstance(recorded, Mapping) or not recorded:
+        return "its publications are not a mapping of calendar names to dates"
+    for name, value in recorded.items():
+        cal = engine.calendars.get(name) if isinstance(name, str) else None
+        if cal is None:
+            shown = repr(name)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            return f"it records a publication of {shown}, a calendar this engine does not hold"
+        if type(value) is not str or len(value) != 10:
+            return f"its publication of calendar {name!r} is not a date (YYYY-MM-DD)"
+        try:
+            through = date.fromisoformat(value)
+        except ValueError:
+            return f"its publication of calendar {name!r} is not a date (YYYY-MM-DD)"
+        own = cal.published_through
+        if own is not None and through > own:
+            return (
+                f"it was computed with calendar {name!r} published through {value}, but "
+                f"this engine's {name!r} is published through {own.isoformat()} only: "
+                "replay the log with an engine holding that publication or a later one"
+            )
+    return None
+
+
+def unrecorded(event: Event, expected: Event) -> str | None:
+    """An event that records no publication of a calendar the engine computed it past.
+
+    Its host counted those dates in a calendar published further than this engine's
+    (had it counted them provisionally, it would have recorded its publication).
+    """
+    want = expected.detail.get(PUBLICATIONS) or {}
+    got = event.detail.get(PUBLICATIONS) or {}
+    for name, through in want.items():
+        if name not in got:
+            return (
+                f"it records no publication of calendar {name!r}, yet it counts past "
+                f"{through}, where this engine's {name!r} is published through: a host "
+                "holding it published further wrote it (replay the log with an engine "
+                "holding that publication or a later one), or its record was removed"
+            )
+    return None
+
+
+# Views of an engine as of publications, per engine: a replay asks for the same few.
+_VIEWS: WeakKeyDictionary[Engine, dict[tuple[tuple[str, str], ...], Engine]] = WeakKeyDictionary()
+
+
+def viewed(engine: Engine, recorded: Mapping[str, Any]) -> Engine:
+    """``engine`` with its calendars as published through the dates ``recorded``.
+
+    The engine itself when its calendars are published exactly that far (the live
+    case); otherwise a shallow copy sharing its procedures, cached.
+    """
+    cals = engine.calendars
+    for name, value in recorded.items():
+        cal = cals.get(name)
+        through = cal.published_through if cal is not None else None
+        if through is None or through.isoformat() != value:
+            break
+    else:
+        return engine
+    problem = publication_problem(engine, recorded)
+    if problem is not None:
+        raise CalendarError(str(next(iter(recorded), "?")), problem)
+    key = tuple(sorted(recorded.items()))
+    views = _VIEWS.setdefault(engine, {})
+    found = views.get(key)
+    if found is None:
+        found = copy.copy(engine)
+        found.calendars = {
+            **cals,
+            **{n: cals[n].as_published(date.fromisoformat(v)) for n, v in key},
+        }
+        if len(views) > 64:
+            views.clear()
+        views[key] = found
+    return found

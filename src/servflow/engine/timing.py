@@ -33,7 +33,10 @@ such timer: a ``replanned`` event, stamped at the case's last change so that adv
 stays idempotent and independent of how time is split, which :func:`timers_after`
 applies like any other (:func:`_replan`), live and in replay alike. A re-plan is computed
 from the cycle's start, its pauses and the case's data only, never from the provisional
-values it replaces, so a replay with the newer calendars reaches the same timer.
+values it replaces. Each event whose processing depended on a calendar's publication
+records it, and is applied and derived again in that publication (see
+:mod:`servflow.engine.provisional`), so a log written by hosts holding different
+publications replays exactly.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from servflow.engine.provisional import (
     needs_replan,
     published_further,
     replanned_event,
+    stamped,
 )
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 from servflow.model import TimeLimit
@@ -576,8 +580,6 @@ def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
 
 def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
     """Apply everything due by ``at``; each event is stamped with its own due moment."""
-    from servflow.engine.core import _apply
-
     events: list[Event] = []
     effects: list[Effect] = []
     if case.state not in cp.finals:
@@ -602,7 +604,7 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
         action = timer.next_action or ""
         new_events, new_effects = _due_events(cp, limit, timer, case, moment, action)
         for event in new_events:
-            case = _apply(engine, cp, case, event)
+            event, case = stamped(engine, cp, case, event)
             events.append(event)
         effects.extend(new_effects)
         # An automatic transition runs after the breach that asked for it.
@@ -611,7 +613,7 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
                 fired = _auto_fire(engine, cp, case, step.fire, moment, limit.name)
                 if fired is not None:
                     event, step_effects = fired
-                    case = _apply(engine, cp, case, event)
+                    event, case = stamped(engine, cp, case, event)
                     events.append(event)
                     effects.extend(step_effects)
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))

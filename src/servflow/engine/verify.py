@@ -21,6 +21,15 @@ still equals live) it is checked in three layers, and the first one that fails r
    must be exactly the logged ones. And before a person's step the clock is run as
    ``fire`` runs it, so nothing may have fallen due that the log leaves out.
 
+Every layer runs in the calendars the event's host had: an event that records the
+publications it was computed under (``detail["publications"]``, see
+:mod:`servflow.engine.provisional`) is applied, and its clock and re-plans derived, in
+the engine viewed as published through them; an event that records none in the engine
+itself. One host wrote a batch of clock events, but only some of them may record its
+publication (those that counted past its end): when a later one names it, the batch is
+derived again, from its start, in that view. A publication later than the engine's own
+cannot be reproduced and is refused, naming the calendar and both dates.
+
 Checking a step costs about what firing it costs, without the data parsing: no event is
 validated twice, and the clock is only run again where the log says it ran.
 
@@ -42,6 +51,14 @@ from pydantic import ValidationError
 
 from servflow.engine.case import Actor, Case, Event, case_event, trusted
 from servflow.engine.core import _apply, _detail
+from servflow.engine.provisional import (
+    PUBLICATIONS,
+    needs_replan,
+    publication_problem,
+    stamped,
+    unrecorded,
+    viewed,
+)
 from servflow.engine.rules import (
     authorise,
     check_invariants,
@@ -267,6 +284,9 @@ def _differences(event: Event, expected: Event, names: tuple[str, ...]) -> list[
 
 
 def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
+    lacking = unrecorded(event, expected)
+    if lacking is not None:
+        return _Refuted(lacking)
     names = _differences(event, expected, _COMPARED)
     if "changes" in names:
         moved = sorted(
@@ -278,8 +298,8 @@ def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
     return _Refuted(f"it differs from {what} in: {', '.join(names)}")
 
 
-def check_started(cp: CompiledProcedure, event: Event, actors: _Actors) -> None:
-    """Layer 2 for the event that opened the case."""
+def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _Actors) -> Case:
+    """Layer 2 for the event that opened the case; the case it opens."""
     proc = cp.procedure
     if event.kind != "started":
         raise _Refuted(f"the log begins with a {_name(event.kind)} event, not 'started'")
@@ -325,12 +345,17 @@ def check_started(cp: CompiledProcedure, event: Event, actors: _Actors) -> None:
             "detail": {},
         },
     )
+    expected, case = stamped(engine, cp, None, expected)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, "the 'started' event the procedure writes")
+    return case
 
 
-def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors) -> None:
-    """Layer 2 for a person's step on an open case, in the order ``fire`` checks."""
+def check_fired(
+    engine: Engine, cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
+) -> Case:
+    """Layer 2 for a person's step on an open case, in the order ``fire`` checks; the
+    case after it (computed by ``engine``, viewed as of the event's publications)."""
     proc = cp.procedure
     kind, trigger, state = event.kind, event.trigger, case.state
     if kind == "started":
@@ -409,8 +434,10 @@ def check_fired(cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
             "detail": _detail(cp, steps, step, case),
         },
     )
+    expected, after = stamped(engine, cp, case, expected)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, f"the {trigger!r} event the procedure writes")
+    return after
 
 
 def _not_due(event: Event, expected: Event) -> _Refuted:
@@ -491,12 +518,12 @@ class _Run:
                         event.digest,
                         f"the log of {event.case_id}",
                     )
-                    check_started(cp, event, self.actors)
-                    case = _apply(engine, cp, None, event)
+                    case = check_started(self.view(event), cp, event, self.actors)
                 elif batch:
                     expected = batch.pop(0)
                     if event.__dict__ != expected.__dict__:
-                        raise _not_due(event, expected)
+                        assert case is not None
+                        batch, batch_case = self._again(case, pending, event, expected)
                     pending.append(event)
                     if not batch:
                         case, pending = batch_case, []
@@ -534,6 +561,44 @@ class _Run:
         if self.count == 0:
             self.refuted(None, "an empty log holds no case")
 
+    def view(self, event: Event) -> Engine:
+        """The engine as its calendars were published for the event's host."""
+        recorded = event.detail.get(PUBLICATIONS)
+        if recorded is None:
+            return self.engine
+        problem = publication_problem(self.engine, recorded)
+        if problem is not None:
+            raise _Refuted(problem)
+        assert isinstance(recorded, Mapping)
+        return viewed(self.engine, recorded)
+
+    def _again(
+        self, case: Case, pending: list[Event], event: Event, expected: Event
+    ) -> tuple[list[Event], Case | None]:
+        """The rest of a batch, derived again once a later event names its publications.
+
+        One host wrote the whole batch, but its first events may record none (they
+        counted nothing past the published end) and a later one its publication: the
+        batch is then derived again, from its start, in the calendars that one records.
+        Those that recorded none come out the same in them (they looked at nothing past
+        its end), so the log still has to match the derivation event for event.
+        """
+        recorded = event.detail.get(PUBLICATIONS)
+        first = pending[0].detail.get(PUBLICATIONS) if pending else None
+        if not pending or recorded is None or recorded == first:
+            raise _not_due(event, expected)
+        view = self.view(event)
+        outcome = view.advance(case, at=pending[0].at)
+        produced = list(outcome.events)
+        done = len(pending)
+        for logged, derived in zip([*pending, event], produced, strict=False):
+            if logged.__dict__ != derived.__dict__:
+                raise _not_due(logged, derived)
+        if len(produced) <= done:
+            raise _not_due(event, expected)
+        rest = produced[done + 1 :]
+        return rest, outcome.case
+
     def _settle(self, cp: CompiledProcedure | None, pending: list[Event]) -> None:
         """The case after the events of an unfinished batch that did verify."""
         case = self.case
@@ -556,8 +621,14 @@ class _Run:
         """
         at = event.at
         person = event.kind in PERSON_KINDS
-        if not person or (case.next_due is not None and case.next_due <= at):
-            outcome = self.engine.advance(case, at=at)
+        # In the calendars the event's host had: its re-plans and its clock too.
+        engine = self.view(event)
+        if (
+            not person
+            or (case.next_due is not None and case.next_due <= at)
+            or needs_replan(engine, case)
+        ):
+            outcome = engine.advance(case, at=at)
             if outcome.events:
                 produced = list(outcome.events)
                 expected = produced.pop(0)
@@ -571,8 +642,7 @@ class _Run:
                 f"nothing falls due at {at.isoformat()}: the time limits do not produce "
                 f"this {_name(event.kind)} event"
             )
-        check_fired(cp, case, event, self.actors)
-        return _apply(self.engine, cp, case, event), [], None
+        return check_fired(engine, cp, case, event, self.actors), [], None
 
 
 def replay_log(engine: Engine, events: Iterable[object]) -> Case:

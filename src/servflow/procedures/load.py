@@ -113,6 +113,12 @@ class Catalogue:
         return [r.file for r in self.results if r.file not in calendars]
 
 
+def _clipped(value: object, width: int = 80) -> str:
+    """``repr(value)``, cut to ``width`` characters: a diagnostic quotes, it does not copy."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[: width - 4]}...{text[-1]}"
+
+
 def _model_fields(model: type[BaseModel]) -> set[str]:
     return {f.alias or name for name, f in model.model_fields.items()}
 
@@ -240,7 +246,9 @@ def pydantic_diagnostics(
             )
         else:
             value = error.get("input")
-            shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+            shown = (
+                f" (got {_clipped(value)})" if isinstance(value, str | int | float | bool) else ""
+            )
             message = error["msg"].removeprefix("Value error, ")
             if kind == "literal_error" and loc and loc[-1] == "type":
                 message = f"unknown field type {value!r}" + did_you_mean(
