@@ -401,33 +401,16 @@ class _Checker:
                     f"time limit {name!r} has the name of a trigger; rename one of them (e.g. {name}_in_time)",
                     key=True,
                 )
-            for clause, allowed in (
-                ("starts", ("entered", "left", "event")),
-                ("stops", ("entered", "left", "event")),
-                ("pauses", ("in",)),
-            ):
-                spec = getattr(limit, clause)
-                for kind, value in spec.items():
-                    if kind not in allowed:
-                        self.error(
-                            (*base, clause, kind),
-                            "unknown-key",
-                            f"unknown key {kind!r} in {clause}; use {', '.join(allowed)}"
-                            + _suggest(kind, set(allowed)),
-                            key=True,
-                        )
-                        continue
-                    items = value if isinstance(value, list) else [value]
-                    for j, item in enumerate(items):
-                        at = (
-                            (*base, clause, kind, j)
-                            if isinstance(value, list)
-                            else (*base, clause, kind)
-                        )
-                        if kind == "event":
-                            self.ref(at, "trigger", str(item), triggers | {"start"})
-                        else:
-                            self.ref(at, "state", str(item), states)
+            # The clauses' shape was checked by the model; here, what their names mean.
+            for clause, spec in (("starts", limit.starts), ("stops", limit.stops)):
+                for kind, names in spec.written():
+                    valid = triggers | {"start"} if kind == "event" else states
+                    what = "trigger" if kind == "event" else "state"
+                    for at, item in _each((*base, clause, kind), names):
+                        self.ref(at, what, item, valid)
+            for pause, paused in limit.pauses.written():
+                for at, item in _each((*base, "pauses", pause), paused):
+                    self.ref(at, "state", item, states)
             if not limit.within:
                 self.error(
                     (*base, "within"),
@@ -463,31 +446,16 @@ class _Checker:
             for j, role in enumerate(limit.warn_notify):
                 self.ref((*base, "warn_notify", j), "role", role, roles)
             for i, action in enumerate(limit.on_breach):
-                self._breach_action((*base, "on_breach", i), action, triggers, roles)
-
-    def _breach_action(
-        self, path: Path, action: dict[str, Any], triggers: set[str], roles: set[str]
-    ) -> None:
-        known = {"notify", "fire", "escalate", "after", "template"}
-        for key in action:
-            if key not in known:
-                self.error(
-                    (*path, key),
-                    "unknown-key",
-                    f"unknown key {key!r} in on_breach" + _suggest(key, known),
-                    key=True,
-                )
-        if not ({"notify", "fire", "escalate"} & set(action)):
-            self.error(path, "empty-action", "an on_breach step needs notify, fire or escalate")
-        if "notify" in action:
-            self.ref((*path, "notify"), "role", str(action["notify"]), roles)
-        if "fire" in action:
-            self.ref((*path, "fire"), "trigger", str(action["fire"]), triggers)
-        if "after" in action:
-            try:
-                parse_duration(str(action["after"]))
-            except ValueError as exc:
-                self.error((*path, "after"), "bad-duration", str(exc))
+                path = (*base, "on_breach", i)
+                if action.notify is not None:
+                    self.ref((*path, "notify"), "role", action.notify, roles)
+                if action.fire is not None:
+                    self.ref((*path, "fire"), "trigger", action.fire, triggers)
+                if action.after is not None:
+                    try:
+                        parse_duration(action.after)
+                    except ValueError as exc:
+                        self.error((*path, "after"), "bad-duration", str(exc))
 
     # -- advice -------------------------------------------------------------------------
 
@@ -507,6 +475,15 @@ class _Checker:
                     "missing-translation",
                     f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have",
                 )
+
+
+def _each(path: Path, value: str | list[str]) -> Iterator[tuple[Path, str]]:
+    """Each name of a clause with its path: the key itself for one name, else each item."""
+    if isinstance(value, str):
+        yield path, value
+    else:
+        for j, item in enumerate(value):
+            yield (*path, j), item
 
 
 def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
