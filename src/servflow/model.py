@@ -14,6 +14,7 @@ problem at once.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -49,6 +50,7 @@ __all__ = [
     "BreachAction",
     "CalendarSpec",
     "Clause",
+    "ClauseRule",
     "Effect",
     "FieldSpec",
     "FieldType",
@@ -433,6 +435,26 @@ class _AsWritten(BaseModel):
         return {k: v for k, v in data.items() if k in written}
 
 
+@dataclass(frozen=True, slots=True)
+class ClauseRule:
+    """A clause's names as sets, and the one rule by which a step matches it.
+
+    The engine's clocks, and the coverage that the lint, the diagrams and the SOPs show,
+    all match through :meth:`matches`.
+    """
+
+    entered: frozenset[str]
+    left: frozenset[str]
+    events: frozenset[str]
+
+    def matches(self, trigger: str, source: str | None, target: str) -> bool:
+        """Entering or leaving counts only on a move; a trigger, moving or not."""
+        moved = source != target
+        return (
+            moved and (target in self.entered or (source is not None and source in self.left))
+        ) or trigger in self.events
+
+
 class Clause(_AsWritten):
     """What starts (or stops) a clock: entering or leaving states, or triggers.
 
@@ -456,25 +478,19 @@ class Clause(_AsWritten):
         examples=["callback", ["reply", "promise_reply"]],
     )
 
-    _entered: frozenset[str] = PrivateAttr(default=frozenset())
-    _left: frozenset[str] = PrivateAttr(default=frozenset())
-    _events: frozenset[str] = PrivateAttr(default=frozenset())
+    _rule: ClauseRule = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        self._entered = _as_set(self.entered)
-        self._left = _as_set(self.left)
-        self._events = _as_set(self.event)
+        self._rule = ClauseRule(_as_set(self.entered), _as_set(self.left), _as_set(self.event))
+
+    @property
+    def rule(self) -> ClauseRule:
+        """The clause as sets of names, for callers that match many steps (the engine)."""
+        return self._rule
 
     def matches(self, trigger: str, source: str | None, target: str) -> bool:
-        """Whether a step (``source`` None for the start of a case) matches the clause.
-
-        The one rule for the engine's clocks and for the coverage that the lint, the
-        diagrams and the SOPs show.
-        """
-        moved = source != target
-        return (
-            moved and (target in self._entered or (source is not None and source in self._left))
-        ) or trigger in self._events
+        """Whether a step (``source`` None for the start of a case) matches the clause."""
+        return self._rule.matches(trigger, source, target)
 
     def written(self) -> list[tuple[Literal["entered", "left", "event"], str | list[str]]]:
         """The kinds the file wrote, each with its value as written, in the language's order."""

@@ -20,12 +20,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from servflow.engine.case import CycleRecord, TimerState, trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
-from servflow.model import Clause, TimeLimit
+from servflow.model import ClauseRule, TimeLimit
 
 __all__ = [
     "BREACH",
@@ -99,13 +100,23 @@ def parse_due(text: str | None) -> Due | None:
     """The :data:`Due` a stored ``next_action`` names; ValueError if it names none."""
     if text is None:
         return None
+    known = _DUES.get(text)
+    if known is not None:
+        return known
     if text == "breach":
         return BREACH
     match = _DUE_TEXT.fullmatch(text)
     if match is None:
         raise ValueError(DUE_TEXT_PROBLEM)
     number = int(match.group(2))
-    return WarnDue(Percent.stored(number)) if match.group(1) == "warn" else StepDue(number)
+    due = WarnDue(Percent.stored(number)) if match.group(1) == "warn" else StepDue(number)
+    if len(_DUES) < 4096:  # a procedure has a handful; the bound keeps odd input out
+        _DUES[text] = due
+    return due
+
+
+# Parsed dues by their stored text: parsing runs for every timer an event touches.
+_DUES: dict[str, Due] = {}
 
 
 def due_text(due: Due | None) -> str | None:
@@ -148,20 +159,14 @@ class CompiledLimit:
     """A time limit ready to run: its clauses, its targets compiled."""
 
     name: str
-    starts: Clause
-    stops: Clause
+    starts: ClauseRule
+    stops: ClauseRule
     pause_in: frozenset[str]
     targets: tuple[Target, ...]
     target_names: frozenset[str]
     warn_at: tuple[Percent, ...]
     warn_notify: tuple[str, ...]
     steps: tuple[BreachStep, ...]
-
-    def starts_on(self, trigger: str, source: str | None, target: str) -> bool:
-        return self.starts.matches(trigger, source, target)
-
-    def stops_on(self, trigger: str, source: str | None, target: str) -> bool:
-        return self.stops.matches(trigger, source, target)
 
 
 def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
@@ -198,8 +203,8 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
         out.append(
             CompiledLimit(
                 name=name,
-                starts=limit.starts,
-                stops=limit.stops,
+                starts=limit.starts.rule,
+                stops=limit.stops.rule,
                 pause_in=limit.pauses.states,
                 targets=targets,
                 target_names=frozenset(target_names),
@@ -250,17 +255,28 @@ class Clock:
     @classmethod
     def of(cls, timer: TimerState) -> Clock:
         """The working copy of a stored timer (one the engine wrote or checked)."""
-        clock = cls(**timer.__dict__)
-        clock.warnings = tuple(Percent.stored(k) for k in timer.warnings)
-        clock.next_action = parse_due(timer.next_action)
+        clock = cls(*_read_fields(timer))
+        if clock.warnings:
+            clock.warnings = tuple(Percent.stored(k) for k in timer.warnings)
+        if clock.next_action is not None:
+            clock.next_action = parse_due(timer.next_action)
         return clock
 
     def stored(self) -> TimerState:
         """The timer as cases store it."""
-        values: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
-        values["warnings"] = tuple(p.basis_points for p in self.warnings)
-        values["next_action"] = due_text(self.next_action)
-        return trusted(TimerState, values)
+        values: dict[str, Any] = dict(zip(_FIELDS, _read_fields(self), strict=False))
+        if self.warnings:
+            values["warnings"] = tuple(p.basis_points for p in self.warnings)
+        if self.next_action is not None:
+            values["next_action"] = due_text(self.next_action)
+        # Every field is here (the test suite holds the two lists equal), so the generic
+        # trusted() has nothing to fill in; this runs for every timer an event touches.
+        timer = _new_timer(TimerState)
+        object.__setattr__(timer, "__dict__", values)
+        object.__setattr__(timer, "__pydantic_fields_set__", set(_FIELDS))
+        object.__setattr__(timer, "__pydantic_extra__", None)
+        object.__setattr__(timer, "__pydantic_private__", None)
+        return timer
 
     def record(self, at: datetime) -> CycleRecord:
         """The cycle as its history keeps it once it ends (at ``at`` if still running)."""
@@ -278,4 +294,9 @@ class Clock:
         )
 
 
+# Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
+# from either (a comprehension of getattr cost more than the rest of the conversion).
 _FIELDS = tuple(f.name for f in fields(Clock))
+assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
+_new_timer = TimerState.__new__
+_read_fields = attrgetter(*_FIELDS)

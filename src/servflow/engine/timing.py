@@ -382,11 +382,11 @@ def timers_after(
         else:
             active = t is not None and t.status != "stopped"
             # A case that closes stops every clock: nothing can happen to it any more.
-            if active and t is not None and (limit.stops_on(*step) or state in cp.finals):
+            if active and t is not None and (limit.stops.matches(*step) or state in cp.finals):
                 w = Clock.of(t)
                 _stop(engine, w, at)
                 active = False
-            if not active and limit.starts_on(*step) and state not in cp.finals:
+            if not active and limit.starts.matches(*step) and state not in cp.finals:
                 old = w if w is not None else (Clock.of(t) if t is not None else None)
                 w = _start(engine, cp, limit, old, scope_of, at)
             elif active and t is not None and limit.target_names.intersection(event.changes):

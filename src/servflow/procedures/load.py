@@ -331,7 +331,10 @@ def _named_key(
 
 
 def _code_for(kind: str) -> str:
-    if kind.startswith(("string", "int", "float", "bool", "dict", "list", "date", "decimal")):
+    # A mapping's model (a clause, a breach step) given something else is a wrong type too.
+    if kind.startswith(
+        ("string", "int", "float", "bool", "dict", "list", "date", "decimal", "model_type")
+    ):
         return "wrong-type"
     if kind == "value_error":
         return "invalid-value"
