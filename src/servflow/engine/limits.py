@@ -264,16 +264,36 @@ class Clock:
 
     def stored(self) -> TimerState:
         """The timer as cases store it."""
-        values: dict[str, Any] = dict(zip(_FIELDS, _read_fields(self), strict=False))
-        if self.warnings:
-            values["warnings"] = tuple(p.basis_points for p in self.warnings)
-        if self.next_action is not None:
-            values["next_action"] = due_text(self.next_action)
-        # Every field is here (the test suite holds the two lists equal), so the generic
-        # trusted() has nothing to fill in; this runs for every timer an event touches.
+        # Written out (not a loop over the fields): this runs for every timer an event
+        # touches, and a dict display is several times faster. A test holds this list
+        # equal to TimerState's fields, so trusted() has nothing to fill in.
+        values: dict[str, Any] = {
+            "cycle": self.cycle,
+            "status": self.status,
+            "calendar": self.calendar,
+            "target": self.target,
+            "started_at": self.started_at,
+            "budget_seconds": self.budget_seconds,
+            "elapsed_seconds": self.elapsed_seconds,
+            "resumed_at": self.resumed_at,
+            "paused_at": self.paused_at,
+            "paused_seconds": self.paused_seconds,
+            "pauses": self.pauses,
+            "stopped_at": self.stopped_at,
+            "due_at": self.due_at,
+            "warnings": tuple([p.basis_points for p in self.warnings]) if self.warnings else (),
+            "breached_at": self.breached_at,
+            "steps_done": self.steps_done,
+            "fixed": self.fixed,
+            "next_at": self.next_at,
+            "next_action": due_text(self.next_action),
+            "history": self.history,
+            "provisional": self.provisional,
+            "published_through": self.published_through,
+        }
         timer = _new_timer(TimerState)
         object.__setattr__(timer, "__dict__", values)
-        object.__setattr__(timer, "__pydantic_fields_set__", set(_FIELDS))
+        object.__setattr__(timer, "__pydantic_fields_set__", set(values))
         object.__setattr__(timer, "__pydantic_extra__", None)
         object.__setattr__(timer, "__pydantic_private__", None)
         return timer
