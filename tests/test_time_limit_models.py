@@ -128,6 +128,12 @@ def test_dues_are_typed():
             parse_due(bad)
 
 
+@pytest.mark.parametrize("text", ["0.8", "0%", "100%", "80", "-5%", "1e1%", "%", "", "80%%"])
+def test_a_warning_that_is_no_percentage_is_refused(text):
+    with pytest.raises(ValueError, match=r"must be a percentage between 0% and 100%, e.g. 80%"):
+        Percent.parse(text)
+
+
 def test_a_percentage_is_one_warning_to_a_hundredth():
     assert Percent.parse("12.5%") == Percent.stored(1250)
     assert Percent.parse(" 80 %").value == 80.0

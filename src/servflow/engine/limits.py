@@ -30,6 +30,7 @@ from servflow.model import ClauseRule, TimeLimit
 
 __all__ = [
     "BREACH",
+    "PERCENT_PATTERN",
     "BreachDue",
     "BreachStep",
     "Clock",
@@ -42,6 +43,11 @@ __all__ = [
     "compile_limits",
     "parse_due",
 ]
+
+
+#: What a ``warn_at`` entry looks like (the schema's pattern; the range is checked apart).
+PERCENT_PATTERN = r"^\s*(\d{1,2}(?:\.\d+)?)\s*%\s*$"
+_PERCENT = re.compile(PERCENT_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,15 @@ class Percent:
 
     @classmethod
     def parse(cls, text: str) -> Percent:
-        """``"80%"`` -> 80%; the static checks have refused anything else."""
-        value = float(text.strip().rstrip("%"))
+        """``"80%"`` -> 80%: the one rule for ``warn_at`` (the static checks call it too).
+
+        ValueError for anything but a percentage strictly between 0% and 100%, written
+        with ``%``.
+        """
+        match = _PERCENT.fullmatch(text)
+        value = float(match.group(1)) if match else 0.0
+        if not 0 < value < 100:
+            raise ValueError(f"warning {text!r} must be a percentage between 0% and 100%, e.g. 80%")
         return cls(round(value * 100), value)
 
     @classmethod

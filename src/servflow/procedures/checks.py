@@ -11,7 +11,6 @@ it, whatever its ``when``. That errs towards silence, never towards a false alar
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from servflow._hints import did_you_mean
 from servflow.engine.durations import parse_duration
 from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
@@ -436,13 +436,10 @@ class _Checker:
                 except ValueError as exc:
                     self.error((*base, "within", i, "limit"), "bad-duration", str(exc))
             for i, pct in enumerate(limit.warn_at):
-                m = re.fullmatch(r"\s*(\d{1,2}(?:\.\d+)?)\s*%\s*", pct)
-                if not m or not 0 < float(m.group(1)) < 100:
-                    self.error(
-                        (*base, "warn_at", i),
-                        "bad-percentage",
-                        f"warning {pct!r} must be a percentage between 0% and 100%, e.g. 80%",
-                    )
+                try:
+                    Percent.parse(pct)
+                except ValueError as exc:
+                    self.error((*base, "warn_at", i), "bad-percentage", str(exc))
             for j, role in enumerate(limit.warn_notify):
                 self.ref((*base, "warn_notify", j), "role", role, roles)
             for i, action in enumerate(limit.on_breach):

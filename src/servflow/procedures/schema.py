@@ -26,6 +26,7 @@ import copy
 import json
 from typing import Any
 
+from servflow.engine.limits import PERCENT_PATTERN
 from servflow.model import LANGUAGES, NAME_PATTERN, Procedure
 from servflow.procedures.load import CalendarFile
 
@@ -188,7 +189,7 @@ def language_schema() -> Schema:
     limit["within"]["minItems"] = 1
     limit["warn_at"]["items"] = {
         "type": "string",
-        "pattern": r"^\s*\d{1,2}(\.\d+)?\s*%\s*$",
+        "pattern": PERCENT_PATTERN,
         "description": "A percentage of the time limit, e.g. 80%.",
     }
 
