@@ -109,3 +109,50 @@ def lives(
 utc_offsets = st.sampled_from(
     [UTC, TZ, ZoneInfo("Asia/Hong_Kong"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")]
 )
+
+
+# -- time-limit clauses and breach actions, as a file writes them -----------------------
+
+#: State and trigger names a clause may mention (`start` opens a case).
+clause_names = st.sampled_from(["open", "done", "waiting", "start", "go", "close"])
+#: One name or a list of names, the two shapes a clause's value takes.
+one_or_many = st.one_of(clause_names, st.lists(clause_names, max_size=3))
+#: A `starts`/`stops` mapping: any of entered, left, event.
+clauses = st.dictionaries(st.sampled_from(["entered", "left", "event"]), one_or_many)
+#: An `on_breach` step with any of its keys (possibly none of the actions).
+breach_actions = st.fixed_dictionaries(
+    {},
+    optional={
+        "notify": st.sampled_from(["lead", "head"]),
+        "template": st.just("late"),
+        "fire": st.just("escalate"),
+        "escalate": st.booleans(),
+        "after": st.sampled_from(["2h", "1wd"]),
+    },
+)
+#: Mappings of clause and action keys (and strays) to values of every JSON shape.
+clause_junk = st.dictionaries(
+    st.sampled_from(
+        [
+            "entered",
+            "left",
+            "event",
+            "in",
+            "in_",
+            "notify",
+            "template",
+            "fire",
+            "escalate",
+            "after",
+            "x",
+        ]
+    ),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-2, 2),
+        clause_names,
+        st.lists(st.one_of(clause_names, st.integers(0, 1)), max_size=2),
+    ),
+    max_size=3,
+)

@@ -18,9 +18,23 @@ problem at once.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
@@ -32,23 +46,30 @@ from servflow.bounds import (
 from servflow.calendar_spec import CalendarSpec
 
 __all__ = [
+    "BREACH_ACTIONS",
     "LANGUAGES",
     "NAME_PATTERN",
     "RESERVED_NAMES",
     "Branch",
+    "BreachAction",
     "CalendarSpec",
+    "Clause",
+    "ClauseRule",
     "Effect",
     "FieldSpec",
     "FieldType",
     "Invariant",
     "Language",
     "LocalizedText",
+    "Names",
+    "Pause",
     "Procedure",
     "Role",
     "Start",
     "State",
     "TimeLimit",
     "TimeLimitTarget",
+    "name_list",
 ]
 
 Language = Literal["zh-Hant", "zh-Hans", "en"]
@@ -220,12 +241,12 @@ class Effect(BaseModel):
 
     model_config = _STRICT
 
-    notify: str | None = Field(
+    notify: _Given = Field(
         default=None,
         description="Role to notify (a role id of this procedure).",
         examples=["maintenance"],
     )
-    template: str | None = Field(
+    template: _Given = Field(
         default=None,
         description="Name of the message or document template the host renders.",
         examples=["work_order"],
@@ -364,22 +385,231 @@ class TimeLimitTarget(BaseModel):
         return self
 
 
+# -- time limits: the clauses that start, stop and pause a clock, and breach steps ------
+
+# The clauses are closed mappings: an unknown key is reported with the keys that exist.
+_CLAUSE = ConfigDict(frozen=True, extra="forbid")
+
+
+def _one_or_many(value: Any) -> str | list[str]:
+    """A clause's value as written: one name, or a list of names."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    shown = f" (got {value!r})" if isinstance(value, int | float | bool) else ""
+    raise PydanticCustomError(
+        "wrong_type", "{message}", {"message": f"write a name or a list of names{shown}"}
+    )
+
+
+#: One name or a list of names, kept as written (so a procedure's digest is the same
+#: whichever way the model reads it).
+Names = Annotated[
+    str | list[str], PlainValidator(_one_or_many, json_schema_input_type=str | list[str])
+]
+
+
+def name_list(value: str | list[str]) -> list[str]:
+    """The names of a :data:`Names` value, one or many, as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _as_set(value: str | list[str]) -> frozenset[str]:
+    return frozenset((value,) if isinstance(value, str) else value)
+
+
+class _AsWritten(BaseModel):
+    """A closed mapping that dumps only the keys the file wrote (the digest's input)."""
+
+    model_config = _CLAUSE
+
+    #: Unknown keys are reported with the list of the keys that exist here.
+    list_keys_in_errors: ClassVar[bool] = True
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        written = set()
+        for name in self.model_fields_set:
+            written.add(name)
+            alias = type(self).model_fields[name].alias
+            if alias is not None:
+                written.add(alias)
+        return {k: v for k, v in data.items() if k in written}
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseRule:
+    """A clause's names as sets, and the one rule by which a step matches it.
+
+    The engine's clocks, and the coverage that the lint, the diagrams and the SOPs show,
+    all match through :meth:`matches`.
+    """
+
+    entered: frozenset[str]
+    left: frozenset[str]
+    events: frozenset[str]
+
+    def matches(self, trigger: str, source: str | None, target: str) -> bool:
+        """Entering or leaving counts only on a move; a trigger, moving or not."""
+        moved = source != target
+        return (
+            moved and (target in self.entered or (source is not None and source in self.left))
+        ) or trigger in self.events
+
+
+class Clause(_AsWritten):
+    """What starts (or stops) a clock: entering or leaving states, or triggers.
+
+    Entering or leaving counts only when a step moves the case (a self-loop enters and
+    leaves nothing); a trigger counts whether the case moves or not.
+    """
+
+    entered: Names = Field(
+        default_factory=list,
+        description="Matches when the case enters this state (or one of these).",
+        examples=["recorded", ["dispatched", "cancelled"]],
+    )
+    left: Names = Field(
+        default_factory=list,
+        description="Matches when the case leaves this state (or one of these).",
+        examples=["recorded", ["waiting", "on_hold"]],
+    )
+    event: Names = Field(
+        default_factory=list,
+        description="Matches when this trigger (or one of these; `start` opens a case) happens.",
+        examples=["callback", ["reply", "promise_reply"]],
+    )
+
+    _rule: ClauseRule = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._rule = ClauseRule(_as_set(self.entered), _as_set(self.left), _as_set(self.event))
+
+    @property
+    def rule(self) -> ClauseRule:
+        """The clause as sets of names, for callers that match many steps (the engine)."""
+        return self._rule
+
+    def matches(self, trigger: str, source: str | None, target: str) -> bool:
+        """Whether a step (``source`` None for the start of a case) matches the clause."""
+        return self._rule.matches(trigger, source, target)
+
+    def written(self) -> list[tuple[Literal["entered", "left", "event"], str | list[str]]]:
+        """The kinds the file wrote, each with its value as written, in the language's order."""
+        return [
+            (kind, getattr(self, kind))
+            for kind in ("entered", "left", "event")
+            if kind in self.model_fields_set
+        ]
+
+
+class Pause(_AsWritten):
+    """Where a clock does not run: while the case is in these states."""
+
+    in_: Names = Field(
+        default_factory=list,
+        alias="in",
+        description="The clock does not run while the case is in this state (or one of these).",
+        examples=["waiting_for_resident", ["waiting", "on_hold"]],
+    )
+
+    _states: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._states = _as_set(self.in_)
+
+    @property
+    def states(self) -> frozenset[str]:
+        """The states in which the clock is paused."""
+        return self._states
+
+    def written(self) -> list[tuple[Literal["in"], str | list[str]]]:
+        """``[("in", value)]`` when the file wrote the key, else ``[]``."""
+        return [("in", self.in_)] if "in_" in self.model_fields_set else []
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError("wrong_type", "{message}", {"message": "write a value, not null"})
+    return value
+
+
+# Text that may be left out but not written as null: the schema and the loader agree that
+# a key that is there has a value.
+_Given = Annotated[str | None, BeforeValidator(_not_null), WithJsonSchema({"type": "string"})]
+
+#: The keys of a breach step that make it do something; at least one is needed.
+BREACH_ACTIONS = ("notify", "fire", "escalate")
+
+
+class BreachAction(_AsWritten):
+    """One step on breach: notify a role, fire a trigger, escalate; at once or `after`."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        # The schema says what the validator below says: at least one action.
+        json_schema_extra={"anyOf": [{"required": [key]} for key in BREACH_ACTIONS]},
+    )
+
+    list_keys_in_errors: ClassVar[bool] = False
+
+    notify: _Given = Field(
+        default=None,
+        description="Role to notify (a role id of this procedure).",
+        examples=["cs_supervisor"],
+    )
+    template: _Given = Field(
+        default=None,
+        description="Message template of the notification.",
+        examples=["repair_overdue"],
+    )
+    fire: _Given = Field(
+        default=None,
+        description="Trigger the system fires automatically (a transition of this procedure).",
+        examples=["escalate"],
+    )
+    escalate: bool = Field(
+        default=False,
+        description="Raise the case's escalation level by one.",
+        examples=[True],
+    )
+    after: _Given = Field(
+        default=None,
+        description="Run this step that long after the breach: 30m, 4h, 2wd.",
+        examples=["4h", "1wd"],
+    )
+
+    @model_validator(mode="after")
+    def _does_something(self) -> BreachAction:
+        # `escalate: false` counts as written, as it always has (and as the schema says).
+        if not self.model_fields_set.intersection(BREACH_ACTIONS):
+            raise PydanticCustomError(
+                "empty_action",
+                "{message}",
+                {"message": "an on_breach step needs notify, fire or escalate", "whole": True},
+            )
+        return self
+
+
 class TimeLimit(BaseModel):
     """A deadline: what starts, pauses and stops its clock, its target and its breach."""
 
     model_config = _STRICT
 
     title: Title = Field(default_factory=dict)
-    starts: dict[str, Any] = Field(
-        description="What starts the clock: {entered: state(s)} or {event: trigger(s)}.",
+    starts: Clause = Field(
+        description="What starts the clock: {entered: state(s)}, {left: ...} or {event: trigger(s)}.",
         examples=[{"entered": "recorded"}],
     )
-    stops: dict[str, Any] = Field(
+    stops: Clause = Field(
         description="What stops the clock: {left: state(s)}, {entered: ...} or {event: ...}.",
         examples=[{"left": "recorded"}],
     )
-    pauses: dict[str, Any] = Field(
-        default_factory=dict,
+    pauses: Pause = Field(
+        default_factory=Pause,
         description="While the case is {in: state(s)} the clock does not run.",
         examples=[{"in": ["waiting_for_resident"]}],
     )
@@ -392,7 +622,7 @@ class TimeLimit(BaseModel):
         description="Roles told when a warning falls due.",
         examples=[["cs_supervisor"]],
     )
-    on_breach: list[dict[str, Any]] = Field(
+    on_breach: list[BreachAction] = Field(
         default_factory=list,
         description=(
             "Steps on breach, in order: {notify: role}, {fire: trigger}, {escalate: true};"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servflow.engine.expr import Expression, compile_expression
-from servflow.engine.timing import CompiledLimit, compile_limits
+from servflow.engine.limits import CompiledLimit, compile_limits
 from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start

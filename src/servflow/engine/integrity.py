@@ -26,7 +26,7 @@ from typing import Any
 from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
 from servflow.engine.case import Actor, Case, TimerState
 from servflow.engine.compiled import CompiledProcedure
-from servflow.engine.timing import CompiledLimit
+from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import IntegrityError
 
@@ -265,7 +265,7 @@ def _timer_problem(
         return "a paused timer has no paused_at"
     if status == "stopped" and timer.next_at is not None:
         return "a stopped timer has something due"
-    warn_keys = {round(pct * 100) for pct in limit.warn_at}
+    warn_keys = {pct.basis_points for pct in limit.warn_at}
     if not set(timer.warnings) <= warn_keys:
         return "it records a warning the time limit does not give"
     if not set(timer.steps_done) <= set(range(len(limit.steps))):
@@ -274,27 +274,25 @@ def _timer_problem(
 
 
 def _next_problem(limit: CompiledLimit, timer: TimerState, warn_keys: set[int]) -> str | None:
-    action = timer.next_action
-    if (action is None) != (timer.next_at is None):
+    if (timer.next_action is None) != (timer.next_at is None):
         return "next_at and next_action must be given together"
-    if action is None or action == "breach":
-        if action == "breach" and timer.breached_at is not None:
-            return "its breach is due again"
+    try:
+        due = parse_due(timer.next_action)
+    except ValueError as exc:
+        return str(exc)
+    if due is None:
         return None
-    kind, _, number = action.partition(":")
-    if not (number.isascii() and number.isdigit()) or len(number) > 9:
-        return "next_action is none of breach, warn:<percent>, step:<n>"
-    index = int(number)
-    if kind == "warn":
-        if index not in warn_keys or index in timer.warnings:
+    if isinstance(due, BreachDue):
+        return "its breach is due again" if timer.breached_at is not None else None
+    if isinstance(due, WarnDue):
+        key = due.percent.basis_points
+        if key not in warn_keys or key in timer.warnings:
             return "next_action is a warning the time limit does not give (or gave)"
         return None
-    if kind == "step":
-        if (
-            timer.breached_at is None
-            or index >= len(limit.steps)
-            or limit.steps[index].after is None
-        ):
-            return "next_action is an on_breach step that cannot be due"
-        return None
-    return "next_action is none of breach, warn:<percent>, step:<n>"
+    if (
+        timer.breached_at is None
+        or due.index >= len(limit.steps)
+        or limit.steps[due.index].after is None
+    ):
+        return "next_action is an on_breach step that cannot be due"
+    return None

@@ -37,6 +37,7 @@ from servflow.errors import CalendarError
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
+    from servflow.engine.limits import Clock
 
 __all__ = [
     "PUBLICATIONS",
@@ -56,26 +57,27 @@ __all__ = [
 PUBLICATIONS = "publications"
 
 
-def mark_provisional(engine: Engine, w: dict[str, Any]) -> None:
+def mark_provisional(engine: Engine, w: Clock) -> None:
     """Whether a running or paused timer was counted past the published schedule.
 
     It is if what is still to come (its due time, its next moment) lies past the end, or
     if its business seconds were counted past it (up to a resume or a pause after the
     end): a re-plan counts both again. A stopped cycle is history and is not re-planned.
     """
-    cal = engine.calendars[w["calendar"]]
+    cal = engine.calendars[w.calendar]
     end = cal.published_end
     provisional = False
-    if end is not None and w["status"] != "stopped":
+    if end is not None and w.status != "stopped":
         # A plain loop: this runs for every timer an event touches.
-        for key in ("next_at", "resumed_at", "paused_at", "due_at"):
-            moment = w[key]
+        for moment in (w.next_at, w.resumed_at, w.paused_at):
             if moment is not None and moment > end:
-                provisional = key != "due_at" or w["breached_at"] is None
-                if provisional:
-                    break
-    w["provisional"] = provisional
-    w["published_through"] = cal.published_through if provisional else None
+                provisional = True
+                break
+        else:
+            moment = w.due_at
+            provisional = moment is not None and moment > end and w.breached_at is None
+    w.provisional = provisional
+    w.published_through = cal.published_through if provisional else None
 
 
 def needs_replan(engine: Engine, case: Case) -> bool:

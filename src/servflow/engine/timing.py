@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +55,21 @@ from servflow.engine.case import (
     TimerState,
     case_event,
     effect,
-    trusted,
 )
-from servflow.engine.durations import Duration, parse_duration
-from servflow.engine.expr import Expression, compile_expression
+from servflow.engine.durations import Duration
+from servflow.engine.limits import (
+    BREACH,
+    BreachStep,
+    Clock,
+    CompiledLimit,
+    Due,
+    Percent,
+    StepDue,
+    Target,
+    WarnDue,
+    compile_limits,
+    parse_due,
+)
 from servflow.engine.provisional import (
     flagged,
     mark_provisional,
@@ -69,7 +79,6 @@ from servflow.engine.provisional import (
     stamped,
 )
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
-from servflow.model import TimeLimit
 
 if TYPE_CHECKING:
     from servflow.engine.calendar import Calendar
@@ -81,121 +90,6 @@ __all__ = ["CompiledLimit", "advance", "compile_limits", "needs_replan", "timers
 SYSTEM_ACTOR = "servflow"
 
 
-def _names(value: Any) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if isinstance(value, list | tuple | set | frozenset):
-        return frozenset(str(v) for v in value)
-    return frozenset({str(value)})
-
-
-@dataclass(frozen=True)
-class _Target:
-    when: Expression | None
-    duration: Duration
-    until: str | None
-    text: str
-    calendar: str | None
-    end_of_working_day: bool
-
-
-@dataclass(frozen=True)
-class _Step:
-    index: int
-    after: Duration | None
-    notify: str | None
-    template: str | None
-    fire: str | None
-    escalate: bool
-
-
-@dataclass(frozen=True)
-class CompiledLimit:
-    """A time limit ready to run: its clauses as sets, its targets compiled."""
-
-    name: str
-    start_entered: frozenset[str]
-    start_left: frozenset[str]
-    start_events: frozenset[str]
-    stop_entered: frozenset[str]
-    stop_left: frozenset[str]
-    stop_events: frozenset[str]
-    pause_in: frozenset[str]
-    targets: tuple[_Target, ...]
-    target_names: frozenset[str]
-    warn_at: tuple[float, ...]
-    warn_notify: tuple[str, ...]
-    steps: tuple[_Step, ...]
-
-    @staticmethod
-    def _matches(
-        entered: frozenset[str], left: frozenset[str], events: frozenset[str], event: Event
-    ) -> bool:
-        moved = event.source != event.target
-        return (
-            (event.target in entered and moved)
-            or (event.source is not None and event.source in left and moved)
-            or event.trigger in events
-        )
-
-    def starts_on(self, event: Event) -> bool:
-        return self._matches(self.start_entered, self.start_left, self.start_events, event)
-
-    def stops_on(self, event: Event) -> bool:
-        return self._matches(self.stop_entered, self.stop_left, self.stop_events, event)
-
-
-def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
-    out: list[CompiledLimit] = []
-    for name, limit in limits.items():
-        targets = tuple(
-            _Target(
-                when=compile_expression(t.when) if t.when else None,
-                duration=parse_duration(t.limit) if t.limit else Duration(),
-                until=t.until,
-                text=t.limit or f"until {t.until}",
-                calendar=t.calendar,
-                end_of_working_day=t.end_of_working_day,
-            )
-            for t in limit.within
-        )
-        target_names: set[str] = set()
-        for target in targets:
-            if target.when is not None:
-                target_names |= target.when.names
-            if target.until is not None:
-                target_names.add(target.until)
-        steps = tuple(
-            _Step(
-                index=i,
-                after=parse_duration(str(a["after"])) if a.get("after") else None,
-                notify=a.get("notify"),
-                template=a.get("template"),
-                fire=a.get("fire"),
-                escalate=bool(a.get("escalate")),
-            )
-            for i, a in enumerate(limit.on_breach)
-        )
-        out.append(
-            CompiledLimit(
-                name=name,
-                start_entered=_names(limit.starts.get("entered")),
-                start_left=_names(limit.starts.get("left")),
-                start_events=_names(limit.starts.get("event")),
-                stop_entered=_names(limit.stops.get("entered")),
-                stop_left=_names(limit.stops.get("left")),
-                stop_events=_names(limit.stops.get("event")),
-                pause_in=_names(limit.pauses.get("in")),
-                targets=targets,
-                target_names=frozenset(target_names),
-                warn_at=tuple(sorted(float(p.strip().rstrip("%")) for p in limit.warn_at)),
-                warn_notify=tuple(limit.warn_notify),
-                steps=steps,
-            )
-        )
-    return tuple(out)
-
-
 # -- the clock -------------------------------------------------------------------------
 
 
@@ -204,17 +98,15 @@ def _calendar(engine: Engine, name: str) -> Calendar:
     return engine.calendars[name].extended
 
 
-# The clock's operations work on a mutable copy of a timer's fields (``W``) and the timer
-# is rebuilt once at the end of an event: copying a frozen model per operation cost more
-# than the arithmetic.
-W = dict[str, Any]
+# The clock's operations work on a typed, mutable copy of a timer (limits.Clock).
+W = Clock
 
 
 def _elapsed_now(engine: Engine, w: W, at: datetime) -> int:
-    if w["status"] != "running" or w["resumed_at"] is None:
-        return int(w["elapsed_seconds"])
-    cal = _calendar(engine, w["calendar"])
-    return int(w["elapsed_seconds"]) + int(cal.elapsed(w["resumed_at"], at).total_seconds())
+    if w.status != "running" or w.resumed_at is None:
+        return int(w.elapsed_seconds)
+    cal = _calendar(engine, w.calendar)
+    return int(w.elapsed_seconds) + int(cal.elapsed(w.resumed_at, at).total_seconds())
 
 
 def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
@@ -224,68 +116,63 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
     target has already reached falls due at once (``due_at`` keeps the true deadline). A
     warning threshold that a changed target has already passed is skipped, not fired late.
     """
-    w["next_at"], w["next_action"] = None, None
-    resumed = w["resumed_at"]
-    if w["status"] != "running" or resumed is None:
+    w.next_at, w.next_action = None, None
+    resumed = w.resumed_at
+    if w.status != "running" or resumed is None:
         return
-    cal = _calendar(engine, w["calendar"])
-    budget, elapsed = w["budget_seconds"], w["elapsed_seconds"]
-    breached = w["breached_at"]
+    cal = _calendar(engine, w.calendar)
+    budget, elapsed = w.budget_seconds, w.elapsed_seconds
+    breached = w.breached_at
     if breached is None:
-        due = w["due_at"]
+        due = w.due_at
         if due is None:
             remaining = budget - elapsed
             due = cal.add(resumed, Duration(seconds=remaining)) if remaining > 0 else resumed
-            w["due_at"] = due
-        w["next_at"], w["next_action"] = due, "breach"
+            w.due_at = due
+        w.next_at, w.next_action = due, BREACH
         for pct in limit.warn_at:
-            key = _pct_key(pct)
-            need = math.ceil(budget * pct / 100)
-            if key in w["warnings"] or need <= elapsed:
+            need = math.ceil(budget * pct.value / 100)
+            if pct in w.warnings or need <= elapsed:
                 continue
             moment = cal.add(resumed, Duration(seconds=need - elapsed))
             if moment < due:
-                w["next_at"], w["next_action"] = moment, f"warn:{key}"
+                w.next_at, w.next_action = moment, WarnDue(pct)
             break
     else:
         for step in limit.steps:
-            if step.after is not None and step.index not in w["steps_done"]:
+            if step.after is not None and step.index not in w.steps_done:
                 moment = cal.add(breached, step.after)
-                w["next_at"], w["next_action"] = max(moment, resumed), f"step:{step.index}"
+                w.next_at, w.next_action = max(moment, resumed), StepDue(step.index)
                 break
-    if w["next_at"] is not None and w["next_at"] < now:
-        w["next_at"] = now
-
-
-def _pct_key(pct: float) -> int:
-    return round(pct * 100)
+    if w.next_at is not None and w.next_at < now:
+        w.next_at = now
 
 
 def _pause(engine: Engine, w: W, at: datetime) -> None:
-    w["elapsed_seconds"] = _elapsed_now(engine, w, at)
-    w["status"], w["resumed_at"], w["paused_at"] = "paused", None, at
-    if w["breached_at"] is None and not w["fixed"]:
-        w["due_at"] = None
+    w.elapsed_seconds = _elapsed_now(engine, w, at)
+    w.status, w.resumed_at, w.paused_at = "paused", None, at
+    if w.breached_at is None and not w.fixed:
+        w.due_at = None
 
 
 def _end_pause(w: W, at: datetime) -> None:
-    if w["paused_at"] is not None:
-        w["paused_seconds"] += int((at - w["paused_at"]).total_seconds())
-        w["pauses"] = (*w["pauses"], (w["paused_at"], at))
-        w["paused_at"] = None
+    if w.paused_at is not None:
+        w.paused_seconds += int((at - w.paused_at).total_seconds())
+        w.pauses = (*w.pauses, (w.paused_at, at))
+        w.paused_at = None
 
 
 def _resume(w: W, at: datetime) -> None:
     _end_pause(w, at)
-    w["status"], w["resumed_at"] = "running", at
-    if w["breached_at"] is None and not w["fixed"]:
-        w["due_at"] = None
+    w.status, w.resumed_at = "running", at
+    if w.breached_at is None and not w.fixed:
+        w.due_at = None
 
 
 def _stop(engine: Engine, w: W, at: datetime) -> None:
-    w["elapsed_seconds"] = _elapsed_now(engine, w, at)
+    w.elapsed_seconds = _elapsed_now(engine, w, at)
     _end_pause(w, at)
-    w["status"], w["resumed_at"], w["stopped_at"] = "stopped", None, at
+    w.status, w.resumed_at, w.stopped_at = "stopped", None, at
 
 
 def _start(
@@ -314,10 +201,9 @@ def _start(
     history: tuple[CycleRecord, ...] = ()
     cycle = 1
     if old is not None:
-        cycle = old["cycle"] + 1
-        history = (*old["history"], _record(old, at))
-    w = dict(_FRESH)
-    w.update(
+        cycle = old.cycle + 1
+        history = (*old.history, old.record(at))
+    return Clock(
         fixed=target.until is not None,
         cycle=cycle,
         calendar=cal_name,
@@ -328,7 +214,6 @@ def _start(
         due_at=due,
         history=history,
     )
-    return w
 
 
 def _retarget(
@@ -349,34 +234,29 @@ def _retarget(
     """
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    if (
-        not force
-        and target.until is None
-        and target.text == w["target"]
-        and cal_name == w["calendar"]
-    ):
+    if not force and target.until is None and target.text == w.target and cal_name == w.calendar:
         return False
     cal = _calendar(engine, cal_name)
-    started = w["started_at"]
+    started = w.started_at
     try:
         due = _target_due(cal, target, started, scope_of)
         budget = int(cal.elapsed(started, due).total_seconds())
     except CalendarError as exc:
         raise _beyond_calendar(target, exc) from None
-    paused = sum(int(cal.elapsed(a, b).total_seconds()) for a, b in w["pauses"])
-    if w["status"] == "paused" and w["paused_at"] is not None:
-        paused += int(cal.elapsed(w["paused_at"], at).total_seconds())
+    paused = sum(int(cal.elapsed(a, b).total_seconds()) for a, b in w.pauses)
+    if w.status == "paused" and w.paused_at is not None:
+        paused += int(cal.elapsed(w.paused_at, at).total_seconds())
     elapsed = int(cal.elapsed(started, at).total_seconds()) - paused
-    w["calendar"], w["target"], w["fixed"] = cal_name, target.text, target.until is not None
-    w["budget_seconds"], w["elapsed_seconds"] = budget, elapsed
-    w["resumed_at"] = at if w["status"] == "running" else None
-    if w["breached_at"] is None and w["fixed"]:
-        w["due_at"] = due  # a date from the case is the deadline, whatever the pauses
-    elif w["breached_at"] is None:
+    w.calendar, w.target, w.fixed = cal_name, target.text, target.until is not None
+    w.budget_seconds, w.elapsed_seconds = budget, elapsed
+    w.resumed_at = at if w.status == "running" else None
+    if w.breached_at is None and w.fixed:
+        w.due_at = due  # a date from the case is the deadline, whatever the pauses
+    elif w.breached_at is None:
         # The true deadline when it is already behind us and nothing was paused (the
         # breach is then recorded at the change, the earliest moment it can be known);
         # otherwise planned from the business time that remains.
-        w["due_at"] = due if budget <= elapsed and not paused else None
+        w.due_at = due if budget <= elapsed and not paused else None
     return True
 
 
@@ -393,31 +273,29 @@ def _replan(
     Like a changed target, from the cycle's start less its pauses; a breach already
     recorded stays, and its ``due_at`` becomes the deadline the calendar now gives.
     """
-    if w["status"] == "stopped":
+    if w.status == "stopped":
         return
     _retarget(engine, cp, limit, w, scope_of, at, force=True)
-    if w["breached_at"] is None:
+    if w.breached_at is None:
         return
-    cal = _calendar(engine, w["calendar"])
+    cal = _calendar(engine, w.calendar)
     try:
-        if w["fixed"]:
-            w["due_at"] = _target_due(
-                cal, _choose_target(limit, scope_of), w["started_at"], scope_of
-            )
+        if w.fixed:
+            w.due_at = _target_due(cal, _choose_target(limit, scope_of), w.started_at, scope_of)
             return
         # The moment the budget ran out: working time from the start, skipping pauses.
-        moment, left = w["started_at"], w["budget_seconds"]
-        for begin, end in w["pauses"]:
+        moment, left = w.started_at, w.budget_seconds
+        for begin, end in w.pauses:
             span = int(cal.elapsed(moment, begin).total_seconds())
             if span >= left:
                 break
             left, moment = left - span, end
-        w["due_at"] = cal.add(moment, Duration(seconds=left)) if left > 0 else moment
+        w.due_at = cal.add(moment, Duration(seconds=left)) if left > 0 else moment
     except CalendarError:
         return  # the breach stands; its deadline keeps the value it had
 
 
-def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _ScopeOf) -> datetime:
+def _target_due(cal: Calendar, target: Target, start: datetime, scope_of: _ScopeOf) -> datetime:
     """The deadline a target sets for a cycle that starts at ``start``."""
     if target.until is None:
         return cal.add(start, target.duration, end_of_working_day=target.end_of_working_day)
@@ -441,7 +319,7 @@ def _target_due(cal: Calendar, target: _Target, start: datetime, scope_of: _Scop
     return midnight.replace(tzinfo=cal.zone).astimezone(UTC)
 
 
-def _beyond_calendar(target: _Target, exc: CalendarError) -> ServflowError:
+def _beyond_calendar(target: Target, exc: CalendarError) -> ServflowError:
     """A deadline the calendar cannot place: the caller's date, or the calendar's limit.
 
     A date the case gives (``until``) past the published schedule is the event's data at
@@ -457,27 +335,12 @@ def _beyond_calendar(target: _Target, exc: CalendarError) -> ServflowError:
     )
 
 
-def _record(w: W, at: datetime) -> CycleRecord:
-    return trusted(
-        CycleRecord,
-        {
-            "cycle": w["cycle"],
-            "started_at": w["started_at"],
-            "ended_at": w["stopped_at"] or at,
-            "due_at": w["due_at"],
-            "business_seconds": w["elapsed_seconds"],
-            "breached_at": w["breached_at"],
-            "met": w["breached_at"] is None,
-        },
-    )
-
-
 # The typed values an expression reading these names sees (CompiledProcedure.scope, bound
 # to the case being built).
 _ScopeOf = Callable[[frozenset[str]], dict[str, Any]]
 
 
-def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> _Target:
+def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> Target:
     for target in limit.targets:
         if target.until is not None and scope_of(frozenset({target.until}))[target.until] is None:
             continue  # a deadline field without a value: the next target applies
@@ -489,13 +352,6 @@ def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> _Target:
         except EvaluationError:
             continue
     return limit.targets[-1]
-
-
-_FRESH: W = {
-    name: info.get_default(call_default_factory=True)
-    for name, info in TimerState.model_fields.items()
-    if not info.is_required()
-}
 
 
 def timers_after(
@@ -515,38 +371,39 @@ def timers_after(
     at = event.at.astimezone(UTC)
     result: dict[str, TimerState] | None = None
     kind = event.kind
+    step = (event.trigger, event.source, event.target)
     for limit in limits:
         t = timers.get(limit.name)
         w: W | None = None
         if kind in ("warned", "breached", "breach_step"):
             if event.time_limit == limit.name and t is not None:
-                w = dict(t.__dict__)
+                w = Clock.of(t)
                 _due_applied(engine, w, event, at)
         elif kind == "replanned":
             if event.time_limit == limit.name and t is not None and t.status != "stopped":
-                w = dict(t.__dict__)
+                w = Clock.of(t)
                 _replan(engine, cp, limit, w, scope_of, at)
         else:
             active = t is not None and t.status != "stopped"
             # A case that closes stops every clock: nothing can happen to it any more.
-            if active and t is not None and (limit.stops_on(event) or state in cp.finals):
-                w = dict(t.__dict__)
+            if active and t is not None and (limit.stops.matches(*step) or state in cp.finals):
+                w = Clock.of(t)
                 _stop(engine, w, at)
                 active = False
-            if not active and limit.starts_on(event) and state not in cp.finals:
-                old = w if w is not None else (dict(t.__dict__) if t is not None else None)
+            if not active and limit.starts.matches(*step) and state not in cp.finals:
+                old = w if w is not None else (Clock.of(t) if t is not None else None)
                 w = _start(engine, cp, limit, old, scope_of, at)
             elif active and t is not None and limit.target_names.intersection(event.changes):
-                w = dict(t.__dict__)
+                w = Clock.of(t)
                 if not _retarget(engine, cp, limit, w, scope_of, at):
                     w = None
-            status = w["status"] if w is not None else (t.status if t is not None else "stopped")
+            status = w.status if w is not None else (t.status if t is not None else "stopped")
             if status != "stopped":
                 inside = state in limit.pause_in
                 if (inside and status == "running") or (not inside and status == "paused"):
                     if w is None:
                         assert t is not None
-                        w = dict(t.__dict__)
+                        w = Clock.of(t)
                     if inside:
                         _pause(engine, w, at)
                     else:
@@ -556,7 +413,7 @@ def timers_after(
             mark_provisional(engine, w)
             if result is None:
                 result = dict(timers)
-            result[limit.name] = trusted(TimerState, w)
+            result[limit.name] = w.stored()
     if result is None:
         return None
     moments = [t.next_at for t in result.values() if t.next_at is not None]
@@ -565,14 +422,14 @@ def timers_after(
 
 def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
     if event.kind == "warned":
-        w["warnings"] = (*w["warnings"], int(event.detail["percent_key"]))
+        w.warnings = (*w.warnings, Percent.stored(int(event.detail["percent_key"])))
         return
-    w["steps_done"] = (*w["steps_done"], *event.detail.get("steps", ()))
+    w.steps_done = (*w.steps_done, *event.detail.get("steps", ()))
     if event.kind == "breached":
-        w["elapsed_seconds"] = _elapsed_now(engine, w, at)
-        w["breached_at"] = at
-        if w["status"] == "running":
-            w["resumed_at"] = at
+        w.elapsed_seconds = _elapsed_now(engine, w, at)
+        w.breached_at = at
+        if w.status == "running":
+            w.resumed_at = at
 
 
 # -- advancing -------------------------------------------------------------------------
@@ -601,8 +458,9 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
             for lim in cp.limits
             if lim.name in case.timers and case.timers[lim.name].next_at == moment
         )
-        action = timer.next_action or ""
-        new_events, new_effects = _due_events(cp, limit, timer, case, moment, action)
+        due = parse_due(timer.next_action)
+        assert due is not None  # next_at and next_action come together (integrity checks)
+        new_events, new_effects = _due_events(cp, limit, timer, case, moment, due)
         for event in new_events:
             event, case = stamped(engine, cp, case, event)
             events.append(event)
@@ -619,7 +477,7 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
 
 
-def _steps_of(limit: CompiledLimit, event: Event) -> list[_Step]:
+def _steps_of(limit: CompiledLimit, event: Event) -> list[BreachStep]:
     return [limit.steps[i] for i in event.detail.get("steps", ())]
 
 
@@ -629,7 +487,7 @@ def _due_events(
     timer: TimerState,
     case: Case,
     moment: datetime,
-    action: str,
+    due: Due,
 ) -> tuple[list[Event], list[Effect]]:
     common: dict[str, Any] = {
         "at": moment,
@@ -640,8 +498,8 @@ def _due_events(
         "time_limit": limit.name,
     }
     effects: list[Effect] = []
-    if action.startswith("warn:"):
-        key = int(action.split(":", 1)[1])
+    if isinstance(due, WarnDue):
+        key = due.percent.basis_points
         event = case_event(
             case,
             dict(
@@ -665,11 +523,10 @@ def _due_events(
             for role in limit.warn_notify
         )
         return [event], effects
-    if action == "breach":
-        steps = [s for s in limit.steps if s.after is None]
+    if isinstance(due, StepDue):
+        steps = [limit.steps[due.index]]
     else:
-        index = int(action.split(":", 1)[1])
-        steps = [limit.steps[index]]
+        steps = [s for s in limit.steps if s.after is None]
     detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
     raise_by = sum(1 for s in steps if s.escalate)
     if raise_by:
@@ -688,7 +545,7 @@ def _due_events(
         for s in steps
         if s.notify is not None
     )
-    kind = "breached" if action == "breach" else "breach_step"
+    kind = "breach_step" if isinstance(due, StepDue) else "breached"
     return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
 
 

@@ -11,7 +11,6 @@ it, whatever its ``when``. That errs towards silence, never towards a false alar
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from servflow._hints import did_you_mean
 from servflow.engine.durations import parse_duration
 from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
@@ -401,33 +401,16 @@ class _Checker:
                     f"time limit {name!r} has the name of a trigger; rename one of them (e.g. {name}_in_time)",
                     key=True,
                 )
-            for clause, allowed in (
-                ("starts", ("entered", "left", "event")),
-                ("stops", ("entered", "left", "event")),
-                ("pauses", ("in",)),
-            ):
-                spec = getattr(limit, clause)
-                for kind, value in spec.items():
-                    if kind not in allowed:
-                        self.error(
-                            (*base, clause, kind),
-                            "unknown-key",
-                            f"unknown key {kind!r} in {clause}; use {', '.join(allowed)}"
-                            + _suggest(kind, set(allowed)),
-                            key=True,
-                        )
-                        continue
-                    items = value if isinstance(value, list) else [value]
-                    for j, item in enumerate(items):
-                        at = (
-                            (*base, clause, kind, j)
-                            if isinstance(value, list)
-                            else (*base, clause, kind)
-                        )
-                        if kind == "event":
-                            self.ref(at, "trigger", str(item), triggers | {"start"})
-                        else:
-                            self.ref(at, "state", str(item), states)
+            # The clauses' shape was checked by the model; here, what their names mean.
+            for clause, spec in (("starts", limit.starts), ("stops", limit.stops)):
+                for kind, names in spec.written():
+                    valid = triggers | {"start"} if kind == "event" else states
+                    what = "trigger" if kind == "event" else "state"
+                    for at, item in _each((*base, clause, kind), names):
+                        self.ref(at, what, item, valid)
+            for pause, paused in limit.pauses.written():
+                for at, item in _each((*base, "pauses", pause), paused):
+                    self.ref(at, "state", item, states)
             if not limit.within:
                 self.error(
                     (*base, "within"),
@@ -453,41 +436,23 @@ class _Checker:
                 except ValueError as exc:
                     self.error((*base, "within", i, "limit"), "bad-duration", str(exc))
             for i, pct in enumerate(limit.warn_at):
-                m = re.fullmatch(r"\s*(\d{1,2}(?:\.\d+)?)\s*%\s*", pct)
-                if not m or not 0 < float(m.group(1)) < 100:
-                    self.error(
-                        (*base, "warn_at", i),
-                        "bad-percentage",
-                        f"warning {pct!r} must be a percentage between 0% and 100%, e.g. 80%",
-                    )
+                try:
+                    Percent.parse(pct)
+                except ValueError as exc:
+                    self.error((*base, "warn_at", i), "bad-percentage", str(exc))
             for j, role in enumerate(limit.warn_notify):
                 self.ref((*base, "warn_notify", j), "role", role, roles)
             for i, action in enumerate(limit.on_breach):
-                self._breach_action((*base, "on_breach", i), action, triggers, roles)
-
-    def _breach_action(
-        self, path: Path, action: dict[str, Any], triggers: set[str], roles: set[str]
-    ) -> None:
-        known = {"notify", "fire", "escalate", "after", "template"}
-        for key in action:
-            if key not in known:
-                self.error(
-                    (*path, key),
-                    "unknown-key",
-                    f"unknown key {key!r} in on_breach" + _suggest(key, known),
-                    key=True,
-                )
-        if not ({"notify", "fire", "escalate"} & set(action)):
-            self.error(path, "empty-action", "an on_breach step needs notify, fire or escalate")
-        if "notify" in action:
-            self.ref((*path, "notify"), "role", str(action["notify"]), roles)
-        if "fire" in action:
-            self.ref((*path, "fire"), "trigger", str(action["fire"]), triggers)
-        if "after" in action:
-            try:
-                parse_duration(str(action["after"]))
-            except ValueError as exc:
-                self.error((*path, "after"), "bad-duration", str(exc))
+                path = (*base, "on_breach", i)
+                if action.notify is not None:
+                    self.ref((*path, "notify"), "role", action.notify, roles)
+                if action.fire is not None:
+                    self.ref((*path, "fire"), "trigger", action.fire, triggers)
+                if action.after is not None:
+                    try:
+                        parse_duration(action.after)
+                    except ValueError as exc:
+                        self.error((*path, "after"), "bad-duration", str(exc))
 
     # -- advice -------------------------------------------------------------------------
 
@@ -507,6 +472,15 @@ class _Checker:
                     "missing-translation",
                     f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have",
                 )
+
+
+def _each(path: Path, value: str | list[str]) -> Iterator[tuple[Path, str]]:
+    """Each name of a clause with its path: the key itself for one name, else each item."""
+    if isinstance(value, str):
+        yield path, value
+    else:
+        for j, item in enumerate(value):
+            yield (*path, j), item
 
 
 def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:

@@ -63,40 +63,24 @@ def edges_of(proc: Procedure) -> list[Edge]:
     return edges
 
 
-def _names(value: object) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if isinstance(value, list | tuple):
-        return frozenset(str(v) for v in value)
-    return frozenset({str(value)})
-
-
-def _matches(clause: dict[str, object], edge: Edge) -> bool:
-    # The same rule as the engine's timers: entering or leaving counts only on a move.
-    moved = edge.source != edge.target
-    return (
-        (moved and edge.target in _names(clause.get("entered")))
-        or (moved and edge.source is not None and edge.source in _names(clause.get("left")))
-        or edge.trigger in _names(clause.get("event"))
-    )
-
-
 def limit_coverage(proc: Procedure, limit: TimeLimit) -> Coverage:
     """The states in which ``limit``'s clock can be running (or paused), guards ignored."""
     edges = edges_of(proc)
-    covered = {e.target for e in edges if _matches(limit.starts, e)}
+    starts, stops = limit.starts, limit.stops
+    covered = {e.target for e in edges if starts.matches(e.trigger, e.source, e.target)}
     todo = list(covered)
     while todo:
         state = todo.pop()
         for edge in edges:
             if edge.source != state or edge.target in covered:
                 continue
-            if _matches(limit.stops, edge) and not _matches(limit.starts, edge):
+            step = (edge.trigger, edge.source, edge.target)
+            if stops.matches(*step) and not starts.matches(*step):
                 continue
             covered.add(edge.target)
             todo.append(edge.target)
     covered &= set(proc.states)
-    paused = _names(limit.pauses.get("in")) & covered
+    paused = limit.pauses.states & covered
     return Coverage(running=frozenset(covered - paused), paused=frozenset(paused))
 
 
@@ -132,7 +116,7 @@ class _Linter:
         for limit in p.time_limits.values():
             coverage = limit_coverage(p, limit)
             governed |= coverage.running | coverage.paused
-            governed |= _names(limit.pauses.get("in"))
+            governed |= limit.pauses.states
         reachable = _reachable(p)
         for name, state in p.states.items():
             if state.final or name in governed or name not in reachable:
@@ -153,7 +137,7 @@ class _Linter:
             used |= {e.notify for e in step.effects if e.notify}
         for limit in p.time_limits.values():
             used |= set(limit.warn_notify)
-            used |= {str(a["notify"]) for a in limit.on_breach if "notify" in a}
+            used |= {a.notify for a in limit.on_breach if a.notify is not None}
         for name in p.roles:
             if name not in used:
                 self.warn(

@@ -120,7 +120,12 @@ def _clipped(value: object, width: int = 80) -> str:
 
 
 def _model_fields(model: type[BaseModel]) -> set[str]:
-    return {f.alias or name for name, f in model.model_fields.items()}
+    return set(_model_keys(model))
+
+
+def _model_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a model reads, as a file writes them, in the order they are declared."""
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -223,12 +228,19 @@ def pydantic_diagnostics(
             key = loc[-1]
             parent = _model_at(root, loc[:-1])
             valid = _model_fields(parent) if parent else set()
+            # A small closed mapping (a time limit's clause) lists the keys it has.
+            listed = (
+                "; use " + ", ".join(sorted(valid, key=list(_model_keys(parent)).index))
+                if parent is not None and getattr(parent, "list_keys_in_errors", False)
+                else ""
+            )
             out.append(
                 smap.diagnostic(
                     loc,
                     "unknown-key",
                     f"unknown key {key!r} in "
                     + (place(loc[:-1]) if place else smap.display(loc[:-1]) or "the file")
+                    + listed
                     + did_you_mean(key, valid),
                     key=True,
                 )
@@ -321,7 +333,10 @@ def _named_key(
 
 
 def _code_for(kind: str) -> str:
-    if kind.startswith(("string", "int", "float", "bool", "dict", "list", "date", "decimal")):
+    # A mapping's model (a clause, a breach step) given something else is a wrong type too.
+    if kind.startswith(
+        ("string", "int", "float", "bool", "dict", "list", "date", "decimal", "model_type")
+    ):
         return "wrong-type"
     if kind == "value_error":
         return "invalid-value"

@@ -12,8 +12,6 @@ post-processes it where the models are wider or narrower than the files:
 * a transition is one branch (a mapping) *or* a list of branches, and a branch's ``from``
   one state or a list (the models normalise both into lists);
 * names of roles, fields, states, triggers and time limits follow the name pattern;
-* the free-form clauses of a time limit (``starts``, ``stops``, ``pauses``, ``on_breach``)
-  get the keys the static checks accept;
 * every property carries a description and, where one helps, examples;
 * the top level tells the two kinds of file apart the way the loader does (``calendars``
   and no ``id``: a calendar file), so that errors point at the key that is wrong.
@@ -28,6 +26,7 @@ import copy
 import json
 from typing import Any
 
+from servflow.engine.limits import PERCENT_PATTERN
 from servflow.model import LANGUAGES, NAME_PATTERN, Procedure
 from servflow.procedures.load import CalendarFile
 
@@ -86,6 +85,7 @@ _EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("TimeLimit", "on_breach"): [
         [{"notify": "cs_supervisor"}, {"fire": "escalate", "after": "2h"}]
     ],
+    ("TimeLimit", "title"): [{"zh-Hant": "及時派工", "en": "Dispatch in time"}],
     ("TimeLimitTarget", "when"): ["priority == 'emergency'"],
     ("TimeLimitTarget", "calendar"): ["always", "office"],
     ("TimeLimitTarget", "end_of_working_day"): [True],
@@ -111,63 +111,6 @@ _ONE_OR_MANY_NAMES: Schema = {
         {"type": "string"},
         {"type": "array", "items": {"type": "string"}, "minItems": 1},
     ]
-}
-
-_CLAUSES: dict[str, dict[str, str]] = {
-    "starts": {
-        "entered": "The clock starts when the case enters this state (or one of these).",
-        "left": "The clock starts when the case leaves this state (or one of these).",
-        "event": "The clock starts when this trigger (or one of these, or `start`) happens.",
-    },
-    "stops": {
-        "entered": "The clock stops when the case enters this state (or one of these).",
-        "left": "The clock stops when the case leaves this state (or one of these).",
-        "event": "The clock stops when this trigger (or one of these) happens.",
-    },
-    "pauses": {
-        "in": "The clock does not run while the case is in this state (or one of these).",
-    },
-}
-
-_CLAUSE_EXAMPLES: dict[str, list[Any]] = {
-    "entered": ["recorded", ["dispatched", "cancelled"]],
-    "left": ["recorded"],
-    "event": ["callback", ["reply", "promise_reply"]],
-    "in": [["waiting_for_resident"]],
-}
-
-_BREACH_STEP: Schema = {
-    "type": "object",
-    "description": "One step on breach: notify a role, fire a trigger or escalate.",
-    "additionalProperties": False,
-    "anyOf": [{"required": ["notify"]}, {"required": ["fire"]}, {"required": ["escalate"]}],
-    "properties": {
-        "notify": {
-            "type": "string",
-            "description": "Role to notify (a role id of this procedure).",
-            "examples": ["cs_supervisor"],
-        },
-        "template": {
-            "type": "string",
-            "description": "Message template of the notification.",
-            "examples": ["repair_overdue"],
-        },
-        "fire": {
-            "type": "string",
-            "description": "Trigger the system fires automatically (a transition of this procedure).",
-            "examples": ["escalate"],
-        },
-        "escalate": {
-            "type": "boolean",
-            "description": "Raise the case's escalation level by one.",
-            "examples": [True],
-        },
-        "after": {
-            "type": "string",
-            "description": "Run this step that long after the breach: 30m, 4h, 2wd.",
-            "examples": ["4h", "1wd"],
-        },
-    },
 }
 
 
@@ -243,29 +186,12 @@ def language_schema() -> Schema:
         defs[step]["properties"]["roles"]["minItems"] = 1
 
     limit = defs["TimeLimit"]["properties"]
-    for clause, keys in _CLAUSES.items():
-        described = _without_type(limit[clause])
-        limit[clause] = {
-            "type": "object",
-            "additionalProperties": False,
-            **({"minProperties": 1} if clause != "pauses" else {}),
-            "properties": {
-                key: {
-                    **copy.deepcopy(_ONE_OR_MANY_NAMES),
-                    "description": text,
-                    "examples": _CLAUSE_EXAMPLES[key],
-                }
-                for key, text in keys.items()
-            },
-            **described,
-        }
     limit["within"]["minItems"] = 1
     limit["warn_at"]["items"] = {
         "type": "string",
-        "pattern": r"^\s*\d{1,2}(\.\d+)?\s*%\s*$",
+        "pattern": PERCENT_PATTERN,
         "description": "A percentage of the time limit, e.g. 80%.",
     }
-    limit["on_breach"]["items"] = copy.deepcopy(_BREACH_STEP)
 
     defs["LocalizedText"] = _localized_text()
     return {

@@ -29,7 +29,7 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from servflow.engine.calendar import CalendarSpec
-from servflow.model import Branch, Procedure, Start
+from servflow.model import Branch, Clause, Pause, Procedure, Start, name_list
 from servflow.procedures.lint import limit_coverage
 from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
@@ -281,14 +281,14 @@ class _Reader:
             )
         return first
 
-    def clause(self, spec: Mapping[str, Any]) -> list[str]:
+    def clause(self, spec: Clause | Pause) -> list[str]:
         out: list[str] = []
-        for kind, value in spec.items():
-            names = value if isinstance(value, list) else [value]
+        for kind, value in spec.written():
+            names = name_list(value)
             if kind == "event":
-                shown = [self.trigger(str(n)) for n in names]
+                shown = [self.trigger(n) for n in names]
             else:
-                shown = [self.state(str(n)) for n in names]
+                shown = [self.state(n) for n in names]
             quoted = [self.t["quote"].format(name) for name in shown]
             out.append(self.t[f"clause_{kind}"].format(names=self.t["or"].join(quoted)))
         return out
@@ -300,15 +300,15 @@ class _Reader:
             breach: list[str] = []
             for action in limit.on_breach:
                 parts: list[str] = []
-                if "notify" in action:
-                    parts.append(t["notify"].format(role=self.role(str(action["notify"]))))
-                if "fire" in action:
-                    parts.append(t["fire"].format(step=self.trigger(str(action["fire"]))))
-                if action.get("escalate"):
+                if action.notify is not None:
+                    parts.append(t["notify"].format(role=self.role(action.notify)))
+                if action.fire is not None:
+                    parts.append(t["fire"].format(step=self.trigger(action.fire)))
+                if action.escalate:
                     parts.append(str(t["escalate_action"]))
                 text = t["and"].join(parts)
-                if "after" in action:
-                    after = markdown_text(format_duration(str(action["after"]), self.lang))
+                if action.after is not None:
+                    after = markdown_text(format_duration(action.after, self.lang))
                     text = t["after"].format(duration=after, action=text)
                 breach.append(text)
             coverage = limit_coverage(self.proc, limit)

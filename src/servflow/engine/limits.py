@@ -1,0 +1,335 @@
+"""Time limits ready to run, and the typed values of a clock at work.
+
+:func:`compile_limits` turns each :class:`~servflow.model.TimeLimit` of a procedure into a
+:class:`CompiledLimit`: its clauses are the model's own (one ``matches`` rule, shared with
+the lint and the SOPs), its targets' expressions and durations compiled, its warnings
+:class:`Percent` values, its breach actions :class:`BreachStep` values.
+
+While an event is applied, :mod:`servflow.engine.timing` works on a :class:`Clock`, a
+mutable, slotted copy of a :class:`~servflow.engine.case.TimerState` whose values are
+typed: what falls due next is a :data:`Due` (a warning, the breach or a breach step), the
+warnings given are :class:`Percent` values. The stored timer keeps the forms that cases
+saved by earlier releases hold (``next_action`` text such as ``"warn:5000"``, warnings in
+hundredths of a percent); :meth:`Clock.of` and :meth:`Clock.stored` convert at that
+boundary and nowhere else, so live processing and replay read and write the same form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from operator import attrgetter
+from typing import Any, Literal
+
+from servflow.engine.case import CycleRecord, TimerState, trusted
+from servflow.engine.durations import Duration, parse_duration
+from servflow.engine.expr import Expression, compile_expression
+from servflow.model import ClauseRule, TimeLimit
+
+__all__ = [
+    "BREACH",
+    "PERCENT_PATTERN",
+    "BreachDue",
+    "BreachStep",
+    "Clock",
+    "CompiledLimit",
+    "Due",
+    "Percent",
+    "StepDue",
+    "Target",
+    "WarnDue",
+    "compile_limits",
+    "parse_due",
+]
+
+
+#: What a ``warn_at`` entry looks like (the schema's pattern; the range is checked apart).
+PERCENT_PATTERN = r"^\s*(\d{1,2}(?:\.\d+)?)\s*%\s*$"
+_PERCENT = re.compile(PERCENT_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """A share of a time limit's budget, such as the 80% of ``warn_at: ["80%"]``.
+
+    Two percentages are the same warning when they agree to a hundredth of a percent
+    (``basis_points``, the form cases and events store); ``value`` is the percentage as
+    written, which the clock uses to place the warning.
+    """
+
+    basis_points: int
+    value: float = field(compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Percent:
+        """``"80%"`` -> 80%: the one rule for ``warn_at`` (the static checks call it too).
+
+        ValueError for anything but a percentage strictly between 0% and 100%, written
+        with ``%``.
+        """
+        match = _PERCENT.fullmatch(text)
+        value = float(match.group(1)) if match else 0.0
+        if not 0 < value < 100:
+            raise ValueError(f"warning {text!r} must be a percentage between 0% and 100%, e.g. 80%")
+        return cls(round(value * 100), value)
+
+    @classmethod
+    def stored(cls, basis_points: int) -> Percent:
+        """A percentage as a case or an event stores it (hundredths of a percent)."""
+        return cls(basis_points, basis_points / 100)
+
+
+@dataclass(frozen=True, slots=True)
+class WarnDue:
+    """A warning falls due next."""
+
+    percent: Percent
+
+
+@dataclass(frozen=True, slots=True)
+class BreachDue:
+    """The breach falls due next."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepDue:
+    """A delayed breach step (``after``) falls due next: ``on_breach[index]``."""
+
+    index: int
+
+
+#: What a running clock has due next.
+Due = WarnDue | BreachDue | StepDue
+BREACH = BreachDue()
+
+# The stored text of a Due, as cases saved by every release hold it.
+_DUE_TEXT = re.compile(r"(warn|step):([0-9]{1,9})", re.ASCII)
+DUE_TEXT_PROBLEM = "next_action is none of breach, warn:<percent>, step:<n>"
+
+
+def parse_due(text: str | None) -> Due | None:
+    """The :data:`Due` a stored ``next_action`` names; ValueError if it names none."""
+    if text is None:
+        return None
+    known = _DUES.get(text)
+    if known is not None:
+        return known
+    if text == "breach":
+        return BREACH
+    match = _DUE_TEXT.fullmatch(text)
+    if match is None:
+        raise ValueError(DUE_TEXT_PROBLEM)
+    number = int(match.group(2))
+    due = WarnDue(Percent.stored(number)) if match.group(1) == "warn" else StepDue(number)
+    if len(_DUES) < 4096:  # a procedure has a handful; the bound keeps odd input out
+        _DUES[text] = due
+    return due
+
+
+# Parsed dues by their stored text: parsing runs for every timer an event touches.
+_DUES: dict[str, Due] = {}
+
+
+def due_text(due: Due | None) -> str | None:
+    """The stored form of ``due`` (``"warn:5000"``, ``"breach"``, ``"step:1"``)."""
+    if due is None:
+        return None
+    if isinstance(due, WarnDue):
+        return f"warn:{due.percent.basis_points}"
+    if isinstance(due, StepDue):
+        return f"step:{due.index}"
+    return "breach"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One ``within`` entry, compiled."""
+
+    when: Expression | None
+    duration: Duration
+    until: str | None
+    text: str
+    calendar: str | None
+    end_of_working_day: bool
+
+
+@dataclass(frozen=True)
+class BreachStep:
+    """One ``on_breach`` action, compiled: ``index`` is its place in the list."""
+
+    index: int
+    after: Duration | None
+    notify: str | None
+    template: str | None
+    fire: str | None
+    escalate: bool
+
+
+@dataclass(frozen=True)
+class CompiledLimit:
+    """A time limit ready to run: its clauses, its targets compiled."""
+
+    name: str
+    starts: ClauseRule
+    stops: ClauseRule
+    pause_in: frozenset[str]
+    targets: tuple[Target, ...]
+    target_names: frozenset[str]
+    warn_at: tuple[Percent, ...]
+    warn_notify: tuple[str, ...]
+    steps: tuple[BreachStep, ...]
+
+
+def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
+    out: list[CompiledLimit] = []
+    for name, limit in limits.items():
+        targets = tuple(
+            Target(
+                when=compile_expression(t.when) if t.when else None,
+                duration=parse_duration(t.limit) if t.limit else Duration(),
+                until=t.until,
+                text=t.limit or f"until {t.until}",
+                calendar=t.calendar,
+                end_of_working_day=t.end_of_working_day,
+            )
+            for t in limit.within
+        )
+        target_names: set[str] = set()
+        for target in targets:
+            if target.when is not None:
+                target_names |= target.when.names
+            if target.until is not None:
+                target_names.add(target.until)
+        steps = tuple(
+            BreachStep(
+                index=i,
+                after=parse_duration(a.after) if a.after else None,
+                notify=a.notify,
+                template=a.template,
+                fire=a.fire,
+                escalate=a.escalate,
+            )
+            for i, a in enumerate(limit.on_breach)
+        )
+        out.append(
+            CompiledLimit(
+                name=name,
+                starts=limit.starts.rule,
+                stops=limit.stops.rule,
+                pause_in=limit.pauses.states,
+                targets=targets,
+                target_names=frozenset(target_names),
+                warn_at=tuple(
+                    sorted((Percent.parse(p) for p in limit.warn_at), key=lambda p: p.value)
+                ),
+                warn_notify=tuple(limit.warn_notify),
+                steps=steps,
+            )
+        )
+    return tuple(out)
+
+
+Status = Literal["running", "paused", "stopped"]
+
+
+@dataclass(slots=True)
+class Clock:
+    """A timer while an event is applied: :class:`TimerState`'s fields, typed, mutable.
+
+    The clock's operations change it in place and the timer is rebuilt once at the end of
+    an event: copying a frozen model per operation cost more than the arithmetic.
+    """
+
+    calendar: str
+    target: str
+    started_at: datetime
+    budget_seconds: int
+    cycle: int = 1
+    status: Status = "running"
+    elapsed_seconds: int = 0
+    resumed_at: datetime | None = None
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    pauses: tuple[tuple[datetime, datetime], ...] = ()
+    stopped_at: datetime | None = None
+    due_at: datetime | None = None
+    warnings: tuple[Percent, ...] = ()
+    breached_at: datetime | None = None
+    steps_done: tuple[int, ...] = ()
+    fixed: bool = False
+    next_at: datetime | None = None
+    next_action: Due | None = None
+    history: tuple[CycleRecord, ...] = ()
+    provisional: bool = False
+    published_through: date | None = None
+
+    @classmethod
+    def of(cls, timer: TimerState) -> Clock:
+        """The working copy of a stored timer (one the engine wrote or checked)."""
+        clock = cls(*_read_fields(timer))
+        if clock.warnings:
+            clock.warnings = tuple(Percent.stored(k) for k in timer.warnings)
+        if clock.next_action is not None:
+            clock.next_action = parse_due(timer.next_action)
+        return clock
+
+    def stored(self) -> TimerState:
+        """The timer as cases store it."""
+        # Written out (not a loop over the fields): this runs for every timer an event
+        # touches, and a dict display is several times faster. A test holds this list
+        # equal to TimerState's fields, so trusted() has nothing to fill in.
+        values: dict[str, Any] = {
+            "cycle": self.cycle,
+            "status": self.status,
+            "calendar": self.calendar,
+            "target": self.target,
+            "started_at": self.started_at,
+            "budget_seconds": self.budget_seconds,
+            "elapsed_seconds": self.elapsed_seconds,
+            "resumed_at": self.resumed_at,
+            "paused_at": self.paused_at,
+            "paused_seconds": self.paused_seconds,
+            "pauses": self.pauses,
+            "stopped_at": self.stopped_at,
+            "due_at": self.due_at,
+            "warnings": tuple([p.basis_points for p in self.warnings]) if self.warnings else (),
+            "breached_at": self.breached_at,
+            "steps_done": self.steps_done,
+            "fixed": self.fixed,
+            "next_at": self.next_at,
+            "next_action": due_text(self.next_action),
+            "history": self.history,
+            "provisional": self.provisional,
+            "published_through": self.published_through,
+        }
+        timer = _new_timer(TimerState)
+        object.__setattr__(timer, "__dict__", values)
+        object.__setattr__(timer, "__pydantic_fields_set__", set(values))
+        object.__setattr__(timer, "__pydantic_extra__", None)
+        object.__setattr__(timer, "__pydantic_private__", None)
+        return timer
+
+    def record(self, at: datetime) -> CycleRecord:
+        """The cycle as its history keeps it once it ends (at ``at`` if still running)."""
+        return trusted(
+            CycleRecord,
+            {
+                "cycle": self.cycle,
+                "started_at": self.started_at,
+                "ended_at": self.stopped_at or at,
+                "due_at": self.due_at,
+                "business_seconds": self.elapsed_seconds,
+                "breached_at": self.breached_at,
+                "met": self.breached_at is None,
+            },
+        )
+
+
+# Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
+# from either (a comprehension of getattr cost more than the rest of the conversion).
+_FIELDS = tuple(f.name for f in fields(Clock))
+assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
+_new_timer = TimerState.__new__
+_read_fields = attrgetter(*_FIELDS)
