@@ -3,6 +3,7 @@
     python scripts/import_graph.py                  # src/servflow
     python scripts/import_graph.py --root PATH      # another tree laid out the same way
     python scripts/import_graph.py --quiet          # only the violations
+    python scripts/import_graph.py --mermaid        # the layers as a Mermaid diagram
 
 The graph is read from the source with :mod:`ast`, never by importing it, and counts every
 import: at the top of a module, inside a function (a lazy import is still a dependency)
@@ -30,14 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "src" / "servflow"
 
 # The layers, from the bottom up, as ``(name, module prefixes)`` relative to the package.
-# The language's models sit below the engine (the engine runs them; they know nothing of
-# it); the loader (YAML, static checks, schema) sits above the engine, whose expression
-# compiler it uses to check a file. Storage, the host-side desk, the renderers and the
+# The errors, the hints of messages and the bounds of values (which import nothing else of
+# servflow) are the base. The language's models, procedures and calendars alike, sit below
+# the engine (the engine runs them; they know nothing of it); the loader (YAML, static
+# checks, schema) and the Engine that loads folders (``catalogue``) sit above the engine,
+# whose expression compiler the loader uses to check a file. Storage, the host-side desk, the renderers and the
 # testing kit build on these; ``""`` is the package's own __init__ (the public names it
 # re-exports); the command line, which may use all of it, is the top.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("errors", "_hints")),
-    ("model", ("model",)),
+    ("base", ("errors", "_hints", "bounds")),
+    ("model", ("model", "calendar_spec")),
     ("engine", ("engine",)),
     ("language", ("procedures", "catalogue")),
     ("store", ("store",)),
@@ -258,6 +261,52 @@ def violations(root: Path) -> tuple[dict[str, set[str]], list[str]]:
     return graph, problems
 
 
+def layer_diagram(root: Path) -> str:
+    """The layers as a Mermaid flowchart, bottom up: an arrow ``A --> B`` where a module of
+    layer A imports one of layer B and no third layer already links them (A's imports that
+    pass through a layer in between are implied, so the picture stays readable).
+
+    docs/architecture.md shows this text, and a test compares the two, so the picture
+    cannot drift from the code."""
+    package = root.name
+    modules, edges = edges_of(root)
+    present: set[str] = set()
+    for name in modules:
+        relative = name.removeprefix(package).removeprefix(".")
+        for _, prefixes in LAYERS:
+            present.update(
+                p for p in prefixes if p and (relative == p or relative.startswith(p + "."))
+            )
+    direct: dict[int, set[int]] = {}
+    for edge in edges:
+        low, high = layer_of(edge.source, package), layer_of(edge.target, package)
+        if low is not None and high is not None and low != high:
+            direct.setdefault(low, set()).add(high)
+
+    def reaches(start: int, goal: int, skip: tuple[int, int]) -> bool:
+        seen, todo = {start}, [start]
+        while todo:
+            node = todo.pop()
+            for nxt in direct.get(node, ()):
+                if (node, nxt) == skip or nxt in seen:
+                    continue
+                if nxt == goal:
+                    return True
+                seen.add(nxt)
+                todo.append(nxt)
+        return False
+
+    lines = ["flowchart BT"]
+    for label, prefixes in LAYERS:
+        shown = [p for p in prefixes if p in present] or ([package] if "" in prefixes else [])
+        lines.append(f'    {label}["{label}: {", ".join(shown)}"]')
+    for low in sorted(direct, reverse=True):
+        for high in sorted(direct[low], reverse=True):
+            if not reaches(low, high, (low, high)):
+                lines.append(f"    {LAYERS[low][0]} --> {LAYERS[high][0]}")
+    return "\n".join(lines) + "\n"
+
+
 def _shown(file: str) -> str:
     path = Path(file)
     try:
@@ -270,8 +319,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the package folder")
     parser.add_argument("--quiet", action="store_true", help="print only the violations")
+    parser.add_argument(
+        "--mermaid", action="store_true", help="print the layers as a Mermaid diagram and stop"
+    )
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
+    if args.mermaid:
+        print(layer_diagram(root), end="")
+        return 0
     graph, problems = violations(root)
     if not args.quiet:
         for name in sorted(graph):

@@ -143,7 +143,9 @@ def test_a_module_no_layer_claims_is_reported(tmp_path: Path) -> None:
         ("servflow", "api"),
         ("servflow.errors", "base"),
         ("servflow.model", "model"),
-        ("servflow.engine.calendar_spec", "engine"),
+        ("servflow.calendar_spec", "model"),
+        ("servflow.bounds", "base"),
+        ("servflow.engine.calendar", "engine"),
         ("servflow.procedures.load", "language"),
         ("servflow.catalogue", "language"),
         ("servflow.commands.demo", "cli"),
@@ -166,3 +168,55 @@ def test_cycles_are_found_without_recursion_on_a_long_chain() -> None:
     (group,) = graph_script.cycles(chain)
     assert len(group) == 5001
     assert graph_script.cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_layer_diagram_leaves_out_what_a_middle_layer_implies(tmp_path: Path) -> None:
+    diagram = graph_script.layer_diagram(_tree(tmp_path, CLEAN))
+    lines = diagram.splitlines()
+    assert lines[0] == "flowchart BT"
+    assert '    engine["engine: engine"]' in lines
+    assert '    api["api: servflow"]' in lines
+    # The desk imports the store, which imports the engine: one path, two arrows.
+    assert "    desk --> store" in lines
+    assert "    store --> engine" in lines
+    assert "    desk --> engine" not in lines
+    # The CLI imports the testing kit and the public package, neither through the other.
+    assert {"    cli --> testing", "    cli --> api"} <= set(lines)
+
+
+# -- the real tree -------------------------------------------------------------------------
+
+SRC = SCRIPT.parent.parent / "src" / "servflow"
+
+
+def test_every_import_of_servflow_points_down() -> None:
+    _, problems = graph_script.violations(SRC)
+    assert [p for p in problems if not p.startswith("cycle: ")] == []
+    # The cycles left run between the engine's core, its timing module and the modules
+    # that build a step (core's _apply, used by timing, provisional and verify); moving the
+    # step-building functions below them removes these, and then the script runs in CI.
+    # Until then no cycle may reach outside the engine.
+    for problem in problems:
+        members = problem.removeprefix("cycle: ").split(" -> ")
+        assert all(m.startswith("servflow.engine.") for m in members), problem
+
+
+def test_the_architecture_page_shows_the_layers_as_they_are() -> None:
+    page = (SCRIPT.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = graph_script.layer_diagram(SRC)
+    assert f"```mermaid\n{diagram}```\n" in page, "rerun scripts/import_graph.py --mermaid"
+
+
+def test_the_layer_diagram_is_mermaid_that_draws_the_edges_it_lists() -> None:
+    from tests.parsers import MermaidParser
+
+    diagram = graph_script.layer_diagram(SRC)
+    parser = MermaidParser()
+    try:
+        parsed = parser.parse(diagram)
+    finally:
+        parser.close()
+    assert parsed["ok"], parsed.get("error")
+    arrows = [line.split() for line in diagram.splitlines() if " --> " in line]
+    assert [(e["start"], e["end"]) for e in parsed["edges"]] == [(a, b) for a, _, b in arrows]
+    assert ("engine", "model") in [(a, b) for a, _, b in arrows]

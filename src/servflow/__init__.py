@@ -2,15 +2,18 @@
 
 Analysts write procedures as YAML (:mod:`servflow.procedures`); a pure engine
 (:mod:`servflow.engine`) runs them; the host keeps the cases wherever it likes.
+:class:`Engine` is the engine with the language (:mod:`servflow.catalogue`): it checks
+procedures built in Python and loads folders of files, importing the loader only when it
+does. See docs/architecture.md for the layers.
 """
 
+from servflow.catalogue import Engine
 from servflow.desk import Desk
 from servflow.engine import (
     Actor,
     Availability,
     Case,
     Effect,
-    Engine,
     Event,
     Outcome,
     ReplayReport,

@@ -2,9 +2,13 @@
 
 These pydantic models are the middle layer of loading (text -> plain data -> *model* ->
 compiled engine). They know nothing of YAML, files or line numbers: the loader in
-:mod:`servflow.procedures` maps their validation errors back to positions. Every model is
-frozen and forbids unknown keys, and every field carries a description and an example,
-because the JSON Schema that editors use is generated from them.
+:mod:`servflow.procedures` maps their validation errors back to positions, and nothing of
+the engine, which imports them (the calendar file's models, in :mod:`servflow.calendar_spec`,
+sit beside these). Every model is frozen and forbids unknown keys, and every field carries
+a description, because the JSON Schema that editors use is generated from them. Examples
+are given here where a field has a telling one; :mod:`servflow.procedures.schema` adds one
+to every key that has none, so that every key of the schema shows one on hover (both are
+tested: ``tests/test_model_docs.py``, ``tests/test_cli_schema.py``).
 
 Cross-references (a transition's target state, a role named in ``roles``) are checked by
 :mod:`servflow.procedures.checks`, which sees the whole procedure and reports every
@@ -32,14 +36,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from servflow.engine.bounds import (
+from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
     TEXT_LENGTH,
     VERSION_LIMIT,
     PatternError,
     compile_pattern,
 )
-from servflow.engine.calendar import CalendarSpec
+from servflow.calendar_spec import CalendarSpec
 
 __all__ = [
     "BREACH_ACTIONS",

@@ -16,11 +16,14 @@ async function parse(text) {
     const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
     const db = diagram.db;
     const data = db.getData ? db.getData() : { nodes: [], edges: [] };
-    const states = [...db.getStates().values()].map((s) => ({
-      id: s.id,
-      descriptions: s.descriptions,
-      classes: s.classes,
-    }));
+    // State diagrams (the procedures' pictures) have states; flowcharts (docs) have none.
+    const states = db.getStates
+      ? [...db.getStates().values()].map((s) => ({
+          id: s.id,
+          descriptions: s.descriptions,
+          classes: s.classes,
+        }))
+      : [];
     return {
       ok: true,
       type: diagram.type,

@@ -6,7 +6,7 @@ allowed unless ``--strict``), 1 when there are errors, 2 for a usage error (a pa
 does not exist, a folder without YAML files, no path and no ``procedures/`` folder).
 ``--format json`` prints one JSON document instead.
 
-The files checked are exactly those :meth:`Engine.from_directory` would load for the same
+The files checked are exactly those :meth:`servflow.Engine.from_directory` would load for the same
 paths (:func:`~servflow.procedures.load.catalogue_files`): the files of the folders named,
 and each file named with the calendar files of its own folder. Nothing is borrowed from
 another folder or from the standard catalogue, so ``check`` passes exactly when the engine

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from servflow import catalogue
 from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if args.store == "memory" and args.db:
         print("servflow demo: --db needs --store sql", file=sys.stderr)
         return 2
-    engine = Engine.from_directory(args.procedures) if args.procedures else Engine.standard()
+    loading = catalogue.Engine
+    engine = loading.from_directory(args.procedures) if args.procedures else loading.standard()
     if args.store == "memory":
         return run_demo(engine, sys.stdout, MemoryStore(), "memory (nothing is kept)")
     if args.db:

@@ -2,10 +2,15 @@
 
 Nothing here reads files, talks to a database, starts a thread or reads the clock: the
 host passes the case, the event, the actor and the time in, and gets the new case, the
-events that happened and the effects to carry out back.
+events that happened and the effects to carry out back. Nothing here imports the layers
+above it either (the loader, storage, rendering): :class:`Engine` is the core, which takes
+procedures as validated models and runs the language's static checks only when it is
+given them as a ``checker``; :class:`servflow.Engine` is this class with the checks
+supplied and folders of files loaded (see :mod:`servflow.catalogue`).
 """
 
-from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
+from servflow.calendar_spec import CalendarSpec
+from servflow.engine.calendar import ALWAYS, Calendar, build_calendar
 from servflow.engine.case import (
     Actor,
     Availability,
@@ -17,7 +22,7 @@ from servflow.engine.case import (
     Outcome,
     TimerState,
 )
-from servflow.engine.core import Engine
+from servflow.engine.core import Checker, Engine
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.verify import ReplayReport
 from servflow.errors import DefinitionError, EvaluationError, Rejected
@@ -29,6 +34,7 @@ __all__ = [
     "Calendar",
     "CalendarSpec",
     "Case",
+    "Checker",
     "CycleRecord",
     "DefinitionError",
     "Duration",

@@ -71,7 +71,7 @@ from functools import lru_cache, partial, wraps
 from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-from servflow.engine.calendar_spec import (
+from servflow.calendar_spec import (
     WEEKDAYS,
     CalendarSpec,
     HolidaySource,

@@ -3,8 +3,8 @@
 All are frozen. A :class:`Case` is small on purpose: its state, its data, its version and
 its running timers, but not its history, so that the cost of firing an event does not
 grow with the length of a case's life. The history is the list of :class:`Event` records
-the engine returns; the host stores them (the audit log), and :meth:`Engine.replay`
-rebuilds the case from them.
+the engine returns; the host stores them (the audit log), and
+:meth:`Engine.replay <servflow.Engine.replay>` rebuilds the case from them.
 
 Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 ``Case.model_validate(case.model_dump(mode="json")) == case`` holds for every case.
@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from servflow.engine.bounds import VERSION_LIMIT, id_problem, text_problem
+from servflow.bounds import VERSION_LIMIT, id_problem, text_problem
 
 __all__ = [
     "Actor",

@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from servflow._hints import did_you_mean
-from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR
-from servflow.engine.calendar import ALWAYS, Calendar, CalendarSpec, build_calendar
+from servflow.bounds import FIRST_YEAR, LAST_YEAR
+from servflow.calendar_spec import CalendarSpec
+from servflow.engine.calendar import ALWAYS, Calendar, build_calendar
 from servflow.engine.case import (
     Actor,
     Availability,
@@ -56,6 +56,14 @@ from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_pr
 from servflow.engine.integrity import check_arguments, check_case
 from servflow.engine.integrity import check_time as _check_time
 from servflow.engine.provisional import PUBLICATIONS, stamped, viewed
+from servflow.engine.registry import (
+    BUILT_IN_CALENDAR,
+    calendar_name_problem,
+    calendar_references,
+    digest_of,
+    duplicate_version_message,
+    unknown_calendar_message,
+)
 from servflow.engine.rules import (
     authorise,
     check_invariants,
@@ -73,66 +81,65 @@ from servflow.model import Procedure
 if TYPE_CHECKING:
     from servflow.engine.verify import ReplayReport
 
-__all__ = ["Engine"]
+__all__ = ["Checker", "Engine"]
+
+
+Checker = Callable[[Procedure], Iterable[Diagnostic]]
+"""The language's static checks of one procedure: its problems (only errors count)."""
 
 
 class Engine:
-    """Runs cases of the procedures it holds. Pure: see the module's docstring."""
+    """Runs cases of the procedures it holds. Pure: see the module's docstring.
+
+    This is the engine on its own, which imports nothing above it: it compiles the
+    procedures it is given and applies the rules every set of them must satisfy
+    (:mod:`servflow.engine.registry`), but it does not know the language's static checks
+    (references, expressions, the graph), which live with the loader. It runs them when it
+    is given a ``checker``. :class:`servflow.Engine`, the class to use, is this class with
+    the checker supplied and the loading constructors (``from_directory``, ``standard``)
+    added; procedures built in Python are checked there as a file would be.
+    """
 
     def __init__(
         self,
         procedures: Iterable[Procedure] = (),
         *,
         calendars: Mapping[str, CalendarSpec | Calendar] | None = None,
-        _checked: bool = False,
+        checker: Checker | None = None,
     ) -> None:
         """Compile ``procedures``; raises :class:`DefinitionError` listing every problem.
 
-        Procedures built in Python are checked as a file would be (``_checked`` is for
-        :meth:`from_directory`, whose loader has just run the same checks).
+        ``checker`` returns the static problems of one procedure; without it the
+        procedures must come checked (the loader's, whose checks are the same).
         """
-        from servflow.procedures.load import digest_of
-
         self._compiled: dict[tuple[str, int], CompiledProcedure] = {}
         self._latest: dict[str, int] = {}
-        self.calendars: dict[str, Calendar] = {"always": ALWAYS}
+        self.calendars: dict[str, Calendar] = {BUILT_IN_CALENDAR: ALWAYS}
         for name, spec in (calendars or {}).items():
             if not isinstance(name, str) or not isinstance(spec, CalendarSpec | Calendar):
                 raise TypeError("`calendars` maps names (text) to CalendarSpec or Calendar objects")
-            if name == "always" and spec is not ALWAYS:
+            if name == BUILT_IN_CALENDAR and spec is ALWAYS:
+                continue  # the built-in calendar handed back: nothing to define
+            problem = calendar_name_problem(name, ())  # a mapping names each calendar once
+            if problem is not None:
                 raise DefinitionError(
-                    [
-                        Diagnostic(
-                            name,
-                            0,
-                            0,
-                            "error",
-                            "duplicate-calendar",
-                            "'always' is built in (24x7, UTC); give the calendar another name",
-                        )
-                    ]
+                    [Diagnostic(name, 0, 0, "error", "duplicate-calendar", problem)]
                 )
             self.calendars[name] = (
                 spec if isinstance(spec, Calendar) else build_calendar(name, spec)
             )
         problems: list[Diagnostic] = []
+        seen: set[tuple[str, int]] = set()  # the loader's rule: a refused one is still there
         for proc in procedures:
             if not isinstance(proc, Procedure):
                 raise TypeError(f"expected Procedure objects, not {type(proc).__name__}")
             key = (proc.id, proc.version)
-            if key in self._compiled:
-                problems.append(
-                    Diagnostic(
-                        proc.id,
-                        0,
-                        0,
-                        "error",
-                        "duplicate-version",
-                        f"{proc.id} v{proc.version} given twice",
-                    )
-                )
+            if key in seen:
+                message = duplicate_version_message(proc.id, proc.version, None)
+                problems.append(Diagnostic(proc.id, 0, 0, "error", "duplicate-version", message))
                 continue
-            diags = self._static_problems(proc, full=not _checked)
+            seen.add(key)
+            diags = self._problems_of(proc, checker)
             if diags:
                 problems.extend(diags)
                 continue
@@ -141,55 +148,14 @@ class Engine:
         if problems:
             raise DefinitionError(problems)
 
-    def _static_problems(self, proc: Procedure, *, full: bool) -> list[Diagnostic]:
-        found: list[Diagnostic] = []
-        if full:
-            from servflow.procedures.checks import check_procedure
-            from servflow.procedures.source import SourceMap
-
-            source = SourceMap(f"<{proc.id} v{proc.version}>")
-            found = [d for d in check_procedure(proc, source) if d.severity == "error"]
-        for name in {proc.calendar} | {
-            t.calendar for lim in proc.time_limits.values() for t in lim.within if t.calendar
-        }:
-            if name not in self.calendars:
-                found.append(
-                    Diagnostic(
-                        proc.id,
-                        0,
-                        0,
-                        "error",
-                        "unknown-calendar",
-                        f"unknown calendar {name!r}" + did_you_mean(name, self.calendars),
-                    )
-                )
+    def _problems_of(self, proc: Procedure, checker: Checker | None) -> list[Diagnostic]:
+        found = [] if checker is None else [d for d in checker(proc) if d.severity == "error"]
+        named = dict.fromkeys(name for _, name in calendar_references(proc))
+        for name in named:  # each unknown name once, in the order the procedure names them
+            message = unknown_calendar_message(name, self.calendars)
+            if message is not None:
+                found.append(Diagnostic(proc.id, 0, 0, "error", "unknown-calendar", message))
         return found
-
-    # -- construction ---------------------------------------------------------------------
-
-    @classmethod
-    def from_directory(cls, *paths: str | Path) -> Engine:
-        """Load every procedure and calendar file of the given directories (or files).
-
-        A folder gives its YAML files; a file gives itself and the calendar files of its
-        own folder; nothing is borrowed from elsewhere
-        (:func:`servflow.procedures.load.catalogue_files`, the rule ``servflow check``
-        follows too).
-        """
-        from servflow.procedures.load import load_catalogue
-
-        catalogue = load_catalogue(paths)
-        errors = catalogue.errors
-        if errors:
-            raise DefinitionError(errors)
-        return cls(catalogue.procedures, calendars=catalogue.calendars, _checked=True)
-
-    @classmethod
-    def standard(cls) -> Engine:
-        """The standard catalogue shipped with servflow (repair, complaint, renovation, ...)."""
-        from servflow.catalogue import catalogue_path
-
-        return cls.from_directory(catalogue_path())
 
     # -- introspection --------------------------------------------------------------------
 
@@ -441,7 +407,7 @@ class Engine:
 
         Every event is checked against the procedure the log is pinned to (see
         :mod:`servflow.engine.verify`); the first one the engine could not have written
-        raises :class:`ReplayError` with its ``seq``. Events may be given as
+        raises :class:`~servflow.errors.ReplayError` with its ``seq``. Events may be given as
         :class:`Event` objects or as the JSON dicts a store keeps.
         """
         from servflow.engine.verify import replay_log

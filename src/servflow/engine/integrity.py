@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from servflow.engine.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
+from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
 from servflow.engine.case import Actor, Case, TimerState
 from servflow.engine.compiled import CompiledProcedure
 from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Each time limit of a procedure runs, per case, as a :class:`~servflow.engine.case.TimerState`
-stored in the case. After every event (:func:`after_event`, shared by live processing and
+stored in the case. After every event (:func:`timers_after`, shared by live processing and
 replay) each limit looks at the event: a matching ``stops`` clause ends the current cycle;
 a matching ``starts`` clause begins a new one (a reopened case starts a new cycle and keeps
 the record of the earlier ones); entering or leaving a ``pauses`` state pauses or resumes
@@ -26,8 +26,8 @@ Provisional deadlines. Clocks count in the calendar's extended view (see
 the holidays the law fixes, so the desk never stops on 1 January. A running or paused
 timer whose coming moments (due time, next warning or step) lie past the published
 schedule, or whose business seconds were counted past it, is marked ``provisional`` with
-the ``published_through`` it was planned under (:func:`_mark`); its warned/breached
-events say ``provisional: true``. When the engine is
+the ``published_through`` it was planned under (:func:`.provisional.mark_provisional`); its
+warned/breached events say ``provisional: true``. When the engine is
 given a calendar published further, :func:`advance` (and so ``fire``) first re-plans each
 such timer: a ``replanned`` event, stamped at the case's last change so that advancing
 stays idempotent and independent of how time is split, which :func:`timers_after`

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from servflow._hints import did_you_mean
-from servflow.engine.bounds import (
+from servflow.bounds import (
     DECIMAL_FRACTION_DIGITS,
     DECIMAL_INTEGER_DIGITS,
     INTEGER_LIMIT,

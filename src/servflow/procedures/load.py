@@ -9,8 +9,6 @@ escapes from here, whatever the input.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
-from servflow.engine.calendar import CalendarSpec
+from servflow.calendar_spec import CalendarSpec
+from servflow.engine.registry import (
+    calendar_name_problem,
+    calendar_references,
+    digest_of,
+    duplicate_version_message,
+    unknown_calendar_message,
+)
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
@@ -112,17 +117,6 @@ def _clipped(value: object, width: int = 80) -> str:
     """``repr(value)``, cut to ``width`` characters: a diagnostic quotes, it does not copy."""
     text = repr(value)
     return text if len(text) <= width else f"{text[: width - 4]}...{text[-1]}"
-
-
-def digest_of(procedure: Procedure) -> str:
-    """Content digest: the same for the same meaning, whatever the comments or layout."""
-    canonical = json.dumps(
-        procedure.model_dump(mode="json", by_alias=True),
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _model_fields(model: type[BaseModel]) -> set[str]:
@@ -431,7 +425,7 @@ _SUFFIXES = (".yaml", ".yml")
 def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
     """The files a catalogue of ``paths`` is read from: where calendars come from.
 
-    The one rule, for ``servflow check`` and :meth:`Engine.from_directory` alike:
+    The one rule, for ``servflow check`` and :meth:`servflow.Engine.from_directory` alike:
 
     * a folder gives every ``.yaml``/``.yml`` entry in it (not its subfolders; a FIFO,
       device or folder named so is reported as ``not-a-file``, not skipped);
@@ -494,8 +488,10 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
     """Load every procedure and calendar file in ``paths`` (files or directories), and
     the calendar files beside each file named (see :func:`catalogue_files`).
 
-    Cross-file checks run here: a procedure's calendars must exist, and two files may
-    not define the same procedure id and version, or the same calendar.
+    Cross-file checks run here, by the rules of :mod:`servflow.engine.registry` (the
+    engine applies the same ones to what it is given): a procedure's calendars must
+    exist, two files may not define the same procedure id and version, or the same
+    calendar, and none may define the built-in ``always``.
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
@@ -503,14 +499,12 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
         result = load_file(path)
         catalogue.results.append(result)
         for name, spec in result.calendars.items():
-            if name in catalogue.calendars or name == "always":
+            problem = calendar_name_problem(name, catalogue.calendars)
+            if problem is not None:
                 assert result.source_map is not None
                 result.diagnostics.append(
                     result.source_map.diagnostic(
-                        ("calendars", name),
-                        "duplicate-calendar",
-                        f"calendar {name!r} is defined twice",
-                        key=True,
+                        ("calendars", name), "duplicate-calendar", problem, key=True
                     )
                 )
             else:
@@ -523,36 +517,23 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                     result.source_map.diagnostic(
                         ("version",),
                         "duplicate-version",
-                        f"procedure {key[0]!r} version {key[1]} is also defined in {seen_versions[key]}",
+                        duplicate_version_message(*key, seen_versions[key]),
                     )
                 )
                 result.procedure = None
             else:
                 seen_versions[key] = result.file
-    known = {"always", *catalogue.calendars}
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
             continue
         assert result.source_map is not None
-        for ref, name in _calendar_refs(proc):
-            if name not in known:
+        for ref, name in calendar_references(proc):
+            message = unknown_calendar_message(name, catalogue.calendars)
+            if message is not None:
                 result.diagnostics.append(
-                    result.source_map.diagnostic(
-                        ref,
-                        "unknown-calendar",
-                        f"unknown calendar {name!r}" + did_you_mean(name, known),
-                    )
+                    result.source_map.diagnostic(ref, "unknown-calendar", message)
                 )
         if result.ok:
             catalogue.procedures.append(proc)
     return catalogue
-
-
-def _calendar_refs(proc: Procedure) -> list[tuple[tuple[str | int, ...], str]]:
-    refs: list[tuple[tuple[str | int, ...], str]] = [(("calendar",), proc.calendar)]
-    for name, limit in proc.time_limits.items():
-        for i, target in enumerate(limit.within):
-            if target.calendar is not None:
-                refs.append((("time_limits", name, "within", i, "calendar"), target.calendar))
-    return refs

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from servflow.bounds import VERSION_LIMIT, id_problem
 from servflow.engine import Case, Event
-from servflow.engine.bounds import VERSION_LIMIT, id_problem
 from servflow.engine.integrity import check_time
 from servflow.errors import ServflowError
 

@@ -40,8 +40,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from servflow.bounds import ID_LENGTH
 from servflow.engine import Case, Event
-from servflow.engine.bounds import ID_LENGTH
 from servflow.errors import IntegrityError
 from servflow.store.base import (
     CaseExists,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from servflow.engine.bounds import compile_pattern, text_problem
+from servflow.bounds import compile_pattern, text_problem
 from servflow.engine.case import Actor
 from servflow.model import FieldSpec, Procedure
 
