@@ -25,7 +25,7 @@ mutated, so a rejection leaves the case exactly as it was.
 
 Every accepted step returns one audit :class:`Event` per change; applying those events in
 order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
-processing and replay share one function, :func:`_apply`. Replay trusts no event: each is
+processing and replay share one function, :func:`~servflow.engine.step._apply`. Replay trusts no event: each is
 first decided again by the same rules and time limits (:mod:`servflow.engine.verify`).
 """
 
@@ -45,17 +45,16 @@ from servflow.engine.case import (
     Actor,
     Availability,
     Case,
-    Effect,
     Event,
     Outcome,
     case_event,
-    effect,
     trusted,
 )
-from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.compiled import CompiledProcedure, compile_procedure
+from servflow.engine.due import advance as _advance
 from servflow.engine.integrity import check_arguments, check_case
 from servflow.engine.integrity import check_time as _check_time
-from servflow.engine.provisional import PUBLICATIONS, stamped, viewed
+from servflow.engine.provisional import needs_replan
 from servflow.engine.registry import (
     BUILT_IN_CALENDAR,
     calendar_name_problem,
@@ -73,8 +72,7 @@ from servflow.engine.rules import (
     steps_from,
     validate_data,
 )
-from servflow.engine.timing import advance as _advance
-from servflow.engine.timing import needs_replan, timers_after
+from servflow.engine.step import _detail, _effects, stamped
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
@@ -430,91 +428,6 @@ class Engine:
         return verify_log(self, events, stored)
 
 
-def _detail(
-    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
-) -> dict[str, Any]:
-    """What an event records beyond its move: which branch, and a raised level."""
-    detail: dict[str, Any] = {}
-    if len(steps) > 1:
-        detail["branch"] = step.index
-    if step.spec.escalates:
-        detail["escalation_level"] = cp.raised_level(case.escalation_level)
-    return detail
-
-
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:
     blob = json.dumps([procedure, actor, at.isoformat(), data], sort_keys=True, default=str)
     return f"{procedure}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-
-
-def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]:
-    out: list[Effect] = []
-    for spec in step.spec.effects:
-        if spec.notify is not None:
-            out.append(
-                effect(
-                    "notify", case.id, event.at, event.trigger, spec.notify, template=spec.template
-                )
-            )
-        if spec.record is not None:
-            out.append(
-                effect(
-                    "record", case.id, event.at, event.trigger, spec.record, template=spec.template
-                )
-            )
-    return tuple(out)
-
-
-def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
-    """The one function that turns (case, event) into the next case, live and in replay.
-
-    In the engine's calendars as published through what the event records, if it records
-    publications (see :mod:`servflow.engine.provisional`).
-    """
-    published = event.detail.get(PUBLICATIONS)
-    if published:
-        engine = viewed(engine, published)
-    if case is None:
-        data = dict.fromkeys(cp.fields)
-        level = 0
-        timers: Mapping[str, Any] = {}
-        next_due = None
-    else:
-        data = dict(case.data)
-        level = event.detail.get("escalation_level", case.escalation_level)
-        timers = case.timers
-        next_due = case.next_due
-    data.update(event.changes)
-    state = event.target
-
-    def scope_of(names: frozenset[str]) -> dict[str, Any]:
-        return cp.scope(names, data, state, event.trigger, level)
-
-    timed = timers_after(engine, cp, timers, event, scope_of, state)
-    if timed is not None:
-        timers, next_due = timed
-    if case is None:
-        return Case(
-            id=event.case_id,
-            procedure=event.procedure,
-            procedure_version=event.procedure_version,
-            digest=event.digest,
-            state=state,
-            data=data,
-            version=1,
-            opened_at=event.at,
-            updated_at=event.at,
-            timers=timers,
-            next_due=next_due,
-        )
-    return case.model_copy(
-        update={
-            "state": state,
-            "data": data,
-            "version": event.seq,
-            "updated_at": event.at,
-            "escalation_level": level,
-            "timers": timers,
-            "next_due": next_due,
-        }
-    )

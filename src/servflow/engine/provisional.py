@@ -3,7 +3,8 @@
 A timer counted in a calendar's extended view past ``published_through`` is marked
 provisional (:func:`mark_provisional`), with the ``published_through`` it was planned
 under; its timer events say so (:func:`flagged`). An engine holding a calendar published
-further re-plans it (:func:`needs_replan`, :func:`replanned_event`); the re-plan itself is
+further re-plans it (:func:`needs_replan`,
+:func:`~servflow.engine.due.replanned_event`); the re-plan itself is
 :func:`servflow.engine.timing._replan`, applied by ``timers_after`` to a ``replanned``
 event, live and in replay alike. See the "Provisional deadlines" paragraph of
 :mod:`servflow.engine.timing`.
@@ -12,10 +13,10 @@ Publications. Hosts of one desk may hold different publications of a calendar (o
 still has the 2026 file when another has 2027's), and what an event does to a timer
 past the published end depends on which. So every event whose processing depended on
 the publication records it, per calendar, in ``detail["publications"]``
-(:func:`stamped`, :func:`publications_of`): an event that planned or re-planned a timer
+(:func:`~servflow.engine.step.stamped`, :func:`publications_of`): an event that planned or re-planned a timer
 reaching past the end, that touched a timer at a moment past it, or that was processed
 while a timer was provisional (the host's decision to re-plan, and the clock events of
-that timer, depend on its publication). :func:`~servflow.engine.core._apply` applies an
+that timer, depend on its publication). :func:`~servflow.engine.step._apply` applies an
 event in the engine's calendars viewed as of what it records (:func:`viewed`,
 :meth:`~servflow.engine.calendar.Calendar.as_published`), so live processing and replay
 compute it in the very calendar its host had. An event that records nothing is computed
@@ -31,11 +32,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from servflow.engine.case import Case, Event, TimerState, case_event, trusted
+from servflow.engine.case import Case, Event, TimerState
 from servflow.errors import CalendarError
 
 if TYPE_CHECKING:
-    from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
     from servflow.engine.limits import Clock
 
@@ -47,8 +47,6 @@ __all__ = [
     "publication_problem",
     "publications_of",
     "published_further",
-    "replanned_event",
-    "stamped",
     "unrecorded",
     "viewed",
 ]
@@ -101,52 +99,6 @@ def published_further(engine: Engine, timer: TimerState) -> bool:
     return now is None or then is None or now > then
 
 
-def replanned_event(
-    engine: Engine,
-    cp: CompiledProcedure,
-    limit: str,
-    timer: TimerState,
-    case: Case,
-    actor: str,
-) -> tuple[Event, Case]:
-    """The ``replanned`` event of one timer, and the case after it."""
-    from servflow.engine.core import _apply
-
-    published = engine.calendars[timer.calendar].published_through
-    values: dict[str, Any] = {
-        # At the case's last change, not at the call's time: advancing stays idempotent
-        # and independent of how time is split.
-        "at": case.updated_at,
-        "kind": "replanned",
-        "trigger": limit,
-        "actor": actor,
-        "source": case.state,
-        "target": case.state,
-        "time_limit": limit,
-    }
-    plain = case_event(case, dict(values))
-    after = _apply(engine, cp, case, plain)
-    new = after.timers[limit]
-    values["detail"] = {
-        "cycle": timer.cycle,
-        "published_through": published.isoformat() if published is not None else None,
-        "was_published_through": _iso(timer.published_through),
-        "was_due_at": _iso(timer.due_at),
-        "due_at": _iso(new.due_at),
-        "was_next_at": _iso(timer.next_at),
-        "next_at": _iso(new.next_at),
-        "provisional": new.provisional,
-    }
-    recorded = publications_of(engine, case, after, plain)
-    if recorded:
-        values["detail"][PUBLICATIONS] = recorded
-    return case_event(case, values), after
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
     """A moment counted past the published schedule says so in its event."""
     if timer.provisional:
@@ -157,25 +109,6 @@ def flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- publications ----------------------------------------------------------------------
-
-
-def stamped(
-    engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event
-) -> tuple[Event, Case]:
-    """Apply an event the engine built and record the publications it depended on.
-
-    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
-    from a detail), so the event is applied once, before it is stamped.
-    """
-    from servflow.engine.core import _apply
-
-    after = _apply(engine, cp, case, event)
-    published = publications_of(engine, case, after, event)
-    if published:
-        event = trusted(
-            Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
-        )
-    return event, after
 
 
 def publications_of(

@@ -17,7 +17,7 @@ What can fall due for a running clock: each ``warn_at`` percentage of the budget
 per cycle, in order), the breach at the due moment (sticky: a breach is never undone),
 and after a breach each ``on_breach`` step that has an ``after`` delay. Each timer keeps
 its next moment; the case's ``next_due`` is the earliest of them, so a host needs one
-wake-up per case. :func:`advance` applies what is due, earliest first, each as an audit
+wake-up per case. :func:`servflow.engine.due.advance` applies what is due, earliest first, each as an audit
 event stamped with the moment it fell due, so advancing to t1 and then to t2 gives the
 same case as advancing straight to t2.
 
@@ -28,7 +28,7 @@ timer whose coming moments (due time, next warning or step) lie past the publish
 schedule, or whose business seconds were counted past it, is marked ``provisional`` with
 the ``published_through`` it was planned under (:func:`.provisional.mark_provisional`); its
 warned/breached events say ``provisional: true``. When the engine is
-given a calendar published further, :func:`advance` (and so ``fire``) first re-plans each
+given a calendar published further, ``advance`` (and so ``fire``) first re-plans each
 such timer: a ``replanned`` event, stamped at the case's last change so that advancing
 stays idempotent and independent of how time is split, which :func:`timers_after`
 applies like any other (:func:`_replan`), live and in replay alike. A re-plan is computed
@@ -47,36 +47,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from servflow.engine.case import (
-    Case,
     CycleRecord,
-    Effect,
     Event,
-    Outcome,
     TimerState,
-    case_event,
-    effect,
 )
 from servflow.engine.durations import Duration
 from servflow.engine.limits import (
     BREACH,
-    BreachStep,
     Clock,
     CompiledLimit,
-    Due,
     Percent,
     StepDue,
     Target,
     WarnDue,
-    compile_limits,
-    parse_due,
 )
 from servflow.engine.provisional import (
-    flagged,
     mark_provisional,
-    needs_replan,
-    published_further,
-    replanned_event,
-    stamped,
 )
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 
@@ -85,9 +71,7 @@ if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
     from servflow.engine.core import Engine
 
-__all__ = ["CompiledLimit", "advance", "compile_limits", "needs_replan", "timers_after"]
-
-SYSTEM_ACTOR = "servflow"
+__all__ = ["timers_after"]
 
 
 # -- the clock -------------------------------------------------------------------------
@@ -430,180 +414,3 @@ def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
         w.breached_at = at
         if w.status == "running":
             w.resumed_at = at
-
-
-# -- advancing -------------------------------------------------------------------------
-
-
-def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
-    """Apply everything due by ``at``; each event is stamped with its own due moment."""
-    events: list[Event] = []
-    effects: list[Effect] = []
-    if case.state not in cp.finals:
-        # A calendar published further than a provisional plan: count it again first,
-        # before anything falls due by the old plan.
-        for limit in cp.limits:
-            timer = case.timers.get(limit.name)
-            if timer is not None and timer.provisional and published_further(engine, timer):
-                replanned, case = replanned_event(engine, cp, limit.name, timer, case, SYSTEM_ACTOR)
-                events.append(replanned)
-    guard = 0
-    while case.next_due is not None and case.next_due <= at and case.state not in cp.finals:
-        guard += 1
-        if guard > 10_000:  # pragma: no cover - a procedure that loops on its own breaches
-            break
-        moment = case.next_due
-        limit, timer = next(
-            (lim, case.timers[lim.name])
-            for lim in cp.limits
-            if lim.name in case.timers and case.timers[lim.name].next_at == moment
-        )
-        due = parse_due(timer.next_action)
-        assert due is not None  # next_at and next_action come together (integrity checks)
-        new_events, new_effects = _due_events(cp, limit, timer, case, moment, due)
-        for event in new_events:
-            event, case = stamped(engine, cp, case, event)
-            events.append(event)
-        effects.extend(new_effects)
-        # An automatic transition runs after the breach that asked for it.
-        for step in _steps_of(limit, new_events[0]):
-            if step.fire is not None:
-                fired = _auto_fire(engine, cp, case, step.fire, moment, limit.name)
-                if fired is not None:
-                    event, step_effects = fired
-                    event, case = stamped(engine, cp, case, event)
-                    events.append(event)
-                    effects.extend(step_effects)
-    return Outcome(case=case, events=tuple(events), effects=tuple(effects))
-
-
-def _steps_of(limit: CompiledLimit, event: Event) -> list[BreachStep]:
-    return [limit.steps[i] for i in event.detail.get("steps", ())]
-
-
-def _due_events(
-    cp: CompiledProcedure,
-    limit: CompiledLimit,
-    timer: TimerState,
-    case: Case,
-    moment: datetime,
-    due: Due,
-) -> tuple[list[Event], list[Effect]]:
-    common: dict[str, Any] = {
-        "at": moment,
-        "trigger": limit.name,
-        "actor": SYSTEM_ACTOR,
-        "source": case.state,
-        "target": case.state,
-        "time_limit": limit.name,
-    }
-    effects: list[Effect] = []
-    if isinstance(due, WarnDue):
-        key = due.percent.basis_points
-        event = case_event(
-            case,
-            dict(
-                kind="warned",
-                detail=flagged(
-                    timer, {"percent": key / 100, "percent_key": key, "cycle": timer.cycle}
-                ),
-                **common,
-            ),
-        )
-        effects.extend(
-            effect(
-                "notify",
-                case.id,
-                moment,
-                limit.name,
-                role,
-                time_limit=limit.name,
-                detail={"warning": key / 100},
-            )
-            for role in limit.warn_notify
-        )
-        return [event], effects
-    if isinstance(due, StepDue):
-        steps = [limit.steps[due.index]]
-    else:
-        steps = [s for s in limit.steps if s.after is None]
-    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
-    raise_by = sum(1 for s in steps if s.escalate)
-    if raise_by:
-        detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
-    effects.extend(
-        effect(
-            "notify",
-            case.id,
-            moment,
-            limit.name,
-            s.notify,
-            template=s.template,
-            time_limit=limit.name,
-            detail={"breach": True},
-        )
-        for s in steps
-        if s.notify is not None
-    )
-    kind = "breach_step" if isinstance(due, StepDue) else "breached"
-    return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
-
-
-def _auto_fire(
-    engine: Engine, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
-) -> tuple[Event, tuple[Effect, ...]] | None:
-    """The automatic transition a breach asks for, if it can be taken now.
-
-    The procedure itself authorises it (no role is checked), but everything else holds
-    as for a person's step: the guard, the fields it clears, its required fields and the
-    invariants. A branch that fails any of them is not taken.
-    """
-    from servflow.engine.core import _effects
-
-    steps = cp.table.get((trigger, case.state))
-    if not steps or case.state in cp.finals:
-        return None
-    for step in steps:
-        if step.guard is not None:
-            scope = cp.scope(
-                step.guard.names, case.data, case.state, trigger, case.escalation_level
-            )
-            try:
-                if not step.guard.holds(scope):
-                    continue
-            except EvaluationError:
-                continue
-        changes = {n: None for n in step.clear if case.data.get(n) is not None}
-        after = {**case.data, **changes}
-        if any(after.get(n) in (None, "") for n in step.requires):
-            continue
-        try:
-            if not all(
-                check.holds(cp.scope(check.names, after, step.to, trigger, case.escalation_level))
-                for _, check in cp.invariants
-            ):
-                continue
-        except EvaluationError:
-            continue
-        detail: dict[str, Any] = {"time_limit": limit}
-        if len(steps) > 1:
-            detail["branch"] = step.index
-        if step.spec.escalates:
-            detail["escalation_level"] = cp.raised_level(case.escalation_level)
-        event = case_event(
-            case,
-            {
-                "at": at,
-                "kind": "auto_fired",
-                "trigger": trigger,
-                "actor": SYSTEM_ACTOR,
-                "role": None,
-                "source": case.state,
-                "target": step.to,
-                "changes": changes,
-                "time_limit": limit,
-                "detail": detail,
-            },
-        )
-        return event, _effects(step, case, event)
-    return None

@@ -1,7 +1,7 @@
 """Replaying an audit log: every event checked against the procedure it is pinned to.
 
 A log is evidence only if the engine could have written it. Before an event is applied
-(by :func:`~servflow.engine.core._apply`, the function live processing uses, so replay
+(by :func:`~servflow.engine.step._apply`, the function live processing uses, so replay
 still equals live) it is checked in three layers, and the first one that fails raises
 :class:`~servflow.errors.ReplayError` naming the event's ``seq`` and the problem in words:
 
@@ -50,12 +50,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from servflow.engine.case import Actor, Case, Event, case_event, trusted
-from servflow.engine.core import _apply, _detail
 from servflow.engine.provisional import (
     PUBLICATIONS,
     needs_replan,
     publication_problem,
-    stamped,
     unrecorded,
     viewed,
 )
@@ -66,6 +64,7 @@ from servflow.engine.rules import (
     choose_branch,
     holds,
 )
+from servflow.engine.step import _apply, _detail, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
