@@ -260,7 +260,7 @@ class Engine:
                 "digest": cp.digest,
             },
         )
-        event, case = stamped(self, cp, None, event)
+        event, case = stamped(self.calendars, cp, None, event)
         effects = _effects(cp.start, case, event)
         return Outcome(case=case, events=(event,), effects=effects)
 
@@ -291,7 +291,9 @@ class Engine:
                 f"{case.updated_at.isoformat()}",
                 field="at",
             )
-        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(
+            self.calendars, case
+        ):
             # What fell due before this event happened first: a deadline is never lost
             # because the host's wake-up came late (and a provisional one is re-planned).
             due = self.advance(case, at=at)
@@ -340,7 +342,7 @@ class Engine:
                 "detail": _detail(cp, steps, step, case),
             },
         )
-        event, new_case = stamped(self, cp, case, event)
+        event, new_case = stamped(self.calendars, cp, case, event)
         effects = _effects(step, new_case, event)
         if due is not None:
             return Outcome(
@@ -352,7 +354,9 @@ class Engine:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
         check_arguments(at, actor)
         cp = self._for_case(case)
-        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(
+            self.calendars, case
+        ):
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
@@ -395,10 +399,10 @@ class Engine:
             else:
                 # The NamedTuple's own constructor costs twice this (defaults, keywords).
                 return tuple.__new__(Outcome, (case, (), ()))
-            if not needs_replan(self, case):
+            if not needs_replan(self.calendars, case):
                 return Outcome(case)
         _check_time(at)
-        return _advance(self, self._for_case(case), case, at)
+        return _advance(self.calendars, self._for_case(case), case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event | Mapping[str, Any]]) -> Case:
         """Rebuild a case from its audit log; equal to the case live processing built.
@@ -410,7 +414,7 @@ class Engine:
         """
         from servflow.engine.verify import replay_log
 
-        return replay_log(self, events)
+        return replay_log(self._pinned, self.calendars, events)
 
     def verify(
         self,
@@ -425,7 +429,7 @@ class Engine:
         """
         from servflow.engine.verify import verify_log
 
-        return verify_log(self, events, stored)
+        return verify_log(self._pinned, self.calendars, events, stored)
 
 
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from servflow.engine.case import Case, Effect, Event, Outcome, TimerState, case_
 from servflow.engine.limits import BreachStep, CompiledLimit, Due, StepDue, WarnDue, parse_due
 from servflow.engine.provisional import (
     PUBLICATIONS,
+    Calendars,
     flagged,
     publications_of,
     published_further,
@@ -25,14 +26,13 @@ from servflow.errors import EvaluationError
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
-    from servflow.engine.core import Engine
 
 __all__ = ["SYSTEM_ACTOR", "advance", "replanned_event"]
 
 SYSTEM_ACTOR = "servflow"
 
 
-def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
+def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
     """Apply everything due by ``at``; each event is stamped with its own due moment."""
     events: list[Event] = []
     effects: list[Effect] = []
@@ -41,8 +41,10 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
         # before anything falls due by the old plan.
         for limit in cp.limits:
             timer = case.timers.get(limit.name)
-            if timer is not None and timer.provisional and published_further(engine, timer):
-                replanned, case = replanned_event(engine, cp, limit.name, timer, case, SYSTEM_ACTOR)
+            if timer is not None and timer.provisional and published_further(calendars, timer):
+                replanned, case = replanned_event(
+                    calendars, cp, limit.name, timer, case, SYSTEM_ACTOR
+                )
                 events.append(replanned)
     guard = 0
     while case.next_due is not None and case.next_due <= at and case.state not in cp.finals:
@@ -59,16 +61,16 @@ def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> 
         assert due is not None  # next_at and next_action come together (integrity checks)
         new_events, new_effects = _due_events(cp, limit, timer, case, moment, due)
         for event in new_events:
-            event, case = stamped(engine, cp, case, event)
+            event, case = stamped(calendars, cp, case, event)
             events.append(event)
         effects.extend(new_effects)
         # An automatic transition runs after the breach that asked for it.
         for step in _steps_of(limit, new_events[0]):
             if step.fire is not None:
-                fired = _auto_fire(engine, cp, case, step.fire, moment, limit.name)
+                fired = _auto_fire(calendars, cp, case, step.fire, moment, limit.name)
                 if fired is not None:
                     event, step_effects = fired
-                    event, case = stamped(engine, cp, case, event)
+                    event, case = stamped(calendars, cp, case, event)
                     events.append(event)
                     effects.extend(step_effects)
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
@@ -147,7 +149,7 @@ def _due_events(
 
 
 def _auto_fire(
-    engine: Engine, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
+    calendars: Calendars, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
 ) -> tuple[Event, tuple[Effect, ...]] | None:
     """The automatic transition a breach asks for, if it can be taken now.
 
@@ -205,7 +207,7 @@ def _auto_fire(
 
 
 def replanned_event(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: str,
     timer: TimerState,
@@ -213,7 +215,7 @@ def replanned_event(
     actor: str,
 ) -> tuple[Event, Case]:
     """The ``replanned`` event of one timer, and the case after it."""
-    published = engine.calendars[timer.calendar].published_through
+    published = calendars[timer.calendar].published_through
     values: dict[str, Any] = {
         # At the case's last change, not at the call's time: advancing stays idempotent
         # and independent of how time is split.
@@ -226,7 +228,7 @@ def replanned_event(
         "time_limit": limit,
     }
     plain = case_event(case, dict(values))
-    after = _apply(engine, cp, case, plain)
+    after = _apply(calendars, cp, case, plain)
     new = after.timers[limit]
     values["detail"] = {
         "cycle": timer.cycle,
@@ -238,7 +240,7 @@ def replanned_event(
         "next_at": _iso(new.next_at),
         "provisional": new.provisional,
     }
-    recorded = publications_of(engine, case, after, plain)
+    recorded = publications_of(calendars, case, after, plain)
     if recorded:
         values["detail"][PUBLICATIONS] = recorded
     return case_event(case, values), after

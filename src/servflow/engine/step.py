@@ -10,15 +10,12 @@ event the engine built and records those publications; :func:`_effects` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from servflow.engine.case import Case, Effect, Event, effect, trusted
 from servflow.engine.compiled import CompiledProcedure, CompiledStep
-from servflow.engine.provisional import PUBLICATIONS, publications_of, viewed
+from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
 from servflow.engine.timing import timers_after
-
-if TYPE_CHECKING:
-    from servflow.engine.core import Engine
 
 __all__ = ["_apply", "_detail", "_effects", "stamped"]
 
@@ -53,7 +50,7 @@ def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]
     return tuple(out)
 
 
-def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
+def _apply(calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
     """The one function that turns (case, event) into the next case, live and in replay.
 
     In the engine's calendars as published through what the event records, if it records
@@ -61,7 +58,7 @@ def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Even
     """
     published = event.detail.get(PUBLICATIONS)
     if published:
-        engine = viewed(engine, published)
+        calendars = viewed(calendars, published)
     if case is None:
         data = dict.fromkeys(cp.fields)
         level = 0
@@ -78,7 +75,7 @@ def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Even
     def scope_of(names: frozenset[str]) -> dict[str, Any]:
         return cp.scope(names, data, state, event.trigger, level)
 
-    timed = timers_after(engine, cp, timers, event, scope_of, state)
+    timed = timers_after(calendars, cp, timers, event, scope_of, state)
     if timed is not None:
         timers, next_due = timed
     if case is None:
@@ -109,15 +106,15 @@ def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Even
 
 
 def stamped(
-    engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event
+    calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event
 ) -> tuple[Event, Case]:
     """Apply an event the engine built and record the publications it depended on.
 
     The record changes nothing in the case (``_apply`` reads only ``escalation_level``
     from a detail), so the event is applied once, before it is stamped.
     """
-    after = _apply(engine, cp, case, event)
-    published = publications_of(engine, case, after, event)
+    after = _apply(calendars, cp, case, event)
+    published = publications_of(calendars, case, after, event)
     if published:
         event = trusted(
             Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}

@@ -61,15 +61,12 @@ from servflow.engine.limits import (
     Target,
     WarnDue,
 )
-from servflow.engine.provisional import (
-    mark_provisional,
-)
+from servflow.engine.provisional import Calendars, mark_provisional
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 
 if TYPE_CHECKING:
     from servflow.engine.calendar import Calendar
     from servflow.engine.compiled import CompiledProcedure
-    from servflow.engine.core import Engine
 
 __all__ = ["timers_after"]
 
@@ -77,23 +74,23 @@ __all__ = ["timers_after"]
 # -- the clock -------------------------------------------------------------------------
 
 
-def _calendar(engine: Engine, name: str) -> Calendar:
+def _calendar(calendars: Calendars, name: str) -> Calendar:
     # Past the published schedule, counted with the holidays the law fixes (provisional).
-    return engine.calendars[name].extended
+    return calendars[name].extended
 
 
 # The clock's operations work on a typed, mutable copy of a timer (limits.Clock).
 W = Clock
 
 
-def _elapsed_now(engine: Engine, w: W, at: datetime) -> int:
+def _elapsed_now(calendars: Calendars, w: W, at: datetime) -> int:
     if w.status != "running" or w.resumed_at is None:
         return int(w.elapsed_seconds)
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     return int(w.elapsed_seconds) + int(cal.elapsed(w.resumed_at, at).total_seconds())
 
 
-def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
+def _plan(calendars: Calendars, limit: CompiledLimit, w: W, now: datetime) -> None:
     """Fill in the timer's next moment (and its due time) from its counters.
 
     Nothing falls due before ``now`` (the event being applied): a breach that a changed
@@ -104,7 +101,7 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
     resumed = w.resumed_at
     if w.status != "running" or resumed is None:
         return
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     budget, elapsed = w.budget_seconds, w.elapsed_seconds
     breached = w.breached_at
     if breached is None:
@@ -132,8 +129,8 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
         w.next_at = now
 
 
-def _pause(engine: Engine, w: W, at: datetime) -> None:
-    w.elapsed_seconds = _elapsed_now(engine, w, at)
+def _pause(calendars: Calendars, w: W, at: datetime) -> None:
+    w.elapsed_seconds = _elapsed_now(calendars, w, at)
     w.status, w.resumed_at, w.paused_at = "paused", None, at
     if w.breached_at is None and not w.fixed:
         w.due_at = None
@@ -153,14 +150,14 @@ def _resume(w: W, at: datetime) -> None:
         w.due_at = None
 
 
-def _stop(engine: Engine, w: W, at: datetime) -> None:
-    w.elapsed_seconds = _elapsed_now(engine, w, at)
+def _stop(calendars: Calendars, w: W, at: datetime) -> None:
+    w.elapsed_seconds = _elapsed_now(calendars, w, at)
     _end_pause(w, at)
     w.status, w.resumed_at, w.stopped_at = "stopped", None, at
 
 
 def _start(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     old: W | None,
@@ -169,7 +166,7 @@ def _start(
 ) -> W:
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    cal = _calendar(engine, cal_name)
+    cal = _calendar(calendars, cal_name)
     try:
         due = _target_due(cal, target, at, scope_of)
         if (
@@ -201,7 +198,7 @@ def _start(
 
 
 def _retarget(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     w: W,
@@ -220,7 +217,7 @@ def _retarget(
     cal_name = target.calendar or cp.procedure.calendar
     if not force and target.until is None and target.text == w.target and cal_name == w.calendar:
         return False
-    cal = _calendar(engine, cal_name)
+    cal = _calendar(calendars, cal_name)
     started = w.started_at
     try:
         due = _target_due(cal, target, started, scope_of)
@@ -245,7 +242,7 @@ def _retarget(
 
 
 def _replan(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     w: W,
@@ -259,10 +256,10 @@ def _replan(
     """
     if w.status == "stopped":
         return
-    _retarget(engine, cp, limit, w, scope_of, at, force=True)
+    _retarget(calendars, cp, limit, w, scope_of, at, force=True)
     if w.breached_at is None:
         return
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     try:
         if w.fixed:
             w.due_at = _target_due(cal, _choose_target(limit, scope_of), w.started_at, scope_of)
@@ -339,7 +336,7 @@ def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> Target:
 
 
 def timers_after(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     timers: Mapping[str, TimerState],
     event: Event,
@@ -362,24 +359,24 @@ def timers_after(
         if kind in ("warned", "breached", "breach_step"):
             if event.time_limit == limit.name and t is not None:
                 w = Clock.of(t)
-                _due_applied(engine, w, event, at)
+                _due_applied(calendars, w, event, at)
         elif kind == "replanned":
             if event.time_limit == limit.name and t is not None and t.status != "stopped":
                 w = Clock.of(t)
-                _replan(engine, cp, limit, w, scope_of, at)
+                _replan(calendars, cp, limit, w, scope_of, at)
         else:
             active = t is not None and t.status != "stopped"
             # A case that closes stops every clock: nothing can happen to it any more.
             if active and t is not None and (limit.stops.matches(*step) or state in cp.finals):
                 w = Clock.of(t)
-                _stop(engine, w, at)
+                _stop(calendars, w, at)
                 active = False
             if not active and limit.starts.matches(*step) and state not in cp.finals:
                 old = w if w is not None else (Clock.of(t) if t is not None else None)
-                w = _start(engine, cp, limit, old, scope_of, at)
+                w = _start(calendars, cp, limit, old, scope_of, at)
             elif active and t is not None and limit.target_names.intersection(event.changes):
                 w = Clock.of(t)
-                if not _retarget(engine, cp, limit, w, scope_of, at):
+                if not _retarget(calendars, cp, limit, w, scope_of, at):
                     w = None
             status = w.status if w is not None else (t.status if t is not None else "stopped")
             if status != "stopped":
@@ -389,12 +386,12 @@ def timers_after(
                         assert t is not None
                         w = Clock.of(t)
                     if inside:
-                        _pause(engine, w, at)
+                        _pause(calendars, w, at)
                     else:
                         _resume(w, at)
         if w is not None:
-            _plan(engine, limit, w, at)
-            mark_provisional(engine, w)
+            _plan(calendars, limit, w, at)
+            mark_provisional(calendars, w)
             if result is None:
                 result = dict(timers)
             result[limit.name] = w.stored()
@@ -404,13 +401,13 @@ def timers_after(
     return result, (min(moments) if moments else None)
 
 
-def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
+def _due_applied(calendars: Calendars, w: W, event: Event, at: datetime) -> None:
     if event.kind == "warned":
         w.warnings = (*w.warnings, Percent.stored(int(event.detail["percent_key"])))
         return
     w.steps_done = (*w.steps_done, *event.detail.get("steps", ()))
     if event.kind == "breached":
-        w.elapsed_seconds = _elapsed_now(engine, w, at)
+        w.elapsed_seconds = _elapsed_now(calendars, w, at)
         w.breached_at = at
         if w.status == "running":
             w.resumed_at = at

@@ -42,16 +42,19 @@ foreign event, change of definition and step back in time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from servflow.engine.case import Actor, Case, Event, case_event, trusted
+from servflow.engine.case import Actor, Case, Event, Outcome, case_event, trusted
+from servflow.engine.due import advance
+from servflow.engine.integrity import check_time
 from servflow.engine.provisional import (
     PUBLICATIONS,
+    Calendars,
     needs_replan,
     publication_problem,
     unrecorded,
@@ -70,9 +73,12 @@ from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayErro
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure, CompiledStep
-    from servflow.engine.core import Engine
 
 __all__ = ["ReplayReport", "replay_log", "verify_log"]
+
+#: How a replay finds the compiled version a log is pinned to (the engine's lookup, which
+#: refuses a changed procedure): procedure id, version, digest, and what is pinned.
+Pinned = Callable[[str, int, str, str], "CompiledProcedure"]
 
 #: The kinds a person's call writes; every other kind is the clock's.
 PERSON_KINDS = frozenset({"started", "fired"})
@@ -110,7 +116,7 @@ class ReplayReport:
 
     @property
     def first(self) -> ReplayError | None:
-        """The first problem, the one :meth:`Engine.replay` raises."""
+        """The first problem, the one :meth:`Engine.replay <servflow.engine.core.Engine.replay>` raises."""
         return self.problems[0] if self.problems else None
 
 
@@ -297,7 +303,9 @@ def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
     return _Refuted(f"it differs from {what} in: {', '.join(names)}")
 
 
-def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _Actors) -> Case:
+def check_started(
+    calendars: Calendars, cp: CompiledProcedure, event: Event, actors: _Actors
+) -> Case:
     """Layer 2 for the event that opened the case; the case it opens."""
     proc = cp.procedure
     if event.kind != "started":
@@ -344,17 +352,17 @@ def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _
             "detail": {},
         },
     )
-    expected, case = stamped(engine, cp, None, expected)
+    expected, case = stamped(calendars, cp, None, expected)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, "the 'started' event the procedure writes")
     return case
 
 
 def check_fired(
-    engine: Engine, cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
+    calendars: Calendars, cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
 ) -> Case:
     """Layer 2 for a person's step on an open case, in the order ``fire`` checks; the
-    case after it (computed by ``engine``, viewed as of the event's publications)."""
+    case after it (computed in ``calendars``, viewed as of the event's publications)."""
     proc = cp.procedure
     kind, trigger, state = event.kind, event.trigger, case.state
     if kind == "started":
@@ -433,7 +441,7 @@ def check_fired(
             "detail": _detail(cp, steps, step, case),
         },
     )
-    expected, after = stamped(engine, cp, case, expected)
+    expected, after = stamped(calendars, cp, case, expected)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, f"the {trigger!r} event the procedure writes")
     return after
@@ -465,8 +473,11 @@ def _unappliable(exc: Exception) -> str:
 class _Run:
     """One pass over a log; ``problems`` is None to stop at the first problem."""
 
-    def __init__(self, engine: Engine, problems: list[ReplayError] | None) -> None:
-        self.engine = engine
+    def __init__(
+        self, pinned: Pinned, calendars: Calendars, problems: list[ReplayError] | None
+    ) -> None:
+        self.pinned = pinned
+        self.calendars = calendars
         self.problems = problems
         self.case: Case | None = None
         self.verified = 0
@@ -481,7 +492,6 @@ class _Run:
         self.problems.append(error)
 
     def run(self, events: Iterable[object]) -> None:
-        engine = self.engine
         envelope = _Envelope()
         cp: CompiledProcedure | None = None
         case: Case | None = None
@@ -511,7 +521,7 @@ class _Run:
                 continue
             try:
                 if cp is None:
-                    cp = engine._pinned(
+                    cp = self.pinned(
                         event.procedure,
                         event.procedure_version,
                         event.digest,
@@ -522,7 +532,7 @@ class _Run:
                     expected = batch.pop(0)
                     if event.__dict__ != expected.__dict__:
                         assert case is not None
-                        batch, batch_case = self._again(case, pending, event, expected)
+                        batch, batch_case = self._again(cp, case, pending, event, expected)
                     pending.append(event)
                     if not batch:
                         case, pending = batch_case, []
@@ -560,19 +570,19 @@ class _Run:
         if self.count == 0:
             self.refuted(None, "an empty log holds no case")
 
-    def view(self, event: Event) -> Engine:
-        """The engine as its calendars were published for the event's host."""
+    def view(self, event: Event) -> Calendars:
+        """The engine's calendars as they were published for the event's host."""
         recorded = event.detail.get(PUBLICATIONS)
         if recorded is None:
-            return self.engine
-        problem = publication_problem(self.engine, recorded)
+            return self.calendars
+        problem = publication_problem(self.calendars, recorded)
         if problem is not None:
             raise _Refuted(problem)
         assert isinstance(recorded, Mapping)
-        return viewed(self.engine, recorded)
+        return viewed(self.calendars, recorded)
 
     def _again(
-        self, case: Case, pending: list[Event], event: Event, expected: Event
+        self, cp: CompiledProcedure, case: Case, pending: list[Event], event: Event, expected: Event
     ) -> tuple[list[Event], Case | None]:
         """The rest of a batch, derived again once a later event names its publications.
 
@@ -587,7 +597,7 @@ class _Run:
         if not pending or recorded is None or recorded == first:
             raise _not_due(event, expected)
         view = self.view(event)
-        outcome = view.advance(case, at=pending[0].at)
+        outcome = _advanced(view, cp, case, pending[0].at)
         produced = list(outcome.events)
         done = len(pending)
         for logged, derived in zip([*pending, event], produced, strict=False):
@@ -604,7 +614,7 @@ class _Run:
         if cp is None or case is None:
             return
         for event in pending:
-            case = _apply(self.engine, cp, case, event)
+            case = _apply(self.calendars, cp, case, event)
         self.case = case
         self.verified += len(pending)
 
@@ -621,13 +631,13 @@ class _Run:
         at = event.at
         person = event.kind in PERSON_KINDS
         # In the calendars the event's host had: its re-plans and its clock too.
-        engine = self.view(event)
+        calendars = self.view(event)
         if (
             not person
             or (case.next_due is not None and case.next_due <= at)
-            or needs_replan(engine, case)
+            or needs_replan(calendars, case)
         ):
-            outcome = engine.advance(case, at=at)
+            outcome = _advanced(calendars, cp, case, at)
             if outcome.events:
                 produced = list(outcome.events)
                 expected = produced.pop(0)
@@ -641,21 +651,29 @@ class _Run:
                 f"nothing falls due at {at.isoformat()}: the time limits do not produce "
                 f"this {_name(event.kind)} event"
             )
-        return check_fired(engine, cp, case, event, self.actors), [], None
+        return check_fired(calendars, cp, case, event, self.actors), [], None
 
 
-def replay_log(engine: Engine, events: Iterable[object]) -> Case:
+def _advanced(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
+    """What ``Engine.advance`` answers for a case this replay built, which it trusts."""
+    check_time(at)
+    return advance(calendars, cp, case, at)
+
+
+def replay_log(pinned: Pinned, calendars: Calendars, events: Iterable[object]) -> Case:
     """The case the log rebuilds; :class:`ReplayError` at the first event refuted."""
-    run = _Run(engine, None)
+    run = _Run(pinned, calendars, None)
     run.run(events)
     assert run.case is not None
     return run.case
 
 
-def verify_log(engine: Engine, events: Iterable[object], stored: Case | None) -> ReplayReport:
+def verify_log(
+    pinned: Pinned, calendars: Calendars, events: Iterable[object], stored: Case | None
+) -> ReplayReport:
     """Every problem of the log (see the module's docstring), and the case it proves."""
     problems: list[ReplayError] = []
-    run = _Run(engine, problems)
+    run = _Run(pinned, calendars, problems)
     run.run(events)
     if stored is not None and not problems and run.case is not None and run.case != stored:
         mine, theirs = run.case.model_dump(), stored.model_dump()
