@@ -23,10 +23,20 @@ fields have values (``invalid_data``); and the procedure's invariants hold after
 (``guard_failed``). Only then is a new case built. Nothing given to the engine is ever
 mutated, so a rejection leaves the case exactly as it was.
 
+Where a step is decided: in one function, :func:`servflow.engine.step.decide`, whoever
+takes it. ``start`` and ``fire`` check their arguments and the data (above), then call it
+for a person; ``advance`` calls it for the clock (:mod:`servflow.engine.due`: the
+automatic step a breach asks for, which the procedure authorises and which passes over a
+branch that fails a rule); replay calls it for each person's step of a log. The rules it
+applies are :mod:`servflow.engine.rules`; the clocks it plans are
+:mod:`servflow.engine.timing`. This module holds the procedures and calendars and
+answers the calls; it decides nothing itself.
+
 Every accepted step returns one audit :class:`Event` per change; applying those events in
 order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
-processing and replay share one function, :func:`~servflow.engine.step._apply`. Replay trusts no event: each is
-first decided again by the same rules and time limits (:mod:`servflow.engine.verify`).
+processing and replay share one function, :func:`servflow.engine.step._apply`. Replay
+trusts no event: each is first decided again by the same function and time limits
+(:mod:`servflow.engine.verify`).
 """
 
 from __future__ import annotations
@@ -47,8 +57,6 @@ from servflow.engine.case import (
     Case,
     Event,
     Outcome,
-    case_event,
-    trusted,
 )
 from servflow.engine.compiled import CompiledProcedure, compile_procedure
 from servflow.engine.due import advance as _advance
@@ -65,14 +73,11 @@ from servflow.engine.registry import (
 )
 from servflow.engine.rules import (
     authorise,
-    check_invariants,
-    check_requires,
     choose_branch,
-    holds,
     steps_from,
     validate_data,
 )
-from servflow.engine.step import _detail, _effects, stamped
+from servflow.engine.step import decide, stamped
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
@@ -223,46 +228,13 @@ class Engine:
         """Open a case. ``case_id`` defaults to a digest of the opening event."""
         check_arguments(at, actor, data, case_id=case_id)
         cp = self._get(procedure_id, version)
-        proc = cp.procedure
-        given = dict(data or {})
-        base = dict(cp.defaults)
-        changes = validate_data(cp, cp.start, given, base)
-        merged = {**base, **changes}
+        changes = validate_data(cp, cp.start, dict(data or {}), cp.defaults)
         if case_id is None:
-            case_id = _derived_id(proc.id, actor.id, at, merged)
-        role = authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
-        if cp.start.guard is not None and not holds(
-            cp, cp.start.guard, merged, proc.start.to, "start", 0
-        ):
-            raise Rejected(
-                "guard_failed",
-                f"'start': the condition {cp.start.guard.source!r} does not hold",
-                trigger="start",
-                expression=cp.start.guard.source,
-            )
-        check_requires(cp, cp.start, merged)
-        check_invariants(cp, merged, proc.start.to, "start", 0)
-        event = trusted(
-            Event,
-            {
-                "case_id": case_id,
-                "seq": 1,
-                "at": at,
-                "kind": "started",
-                "trigger": "start",
-                "actor": actor.id,
-                "role": role,
-                "source": None,
-                "target": proc.start.to,
-                "changes": {k: v for k, v in merged.items() if v is not None},
-                "procedure": proc.id,
-                "procedure_version": proc.version,
-                "digest": cp.digest,
-            },
-        )
-        event, case = stamped(self.calendars, cp, None, event)
-        effects = _effects(cp.start, case, event)
-        return Outcome(case=case, events=(event,), effects=effects)
+            case_id = _derived_id(cp.procedure.id, actor.id, at, {**cp.defaults, **changes})
+        decided = decide(cp, None, (cp.start,), changes, at=at, actor=actor, case_id=case_id)
+        assert decided is not None  # a person's step is taken or rejected
+        event, case = stamped(self.calendars, cp, None, decided.event)
+        return Outcome(case=case, events=(event,), effects=decided.effects)
 
     def fire(
         self,
@@ -319,31 +291,10 @@ class Engine:
         # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
         changes = validate_data(cp, allowed[0], given, case.data)
-        merged = {**case.data, **changes}
-        step = choose_branch(cp, steps, merged, case, trigger)
-        for name in step.clear:
-            if name not in given and merged.get(name) is not None:
-                merged[name] = None
-                changes[name] = None
-        role = authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
-        check_requires(cp, step, merged)
-        check_invariants(cp, merged, step.to, trigger, case.escalation_level)
-        event = case_event(
-            case,
-            {
-                "at": at,
-                "kind": "fired",
-                "trigger": trigger,
-                "actor": actor.id,
-                "role": role,
-                "source": case.state,
-                "target": step.to,
-                "changes": changes,
-                "detail": _detail(cp, steps, step, case),
-            },
-        )
-        event, new_case = stamped(self.calendars, cp, case, event)
-        effects = _effects(step, new_case, event)
+        decided = decide(cp, case, steps, changes, at=at, actor=actor, given=given)
+        assert decided is not None  # a person's step is taken or rejected
+        event, new_case = stamped(self.calendars, cp, case, decided.event)
+        effects = decided.effects
         if due is not None:
             return Outcome(
                 case=new_case, events=(*due.events, event), effects=(*due.effects, *effects)
@@ -362,7 +313,9 @@ class Engine:
         for trigger in cp.procedure.transitions:
             try:
                 steps = steps_from(cp, case, trigger)
-                step = choose_branch(cp, steps, case.data, case, trigger)
+                step = choose_branch(
+                    cp, steps, case.data, case.state, trigger, case.escalation_level
+                )
                 authorise(
                     cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
                 )

@@ -21,15 +21,12 @@ from servflow.engine.provisional import (
     publications_of,
     published_further,
 )
-from servflow.engine.step import _apply, _effects, stamped
-from servflow.errors import EvaluationError
+from servflow.engine.step import SYSTEM_ACTOR, Decided, _apply, decide, stamped
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
 
 __all__ = ["SYSTEM_ACTOR", "advance", "replanned_event"]
-
-SYSTEM_ACTOR = "servflow"
 
 
 def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
@@ -67,12 +64,11 @@ def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetim
         # An automatic transition runs after the breach that asked for it.
         for step in _steps_of(limit, new_events[0]):
             if step.fire is not None:
-                fired = _auto_fire(calendars, cp, case, step.fire, moment, limit.name)
+                fired = _auto_fire(cp, case, step.fire, moment, limit.name)
                 if fired is not None:
-                    event, step_effects = fired
-                    event, case = stamped(calendars, cp, case, event)
+                    event, case = stamped(calendars, cp, case, fired.event)
                     events.append(event)
-                    effects.extend(step_effects)
+                    effects.extend(fired.effects)
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
 
 
@@ -149,61 +145,17 @@ def _due_events(
 
 
 def _auto_fire(
-    calendars: Calendars, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
-) -> tuple[Event, tuple[Effect, ...]] | None:
-    """The automatic transition a breach asks for, if it can be taken now.
+    cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
+) -> Decided | None:
+    """The automatic step a breach asks for, decided as any step is (:func:`decide`).
 
-    The procedure itself authorises it (no role is checked), but everything else holds
-    as for a person's step: the guard, the fields it clears, its required fields and the
-    invariants. A branch that fails any of them is not taken.
+    Only from a state the trigger leaves, on an open case; the procedure authorises it
+    (no role is checked), and a branch that fails any other rule is not taken.
     """
     steps = cp.table.get((trigger, case.state))
     if not steps or case.state in cp.finals:
         return None
-    for step in steps:
-        if step.guard is not None:
-            scope = cp.scope(
-                step.guard.names, case.data, case.state, trigger, case.escalation_level
-            )
-            try:
-                if not step.guard.holds(scope):
-                    continue
-            except EvaluationError:
-                continue
-        changes = {n: None for n in step.clear if case.data.get(n) is not None}
-        after = {**case.data, **changes}
-        if any(after.get(n) in (None, "") for n in step.requires):
-            continue
-        try:
-            if not all(
-                check.holds(cp.scope(check.names, after, step.to, trigger, case.escalation_level))
-                for _, check in cp.invariants
-            ):
-                continue
-        except EvaluationError:
-            continue
-        detail: dict[str, Any] = {"time_limit": limit}
-        if len(steps) > 1:
-            detail["branch"] = step.index
-        if step.spec.escalates:
-            detail["escalation_level"] = cp.raised_level(case.escalation_level)
-        event = case_event(
-            case,
-            {
-                "at": at,
-                "kind": "auto_fired",
-                "trigger": trigger,
-                "actor": SYSTEM_ACTOR,
-                "role": None,
-                "source": case.state,
-                "target": step.to,
-                "changes": changes,
-                "time_limit": limit,
-                "detail": detail,
-            },
-        )
-        return event, _effects(step, case, event)
-    return None
+    return decide(cp, case, steps, {}, at=at, actor=None, time_limit=limit)
 
 
 def replanned_event(

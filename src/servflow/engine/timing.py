@@ -17,9 +17,11 @@ What can fall due for a running clock: each ``warn_at`` percentage of the budget
 per cycle, in order), the breach at the due moment (sticky: a breach is never undone),
 and after a breach each ``on_breach`` step that has an ``after`` delay. Each timer keeps
 its next moment; the case's ``next_due`` is the earliest of them, so a host needs one
-wake-up per case. :func:`servflow.engine.due.advance` applies what is due, earliest first, each as an audit
-event stamped with the moment it fell due, so advancing to t1 and then to t2 gives the
-same case as advancing straight to t2.
+wake-up per case. :func:`servflow.engine.due.advance` applies what is due, earliest
+first, each as an audit event stamped with the moment it fell due, so advancing to t1 and
+then to t2 gives the same case as advancing straight to t2. The clock is given only the
+compiled procedure and the calendars it counts in (by name, as published through what
+the event records), never the engine.
 
 Provisional deadlines. Clocks count in the calendar's extended view (see
 :attr:`~servflow.engine.calendar.Calendar.extended`): past ``published_through`` it uses

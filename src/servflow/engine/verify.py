@@ -8,13 +8,13 @@ still equals live) it is checked in three layers, and the first one that fails r
 1. **The envelope**: an event (not something shaped like one), of the same case, pinned
    to the same procedure version and digest as the first, numbered one after the other,
    with a timezone-aware time no earlier than the event before.
-2. **A person's step** (``started``, ``fired``) is decided again by the rules the engine
-   applies live (:mod:`servflow.engine.rules`): the trigger leaves the state the case is
-   in, the role written in the event could take it (escalation ladder and authority
-   included), each changed value fits its field and is in its stored form, the guard
-   chooses the branch the event names, required fields are filled and the invariants hold
-   on the data as it was then. Then the event the engine would have written is built and
-   compared with the logged one, field by field.
+2. **A person's step** (``started``, ``fired``) is decided again by the function that
+   decides it live (:func:`servflow.engine.step.decide`): the trigger leaves the state
+   the case is in, the role written in the event could take it (escalation ladder and
+   authority included), each changed value fits its field and is in its stored form, the
+   guard chooses the branch the event names, required fields are filled and the
+   invariants hold on the data as it was then. The event it builds is compared with the
+   logged one, field by field.
 3. **What the clock did** (every other kind: warnings, breaches, breach steps, automatic
    transitions, and whatever kinds the time limits produce in future) is not checked
    kind by kind: ``Engine.advance`` itself is run up to the event's time and its events
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from servflow.engine.case import Actor, Case, Event, Outcome, case_event, trusted
+from servflow.engine.case import Actor, Case, Event, Outcome, trusted
 from servflow.engine.due import advance
 from servflow.engine.integrity import check_time
 from servflow.engine.provisional import (
@@ -61,13 +61,9 @@ from servflow.engine.provisional import (
     viewed,
 )
 from servflow.engine.rules import (
-    authorise,
-    check_invariants,
-    check_requires,
     choose_branch,
-    holds,
 )
-from servflow.engine.step import _apply, _detail, stamped
+from servflow.engine.step import _apply, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
@@ -316,43 +312,29 @@ def check_started(
     actor = _actor(event, actors)
     _role(cp, event)
     _stored(cp, event.changes)
-    merged: dict[str, Any] = dict.fromkeys(cp.fields)
-    merged.update(cp.defaults)
+    # What the caller gave, as the start's data validation gives it: the values that
+    # differ from the defaults, and None for a default the caller cleared.
+    changes: dict[str, Any] = {}
     for name, value in event.changes.items():
         if value is None:
             raise _Refuted(f"field {name!r} is recorded as set to nothing; a start records values")
         if not _accepted(start, name) and cp.defaults.get(name) != value:
             raise _Refuted(f"invalid_data: 'start' does not accept field {name!r}")
-        merged[name] = value
+        if cp.defaults.get(name) != value:
+            changes[name] = value
     for name in cp.defaults:
         if name not in event.changes:
             if not _accepted(start, name):
                 raise _Refuted(f"field {name!r} lost its default value at the start")
-            merged[name] = None  # the caller cleared it
+            changes[name] = None  # the caller cleared it
     try:
-        role = authorise(cp, [start], start, actor, merged, proc.start.to, "start", 0)
-        if start.guard is not None and not holds(cp, start.guard, merged, start.to, "start", 0):
-            raise Rejected(
-                "guard_failed",
-                f"'start': the condition {start.guard.source!r} does not hold",
-            )
-        check_requires(cp, start, merged)
-        check_invariants(cp, merged, start.to, "start", 0)
+        decided = decide(
+            cp, None, (start,), changes, at=event.at, actor=actor, case_id=event.case_id
+        )
     except Rejected as exc:
         raise _rule(exc) from None
-    expected = trusted(
-        Event,
-        {
-            **event.__dict__,
-            "trigger": "start",
-            "role": role,
-            "source": None,
-            "target": start.to,
-            "time_limit": None,
-            "detail": {},
-        },
-    )
-    expected, case = stamped(calendars, cp, None, expected)
+    assert decided is not None  # a person's step is taken or rejected
+    expected, case = stamped(calendars, cp, None, decided.event)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, "the 'started' event the procedure writes")
     return case
@@ -401,7 +383,7 @@ def check_fired(
     merged = {**data, **given}
     level = case.escalation_level
     try:
-        step = choose_branch(cp, steps, merged, case, trigger)
+        step = choose_branch(cp, steps, merged, state, trigger, level)
     except Rejected as exc:
         raise _rule(exc) from None
     if any(v is None and n not in step.clear for n, v in changes.items() if n not in given):
@@ -409,7 +391,7 @@ def check_fired(
         given = {n: v for n, v in changes.items() if v is not None or n not in step.clear}
         merged = {**data, **given}
         try:
-            step = choose_branch(cp, steps, merged, case, trigger)
+            step = choose_branch(cp, steps, merged, state, trigger, level)
         except Rejected as exc:
             raise _rule(exc) from None
     for name in given:
@@ -418,30 +400,18 @@ def check_fired(
     for name in step.clear:
         if name not in changes and data.get(name) is not None and not _accepted(step, name):
             raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
-        merged[name] = changes.get(name, merged.get(name))
     if event.target != step.to:
         raise _Refuted(f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}")
+    # Then the step is decided as fire decides it, from what the caller gave: the clears
+    # the log records are the branch's own, and a value the branch clears that the log
+    # leaves as it was, the caller gave again.
+    named = {*given, *(n for n in step.clear if n not in changes)}
     try:
-        role = authorise(cp, steps, step, actor, merged, state, trigger, level)
-        check_requires(cp, step, merged)
-        check_invariants(cp, merged, step.to, trigger, level)
+        decided = decide(cp, case, steps, given, at=event.at, actor=actor, given=named)
     except Rejected as exc:
         raise _rule(exc) from None
-    expected = case_event(
-        case,
-        {
-            "at": event.at,
-            "kind": "fired",
-            "trigger": trigger,
-            "actor": event.actor,
-            "role": role,
-            "source": state,
-            "target": step.to,
-            "changes": changes,
-            "detail": _detail(cp, steps, step, case),
-        },
-    )
-    expected, after = stamped(calendars, cp, case, expected)
+    assert decided is not None  # a person's step is taken or rejected
+    expected, after = stamped(calendars, cp, case, decided.event)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, f"the {trigger!r} event the procedure writes")
     return after
