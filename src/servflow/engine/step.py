@@ -18,7 +18,7 @@ its event records.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,11 +44,15 @@ SYSTEM_ACTOR = "servflow"
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """A step decided: the branch taken, its event (not yet applied) and its effects."""
+    """A step decided: the branch taken and its event (not yet applied)."""
 
     branch: CompiledStep
     event: Event
-    effects: tuple[Effect, ...]
+
+    @property
+    def effects(self) -> tuple[Effect, ...]:
+        """The effects the step asks for (built on demand: a replay needs none)."""
+        return _effects(self.branch, self.event)
 
 
 def decide(
@@ -62,6 +66,7 @@ def decide(
     given: Collection[str] = (),
     time_limit: str | None = None,
     case_id: str = "",
+    claims: Callable[[CompiledStep], None] | None = None,
 ) -> Decided | None:
     """Decide which of ``steps`` (the branches of one trigger from the case's state) is
     taken with ``changes`` (stored values, as the data's validation gives them), and
@@ -74,7 +79,9 @@ def decide(
     required fields must have values and the procedure's invariants must hold after it.
     The first rule that fails raises :class:`Rejected`. Opening a case (``case`` None,
     ``steps`` the start alone, ``case_id`` its id) checks who may open it before its
-    condition, as it always has.
+    condition, as it always has. ``claims``, if given, is called with the branch as soon as
+    it is chosen, before its other rules: a replay checks there what its log claims of the
+    branch, so a log is refuted for the first thing wrong in the order ``fire`` checks.
 
     The clock (``actor`` None, ``time_limit`` the limit whose breach asks for the step):
     the procedure authorises it, so no role is checked, and every other rule holds as
@@ -89,6 +96,8 @@ def decide(
     merged = {**case.data, **changes}
     if actor is not None:
         step = choose_branch(cp, steps, merged, state, trigger, level)
+        if claims is not None:
+            claims(step)
         return _built(cp, case, steps, step, changes, merged, given, at, actor, time_limit)
     for step in steps:
         try:
@@ -144,7 +153,7 @@ def _built(
         detail = {"time_limit": time_limit, **detail}
     values["detail"] = detail
     event = case_event(case, values)
-    return Decided(step, event, _effects(step, event))
+    return Decided(step, event)
 
 
 def _opened(
@@ -186,7 +195,7 @@ def _opened(
             "digest": cp.digest,
         },
     )
-    return Decided(start, event, _effects(start, event))
+    return Decided(start, event)
 
 
 def _detail(

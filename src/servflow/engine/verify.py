@@ -60,9 +60,6 @@ from servflow.engine.provisional import (
     unrecorded,
     viewed,
 )
-from servflow.engine.rules import (
-    choose_branch,
-)
 from servflow.engine.step import _apply, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
@@ -120,6 +117,14 @@ def _name(value: object) -> str:
     """A name from the log, quoted and cut short: a tampered log may hold anything."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Again(Exception):
+    """Internal: the branch chosen leaves a logged None unexplained; decide once more."""
+
+    def __init__(self, step: CompiledStep) -> None:
+        super().__init__()
+        self.step = step
 
 
 class _Refuted(Exception):
@@ -380,34 +385,41 @@ def check_fired(
     given = {
         n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in steps)
     }
-    merged = {**data, **given}
-    level = case.escalation_level
+    # A value a branch clears that the log leaves as it was, the caller gave again.
+    named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+    again = True
+
+    def claims(step: CompiledStep) -> None:
+        """What the log claims of the branch, checked as soon as it is chosen."""
+        if again and any(
+            v is None and n not in step.clear for n, v in changes.items() if n not in given
+        ):
+            raise _Again(step)  # a None this branch does not clear was given after all
+        for name in given:
+            if not any(_accepted(s, name) for s in steps):
+                raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
+        for name in step.clear:
+            if name not in changes and data.get(name) is not None and not _accepted(step, name):
+                raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
+        if event.target != step.to:
+            raise _Refuted(
+                f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}"
+            )
+
+    # Then the step is decided as fire decides it, from what the caller gave.
     try:
-        step = choose_branch(cp, steps, merged, state, trigger, level)
-    except Rejected as exc:
-        raise _rule(exc) from None
-    if any(v is None and n not in step.clear for n, v in changes.items() if n not in given):
-        # A None that this branch does not clear was given after all: decide again.
-        given = {n: v for n, v in changes.items() if v is not None or n not in step.clear}
-        merged = {**data, **given}
         try:
-            step = choose_branch(cp, steps, merged, state, trigger, level)
-        except Rejected as exc:
-            raise _rule(exc) from None
-    for name in given:
-        if not any(_accepted(s, name) for s in steps):
-            raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
-    for name in step.clear:
-        if name not in changes and data.get(name) is not None and not _accepted(step, name):
-            raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
-    if event.target != step.to:
-        raise _Refuted(f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}")
-    # Then the step is decided as fire decides it, from what the caller gave: the clears
-    # the log records are the branch's own, and a value the branch clears that the log
-    # leaves as it was, the caller gave again.
-    named = {*given, *(n for n in step.clear if n not in changes)}
-    try:
-        decided = decide(cp, case, steps, given, at=event.at, actor=actor, given=named)
+            decided = decide(
+                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+            )
+        except _Again as first:
+            # Decide again with that None counted as given (as fire would have seen it).
+            given = {n: v for n, v in changes.items() if v is not None or n not in first.step.clear}
+            named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+            again = False
+            decided = decide(
+                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+            )
     except Rejected as exc:
         raise _rule(exc) from None
     assert decided is not None  # a person's step is taken or rejected
