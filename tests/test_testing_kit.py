@@ -52,10 +52,10 @@ def test_a_procedure_with_rules_passes_when_the_engine_keeps_them():
 
 def test_the_machine_catches_an_engine_that_breaks_a_rule(monkeypatch):
     """If the engine ever let an invariant slip, the machine would say so."""
-    from servflow.engine import core
+    from servflow.engine import step
 
     engine = Engine([load_procedure(BROKEN_RULE)])
-    monkeypatch.setattr(core, "check_invariants", lambda *args, **kwargs: None)
+    monkeypatch.setattr(step, "check_invariants", lambda *args, **kwargs: None)
     with pytest.raises((AssertionError, Flaky), match="small amounts only"):
         run_state_machine_as_test(
             procedure_machine(engine, "leaky"),

@@ -23,10 +23,20 @@ fields have values (``invalid_data``); and the procedure's invariants hold after
 (``guard_failed``). Only then is a new case built. Nothing given to the engine is ever
 mutated, so a rejection leaves the case exactly as it was.
 
+Where a step is decided: in one function, :func:`servflow.engine.step.decide`, whoever
+takes it. ``start`` and ``fire`` check their arguments and the data (above), then call it
+for a person; ``advance`` calls it for the clock (:mod:`servflow.engine.due`: the
+automatic step a breach asks for, which the procedure authorises and which passes over a
+branch that fails a rule); replay calls it for each person's step of a log. The rules it
+applies are :mod:`servflow.engine.rules`; the clocks it plans are
+:mod:`servflow.engine.timing`. This module holds the procedures and calendars and
+answers the calls; it decides nothing itself.
+
 Every accepted step returns one audit :class:`Event` per change; applying those events in
 order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
-processing and replay share one function, :func:`_apply`. Replay trusts no event: each is
-first decided again by the same rules and time limits (:mod:`servflow.engine.verify`).
+processing and replay share one function, :func:`servflow.engine.step._apply`. Replay
+trusts no event: each is first decided again by the same function and time limits
+(:mod:`servflow.engine.verify`).
 """
 
 from __future__ import annotations
@@ -45,17 +55,14 @@ from servflow.engine.case import (
     Actor,
     Availability,
     Case,
-    Effect,
     Event,
     Outcome,
-    case_event,
-    effect,
-    trusted,
 )
-from servflow.engine.compiled import CompiledProcedure, CompiledStep, compile_procedure
+from servflow.engine.compiled import CompiledProcedure, compile_procedure
+from servflow.engine.due import advance as _advance
 from servflow.engine.integrity import check_arguments, check_case
 from servflow.engine.integrity import check_time as _check_time
-from servflow.engine.provisional import PUBLICATIONS, stamped, viewed
+from servflow.engine.provisional import needs_replan
 from servflow.engine.registry import (
     BUILT_IN_CALENDAR,
     calendar_name_problem,
@@ -66,15 +73,11 @@ from servflow.engine.registry import (
 )
 from servflow.engine.rules import (
     authorise,
-    check_invariants,
-    check_requires,
     choose_branch,
-    holds,
     steps_from,
     validate_data,
 )
-from servflow.engine.timing import advance as _advance
-from servflow.engine.timing import needs_replan, timers_after
+from servflow.engine.step import decide, stamped
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
@@ -225,46 +228,13 @@ class Engine:
         """Open a case. ``case_id`` defaults to a digest of the opening event."""
         check_arguments(at, actor, data, case_id=case_id)
         cp = self._get(procedure_id, version)
-        proc = cp.procedure
-        given = dict(data or {})
-        base = dict(cp.defaults)
-        changes = validate_data(cp, cp.start, given, base)
-        merged = {**base, **changes}
+        changes = validate_data(cp, cp.start, dict(data or {}), cp.defaults)
         if case_id is None:
-            case_id = _derived_id(proc.id, actor.id, at, merged)
-        role = authorise(cp, [cp.start], cp.start, actor, merged, proc.start.to, "start", 0)
-        if cp.start.guard is not None and not holds(
-            cp, cp.start.guard, merged, proc.start.to, "start", 0
-        ):
-            raise Rejected(
-                "guard_failed",
-                f"'start': the condition {cp.start.guard.source!r} does not hold",
-                trigger="start",
-                expression=cp.start.guard.source,
-            )
-        check_requires(cp, cp.start, merged)
-        check_invariants(cp, merged, proc.start.to, "start", 0)
-        event = trusted(
-            Event,
-            {
-                "case_id": case_id,
-                "seq": 1,
-                "at": at,
-                "kind": "started",
-                "trigger": "start",
-                "actor": actor.id,
-                "role": role,
-                "source": None,
-                "target": proc.start.to,
-                "changes": {k: v for k, v in merged.items() if v is not None},
-                "procedure": proc.id,
-                "procedure_version": proc.version,
-                "digest": cp.digest,
-            },
-        )
-        event, case = stamped(self, cp, None, event)
-        effects = _effects(cp.start, case, event)
-        return Outcome(case=case, events=(event,), effects=effects)
+            case_id = _derived_id(cp.procedure.id, actor.id, at, {**cp.defaults, **changes})
+        decided = decide(cp, None, (cp.start,), changes, at=at, actor=actor, case_id=case_id)
+        assert decided is not None  # a person's step is taken or rejected
+        event, case = stamped(self.calendars, cp, None, decided.event)
+        return Outcome(case=case, events=(event,), effects=decided.effects)
 
     def fire(
         self,
@@ -293,7 +263,9 @@ class Engine:
                 f"{case.updated_at.isoformat()}",
                 field="at",
             )
-        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(
+            self.calendars, case
+        ):
             # What fell due before this event happened first: a deadline is never lost
             # because the host's wake-up came late (and a provisional one is re-planned).
             due = self.advance(case, at=at)
@@ -319,31 +291,10 @@ class Engine:
         # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
         changes = validate_data(cp, allowed[0], given, case.data)
-        merged = {**case.data, **changes}
-        step = choose_branch(cp, steps, merged, case, trigger)
-        for name in step.clear:
-            if name not in given and merged.get(name) is not None:
-                merged[name] = None
-                changes[name] = None
-        role = authorise(cp, steps, step, actor, merged, case.state, trigger, case.escalation_level)
-        check_requires(cp, step, merged)
-        check_invariants(cp, merged, step.to, trigger, case.escalation_level)
-        event = case_event(
-            case,
-            {
-                "at": at,
-                "kind": "fired",
-                "trigger": trigger,
-                "actor": actor.id,
-                "role": role,
-                "source": case.state,
-                "target": step.to,
-                "changes": changes,
-                "detail": _detail(cp, steps, step, case),
-            },
-        )
-        event, new_case = stamped(self, cp, case, event)
-        effects = _effects(step, new_case, event)
+        decided = decide(cp, case, steps, changes, at=at, actor=actor, given=given)
+        assert decided is not None  # a person's step is taken or rejected
+        event, new_case = stamped(self.calendars, cp, case, decided.event)
+        effects = decided.effects
         if due is not None:
             return Outcome(
                 case=new_case, events=(*due.events, event), effects=(*due.effects, *effects)
@@ -354,13 +305,17 @@ class Engine:
         """Each trigger of the procedure: may ``actor`` fire it now, and if not, why."""
         check_arguments(at, actor)
         cp = self._for_case(case)
-        if (case.next_due is not None and case.next_due <= at) or needs_replan(self, case):
+        if (case.next_due is not None and case.next_due <= at) or needs_replan(
+            self.calendars, case
+        ):
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
             try:
                 steps = steps_from(cp, case, trigger)
-                step = choose_branch(cp, steps, case.data, case, trigger)
+                step = choose_branch(
+                    cp, steps, case.data, case.state, trigger, case.escalation_level
+                )
                 authorise(
                     cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
                 )
@@ -397,10 +352,10 @@ class Engine:
             else:
                 # The NamedTuple's own constructor costs twice this (defaults, keywords).
                 return tuple.__new__(Outcome, (case, (), ()))
-            if not needs_replan(self, case):
+            if not needs_replan(self.calendars, case):
                 return Outcome(case)
         _check_time(at)
-        return _advance(self, self._for_case(case), case, at)
+        return _advance(self.calendars, self._for_case(case), case, at)
 
     def replay(self, events: Sequence[Event] | Iterable[Event | Mapping[str, Any]]) -> Case:
         """Rebuild a case from its audit log; equal to the case live processing built.
@@ -412,7 +367,7 @@ class Engine:
         """
         from servflow.engine.verify import replay_log
 
-        return replay_log(self, events)
+        return replay_log(self._pinned, self.calendars, events)
 
     def verify(
         self,
@@ -427,94 +382,9 @@ class Engine:
         """
         from servflow.engine.verify import verify_log
 
-        return verify_log(self, events, stored)
-
-
-def _detail(
-    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
-) -> dict[str, Any]:
-    """What an event records beyond its move: which branch, and a raised level."""
-    detail: dict[str, Any] = {}
-    if len(steps) > 1:
-        detail["branch"] = step.index
-    if step.spec.escalates:
-        detail["escalation_level"] = cp.raised_level(case.escalation_level)
-    return detail
+        return verify_log(self._pinned, self.calendars, events, stored)
 
 
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:
     blob = json.dumps([procedure, actor, at.isoformat(), data], sort_keys=True, default=str)
     return f"{procedure}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-
-
-def _effects(step: CompiledStep, case: Case, event: Event) -> tuple[Effect, ...]:
-    out: list[Effect] = []
-    for spec in step.spec.effects:
-        if spec.notify is not None:
-            out.append(
-                effect(
-                    "notify", case.id, event.at, event.trigger, spec.notify, template=spec.template
-                )
-            )
-        if spec.record is not None:
-            out.append(
-                effect(
-                    "record", case.id, event.at, event.trigger, spec.record, template=spec.template
-                )
-            )
-    return tuple(out)
-
-
-def _apply(engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
-    """The one function that turns (case, event) into the next case, live and in replay.
-
-    In the engine's calendars as published through what the event records, if it records
-    publications (see :mod:`servflow.engine.provisional`).
-    """
-    published = event.detail.get(PUBLICATIONS)
-    if published:
-        engine = viewed(engine, published)
-    if case is None:
-        data = dict.fromkeys(cp.fields)
-        level = 0
-        timers: Mapping[str, Any] = {}
-        next_due = None
-    else:
-        data = dict(case.data)
-        level = event.detail.get("escalation_level", case.escalation_level)
-        timers = case.timers
-        next_due = case.next_due
-    data.update(event.changes)
-    state = event.target
-
-    def scope_of(names: frozenset[str]) -> dict[str, Any]:
-        return cp.scope(names, data, state, event.trigger, level)
-
-    timed = timers_after(engine, cp, timers, event, scope_of, state)
-    if timed is not None:
-        timers, next_due = timed
-    if case is None:
-        return Case(
-            id=event.case_id,
-            procedure=event.procedure,
-            procedure_version=event.procedure_version,
-            digest=event.digest,
-            state=state,
-            data=data,
-            version=1,
-            opened_at=event.at,
-            updated_at=event.at,
-            timers=timers,
-            next_due=next_due,
-        )
-    return case.model_copy(
-        update={
-            "state": state,
-            "data": data,
-            "version": event.seq,
-            "updated_at": event.at,
-            "escalation_level": level,
-            "timers": timers,
-            "next_due": next_due,
-        }
-    )

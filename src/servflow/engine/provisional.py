@@ -3,7 +3,8 @@
 A timer counted in a calendar's extended view past ``published_through`` is marked
 provisional (:func:`mark_provisional`), with the ``published_through`` it was planned
 under; its timer events say so (:func:`flagged`). An engine holding a calendar published
-further re-plans it (:func:`needs_replan`, :func:`replanned_event`); the re-plan itself is
+further re-plans it (:func:`needs_replan`,
+:func:`~servflow.engine.due.replanned_event`); the re-plan itself is
 :func:`servflow.engine.timing._replan`, applied by ``timers_after`` to a ``replanned``
 event, live and in replay alike. See the "Provisional deadlines" paragraph of
 :mod:`servflow.engine.timing`.
@@ -12,10 +13,10 @@ Publications. Hosts of one desk may hold different publications of a calendar (o
 still has the 2026 file when another has 2027's), and what an event does to a timer
 past the published end depends on which. So every event whose processing depended on
 the publication records it, per calendar, in ``detail["publications"]``
-(:func:`stamped`, :func:`publications_of`): an event that planned or re-planned a timer
+(:func:`~servflow.engine.step.stamped`, :func:`publications_of`): an event that planned or re-planned a timer
 reaching past the end, that touched a timer at a moment past it, or that was processed
 while a timer was provisional (the host's decision to re-plan, and the clock events of
-that timer, depend on its publication). :func:`~servflow.engine.core._apply` applies an
+that timer, depend on its publication). :func:`~servflow.engine.step._apply` applies an
 event in the engine's calendars viewed as of what it records (:func:`viewed`,
 :meth:`~servflow.engine.calendar.Calendar.as_published`), so live processing and replay
 compute it in the very calendar its host had. An event that records nothing is computed
@@ -25,30 +26,26 @@ published end, and two publications of a calendar agree up to the older one's en
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
-from servflow.engine.case import Case, Event, TimerState, case_event, trusted
+from servflow.engine.case import Case, Event, TimerState
 from servflow.errors import CalendarError
 
 if TYPE_CHECKING:
-    from servflow.engine.compiled import CompiledProcedure
-    from servflow.engine.core import Engine
+    from servflow.engine.calendar import Calendar
     from servflow.engine.limits import Clock
 
 __all__ = [
     "PUBLICATIONS",
+    "Calendars",
     "flagged",
     "mark_provisional",
     "needs_replan",
     "publication_problem",
     "publications_of",
     "published_further",
-    "replanned_event",
-    "stamped",
     "unrecorded",
     "viewed",
 ]
@@ -56,15 +53,19 @@ __all__ = [
 #: The key of an event's detail that records the publications it was computed under.
 PUBLICATIONS = "publications"
 
+#: The calendars a step is computed in, by name: the engine's own, or a view of them as
+#: published through what an event records (:func:`viewed`). All the clock is given.
+Calendars = Mapping[str, "Calendar"]
 
-def mark_provisional(engine: Engine, w: Clock) -> None:
+
+def mark_provisional(calendars: Calendars, w: Clock) -> None:
     """Whether a running or paused timer was counted past the published schedule.
 
     It is if what is still to come (its due time, its next moment) lies past the end, or
     if its business seconds were counted past it (up to a resume or a pause after the
     end): a re-plan counts both again. A stopped cycle is history and is not re-planned.
     """
-    cal = engine.calendars[w.calendar]
+    cal = calendars[w.calendar]
     end = cal.published_end
     provisional = False
     if end is not None and w.status != "stopped":
@@ -80,71 +81,25 @@ def mark_provisional(engine: Engine, w: Clock) -> None:
     w.published_through = cal.published_through if provisional else None
 
 
-def needs_replan(engine: Engine, case: Case) -> bool:
+def needs_replan(calendars: Calendars, case: Case) -> bool:
     """Whether a provisional timer of ``case`` counts in a calendar published further now.
 
     Kept cheap: a host may call ``advance`` on every case it wakes.
     """
     for timer in case.timers.values():
-        if timer.provisional and published_further(engine, timer):
+        if timer.provisional and published_further(calendars, timer):
             return True
     return False
 
 
-def published_further(engine: Engine, timer: TimerState) -> bool:
+def published_further(calendars: Calendars, timer: TimerState) -> bool:
     """Whether the engine's calendar is published further than the timer was planned in."""
-    cal = engine.calendars.get(timer.calendar)
+    cal = calendars.get(timer.calendar)
     if cal is None:
         return False
     now, then = cal.published_through, timer.published_through
     # An engine with an older calendar never re-plans backwards: it keeps the plan.
     return now is None or then is None or now > then
-
-
-def replanned_event(
-    engine: Engine,
-    cp: CompiledProcedure,
-    limit: str,
-    timer: TimerState,
-    case: Case,
-    actor: str,
-) -> tuple[Event, Case]:
-    """The ``replanned`` event of one timer, and the case after it."""
-    from servflow.engine.core import _apply
-
-    published = engine.calendars[timer.calendar].published_through
-    values: dict[str, Any] = {
-        # At the case's last change, not at the call's time: advancing stays idempotent
-        # and independent of how time is split.
-        "at": case.updated_at,
-        "kind": "replanned",
-        "trigger": limit,
-        "actor": actor,
-        "source": case.state,
-        "target": case.state,
-        "time_limit": limit,
-    }
-    plain = case_event(case, dict(values))
-    after = _apply(engine, cp, case, plain)
-    new = after.timers[limit]
-    values["detail"] = {
-        "cycle": timer.cycle,
-        "published_through": published.isoformat() if published is not None else None,
-        "was_published_through": _iso(timer.published_through),
-        "was_due_at": _iso(timer.due_at),
-        "due_at": _iso(new.due_at),
-        "was_next_at": _iso(timer.next_at),
-        "next_at": _iso(new.next_at),
-        "provisional": new.provisional,
-    }
-    recorded = publications_of(engine, case, after, plain)
-    if recorded:
-        values["detail"][PUBLICATIONS] = recorded
-    return case_event(case, values), after
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
@@ -159,27 +114,8 @@ def flagged(timer: TimerState, detail: dict[str, Any]) -> dict[str, Any]:
 # -- publications ----------------------------------------------------------------------
 
 
-def stamped(
-    engine: Engine, cp: CompiledProcedure, case: Case | None, event: Event
-) -> tuple[Event, Case]:
-    """Apply an event the engine built and record the publications it depended on.
-
-    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
-    from a detail), so the event is applied once, before it is stamped.
-    """
-    from servflow.engine.core import _apply
-
-    after = _apply(engine, cp, case, event)
-    published = publications_of(engine, case, after, event)
-    if published:
-        event = trusted(
-            Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
-        )
-    return event, after
-
-
 def publications_of(
-    engine: Engine, before: Case | None, after: Case, event: Event
+    calendars: Calendars, before: Case | None, after: Case, event: Event
 ) -> dict[str, str]:
     """The publication of each calendar the processing of ``event`` depended on.
 
@@ -189,7 +125,7 @@ def publications_of(
     past the published end: every calendar question a change asks lies between the
     cycle's start and the latest of the event's time and the timer's new moments.
     """
-    cals = engine.calendars
+    cals = calendars
     names: set[str] = set()
     old: Mapping[str, TimerState] = before.timers if before is not None else {}
     for timer in old.values():
@@ -224,7 +160,7 @@ def publications_of(
     return out
 
 
-def publication_problem(engine: Engine, recorded: object) -> str | None:
+def publication_problem(calendars: Calendars, recorded: object) -> str | None:
     """Why an engine cannot apply what an event records as its publications, if it cannot.
 
     Each name must be a calendar the engine holds, each date an ISO date no later than
@@ -234,7 +170,7 @@ def publication_problem(engine: Engine, recorded: object) -> str | None:
     if not isinstance(recorded, Mapping) or not recorded:
         return "its publications are not a mapping of calendar names to dates"
     for name, value in recorded.items():
-        cal = engine.calendars.get(name) if isinstance(name, str) else None
+        cal = calendars.get(name) if isinstance(name, str) else None
         if cal is None:
             shown = repr(name)
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
@@ -274,37 +210,24 @@ def unrecorded(event: Event, expected: Event) -> str | None:
     return None
 
 
-# Views of an engine as of publications, per engine: a replay asks for the same few.
-_VIEWS: WeakKeyDictionary[Engine, dict[tuple[tuple[str, str], ...], Engine]] = WeakKeyDictionary()
+def viewed(calendars: Calendars, recorded: Mapping[str, Any]) -> Calendars:
+    """``calendars`` as published through the dates ``recorded``.
 
-
-def viewed(engine: Engine, recorded: Mapping[str, Any]) -> Engine:
-    """``engine`` with its calendars as published through the dates ``recorded``.
-
-    The engine itself when its calendars are published exactly that far (the live
-    case); otherwise a shallow copy sharing its procedures, cached.
+    The very mapping when its calendars are published exactly that far (the live case);
+    otherwise a new one sharing the others (each calendar keeps its views, so a replay
+    asking for the same few does not build them again).
     """
-    cals = engine.calendars
     for name, value in recorded.items():
-        cal = cals.get(name)
+        cal = calendars.get(name)
         through = cal.published_through if cal is not None else None
         if through is None or through.isoformat() != value:
             break
     else:
-        return engine
-    problem = publication_problem(engine, recorded)
+        return calendars
+    problem = publication_problem(calendars, recorded)
     if problem is not None:
         raise CalendarError(str(next(iter(recorded), "?")), problem)
-    key = tuple(sorted(recorded.items()))
-    views = _VIEWS.setdefault(engine, {})
-    found = views.get(key)
-    if found is None:
-        found = copy.copy(engine)
-        found.calendars = {
-            **cals,
-            **{n: cals[n].as_published(date.fromisoformat(v)) for n, v in key},
-        }
-        if len(views) > 64:
-            views.clear()
-        views[key] = found
-    return found
+    return {
+        **calendars,
+        **{n: calendars[n].as_published(date.fromisoformat(v)) for n, v in recorded.items()},
+    }

@@ -1,7 +1,9 @@
 """The rules a step must pass, each raising :class:`Rejected` with its reason.
 
-Used by :class:`~servflow.engine.core.Engine` in the order its docstring gives. Each
-function reads the compiled procedure and the case's data and changes nothing.
+Applied by :func:`servflow.engine.step.decide`, the one place a step is decided, in the
+order the docstring of :mod:`servflow.engine.core` gives (the data and role checks that
+precede a decision are the callers'). Each function reads the compiled procedure and
+the case's data and changes nothing.
 """
 
 from __future__ import annotations
@@ -94,15 +96,16 @@ def choose_branch(
     cp: CompiledProcedure,
     steps: tuple[CompiledStep, ...],
     data: Mapping[str, Any],
-    case: Case,
+    state: str,
     trigger: str,
+    level: int,
 ) -> CompiledStep:
     failure: Rejected | None = None
     for step in steps:
         if step.guard is None:
             return step
         try:
-            if holds(cp, step.guard, data, case.state, trigger, case.escalation_level):
+            if holds(cp, step.guard, data, state, trigger, level):
                 return step
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc

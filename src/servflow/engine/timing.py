@@ -17,9 +17,11 @@ What can fall due for a running clock: each ``warn_at`` percentage of the budget
 per cycle, in order), the breach at the due moment (sticky: a breach is never undone),
 and after a breach each ``on_breach`` step that has an ``after`` delay. Each timer keeps
 its next moment; the case's ``next_due`` is the earliest of them, so a host needs one
-wake-up per case. :func:`advance` applies what is due, earliest first, each as an audit
-event stamped with the moment it fell due, so advancing to t1 and then to t2 gives the
-same case as advancing straight to t2.
+wake-up per case. :func:`servflow.engine.due.advance` applies what is due, earliest
+first, each as an audit event stamped with the moment it fell due, so advancing to t1 and
+then to t2 gives the same case as advancing straight to t2. The clock is given only the
+compiled procedure and the calendars it counts in (by name, as published through what
+the event records), never the engine.
 
 Provisional deadlines. Clocks count in the calendar's extended view (see
 :attr:`~servflow.engine.calendar.Calendar.extended`): past ``published_through`` it uses
@@ -28,7 +30,7 @@ timer whose coming moments (due time, next warning or step) lie past the publish
 schedule, or whose business seconds were counted past it, is marked ``provisional`` with
 the ``published_through`` it was planned under (:func:`.provisional.mark_provisional`); its
 warned/breached events say ``provisional: true``. When the engine is
-given a calendar published further, :func:`advance` (and so ``fire``) first re-plans each
+given a calendar published further, ``advance`` (and so ``fire``) first re-plans each
 such timer: a ``replanned`` event, stamped at the case's last change so that advancing
 stays idempotent and independent of how time is split, which :func:`timers_after`
 applies like any other (:func:`_replan`), live and in replay alike. A re-plan is computed
@@ -47,69 +49,50 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from servflow.engine.case import (
-    Case,
     CycleRecord,
-    Effect,
     Event,
-    Outcome,
     TimerState,
-    case_event,
-    effect,
 )
 from servflow.engine.durations import Duration
 from servflow.engine.limits import (
     BREACH,
-    BreachStep,
     Clock,
     CompiledLimit,
-    Due,
     Percent,
     StepDue,
     Target,
     WarnDue,
-    compile_limits,
-    parse_due,
 )
-from servflow.engine.provisional import (
-    flagged,
-    mark_provisional,
-    needs_replan,
-    published_further,
-    replanned_event,
-    stamped,
-)
+from servflow.engine.provisional import Calendars, mark_provisional
 from servflow.errors import CalendarError, EvaluationError, Rejected, ServflowError
 
 if TYPE_CHECKING:
     from servflow.engine.calendar import Calendar
     from servflow.engine.compiled import CompiledProcedure
-    from servflow.engine.core import Engine
 
-__all__ = ["CompiledLimit", "advance", "compile_limits", "needs_replan", "timers_after"]
-
-SYSTEM_ACTOR = "servflow"
+__all__ = ["timers_after"]
 
 
 # -- the clock -------------------------------------------------------------------------
 
 
-def _calendar(engine: Engine, name: str) -> Calendar:
+def _calendar(calendars: Calendars, name: str) -> Calendar:
     # Past the published schedule, counted with the holidays the law fixes (provisional).
-    return engine.calendars[name].extended
+    return calendars[name].extended
 
 
 # The clock's operations work on a typed, mutable copy of a timer (limits.Clock).
 W = Clock
 
 
-def _elapsed_now(engine: Engine, w: W, at: datetime) -> int:
+def _elapsed_now(calendars: Calendars, w: W, at: datetime) -> int:
     if w.status != "running" or w.resumed_at is None:
         return int(w.elapsed_seconds)
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     return int(w.elapsed_seconds) + int(cal.elapsed(w.resumed_at, at).total_seconds())
 
 
-def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
+def _plan(calendars: Calendars, limit: CompiledLimit, w: W, now: datetime) -> None:
     """Fill in the timer's next moment (and its due time) from its counters.
 
     Nothing falls due before ``now`` (the event being applied): a breach that a changed
@@ -120,7 +103,7 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
     resumed = w.resumed_at
     if w.status != "running" or resumed is None:
         return
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     budget, elapsed = w.budget_seconds, w.elapsed_seconds
     breached = w.breached_at
     if breached is None:
@@ -148,8 +131,8 @@ def _plan(engine: Engine, limit: CompiledLimit, w: W, now: datetime) -> None:
         w.next_at = now
 
 
-def _pause(engine: Engine, w: W, at: datetime) -> None:
-    w.elapsed_seconds = _elapsed_now(engine, w, at)
+def _pause(calendars: Calendars, w: W, at: datetime) -> None:
+    w.elapsed_seconds = _elapsed_now(calendars, w, at)
     w.status, w.resumed_at, w.paused_at = "paused", None, at
     if w.breached_at is None and not w.fixed:
         w.due_at = None
@@ -169,14 +152,14 @@ def _resume(w: W, at: datetime) -> None:
         w.due_at = None
 
 
-def _stop(engine: Engine, w: W, at: datetime) -> None:
-    w.elapsed_seconds = _elapsed_now(engine, w, at)
+def _stop(calendars: Calendars, w: W, at: datetime) -> None:
+    w.elapsed_seconds = _elapsed_now(calendars, w, at)
     _end_pause(w, at)
     w.status, w.resumed_at, w.stopped_at = "stopped", None, at
 
 
 def _start(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     old: W | None,
@@ -185,7 +168,7 @@ def _start(
 ) -> W:
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    cal = _calendar(engine, cal_name)
+    cal = _calendar(calendars, cal_name)
     try:
         due = _target_due(cal, target, at, scope_of)
         if (
@@ -217,7 +200,7 @@ def _start(
 
 
 def _retarget(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     w: W,
@@ -236,7 +219,7 @@ def _retarget(
     cal_name = target.calendar or cp.procedure.calendar
     if not force and target.until is None and target.text == w.target and cal_name == w.calendar:
         return False
-    cal = _calendar(engine, cal_name)
+    cal = _calendar(calendars, cal_name)
     started = w.started_at
     try:
         due = _target_due(cal, target, started, scope_of)
@@ -261,7 +244,7 @@ def _retarget(
 
 
 def _replan(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     limit: CompiledLimit,
     w: W,
@@ -275,10 +258,10 @@ def _replan(
     """
     if w.status == "stopped":
         return
-    _retarget(engine, cp, limit, w, scope_of, at, force=True)
+    _retarget(calendars, cp, limit, w, scope_of, at, force=True)
     if w.breached_at is None:
         return
-    cal = _calendar(engine, w.calendar)
+    cal = _calendar(calendars, w.calendar)
     try:
         if w.fixed:
             w.due_at = _target_due(cal, _choose_target(limit, scope_of), w.started_at, scope_of)
@@ -355,7 +338,7 @@ def _choose_target(limit: CompiledLimit, scope_of: _ScopeOf) -> Target:
 
 
 def timers_after(
-    engine: Engine,
+    calendars: Calendars,
     cp: CompiledProcedure,
     timers: Mapping[str, TimerState],
     event: Event,
@@ -378,24 +361,24 @@ def timers_after(
         if kind in ("warned", "breached", "breach_step"):
             if event.time_limit == limit.name and t is not None:
                 w = Clock.of(t)
-                _due_applied(engine, w, event, at)
+                _due_applied(calendars, w, event, at)
         elif kind == "replanned":
             if event.time_limit == limit.name and t is not None and t.status != "stopped":
                 w = Clock.of(t)
-                _replan(engine, cp, limit, w, scope_of, at)
+                _replan(calendars, cp, limit, w, scope_of, at)
         else:
             active = t is not None and t.status != "stopped"
             # A case that closes stops every clock: nothing can happen to it any more.
             if active and t is not None and (limit.stops.matches(*step) or state in cp.finals):
                 w = Clock.of(t)
-                _stop(engine, w, at)
+                _stop(calendars, w, at)
                 active = False
             if not active and limit.starts.matches(*step) and state not in cp.finals:
                 old = w if w is not None else (Clock.of(t) if t is not None else None)
-                w = _start(engine, cp, limit, old, scope_of, at)
+                w = _start(calendars, cp, limit, old, scope_of, at)
             elif active and t is not None and limit.target_names.intersection(event.changes):
                 w = Clock.of(t)
-                if not _retarget(engine, cp, limit, w, scope_of, at):
+                if not _retarget(calendars, cp, limit, w, scope_of, at):
                     w = None
             status = w.status if w is not None else (t.status if t is not None else "stopped")
             if status != "stopped":
@@ -405,12 +388,12 @@ def timers_after(
                         assert t is not None
                         w = Clock.of(t)
                     if inside:
-                        _pause(engine, w, at)
+                        _pause(calendars, w, at)
                     else:
                         _resume(w, at)
         if w is not None:
-            _plan(engine, limit, w, at)
-            mark_provisional(engine, w)
+            _plan(calendars, limit, w, at)
+            mark_provisional(calendars, w)
             if result is None:
                 result = dict(timers)
             result[limit.name] = w.stored()
@@ -420,190 +403,13 @@ def timers_after(
     return result, (min(moments) if moments else None)
 
 
-def _due_applied(engine: Engine, w: W, event: Event, at: datetime) -> None:
+def _due_applied(calendars: Calendars, w: W, event: Event, at: datetime) -> None:
     if event.kind == "warned":
         w.warnings = (*w.warnings, Percent.stored(int(event.detail["percent_key"])))
         return
     w.steps_done = (*w.steps_done, *event.detail.get("steps", ()))
     if event.kind == "breached":
-        w.elapsed_seconds = _elapsed_now(engine, w, at)
+        w.elapsed_seconds = _elapsed_now(calendars, w, at)
         w.breached_at = at
         if w.status == "running":
             w.resumed_at = at
-
-
-# -- advancing -------------------------------------------------------------------------
-
-
-def advance(engine: Engine, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
-    """Apply everything due by ``at``; each event is stamped with its own due moment."""
-    events: list[Event] = []
-    effects: list[Effect] = []
-    if case.state not in cp.finals:
-        # A calendar published further than a provisional plan: count it again first,
-        # before anything falls due by the old plan.
-        for limit in cp.limits:
-            timer = case.timers.get(limit.name)
-            if timer is not None and timer.provisional and published_further(engine, timer):
-                replanned, case = replanned_event(engine, cp, limit.name, timer, case, SYSTEM_ACTOR)
-                events.append(replanned)
-    guard = 0
-    while case.next_due is not None and case.next_due <= at and case.state not in cp.finals:
-        guard += 1
-        if guard > 10_000:  # pragma: no cover - a procedure that loops on its own breaches
-            break
-        moment = case.next_due
-        limit, timer = next(
-            (lim, case.timers[lim.name])
-            for lim in cp.limits
-            if lim.name in case.timers and case.timers[lim.name].next_at == moment
-        )
-        due = parse_due(timer.next_action)
-        assert due is not None  # next_at and next_action come together (integrity checks)
-        new_events, new_effects = _due_events(cp, limit, timer, case, moment, due)
-        for event in new_events:
-            event, case = stamped(engine, cp, case, event)
-            events.append(event)
-        effects.extend(new_effects)
-        # An automatic transition runs after the breach that asked for it.
-        for step in _steps_of(limit, new_events[0]):
-            if step.fire is not None:
-                fired = _auto_fire(engine, cp, case, step.fire, moment, limit.name)
-                if fired is not None:
-                    event, step_effects = fired
-                    event, case = stamped(engine, cp, case, event)
-                    events.append(event)
-                    effects.extend(step_effects)
-    return Outcome(case=case, events=tuple(events), effects=tuple(effects))
-
-
-def _steps_of(limit: CompiledLimit, event: Event) -> list[BreachStep]:
-    return [limit.steps[i] for i in event.detail.get("steps", ())]
-
-
-def _due_events(
-    cp: CompiledProcedure,
-    limit: CompiledLimit,
-    timer: TimerState,
-    case: Case,
-    moment: datetime,
-    due: Due,
-) -> tuple[list[Event], list[Effect]]:
-    common: dict[str, Any] = {
-        "at": moment,
-        "trigger": limit.name,
-        "actor": SYSTEM_ACTOR,
-        "source": case.state,
-        "target": case.state,
-        "time_limit": limit.name,
-    }
-    effects: list[Effect] = []
-    if isinstance(due, WarnDue):
-        key = due.percent.basis_points
-        event = case_event(
-            case,
-            dict(
-                kind="warned",
-                detail=flagged(
-                    timer, {"percent": key / 100, "percent_key": key, "cycle": timer.cycle}
-                ),
-                **common,
-            ),
-        )
-        effects.extend(
-            effect(
-                "notify",
-                case.id,
-                moment,
-                limit.name,
-                role,
-                time_limit=limit.name,
-                detail={"warning": key / 100},
-            )
-            for role in limit.warn_notify
-        )
-        return [event], effects
-    if isinstance(due, StepDue):
-        steps = [limit.steps[due.index]]
-    else:
-        steps = [s for s in limit.steps if s.after is None]
-    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
-    raise_by = sum(1 for s in steps if s.escalate)
-    if raise_by:
-        detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
-    effects.extend(
-        effect(
-            "notify",
-            case.id,
-            moment,
-            limit.name,
-            s.notify,
-            template=s.template,
-            time_limit=limit.name,
-            detail={"breach": True},
-        )
-        for s in steps
-        if s.notify is not None
-    )
-    kind = "breach_step" if isinstance(due, StepDue) else "breached"
-    return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
-
-
-def _auto_fire(
-    engine: Engine, cp: CompiledProcedure, case: Case, trigger: str, at: datetime, limit: str
-) -> tuple[Event, tuple[Effect, ...]] | None:
-    """The automatic transition a breach asks for, if it can be taken now.
-
-    The procedure itself authorises it (no role is checked), but everything else holds
-    as for a person's step: the guard, the fields it clears, its required fields and the
-    invariants. A branch that fails any of them is not taken.
-    """
-    from servflow.engine.core import _effects
-
-    steps = cp.table.get((trigger, case.state))
-    if not steps or case.state in cp.finals:
-        return None
-    for step in steps:
-        if step.guard is not None:
-            scope = cp.scope(
-                step.guard.names, case.data, case.state, trigger, case.escalation_level
-            )
-            try:
-                if not step.guard.holds(scope):
-                    continue
-            except EvaluationError:
-                continue
-        changes = {n: None for n in step.clear if case.data.get(n) is not None}
-        after = {**case.data, **changes}
-        if any(after.get(n) in (None, "") for n in step.requires):
-            continue
-        try:
-            if not all(
-                check.holds(cp.scope(check.names, after, step.to, trigger, case.escalation_level))
-                for _, check in cp.invariants
-            ):
-                continue
-        except EvaluationError:
-            continue
-        detail: dict[str, Any] = {"time_limit": limit}
-        if len(steps) > 1:
-            detail["branch"] = step.index
-        if step.spec.escalates:
-            detail["escalation_level"] = cp.raised_level(case.escalation_level)
-        event = case_event(
-            case,
-            {
-                "at": at,
-                "kind": "auto_fired",
-                "trigger": trigger,
-                "actor": SYSTEM_ACTOR,
-                "role": None,
-                "source": case.state,
-                "target": step.to,
-                "changes": changes,
-                "time_limit": limit,
-                "detail": detail,
-            },
-        )
-        return event, _effects(step, case, event)
-    return None

@@ -1,20 +1,20 @@
 """Replaying an audit log: every event checked against the procedure it is pinned to.
 
 A log is evidence only if the engine could have written it. Before an event is applied
-(by :func:`~servflow.engine.core._apply`, the function live processing uses, so replay
+(by :func:`~servflow.engine.step._apply`, the function live processing uses, so replay
 still equals live) it is checked in three layers, and the first one that fails raises
 :class:`~servflow.errors.ReplayError` naming the event's ``seq`` and the problem in words:
 
 1. **The envelope**: an event (not something shaped like one), of the same case, pinned
    to the same procedure version and digest as the first, numbered one after the other,
    with a timezone-aware time no earlier than the event before.
-2. **A person's step** (``started``, ``fired``) is decided again by the rules the engine
-   applies live (:mod:`servflow.engine.rules`): the trigger leaves the state the case is
-   in, the role written in the event could take it (escalation ladder and authority
-   included), each changed value fits its field and is in its stored form, the guard
-   chooses the branch the event names, required fields are filled and the invariants hold
-   on the data as it was then. Then the event the engine would have written is built and
-   compared with the logged one, field by field.
+2. **A person's step** (``started``, ``fired``) is decided again by the function that
+   decides it live (:func:`servflow.engine.step.decide`): the trigger leaves the state
+   the case is in, the role written in the event could take it (escalation ladder and
+   authority included), each changed value fits its field and is in its stored form, the
+   guard chooses the branch the event names, required fields are filled and the
+   invariants hold on the data as it was then. The event it builds is compared with the
+   logged one, field by field.
 3. **What the clock did** (every other kind: warnings, breaches, breach steps, automatic
    transitions, and whatever kinds the time limits produce in future) is not checked
    kind by kind: ``Engine.advance`` itself is run up to the event's time and its events
@@ -42,38 +42,36 @@ foreign event, change of definition and step back in time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from servflow.engine.case import Actor, Case, Event, case_event, trusted
-from servflow.engine.core import _apply, _detail
+from servflow.engine.case import Actor, Case, Event, Outcome, trusted
+from servflow.engine.due import advance
+from servflow.engine.integrity import check_time
 from servflow.engine.provisional import (
     PUBLICATIONS,
+    Calendars,
     needs_replan,
     publication_problem,
-    stamped,
     unrecorded,
     viewed,
 )
-from servflow.engine.rules import (
-    authorise,
-    check_invariants,
-    check_requires,
-    choose_branch,
-    holds,
-)
+from servflow.engine.step import _apply, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure, CompiledStep
-    from servflow.engine.core import Engine
 
 __all__ = ["ReplayReport", "replay_log", "verify_log"]
+
+#: How a replay finds the compiled version a log is pinned to (the engine's lookup, which
+#: refuses a changed procedure): procedure id, version, digest, and what is pinned.
+Pinned = Callable[[str, int, str, str], "CompiledProcedure"]
 
 #: The kinds a person's call writes; every other kind is the clock's.
 PERSON_KINDS = frozenset({"started", "fired"})
@@ -111,7 +109,7 @@ class ReplayReport:
 
     @property
     def first(self) -> ReplayError | None:
-        """The first problem, the one :meth:`Engine.replay` raises."""
+        """The first problem, the one :meth:`Engine.replay <servflow.engine.core.Engine.replay>` raises."""
         return self.problems[0] if self.problems else None
 
 
@@ -119,6 +117,14 @@ def _name(value: object) -> str:
     """A name from the log, quoted and cut short: a tampered log may hold anything."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Again(Exception):
+    """Internal: the branch chosen leaves a logged None unexplained; decide once more."""
+
+    def __init__(self, step: CompiledStep) -> None:
+        super().__init__()
+        self.step = step
 
 
 class _Refuted(Exception):
@@ -298,7 +304,9 @@ def _mismatch(event: Event, expected: Event, what: str) -> _Refuted:
     return _Refuted(f"it differs from {what} in: {', '.join(names)}")
 
 
-def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _Actors) -> Case:
+def check_started(
+    calendars: Calendars, cp: CompiledProcedure, event: Event, actors: _Actors
+) -> Case:
     """Layer 2 for the event that opened the case; the case it opens."""
     proc = cp.procedure
     if event.kind != "started":
@@ -309,53 +317,39 @@ def check_started(engine: Engine, cp: CompiledProcedure, event: Event, actors: _
     actor = _actor(event, actors)
     _role(cp, event)
     _stored(cp, event.changes)
-    merged: dict[str, Any] = dict.fromkeys(cp.fields)
-    merged.update(cp.defaults)
+    # What the caller gave, as the start's data validation gives it: the values that
+    # differ from the defaults, and None for a default the caller cleared.
+    changes: dict[str, Any] = {}
     for name, value in event.changes.items():
         if value is None:
             raise _Refuted(f"field {name!r} is recorded as set to nothing; a start records values")
         if not _accepted(start, name) and cp.defaults.get(name) != value:
             raise _Refuted(f"invalid_data: 'start' does not accept field {name!r}")
-        merged[name] = value
+        if cp.defaults.get(name) != value:
+            changes[name] = value
     for name in cp.defaults:
         if name not in event.changes:
             if not _accepted(start, name):
                 raise _Refuted(f"field {name!r} lost its default value at the start")
-            merged[name] = None  # the caller cleared it
+            changes[name] = None  # the caller cleared it
     try:
-        role = authorise(cp, [start], start, actor, merged, proc.start.to, "start", 0)
-        if start.guard is not None and not holds(cp, start.guard, merged, start.to, "start", 0):
-            raise Rejected(
-                "guard_failed",
-                f"'start': the condition {start.guard.source!r} does not hold",
-            )
-        check_requires(cp, start, merged)
-        check_invariants(cp, merged, start.to, "start", 0)
+        decided = decide(
+            cp, None, (start,), changes, at=event.at, actor=actor, case_id=event.case_id
+        )
     except Rejected as exc:
         raise _rule(exc) from None
-    expected = trusted(
-        Event,
-        {
-            **event.__dict__,
-            "trigger": "start",
-            "role": role,
-            "source": None,
-            "target": start.to,
-            "time_limit": None,
-            "detail": {},
-        },
-    )
-    expected, case = stamped(engine, cp, None, expected)
+    assert decided is not None  # a person's step is taken or rejected
+    expected, case = stamped(calendars, cp, None, decided.event)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, "the 'started' event the procedure writes")
     return case
 
 
 def check_fired(
-    engine: Engine, cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
+    calendars: Calendars, cp: CompiledProcedure, case: Case, event: Event, actors: _Actors
 ) -> Case:
     """Layer 2 for a person's step on an open case, in the order ``fire`` checks; the
-    case after it (computed by ``engine``, viewed as of the event's publications)."""
+    case after it (computed in ``calendars``, viewed as of the event's publications)."""
     proc = cp.procedure
     kind, trigger, state = event.kind, event.trigger, case.state
     if kind == "started":
@@ -391,50 +385,45 @@ def check_fired(
     given = {
         n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in steps)
     }
-    merged = {**data, **given}
-    level = case.escalation_level
+    # A value a branch clears that the log leaves as it was, the caller gave again.
+    named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+    again = True
+
+    def claims(step: CompiledStep) -> None:
+        """What the log claims of the branch, checked as soon as it is chosen."""
+        if again and any(
+            v is None and n not in step.clear for n, v in changes.items() if n not in given
+        ):
+            raise _Again(step)  # a None this branch does not clear was given after all
+        for name in given:
+            if not any(_accepted(s, name) for s in steps):
+                raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
+        for name in step.clear:
+            if name not in changes and data.get(name) is not None and not _accepted(step, name):
+                raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
+        if event.target != step.to:
+            raise _Refuted(
+                f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}"
+            )
+
+    # Then the step is decided as fire decides it, from what the caller gave.
     try:
-        step = choose_branch(cp, steps, merged, case, trigger)
-    except Rejected as exc:
-        raise _rule(exc) from None
-    if any(v is None and n not in step.clear for n, v in changes.items() if n not in given):
-        # A None that this branch does not clear was given after all: decide again.
-        given = {n: v for n, v in changes.items() if v is not None or n not in step.clear}
-        merged = {**data, **given}
         try:
-            step = choose_branch(cp, steps, merged, case, trigger)
-        except Rejected as exc:
-            raise _rule(exc) from None
-    for name in given:
-        if not any(_accepted(s, name) for s in steps):
-            raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
-    for name in step.clear:
-        if name not in changes and data.get(name) is not None and not _accepted(step, name):
-            raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
-        merged[name] = changes.get(name, merged.get(name))
-    if event.target != step.to:
-        raise _Refuted(f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}")
-    try:
-        role = authorise(cp, steps, step, actor, merged, state, trigger, level)
-        check_requires(cp, step, merged)
-        check_invariants(cp, merged, step.to, trigger, level)
+            decided = decide(
+                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+            )
+        except _Again as first:
+            # Decide again with that None counted as given (as fire would have seen it).
+            given = {n: v for n, v in changes.items() if v is not None or n not in first.step.clear}
+            named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+            again = False
+            decided = decide(
+                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+            )
     except Rejected as exc:
         raise _rule(exc) from None
-    expected = case_event(
-        case,
-        {
-            "at": event.at,
-            "kind": "fired",
-            "trigger": trigger,
-            "actor": event.actor,
-            "role": role,
-            "source": state,
-            "target": step.to,
-            "changes": changes,
-            "detail": _detail(cp, steps, step, case),
-        },
-    )
-    expected, after = stamped(engine, cp, case, expected)
+    assert decided is not None  # a person's step is taken or rejected
+    expected, after = stamped(calendars, cp, case, decided.event)
     if expected.__dict__ != event.__dict__:
         raise _mismatch(event, expected, f"the {trigger!r} event the procedure writes")
     return after
@@ -466,8 +455,11 @@ def _unappliable(exc: Exception) -> str:
 class _Run:
     """One pass over a log; ``problems`` is None to stop at the first problem."""
 
-    def __init__(self, engine: Engine, problems: list[ReplayError] | None) -> None:
-        self.engine = engine
+    def __init__(
+        self, pinned: Pinned, calendars: Calendars, problems: list[ReplayError] | None
+    ) -> None:
+        self.pinned = pinned
+        self.calendars = calendars
         self.problems = problems
         self.case: Case | None = None
         self.verified = 0
@@ -482,7 +474,6 @@ class _Run:
         self.problems.append(error)
 
     def run(self, events: Iterable[object]) -> None:
-        engine = self.engine
         envelope = _Envelope()
         cp: CompiledProcedure | None = None
         case: Case | None = None
@@ -512,7 +503,7 @@ class _Run:
                 continue
             try:
                 if cp is None:
-                    cp = engine._pinned(
+                    cp = self.pinned(
                         event.procedure,
                         event.procedure_version,
                         event.digest,
@@ -523,7 +514,7 @@ class _Run:
                     expected = batch.pop(0)
                     if event.__dict__ != expected.__dict__:
                         assert case is not None
-                        batch, batch_case = self._again(case, pending, event, expected)
+                        batch, batch_case = self._again(cp, case, pending, event, expected)
                     pending.append(event)
                     if not batch:
                         case, pending = batch_case, []
@@ -561,19 +552,19 @@ class _Run:
         if self.count == 0:
             self.refuted(None, "an empty log holds no case")
 
-    def view(self, event: Event) -> Engine:
-        """The engine as its calendars were published for the event's host."""
+    def view(self, event: Event) -> Calendars:
+        """The engine's calendars as they were published for the event's host."""
         recorded = event.detail.get(PUBLICATIONS)
         if recorded is None:
-            return self.engine
-        problem = publication_problem(self.engine, recorded)
+            return self.calendars
+        problem = publication_problem(self.calendars, recorded)
         if problem is not None:
             raise _Refuted(problem)
         assert isinstance(recorded, Mapping)
-        return viewed(self.engine, recorded)
+        return viewed(self.calendars, recorded)
 
     def _again(
-        self, case: Case, pending: list[Event], event: Event, expected: Event
+        self, cp: CompiledProcedure, case: Case, pending: list[Event], event: Event, expected: Event
     ) -> tuple[list[Event], Case | None]:
         """The rest of a batch, derived again once a later event names its publications.
 
@@ -588,7 +579,7 @@ class _Run:
         if not pending or recorded is None or recorded == first:
             raise _not_due(event, expected)
         view = self.view(event)
-        outcome = view.advance(case, at=pending[0].at)
+        outcome = _advanced(view, cp, case, pending[0].at)
         produced = list(outcome.events)
         done = len(pending)
         for logged, derived in zip([*pending, event], produced, strict=False):
@@ -605,7 +596,7 @@ class _Run:
         if cp is None or case is None:
             return
         for event in pending:
-            case = _apply(self.engine, cp, case, event)
+            case = _apply(self.calendars, cp, case, event)
         self.case = case
         self.verified += len(pending)
 
@@ -622,13 +613,13 @@ class _Run:
         at = event.at
         person = event.kind in PERSON_KINDS
         # In the calendars the event's host had: its re-plans and its clock too.
-        engine = self.view(event)
+        calendars = self.view(event)
         if (
             not person
             or (case.next_due is not None and case.next_due <= at)
-            or needs_replan(engine, case)
+            or needs_replan(calendars, case)
         ):
-            outcome = engine.advance(case, at=at)
+            outcome = _advanced(calendars, cp, case, at)
             if outcome.events:
                 produced = list(outcome.events)
                 expected = produced.pop(0)
@@ -642,21 +633,29 @@ class _Run:
                 f"nothing falls due at {at.isoformat()}: the time limits do not produce "
                 f"this {_name(event.kind)} event"
             )
-        return check_fired(engine, cp, case, event, self.actors), [], None
+        return check_fired(calendars, cp, case, event, self.actors), [], None
 
 
-def replay_log(engine: Engine, events: Iterable[object]) -> Case:
+def _advanced(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetime) -> Outcome:
+    """What ``Engine.advance`` answers for a case this replay built, which it trusts."""
+    check_time(at)
+    return advance(calendars, cp, case, at)
+
+
+def replay_log(pinned: Pinned, calendars: Calendars, events: Iterable[object]) -> Case:
     """The case the log rebuilds; :class:`ReplayError` at the first event refuted."""
-    run = _Run(engine, None)
+    run = _Run(pinned, calendars, None)
     run.run(events)
     assert run.case is not None
     return run.case
 
 
-def verify_log(engine: Engine, events: Iterable[object], stored: Case | None) -> ReplayReport:
+def verify_log(
+    pinned: Pinned, calendars: Calendars, events: Iterable[object], stored: Case | None
+) -> ReplayReport:
     """Every problem of the log (see the module's docstring), and the case it proves."""
     problems: list[ReplayError] = []
-    run = _Run(engine, problems)
+    run = _Run(pinned, calendars, problems)
     run.run(events)
     if stored is not None and not problems and run.case is not None and run.case != stored:
         mine, theirs = run.case.model_dump(), stored.model_dump()

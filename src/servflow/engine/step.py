@@ -1,0 +1,301 @@
+"""Deciding and building a step: the one place a step is decided, for a person or the clock.
+
+:func:`decide` takes a step's branches and the data it brings and answers with the
+branch taken, the audit event that records it and the effects it asks for; it is the
+same function whether a person opens a case (``Engine.start``), a person fires a
+trigger (``Engine.fire``), the clock takes an automatic step a breach asks for
+(``Engine.advance``) or a replay decides a logged step again
+(:mod:`servflow.engine.verify`), as Sismic chooses eventless and event-driven
+transitions with the same code. The rules themselves live in
+:mod:`servflow.engine.rules`; the order they apply in lives here.
+
+Live processing and replay also share the building: :func:`_apply` turns (case, event)
+into the next case, timers included, in the calendars as published through what the
+event records; :func:`stamped` applies an event the engine built and records those
+publications; :func:`_effects` and :func:`_detail` give a step's effects and the detail
+its event records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from servflow.engine.case import Actor, Case, Effect, Event, case_event, effect, trusted
+from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
+from servflow.engine.rules import (
+    authorise,
+    check_invariants,
+    check_requires,
+    choose_branch,
+    holds,
+)
+from servflow.engine.timing import timers_after
+from servflow.errors import Rejected
+
+__all__ = ["SYSTEM_ACTOR", "Decided", "_apply", "_detail", "_effects", "decide", "stamped"]
+
+#: The actor the clock's events name: the procedure itself authorises what it does.
+SYSTEM_ACTOR = "servflow"
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A step decided: the branch taken and its event (not yet applied)."""
+
+    branch: CompiledStep
+    event: Event
+
+    @property
+    def effects(self) -> tuple[Effect, ...]:
+        """The effects the step asks for (built on demand: a replay needs none)."""
+        return _effects(self.branch, self.event)
+
+
+def decide(
+    cp: CompiledProcedure,
+    case: Case | None,
+    steps: tuple[CompiledStep, ...],
+    changes: dict[str, Any],
+    *,
+    at: datetime,
+    actor: Actor | None,
+    given: Collection[str] = (),
+    time_limit: str | None = None,
+    case_id: str = "",
+    claims: Callable[[CompiledStep], None] | None = None,
+) -> Decided | None:
+    """Decide which of ``steps`` (the branches of one trigger from the case's state) is
+    taken with ``changes`` (stored values, as the data's validation gives them), and
+    build its event.
+
+    A person (``actor``): the first branch whose guard holds on the merged data is taken
+    (a guard that cannot be evaluated does not hold); the fields it clears that the
+    person did not give (``given`` names what they gave) are cleared; the actor must
+    hold one of its roles at the case's escalation level, within its authority; its
+    required fields must have values and the procedure's invariants must hold after it.
+    The first rule that fails raises :class:`Rejected`. Opening a case (``case`` None,
+    ``steps`` the start alone, ``case_id`` its id) checks who may open it before its
+    condition, as it always has. ``claims``, if given, is called with the branch as soon as
+    it is chosen, before its other rules: a replay checks there what its log claims of the
+    branch, so a log is refuted for the first thing wrong in the order ``fire`` checks.
+
+    The clock (``actor`` None, ``time_limit`` the limit whose breach asks for the step):
+    the procedure authorises it, so no role is checked, and every other rule holds as
+    for a person; a branch that fails any of them is passed over for the next, and when
+    none passes the step is not taken (None).
+    """
+    if case is None:
+        assert actor is not None
+        return _opened(cp, steps[0], changes, at, actor, case_id)
+    trigger = steps[0].trigger
+    state, level = case.state, case.escalation_level
+    merged = {**case.data, **changes}
+    if actor is not None:
+        step = choose_branch(cp, steps, merged, state, trigger, level)
+        if claims is not None:
+            claims(step)
+        return _built(cp, case, steps, step, changes, merged, given, at, actor, time_limit)
+    for step in steps:
+        try:
+            if step.guard is not None and not holds(cp, step.guard, merged, state, trigger, level):
+                continue
+            return _built(cp, case, steps, step, changes, merged, given, at, None, time_limit)
+        except Rejected:
+            continue  # the clock passes over a branch whose rules do not all hold
+    return None
+
+
+def _built(
+    cp: CompiledProcedure,
+    case: Case,
+    steps: tuple[CompiledStep, ...],
+    step: CompiledStep,
+    changes: dict[str, Any],
+    merged: dict[str, Any],
+    given: Collection[str],
+    at: datetime,
+    actor: Actor | None,
+    time_limit: str | None,
+) -> Decided:
+    """The rules after the branch is chosen, then the event: see :func:`decide`."""
+    trigger, level = step.trigger, case.escalation_level
+    if step.clear:
+        # Copies: the clock may pass over this branch for the next one.
+        changes, merged = dict(changes), dict(merged)
+        for name in step.clear:
+            if name not in given and merged.get(name) is not None:
+                merged[name] = None
+                changes[name] = None
+    role = (
+        None
+        if actor is None
+        else authorise(cp, steps, step, actor, merged, case.state, trigger, level)
+    )
+    check_requires(cp, step, merged)
+    check_invariants(cp, merged, step.to, trigger, level)
+    detail = _detail(cp, steps, step, case)
+    values: dict[str, Any] = {
+        "at": at,
+        "kind": "fired" if actor is not None else "auto_fired",
+        "trigger": trigger,
+        "actor": actor.id if actor is not None else SYSTEM_ACTOR,
+        "role": role,
+        "source": case.state,
+        "target": step.to,
+        "changes": changes,
+    }
+    if time_limit is not None:
+        values["time_limit"] = time_limit
+        detail = {"time_limit": time_limit, **detail}
+    values["detail"] = detail
+    event = case_event(case, values)
+    return Decided(step, event)
+
+
+def _opened(
+    cp: CompiledProcedure,
+    start: CompiledStep,
+    changes: dict[str, Any],
+    at: datetime,
+    actor: Actor,
+    case_id: str,
+) -> Decided:
+    """The opening step: the start's rules on the defaults and the data given."""
+    merged = {**cp.defaults, **changes}
+    state = start.to
+    role = authorise(cp, [start], start, actor, merged, state, "start", 0)
+    if start.guard is not None and not holds(cp, start.guard, merged, state, "start", 0):
+        raise Rejected(
+            "guard_failed",
+            f"'start': the condition {start.guard.source!r} does not hold",
+            trigger="start",
+            expression=start.guard.source,
+        )
+    check_requires(cp, start, merged)
+    check_invariants(cp, merged, state, "start", 0)
+    event = trusted(
+        Event,
+        {
+            "case_id": case_id,
+            "seq": 1,
+            "at": at,
+            "kind": "started",
+            "trigger": "start",
+            "actor": actor.id,
+            "role": role,
+            "source": None,
+            "target": state,
+            "changes": {k: v for k, v in merged.items() if v is not None},
+            "procedure": cp.procedure.id,
+            "procedure_version": cp.procedure.version,
+            "digest": cp.digest,
+        },
+    )
+    return Decided(start, event)
+
+
+def _detail(
+    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
+) -> dict[str, Any]:
+    """What an event records beyond its move: which branch, and a raised level."""
+    detail: dict[str, Any] = {}
+    if len(steps) > 1:
+        detail["branch"] = step.index
+    if step.spec.escalates:
+        detail["escalation_level"] = cp.raised_level(case.escalation_level)
+    return detail
+
+
+def _effects(step: CompiledStep, event: Event) -> tuple[Effect, ...]:
+    out: list[Effect] = []
+    case_id = event.case_id
+    for spec in step.spec.effects:
+        if spec.notify is not None:
+            out.append(
+                effect(
+                    "notify", case_id, event.at, event.trigger, spec.notify, template=spec.template
+                )
+            )
+        if spec.record is not None:
+            out.append(
+                effect(
+                    "record", case_id, event.at, event.trigger, spec.record, template=spec.template
+                )
+            )
+    return tuple(out)
+
+
+def _apply(calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
+    """The one function that turns (case, event) into the next case, live and in replay.
+
+    In the engine's calendars as published through what the event records, if it records
+    publications (see :mod:`servflow.engine.provisional`).
+    """
+    published = event.detail.get(PUBLICATIONS)
+    if published:
+        calendars = viewed(calendars, published)
+    if case is None:
+        data = dict.fromkeys(cp.fields)
+        level = 0
+        timers: Mapping[str, Any] = {}
+        next_due = None
+    else:
+        data = dict(case.data)
+        level = event.detail.get("escalation_level", case.escalation_level)
+        timers = case.timers
+        next_due = case.next_due
+    data.update(event.changes)
+    state = event.target
+
+    def scope_of(names: frozenset[str]) -> dict[str, Any]:
+        return cp.scope(names, data, state, event.trigger, level)
+
+    timed = timers_after(calendars, cp, timers, event, scope_of, state)
+    if timed is not None:
+        timers, next_due = timed
+    if case is None:
+        return Case(
+            id=event.case_id,
+            procedure=event.procedure,
+            procedure_version=event.procedure_version,
+            digest=event.digest,
+            state=state,
+            data=data,
+            version=1,
+            opened_at=event.at,
+            updated_at=event.at,
+            timers=timers,
+            next_due=next_due,
+        )
+    return case.model_copy(
+        update={
+            "state": state,
+            "data": data,
+            "version": event.seq,
+            "updated_at": event.at,
+            "escalation_level": level,
+            "timers": timers,
+            "next_due": next_due,
+        }
+    )
+
+
+def stamped(
+    calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event
+) -> tuple[Event, Case]:
+    """Apply an event the engine built and record the publications it depended on.
+
+    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
+    from a detail), so the event is applied once, before it is stamped.
+    """
+    after = _apply(calendars, cp, case, event)
+    published = publications_of(calendars, case, after, event)
+    if published:
+        event = trusted(
+            Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
+        )
+    return event, after
