@@ -33,9 +33,6 @@ CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
 _MAX_DOMAIN = 4096
 
 
-_suggest = did_you_mean
-
-
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
     """Every expression in the procedure, with its path."""
     if proc.start.when:
@@ -124,7 +121,9 @@ class _Checker:
 
     def ref(self, path: Path, kind: str, name: str, valid: set[str]) -> None:
         if name not in valid:
-            self.error(path, f"unknown-{kind}", f"unknown {kind} {name!r}" + _suggest(name, valid))
+            self.error(
+                path, f"unknown-{kind}", f"unknown {kind} {name!r}" + did_you_mean(name, valid)
+            )
 
     def references(self) -> None:
         p = self.proc
@@ -174,7 +173,7 @@ class _Checker:
                         (*base, "authority", role),
                         "authority-role",
                         f"authority for {role!r}, which may not take this step"
-                        + _suggest(role, set(step.roles)),
+                        + did_you_mean(role, set(step.roles)),
                         key=True,
                     )
             for j, effect in enumerate(step.effects):
@@ -239,7 +238,7 @@ class _Checker:
                     path,
                     "unknown-name",
                     f"unknown name {name!r} in expression {_clip(source)!r}"
-                    + _suggest(name, valid),
+                    + did_you_mean(name, valid),
                     offset=quote + expr.positions.get(name, 0),
                 )
             # A part that reads no field gives the same answer on every case: if it fails
