@@ -28,9 +28,9 @@ from servflow import Case
 from servflow.engine.case import TimerState
 from servflow.engine.limits import (
     BREACH,
+    ActionDue,
     Clock,
     Percent,
-    StepDue,
     WarnDue,
     due_text,
     parse_due,
@@ -122,7 +122,7 @@ def test_a_stored_due_reads_and_writes_back(text):
 def test_dues_are_typed():
     assert parse_due("breach") is BREACH
     assert parse_due("warn:8000") == WarnDue(Percent.parse("80%"))
-    assert parse_due("step:2") == StepDue(2)
+    assert parse_due("step:2") == ActionDue(2)
     for bad in ("warn:", "warn:x", "step:-1", "breach:1", "warn:1234567890", "Warn:5000"):
         with pytest.raises(ValueError, match="next_action is none of"):
             parse_due(bad)

@@ -29,9 +29,6 @@ __all__ = [
     "EventKind",
     "Outcome",
     "TimerState",
-    "case_event",
-    "effect",
-    "trusted",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -220,7 +217,7 @@ class Availability(BaseModel):
     needs: tuple[str, ...] = Field(default=(), description="Required fields still empty.")
 
 
-def effect(
+def _effect(
     kind: Literal["notify", "record"],
     case_id: str,
     at: datetime,
@@ -232,7 +229,7 @@ def effect(
     detail: dict[str, Any] | None = None,
 ) -> Effect:
     """An :class:`Effect` built by the engine from values it has checked."""
-    return trusted(
+    return _trusted(
         Effect,
         {
             "kind": kind,
@@ -247,7 +244,7 @@ def effect(
     )
 
 
-def case_event(case: Case, values: dict[str, Any]) -> Event:
+def _case_event(case: Case, values: dict[str, Any]) -> Event:
     """The next audit event of ``case``: its id, sequence number and pinned procedure
     filled in, the rest from ``values`` (built by the engine from checked input)."""
     values.update(
@@ -257,14 +254,14 @@ def case_event(case: Case, values: dict[str, Any]) -> Event:
         procedure_version=case.procedure_version,
         digest=case.digest,
     )
-    return trusted(Event, values)
+    return _trusted(Event, values)
 
 
 M = TypeVar("M", bound=BaseModel)
 _DEFAULTS: dict[type[BaseModel], tuple[frozenset[str], dict[str, Any], dict[str, Any]]] = {}
 
 
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
+def _trusted(cls: type[M], values: dict[str, Any]) -> M:
     """Build ``cls`` from values the engine computed itself, without validating them again.
 
     Only for the engine's own output (events, effects, timers), whose every value it has
@@ -300,3 +297,11 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+# The names the engine's modules imported these by before they were marked private; not
+# part of any public surface (no ``__all__`` lists them). They go once every caller in the
+# engine uses the private names.
+trusted = _trusted
+case_event = _case_event
+effect = _effect
