@@ -79,3 +79,90 @@ def test_the_name_hint_has_one_name():
     assert aliases == []
     assert did_you_mean("recorderd", {"recorded", "closed"}) == "; did you mean 'recorded'?"
     assert did_you_mean("zzz", {"recorded"}) == ""
+
+
+def _effect() -> servflow.Effect:
+    from datetime import UTC, datetime
+
+    return servflow.Effect(
+        kind="notify",
+        case_id="c1",
+        at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+        trigger="dispatch",
+        recipient="maintenance",
+        template="work_order",
+    )
+
+
+def _timer() -> servflow.engine.TimerState:
+    from datetime import UTC, datetime
+
+    return servflow.engine.TimerState(
+        calendar="office",
+        within="until reply_due",
+        started_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+        budget_seconds=3600,
+    )
+
+
+def test_an_effect_names_its_recipient_and_stores_it_as_target():
+    effect = _effect()
+    stored = effect.model_dump(mode="json")
+    assert stored["target"] == "maintenance"
+    assert "recipient" not in stored
+    # What hosts stored (and builders that used the stored key) read back the same.
+    assert servflow.Effect.model_validate(stored) == effect
+    assert servflow.Effect.model_validate_json(effect.model_dump_json()) == effect
+
+
+def test_a_timer_names_the_within_entry_in_force_and_stores_it_as_target():
+    timer = _timer()
+    stored = timer.model_dump(mode="json")
+    assert stored["target"] == "until reply_due"
+    assert "within" not in stored
+    assert servflow.engine.TimerState.model_validate(stored) == timer
+
+
+def test_effect_target_warns_and_still_works():
+    effect = _effect()
+    with pytest.deprecated_call(match=r"Effect\.recipient"):
+        assert effect.target == "maintenance"
+
+
+def test_timer_state_target_warns_and_still_works():
+    timer = _timer()
+    with pytest.deprecated_call(match=r"TimerState\.within"):
+        assert timer.target == "until reply_due"
+
+
+def test_the_engine_reads_no_deprecated_name_on_a_run():
+    """A whole case (effects, timers, a breach, replay) under warnings-as-errors."""
+    import warnings
+    from datetime import UTC, datetime, timedelta
+
+    from servflow import Actor
+
+    engine = servflow.Engine.standard()
+    at = datetime(2026, 11, 23, 1, tzinfo=UTC)
+    clerk = Actor(id="u1", roles={"repair_reception"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = engine.start(
+            "repair",
+            actor=clerk,
+            data={
+                "resident_name": "陳大文",
+                "address": "A座 1203",
+                "phone": "138 0013 8000",
+                "fault": "廚房水龍頭漏水",
+                "appointment_at": "2026-11-23T14:00:00+08:00",
+            },
+            at=at,
+        )
+        late = engine.advance(out.case, at=at + timedelta(days=30))
+        events = (*out.events, *late.events)
+        assert engine.replay(events) == late.case
+    assert late.effects
+    assert all(e.recipient for e in (*out.effects, *late.effects))
+    assert late.case.timers
+    assert all(t.within for t in late.case.timers.values())

@@ -27,7 +27,7 @@ APPLICATION = {
 
 
 def _effects(outcome):
-    return [(e.kind, e.target, e.template) for e in outcome.effects]
+    return [(e.kind, e.recipient, e.template) for e in outcome.effects]
 
 
 def _apply(seed_engine, seed_actors, at, **extra):

@@ -26,7 +26,7 @@ def _open(seed_engine, seed_actors, at, **extra):
 
 
 def _effects(outcome):
-    return [(e.kind, e.target, e.template) for e in outcome.effects]
+    return [(e.kind, e.recipient, e.template) for e in outcome.effects]
 
 
 def test_happy_path_with_rework_loop(seed_engine, seed_actors, seed_t0):
@@ -442,7 +442,7 @@ def test_dispatch_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0):
         ("breached", 3, t0 + 30 * M),
         ("fired", 4, t0 + 61 * M),
     ]
-    assert [(e.target, e.template) for e in late.effects] == [
+    assert [(e.recipient, e.template) for e in late.effects] == [
         ("repair_reception", None),
         ("cs_supervisor", "dispatch_overdue"),
         ("maintenance", "work_order"),

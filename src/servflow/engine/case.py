@@ -12,6 +12,7 @@ Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -32,6 +33,21 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+# For models whose Python name of a field says what it holds while the stored key keeps
+# the name cases and logs were saved with (the alias): JSON is read and written with the
+# stored key, and the Python name is accepted too.
+_STORED_KEYS = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    serialize_by_alias=True,
+)
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+
 
 EventKind = Literal[
     "started", "fired", "auto_fired", "warned", "breached", "breach_step", "replanned"
@@ -73,12 +89,16 @@ class CycleRecord(BaseModel):
 class TimerState(BaseModel):
     """A time limit's clock, as it runs in one case."""
 
-    model_config = _FROZEN
+    model_config = _STORED_KEYS
 
     cycle: int = 1
     status: Literal["running", "paused", "stopped"] = "running"
     calendar: str
-    target: str = Field(description="The duration that applied when the cycle started.")
+    within: str = Field(
+        alias="target",
+        description="The entry of the time limit's `within` that applied when the cycle "
+        "started, as written: a duration (`4h`, `2wd`) or `until <field>`. Stored as `target`.",
+    )
     started_at: AwareDatetime
     budget_seconds: int = Field(description="Business seconds from start to due.")
     elapsed_seconds: int = Field(
@@ -113,6 +133,12 @@ class TimerState(BaseModel):
         description="For a provisional timer: the calendar's published_through when it was "
         "planned.",
     )
+
+    @property
+    def target(self) -> str:
+        """Deprecated: ``within`` (the stored key is still ``target``)."""
+        _renamed("TimerState.target", "TimerState.within")
+        return self.within
 
 
 class Case(BaseModel):
@@ -179,16 +205,26 @@ class Event(BaseModel):
 class Effect(BaseModel):
     """Something the host must do: notify a role, file a record."""
 
-    model_config = _FROZEN
+    model_config = _STORED_KEYS
 
     kind: Literal["notify", "record"]
     case_id: str
     at: datetime
     trigger: str
-    target: str = Field(description="The role to notify, or the record form to file.")
+    recipient: str = Field(
+        alias="target",
+        description="Whom or where it goes to: the role to notify, or the record form to "
+        "file. Serialised as `target`.",
+    )
     template: str | None = None
     time_limit: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """Deprecated: ``recipient`` (the serialised key is still ``target``)."""
+        _renamed("Effect.target", "Effect.recipient")
+        return self.recipient
 
 
 class Outcome(NamedTuple):
@@ -222,7 +258,7 @@ def _effect(
     case_id: str,
     at: datetime,
     trigger: str,
-    target: str,
+    recipient: str,
     *,
     template: str | None = None,
     time_limit: str | None = None,
@@ -236,7 +272,7 @@ def _effect(
             "case_id": case_id,
             "at": at,
             "trigger": trigger,
-            "target": target,
+            "recipient": recipient,
             "template": template,
             "time_limit": time_limit,
             "detail": detail if detail is not None else {},

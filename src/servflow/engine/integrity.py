@@ -222,7 +222,7 @@ def _timer_problem(
 ) -> str | None:
     if timer.calendar not in calendars:
         return f"counts in a calendar this engine does not hold ({_name(timer.calendar)})"
-    if not any(t.text == timer.target for t in limit.targets):
+    if not any(t.text == timer.within for t in limit.targets):
         return "its target is none of the time limit's targets"
     if not (_int(timer.cycle) and 1 <= timer.cycle <= VERSION_LIMIT):
         return "cycle must be a whole number from 1"

@@ -248,6 +248,7 @@ class Clock:
     """
 
     calendar: str
+    # The timer's `within`, under its stored key: the clock's module builds clocks by it.
     target: str
     started_at: datetime
     budget_seconds: int
@@ -289,7 +290,7 @@ class Clock:
             "cycle": self.cycle,
             "status": self.status,
             "calendar": self.calendar,
-            "target": self.target,
+            "within": self.target,
             "started_at": self.started_at,
             "budget_seconds": self.budget_seconds,
             "elapsed_seconds": self.elapsed_seconds,
@@ -338,8 +339,9 @@ BreachStep = CompiledBreachAction
 StepDue = ActionDue
 
 # Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
-# from either (a comprehension of getattr cost more than the rest of the conversion).
-_FIELDS = tuple(f.name for f in fields(Clock))
+# (a comprehension of getattr cost more than the rest of the conversion). The clock's
+# `target` is the timer's `within`: the clock's module still constructs it by that name.
+_FIELDS = tuple("within" if f.name == "target" else f.name for f in fields(Clock))
 assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
 _new_timer = TimerState.__new__
 _read_fields = attrgetter(*_FIELDS)
