@@ -136,7 +136,8 @@ class _Checker:
                     f"field name {name!r} is reserved by the expression language",
                     key=True,
                 )
-        steps: list[tuple[Path, Any]] = [(("start",), p.start)]
+        # The start and every branch of every trigger, each with its path.
+        branches_at: list[tuple[Path, Any]] = [(("start",), p.start)]
         for trigger, branches in p.transitions.items():
             if trigger == "start":
                 self.error(
@@ -147,10 +148,10 @@ class _Checker:
                 )
             for i, branch in enumerate(branches):
                 base: Path = ("transitions", trigger, i)
-                steps.append((base, branch))
+                branches_at.append((base, branch))
                 for j, src in enumerate(branch.source):
                     self.ref((*base, "from", j), "state", src, states)
-        for base, step in steps:
+        for base, step in branches_at:
             self.ref((*base, "to"), "state", step.to, states)
             for j, role in enumerate(step.roles):
                 self.ref((*base, "roles", j), "role", role, roles)
