@@ -166,3 +166,13 @@ def test_the_engine_reads_no_deprecated_name_on_a_run():
     assert all(e.recipient for e in (*out.effects, *late.effects))
     assert late.case.timers
     assert all(t.within for t in late.case.timers.values())
+
+
+def test_a_timer_names_the_breach_actions_done_and_stores_them_as_steps_done():
+    timer = _timer().model_copy(update={"actions_done": (0, 2)})
+    stored = timer.model_dump(mode="json")
+    assert stored["steps_done"] == [0, 2]
+    assert "actions_done" not in stored
+    assert servflow.engine.TimerState.model_validate(stored) == timer
+    with pytest.deprecated_call(match=r"TimerState\.actions_done"):
+        assert timer.steps_done == (0, 2)

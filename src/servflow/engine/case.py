@@ -114,7 +114,12 @@ class TimerState(BaseModel):
     due_at: AwareDatetime | None = None
     warnings: tuple[int, ...] = ()
     breached_at: AwareDatetime | None = None
-    steps_done: tuple[int, ...] = Field(default=(), description="on_breach steps that ran.")
+    actions_done: tuple[int, ...] = Field(
+        default=(),
+        alias="steps_done",
+        description="The places in `on_breach` of the breach actions that ran. Stored as "
+        "`steps_done`.",
+    )
     fixed: bool = Field(
         default=False,
         description="The due time is a date from the case (`until`): pauses do not move it.",
@@ -139,6 +144,12 @@ class TimerState(BaseModel):
         """Deprecated: ``within`` (the stored key is still ``target``)."""
         _renamed("TimerState.target", "TimerState.within")
         return self.within
+
+    @property
+    def steps_done(self) -> tuple[int, ...]:
+        """Deprecated: ``actions_done`` (the stored key is still ``steps_done``)."""
+        _renamed("TimerState.steps_done", "TimerState.actions_done")
+        return self.actions_done
 
 
 class Case(BaseModel):

@@ -268,7 +268,7 @@ def _timer_problem(
     warn_keys = {pct.basis_points for pct in limit.warn_at}
     if not set(timer.warnings) <= warn_keys:
         return "it records a warning the time limit does not give"
-    if not set(timer.steps_done) <= set(range(len(limit.steps))):
+    if not set(timer.actions_done) <= set(range(len(limit.breach_actions))):
         return "it records an on_breach step the time limit does not have"
     return _next_problem(limit, timer, warn_keys)
 
@@ -291,8 +291,8 @@ def _next_problem(limit: CompiledLimit, timer: TimerState, warn_keys: set[int]) 
         return None
     if (
         timer.breached_at is None
-        or due.index >= len(limit.steps)
-        or limit.steps[due.index].after is None
+        or due.index >= len(limit.breach_actions)
+        or limit.breach_actions[due.index].after is None
     ):
         return "next_action is an on_breach step that cannot be due"
     return None

@@ -263,6 +263,7 @@ class Clock:
     due_at: datetime | None = None
     warnings: tuple[Percent, ...] = ()
     breached_at: datetime | None = None
+    # The timer's `actions_done`, under its stored key, as `target` above.
     steps_done: tuple[int, ...] = ()
     fixed: bool = False
     next_at: datetime | None = None
@@ -302,7 +303,7 @@ class Clock:
             "due_at": self.due_at,
             "warnings": tuple([p.basis_points for p in self.warnings]) if self.warnings else (),
             "breached_at": self.breached_at,
-            "steps_done": self.steps_done,
+            "actions_done": self.steps_done,
             "fixed": self.fixed,
             "next_at": self.next_at,
             "next_action": due_text(self.next_action),
@@ -340,8 +341,10 @@ StepDue = ActionDue
 
 # Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
 # (a comprehension of getattr cost more than the rest of the conversion). The clock's
-# `target` is the timer's `within`: the clock's module still constructs it by that name.
-_FIELDS = tuple("within" if f.name == "target" else f.name for f in fields(Clock))
+# `target` is the timer's `within` and `steps_done` its `actions_done`: the clock's module
+# still uses the stored names.
+_TIMER_NAMES = {"target": "within", "steps_done": "actions_done"}
+_FIELDS = tuple(_TIMER_NAMES.get(f.name, f.name) for f in fields(Clock))
 assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
 _new_timer = TimerState.__new__
 _read_fields = attrgetter(*_FIELDS)
