@@ -176,3 +176,29 @@ def test_a_timer_names_the_breach_actions_done_and_stores_them_as_steps_done():
     assert servflow.engine.TimerState.model_validate(stored) == timer
     with pytest.deprecated_call(match=r"TimerState\.actions_done"):
         assert timer.steps_done == (0, 2)
+
+
+def test_the_former_internal_names_still_reach_the_same_objects():
+    # The engine's step modules import these by their former names until they switch;
+    # none of them is in a module's __all__.
+    import servflow.engine.case as case
+    import servflow.engine.compiled as compiled
+    import servflow.engine.limits as limits
+
+    assert case.trusted is case._trusted
+    assert case.case_event is case._case_event
+    assert case.effect is case._effect
+    assert compiled.CompiledStep is compiled.CompiledBranch
+    assert limits.BreachStep is limits.CompiledBreachAction
+    assert limits.StepDue is limits.ActionDue
+    for module, old in [
+        (case, "trusted"),
+        (compiled, "CompiledStep"),
+        (limits, "BreachStep"),
+        (limits, "StepDue"),
+    ]:
+        assert old not in module.__all__
+    limits_of_repair = servflow.Engine.standard().compiled("repair").limits
+    assert any(limit.breach_actions for limit in limits_of_repair)
+    for limit in limits_of_repair:
+        assert limit.steps is limit.breach_actions
