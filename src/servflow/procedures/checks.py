@@ -151,36 +151,36 @@ class _Checker:
                 branches_at.append((base, branch))
                 for j, src in enumerate(branch.source):
                     self.ref((*base, "from", j), "state", src, states)
-        for base, step in branches_at:
-            self.ref((*base, "to"), "state", step.to, states)
-            for j, role in enumerate(step.roles):
+        for base, branch in branches_at:
+            self.ref((*base, "to"), "state", branch.to, states)
+            for j, role in enumerate(branch.roles):
                 self.ref((*base, "roles", j), "role", role, roles)
             for attr in ("requires", "clear"):
-                for j, name in enumerate(getattr(step, attr)):
+                for j, name in enumerate(getattr(branch, attr)):
                     self.ref((*base, attr, j), "field", name, fields)
-            for j, name in enumerate(step.accepts or ()):
+            for j, name in enumerate(branch.accepts or ()):
                 self.ref((*base, "accepts", j), "field", name, fields)
-            if step.accepts is not None:
-                for j, name in enumerate(step.requires):
-                    if name not in step.accepts and name in fields and base == ("start",):
+            if branch.accepts is not None:
+                for j, name in enumerate(branch.requires):
+                    if name not in branch.accepts and name in fields and base == ("start",):
                         self.error(
                             (*base, "requires", j),
                             "requires-not-accepted",
                             f"start requires {name!r} but does not accept it",
                         )
-            for role in step.authority:
-                if role not in step.roles:
+            for role in branch.authority:
+                if role not in branch.roles:
                     self.error(
                         (*base, "authority", role),
                         "authority-role",
                         f"authority for {role!r}, which may not take this step"
-                        + did_you_mean(role, set(step.roles)),
+                        + did_you_mean(role, set(branch.roles)),
                         key=True,
                     )
-            for j, effect in enumerate(step.effects):
+            for j, effect in enumerate(branch.effects):
                 if effect.notify is not None:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
-            if step.follows_escalation and not p.escalation:
+            if branch.follows_escalation and not p.escalation:
                 self.error(
                     (*base, "follows_escalation"),
                     "no-escalation",
