@@ -118,7 +118,7 @@ def test_a_repair_from_open_to_closed(backend):
         "callback",
     ]
     assert ENGINE.replay(history) == desk.load(case.id) == case
-    assert [[(e.kind, e.target) for e in call] for call in hook.calls] == [
+    assert [[(e.kind, e.recipient) for e in call] for call in hook.calls] == [
         [("record", "住戶報修記錄表")],
         [("notify", "maintenance")],
         [("record", "維修任務單")],

@@ -22,7 +22,7 @@ COMPLAINT = {
 
 
 def _effects(outcome):
-    return [(e.kind, e.target, e.template) for e in outcome.effects]
+    return [(e.kind, e.recipient, e.template) for e in outcome.effects]
 
 
 def _open(seed_engine, seed_actors, at, **extra):
@@ -536,7 +536,7 @@ def test_acceptance_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0)
             case_id=case.id,
             at=t0 + 15 * M,
             trigger="acceptance",
-            target="cs_staff",
+            recipient="cs_staff",
             time_limit="acceptance",
             detail={"warning": 50.0},
         ),
@@ -558,7 +558,7 @@ def test_acceptance_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0)
             case_id=case.id,
             at=t0 + 30 * M,
             trigger="acceptance",
-            target="cs_supervisor",
+            recipient="cs_supervisor",
             template="complaint_acceptance_overdue",
             time_limit="acceptance",
             detail={"breach": True},
@@ -591,7 +591,7 @@ def test_overdue_reply_escalates_automatically(seed_engine, seed_actors, seed_t0
         "handling",
         "handling",
     )
-    assert [(e.target, e.template, e.at, e.detail) for e in first.effects] == [
+    assert [(e.recipient, e.template, e.at, e.detail) for e in first.effects] == [
         ("cs_staff", None, t0 + 12 * H, {"warning": 50.0}),
         ("cs_staff", None, t0 + 19 * H + 12 * M, {"warning": 80.0}),
         ("cs_supervisor", "complaint_reply_overdue", t0 + 24 * H, {"breach": True}),
@@ -615,7 +615,7 @@ def test_overdue_reply_escalates_automatically(seed_engine, seed_actors, seed_t0
             case_id=case.id,
             at=t0 + 28 * H,
             trigger="reply_in_time",
-            target="cs_manager",
+            recipient="cs_manager",
             template="complaint_reply_overdue",
             time_limit="reply_in_time",
             detail={"breach": True},

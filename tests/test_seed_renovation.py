@@ -27,7 +27,7 @@ APPLICATION = {
 
 
 def _effects(outcome):
-    return [(e.kind, e.target, e.template) for e in outcome.effects]
+    return [(e.kind, e.recipient, e.template) for e in outcome.effects]
 
 
 def _apply(seed_engine, seed_actors, at, **extra):
@@ -629,7 +629,7 @@ def test_technical_review_limit_warns_then_breaches(seed_engine, seed_actors, se
             case_id=case.id,
             at=tuesday,
             trigger="technical_review",
-            target="maintenance",
+            recipient="maintenance",
             time_limit="technical_review",
             detail={"warning": 50.0},
         ),
@@ -638,7 +638,7 @@ def test_technical_review_limit_warns_then_breaches(seed_engine, seed_actors, se
             case_id=case.id,
             at=thursday,
             trigger="technical_review",
-            target="cs_supervisor",
+            recipient="cs_supervisor",
             template="renovation_review_overdue",
             time_limit="technical_review",
             detail={"breach": True},

@@ -26,7 +26,7 @@ def _open(seed_engine, seed_actors, at, **extra):
 
 
 def _effects(outcome):
-    return [(e.kind, e.target, e.template) for e in outcome.effects]
+    return [(e.kind, e.recipient, e.template) for e in outcome.effects]
 
 
 def test_happy_path_with_rework_loop(seed_engine, seed_actors, seed_t0):
@@ -395,7 +395,7 @@ def test_dispatch_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0):
             case_id=case.id,
             at=t0 + 24 * M,
             trigger="dispatch_in_time",
-            target="repair_reception",
+            recipient="repair_reception",
             time_limit="dispatch_in_time",
             detail={"warning": 80.0},
         ),
@@ -411,7 +411,7 @@ def test_dispatch_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0):
             case_id=case.id,
             at=t0 + 30 * M,
             trigger="dispatch_in_time",
-            target="cs_supervisor",
+            recipient="cs_supervisor",
             template="dispatch_overdue",
             time_limit="dispatch_in_time",
             detail={"breach": True},
@@ -442,7 +442,7 @@ def test_dispatch_limit_warns_then_breaches(seed_engine, seed_actors, seed_t0):
         ("breached", 3, t0 + 30 * M),
         ("fired", 4, t0 + 61 * M),
     ]
-    assert [(e.target, e.template) for e in late.effects] == [
+    assert [(e.recipient, e.template) for e in late.effects] == [
         ("repair_reception", None),
         ("cs_supervisor", "dispatch_overdue"),
         ("maintenance", "work_order"),

@@ -28,9 +28,9 @@ from servflow import Case
 from servflow.engine.case import TimerState
 from servflow.engine.limits import (
     BREACH,
+    ActionDue,
     Clock,
     Percent,
-    StepDue,
     WarnDue,
     due_text,
     parse_due,
@@ -122,7 +122,7 @@ def test_a_stored_due_reads_and_writes_back(text):
 def test_dues_are_typed():
     assert parse_due("breach") is BREACH
     assert parse_due("warn:8000") == WarnDue(Percent.parse("80%"))
-    assert parse_due("step:2") == StepDue(2)
+    assert parse_due("step:2") == ActionDue(2)
     for bad in ("warn:", "warn:x", "step:-1", "breach:1", "warn:1234567890", "Warn:5000"):
         with pytest.raises(ValueError, match="next_action is none of"):
             parse_due(bad)
@@ -141,8 +141,10 @@ def test_a_percentage_is_one_warning_to_a_hundredth():
 
 
 def test_the_working_copy_has_every_stored_field():
-    # A field added to the stored timer must be carried by the clock's working copy.
-    assert {f.name for f in dataclasses.fields(Clock)} == set(TimerState.model_fields)
+    # A field added to the stored timer must be carried by the clock's working copy. The
+    # clock names its fields by the stored keys (`target` is the timer's `within`).
+    stored_keys = {f.alias or name for name, f in TimerState.model_fields.items()}
+    assert {f.name for f in dataclasses.fields(Clock)} == stored_keys
 
 
 def test_every_saved_timer_survives_the_working_copy():

@@ -195,7 +195,7 @@ def test_escalation_ladder_on_breach():
         ("breach_step", "respond", datetime(2026, 11, 3, 11, 0, tzinfo=TZ)),
     ]
     assert out.case.escalation_level == 2
-    assert [(e.target, e.time_limit) for e in out.effects] == [
+    assert [(e.recipient, e.time_limit) for e in out.effects] == [
         ("agent", "respond"),
         ("agent", "respond"),
         ("lead", "respond"),
@@ -260,12 +260,12 @@ def test_pause_moves_the_due_time_by_the_business_time_paused():
 
 def test_a_changed_priority_changes_the_running_target():
     case = ENGINE.start("ticket", actor=AGENT, at=T0, case_id="t").case
-    assert case.timers["respond"].target == "1wd"
+    assert case.timers["respond"].within == "1wd"
     case = ENGINE.fire(
         case, "mark_urgent", actor=BOSS, data={"urgent": True}, at=T0 + timedelta(minutes=30)
     ).case
     timer = case.timers["respond"]
-    assert (timer.target, timer.calendar) == ("2h", "always")
+    assert (timer.within, timer.calendar) == ("2h", "always")
     assert timer.due_at == T0 + timedelta(hours=2)
     # Marked urgent after the 2h had run out: the deadline was 11:00, the breach is
     # recorded at the change (12:00), the earliest moment it is known, and the warnings

@@ -18,6 +18,7 @@ problem at once.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -55,7 +56,7 @@ __all__ = [
     "CalendarSpec",
     "Clause",
     "ClauseRule",
-    "Effect",
+    "EffectSpec",
     "FieldSpec",
     "FieldType",
     "Invariant",
@@ -236,8 +237,10 @@ class State(BaseModel):
     )
 
 
-class Effect(BaseModel):
-    """Something the host must do when a step happens: notify a role, file a record."""
+# The specification as the file writes it; the engine turns each into a servflow.Effect,
+# the instruction the host is handed, when the step is taken.
+class EffectSpec(BaseModel):
+    """What a step asks the host to do: notify a role, file a record."""
 
     model_config = _STRICT
 
@@ -258,7 +261,7 @@ class Effect(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _has_action(self) -> Effect:
+    def _has_action(self) -> EffectSpec:
         if self.notify is None and self.record is None:
             raise ValueError("an effect needs `notify` or `record`")
         return self
@@ -267,8 +270,8 @@ class Effect(BaseModel):
 _Names = Annotated[list[str], Field(description="Names defined elsewhere in the procedure.")]
 
 
-class _Step(BaseModel):
-    """What `start` and each transition branch share."""
+class _BranchSpec(BaseModel):
+    """What a transition's branch and `start` (the branch that opens a case) share."""
 
     model_config = _STRICT
 
@@ -302,7 +305,7 @@ class _Step(BaseModel):
         description="Per-role limits: the expression must hold for that role to decide.",
         examples=[{"cs_staff": "compensation <= 500"}],
     )
-    effects: list[Effect] = Field(default_factory=list, description="What the host must do.")
+    effects: list[EffectSpec] = Field(default_factory=list, description="What the host must do.")
     title: Title = Field(default_factory=dict)
     escalates: bool = Field(
         default=False,
@@ -323,11 +326,11 @@ class _Step(BaseModel):
         return value
 
 
-class Start(_Step):
+class Start(_BranchSpec):
     """How a case is opened: the first state, who may open it, what it needs."""
 
 
-class Branch(_Step):
+class Branch(_BranchSpec):
     """One way a trigger moves a case. A trigger may have several, tried in order."""
 
     source: list[str] = Field(
@@ -385,7 +388,7 @@ class TimeLimitTarget(BaseModel):
         return self
 
 
-# -- time limits: the clauses that start, stop and pause a clock, and breach steps ------
+# -- time limits: the clauses that start, stop and pause a clock, and breach actions ----
 
 # The clauses are closed mappings: an unknown key is reported with the keys that exist.
 _CLAUSE = ConfigDict(frozen=True, extra="forbid")
@@ -684,3 +687,12 @@ class Procedure(BaseModel):
                     "a-z, 0-9 and _"
                 )
         return value
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names only (PEP 562): `Effect` read as the engine's servflow.Effect.
+    if name == "Effect":
+        message = "servflow.model.Effect is deprecated: the YAML spec is EffectSpec"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return EffectSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -220,7 +220,7 @@ class _Story:
                 else ("met" if timer.status == "stopped" else timer.status)
             )
             self.out.write(
-                f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.target})\n"
+                f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.within})\n"
             )
         display = Display(TZ, self.engine.procedure(case.procedure, case.procedure_version).fields)
         mine = [display.effect_text(e) for e in self.effects if e.case_id == case.id]

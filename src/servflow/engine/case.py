@@ -12,6 +12,7 @@ Case data is held in a JSON-native form (see :mod:`servflow.engine.values`), so
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -29,12 +30,24 @@ __all__ = [
     "EventKind",
     "Outcome",
     "TimerState",
-    "case_event",
-    "effect",
-    "trusted",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+# For models whose Python name of a field says what it holds while the stored key keeps
+# the name cases and logs were saved with (the alias): JSON is read and written with the
+# stored key, and the Python name is accepted too.
+_STORED_KEYS = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    serialize_by_alias=True,
+)
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+
 
 EventKind = Literal[
     "started", "fired", "auto_fired", "warned", "breached", "breach_step", "replanned"
@@ -76,12 +89,16 @@ class CycleRecord(BaseModel):
 class TimerState(BaseModel):
     """A time limit's clock, as it runs in one case."""
 
-    model_config = _FROZEN
+    model_config = _STORED_KEYS
 
     cycle: int = 1
     status: Literal["running", "paused", "stopped"] = "running"
     calendar: str
-    target: str = Field(description="The duration that applied when the cycle started.")
+    within: str = Field(
+        alias="target",
+        description="The entry of the time limit's `within` that applied when the cycle "
+        "started, as written: a duration (`4h`, `2wd`) or `until <field>`. Stored as `target`.",
+    )
     started_at: AwareDatetime
     budget_seconds: int = Field(description="Business seconds from start to due.")
     elapsed_seconds: int = Field(
@@ -97,7 +114,12 @@ class TimerState(BaseModel):
     due_at: AwareDatetime | None = None
     warnings: tuple[int, ...] = ()
     breached_at: AwareDatetime | None = None
-    steps_done: tuple[int, ...] = Field(default=(), description="on_breach steps that ran.")
+    actions_done: tuple[int, ...] = Field(
+        default=(),
+        alias="steps_done",
+        description="The places in `on_breach` of the breach actions that ran. Stored as "
+        "`steps_done`.",
+    )
     fixed: bool = Field(
         default=False,
         description="The due time is a date from the case (`until`): pauses do not move it.",
@@ -116,6 +138,18 @@ class TimerState(BaseModel):
         description="For a provisional timer: the calendar's published_through when it was "
         "planned.",
     )
+
+    @property
+    def target(self) -> str:
+        """Deprecated: ``within`` (the stored key is still ``target``)."""
+        _renamed("TimerState.target", "TimerState.within")
+        return self.within
+
+    @property
+    def steps_done(self) -> tuple[int, ...]:
+        """Deprecated: ``actions_done`` (the stored key is still ``steps_done``)."""
+        _renamed("TimerState.steps_done", "TimerState.actions_done")
+        return self.actions_done
 
 
 class Case(BaseModel):
@@ -182,16 +216,26 @@ class Event(BaseModel):
 class Effect(BaseModel):
     """Something the host must do: notify a role, file a record."""
 
-    model_config = _FROZEN
+    model_config = _STORED_KEYS
 
     kind: Literal["notify", "record"]
     case_id: str
     at: datetime
     trigger: str
-    target: str = Field(description="The role to notify, or the record form to file.")
+    recipient: str = Field(
+        alias="target",
+        description="Whom or where it goes to: the role to notify, or the record form to "
+        "file. Serialised as `target`.",
+    )
     template: str | None = None
     time_limit: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """Deprecated: ``recipient`` (the serialised key is still ``target``)."""
+        _renamed("Effect.target", "Effect.recipient")
+        return self.recipient
 
 
 class Outcome(NamedTuple):
@@ -220,26 +264,26 @@ class Availability(BaseModel):
     needs: tuple[str, ...] = Field(default=(), description="Required fields still empty.")
 
 
-def effect(
+def _effect(
     kind: Literal["notify", "record"],
     case_id: str,
     at: datetime,
     trigger: str,
-    target: str,
+    recipient: str,
     *,
     template: str | None = None,
     time_limit: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Effect:
     """An :class:`Effect` built by the engine from values it has checked."""
-    return trusted(
+    return _trusted(
         Effect,
         {
             "kind": kind,
             "case_id": case_id,
             "at": at,
             "trigger": trigger,
-            "target": target,
+            "recipient": recipient,
             "template": template,
             "time_limit": time_limit,
             "detail": detail if detail is not None else {},
@@ -247,7 +291,7 @@ def effect(
     )
 
 
-def case_event(case: Case, values: dict[str, Any]) -> Event:
+def _case_event(case: Case, values: dict[str, Any]) -> Event:
     """The next audit event of ``case``: its id, sequence number and pinned procedure
     filled in, the rest from ``values`` (built by the engine from checked input)."""
     values.update(
@@ -257,14 +301,14 @@ def case_event(case: Case, values: dict[str, Any]) -> Event:
         procedure_version=case.procedure_version,
         digest=case.digest,
     )
-    return trusted(Event, values)
+    return _trusted(Event, values)
 
 
 M = TypeVar("M", bound=BaseModel)
 _DEFAULTS: dict[type[BaseModel], tuple[frozenset[str], dict[str, Any], dict[str, Any]]] = {}
 
 
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
+def _trusted(cls: type[M], values: dict[str, Any]) -> M:
     """Build ``cls`` from values the engine computed itself, without validating them again.
 
     Only for the engine's own output (events, effects, timers), whose every value it has
@@ -300,3 +344,11 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+# The names the engine's modules imported these by before they were marked private; not
+# part of any public surface (no ``__all__`` lists them). They go once every caller in the
+# engine uses the private names.
+trusted = _trusted
+case_event = _case_event
+effect = _effect

@@ -28,12 +28,16 @@ from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
 
-__all__ = ["CompiledProcedure", "CompiledStep", "compile_procedure"]
+__all__ = ["CompiledBranch", "CompiledProcedure", "compile_procedure"]
 
 
 @dataclass(frozen=True, eq=False)
-class CompiledStep:
-    """One way to take a step (the start, or one branch of a trigger)."""
+class CompiledBranch:
+    """One branch compiled: the start (the branch that opens a case), or one of a trigger's.
+
+    A person or the clock takes a *step* by firing a trigger; the branch is the way that
+    step goes, chosen among the trigger's branches from the case's state.
+    """
 
     trigger: str
     index: int
@@ -57,8 +61,8 @@ class CompiledProcedure:
 
     procedure: Procedure
     digest: str
-    start: CompiledStep
-    table: Mapping[tuple[str, str], tuple[CompiledStep, ...]]
+    start: CompiledBranch
+    table: Mapping[tuple[str, str], tuple[CompiledBranch, ...]]
     sources: Mapping[str, tuple[str, ...]]
     invariants: tuple[tuple[str, Expression], ...]
     fields: Mapping[str, FieldSpec]
@@ -96,11 +100,11 @@ class CompiledProcedure:
         return scope
 
 
-def _step(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> CompiledStep:
+def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> CompiledBranch:
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
     ranks = {name: role.rank for name, role in proc.roles.items()}
-    return CompiledStep(
+    return CompiledBranch(
         trigger=trigger,
         index=index,
         spec=spec,
@@ -141,10 +145,10 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
             ]
         )
     # In the file's order: the first branch whose guard holds is the one taken.
-    table: dict[tuple[str, str], list[CompiledStep]] = {}
+    table: dict[tuple[str, str], list[CompiledBranch]] = {}
     for trigger, branches in proc.transitions.items():
         for i, branch in enumerate(branches):
-            compiled = _step(proc, trigger, i, branch)
+            compiled = _branch(proc, trigger, i, branch)
             for src in branch.source:
                 table.setdefault((trigger, src), []).append(compiled)
     sources: dict[str, list[str]] = {}
@@ -154,8 +158,8 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
     return CompiledProcedure(
         procedure=proc,
         digest=digest,
-        start=_step(proc, "start", 0, proc.start),
-        table={key: tuple(steps) for key, steps in table.items()},
+        start=_branch(proc, "start", 0, proc.start),
+        table={key: tuple(branches) for key, branches in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
         invariants=invariants,
         fields=dict(proc.fields),
@@ -166,3 +170,8 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),
     )
+
+
+# The name the engine's step modules (core, rules, verify) import this by, from before a
+# branch was named as such; not in __all__. It goes when they use the new name.
+CompiledStep = CompiledBranch

@@ -222,7 +222,7 @@ def _timer_problem(
 ) -> str | None:
     if timer.calendar not in calendars:
         return f"counts in a calendar this engine does not hold ({_name(timer.calendar)})"
-    if not any(t.text == timer.target for t in limit.targets):
+    if not any(t.text == timer.within for t in limit.targets):
         return "its target is none of the time limit's targets"
     if not (_int(timer.cycle) and 1 <= timer.cycle <= VERSION_LIMIT):
         return "cycle must be a whole number from 1"
@@ -268,7 +268,7 @@ def _timer_problem(
     warn_keys = {pct.basis_points for pct in limit.warn_at}
     if not set(timer.warnings) <= warn_keys:
         return "it records a warning the time limit does not give"
-    if not set(timer.steps_done) <= set(range(len(limit.steps))):
+    if not set(timer.actions_done) <= set(range(len(limit.breach_actions))):
         return "it records an on_breach step the time limit does not have"
     return _next_problem(limit, timer, warn_keys)
 
@@ -291,8 +291,8 @@ def _next_problem(limit: CompiledLimit, timer: TimerState, warn_keys: set[int]) 
         return None
     if (
         timer.breached_at is None
-        or due.index >= len(limit.steps)
-        or limit.steps[due.index].after is None
+        or due.index >= len(limit.breach_actions)
+        or limit.breach_actions[due.index].after is None
     ):
         return "next_action is an on_breach step that cannot be due"
     return None

@@ -3,12 +3,12 @@
 :func:`compile_limits` turns each :class:`~servflow.model.TimeLimit` of a procedure into a
 :class:`CompiledLimit`: its clauses are the model's own (one ``matches`` rule, shared with
 the lint and the SOPs), its targets' expressions and durations compiled, its warnings
-:class:`Percent` values, its breach actions :class:`BreachStep` values.
+:class:`Percent` values, its breach actions :class:`CompiledBreachAction` values.
 
 While an event is applied, :mod:`servflow.engine.timing` works on a :class:`Clock`, a
 mutable, slotted copy of a :class:`~servflow.engine.case.TimerState` whose values are
-typed: what falls due next is a :data:`Due` (a warning, the breach or a breach step), the
-warnings given are :class:`Percent` values. The stored timer keeps the forms that cases
+typed: what falls due next is a :data:`Due` (a warning, the breach or a breach action),
+the warnings given are :class:`Percent` values. The stored timer keeps the forms that cases
 saved by earlier releases hold (``next_action`` text such as ``"warn:5000"``, warnings in
 hundredths of a percent); :meth:`Clock.of` and :meth:`Clock.stored` convert at that
 boundary and nowhere else, so live processing and replay read and write the same form.
@@ -23,7 +23,7 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Literal
 
-from servflow.engine.case import CycleRecord, TimerState, trusted
+from servflow.engine.case import CycleRecord, TimerState, _trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
 from servflow.model import ClauseRule, TimeLimit
@@ -31,13 +31,13 @@ from servflow.model import ClauseRule, TimeLimit
 __all__ = [
     "BREACH",
     "PERCENT_PATTERN",
+    "ActionDue",
     "BreachDue",
-    "BreachStep",
     "Clock",
+    "CompiledBreachAction",
     "CompiledLimit",
     "Due",
     "Percent",
-    "StepDue",
     "Target",
     "WarnDue",
     "compile_limits",
@@ -94,14 +94,14 @@ class BreachDue:
 
 
 @dataclass(frozen=True, slots=True)
-class StepDue:
-    """A delayed breach step (``after``) falls due next: ``on_breach[index]``."""
+class ActionDue:
+    """A delayed breach action (``after``) falls due next: ``on_breach[index]``."""
 
     index: int
 
 
 #: What a running clock has due next.
-Due = WarnDue | BreachDue | StepDue
+Due = WarnDue | BreachDue | ActionDue
 BREACH = BreachDue()
 
 # The stored text of a Due, as cases saved by every release hold it.
@@ -122,7 +122,7 @@ def parse_due(text: str | None) -> Due | None:
     if match is None:
         raise ValueError(DUE_TEXT_PROBLEM)
     number = int(match.group(2))
-    due = WarnDue(Percent.stored(number)) if match.group(1) == "warn" else StepDue(number)
+    due = WarnDue(Percent.stored(number)) if match.group(1) == "warn" else ActionDue(number)
     if len(_DUES) < 4096:  # a procedure has a handful; the bound keeps odd input out
         _DUES[text] = due
     return due
@@ -138,7 +138,7 @@ def due_text(due: Due | None) -> str | None:
         return None
     if isinstance(due, WarnDue):
         return f"warn:{due.percent.basis_points}"
-    if isinstance(due, StepDue):
+    if isinstance(due, ActionDue):
         return f"step:{due.index}"
     return "breach"
 
@@ -156,7 +156,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class BreachStep:
+class CompiledBreachAction:
     """One ``on_breach`` action, compiled: ``index`` is its place in the list."""
 
     index: int
@@ -179,7 +179,12 @@ class CompiledLimit:
     target_names: frozenset[str]
     warn_at: tuple[Percent, ...]
     warn_notify: tuple[str, ...]
-    steps: tuple[BreachStep, ...]
+    breach_actions: tuple[CompiledBreachAction, ...]
+
+    @property
+    def steps(self) -> tuple[CompiledBreachAction, ...]:
+        """The former name of ``breach_actions``, still read by the clock's module."""
+        return self.breach_actions
 
 
 def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
@@ -202,8 +207,8 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
                 target_names |= target.when.names
             if target.until is not None:
                 target_names.add(target.until)
-        steps = tuple(
-            BreachStep(
+        breach_actions = tuple(
+            CompiledBreachAction(
                 index=i,
                 after=parse_duration(a.after) if a.after else None,
                 notify=a.notify,
@@ -225,7 +230,7 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
                     sorted((Percent.parse(p) for p in limit.warn_at), key=lambda p: p.value)
                 ),
                 warn_notify=tuple(limit.warn_notify),
-                steps=steps,
+                breach_actions=breach_actions,
             )
         )
     return tuple(out)
@@ -243,6 +248,7 @@ class Clock:
     """
 
     calendar: str
+    # The timer's `within`, under its stored key: the clock's module builds clocks by it.
     target: str
     started_at: datetime
     budget_seconds: int
@@ -257,6 +263,7 @@ class Clock:
     due_at: datetime | None = None
     warnings: tuple[Percent, ...] = ()
     breached_at: datetime | None = None
+    # The timer's `actions_done`, under its stored key, as `target` above.
     steps_done: tuple[int, ...] = ()
     fixed: bool = False
     next_at: datetime | None = None
@@ -279,12 +286,12 @@ class Clock:
         """The timer as cases store it."""
         # Written out (not a loop over the fields): this runs for every timer an event
         # touches, and a dict display is several times faster. A test holds this list
-        # equal to TimerState's fields, so trusted() has nothing to fill in.
+        # equal to TimerState's fields, so _trusted() has nothing to fill in.
         values: dict[str, Any] = {
             "cycle": self.cycle,
             "status": self.status,
             "calendar": self.calendar,
-            "target": self.target,
+            "within": self.target,
             "started_at": self.started_at,
             "budget_seconds": self.budget_seconds,
             "elapsed_seconds": self.elapsed_seconds,
@@ -296,7 +303,7 @@ class Clock:
             "due_at": self.due_at,
             "warnings": tuple([p.basis_points for p in self.warnings]) if self.warnings else (),
             "breached_at": self.breached_at,
-            "steps_done": self.steps_done,
+            "actions_done": self.steps_done,
             "fixed": self.fixed,
             "next_at": self.next_at,
             "next_action": due_text(self.next_action),
@@ -313,7 +320,7 @@ class Clock:
 
     def record(self, at: datetime) -> CycleRecord:
         """The cycle as its history keeps it once it ends (at ``at`` if still running)."""
-        return trusted(
+        return _trusted(
             CycleRecord,
             {
                 "cycle": self.cycle,
@@ -327,9 +334,17 @@ class Clock:
         )
 
 
+# The names the clock's module (timing) imports these by, from before breach actions were
+# named as such; not in __all__. They go when timing uses the new names.
+BreachStep = CompiledBreachAction
+StepDue = ActionDue
+
 # Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
-# from either (a comprehension of getattr cost more than the rest of the conversion).
-_FIELDS = tuple(f.name for f in fields(Clock))
+# (a comprehension of getattr cost more than the rest of the conversion). The clock's
+# `target` is the timer's `within` and `steps_done` its `actions_done`: the clock's module
+# still uses the stored names.
+_TIMER_NAMES = {"target": "within", "steps_done": "actions_done"}
+_FIELDS = tuple(_TIMER_NAMES.get(f.name, f.name) for f in fields(Clock))
 assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
 _new_timer = TimerState.__new__
 _read_fields = attrgetter(*_FIELDS)

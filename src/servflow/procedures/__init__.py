@@ -6,10 +6,13 @@ positions) -> the pydantic models of :mod:`servflow.model` -> the static checks 
 :class:`~servflow.errors.Diagnostic` with file, line, column and a stable code.
 """
 
+import warnings
+from typing import Any
+
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import (
     Branch,
-    Effect,
+    EffectSpec,
     FieldSpec,
     Invariant,
     Procedure,
@@ -38,7 +41,7 @@ __all__ = [
     "Catalogue",
     "DefinitionError",
     "Diagnostic",
-    "Effect",
+    "EffectSpec",
     "FieldSpec",
     "Invariant",
     "LoadResult",
@@ -57,3 +60,16 @@ __all__ = [
     "load_text",
     "read_yaml",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # A deprecated name only (PEP 562): see servflow.model.EffectSpec.
+    if name == "Effect":
+        warnings.warn(
+            "servflow.procedures.Effect is deprecated: the YAML specification of an effect "
+            "is EffectSpec (servflow.Effect is what the engine returns)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return EffectSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

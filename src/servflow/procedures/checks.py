@@ -33,9 +33,6 @@ CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
 _MAX_DOMAIN = 4096
 
 
-_suggest = did_you_mean
-
-
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
     """Every expression in the procedure, with its path."""
     if proc.start.when:
@@ -124,7 +121,9 @@ class _Checker:
 
     def ref(self, path: Path, kind: str, name: str, valid: set[str]) -> None:
         if name not in valid:
-            self.error(path, f"unknown-{kind}", f"unknown {kind} {name!r}" + _suggest(name, valid))
+            self.error(
+                path, f"unknown-{kind}", f"unknown {kind} {name!r}" + did_you_mean(name, valid)
+            )
 
     def references(self) -> None:
         p = self.proc
@@ -137,7 +136,8 @@ class _Checker:
                     f"field name {name!r} is reserved by the expression language",
                     key=True,
                 )
-        steps: list[tuple[Path, Any]] = [(("start",), p.start)]
+        # The start and every branch of every trigger, each with its path.
+        branches_at: list[tuple[Path, Any]] = [(("start",), p.start)]
         for trigger, branches in p.transitions.items():
             if trigger == "start":
                 self.error(
@@ -148,39 +148,39 @@ class _Checker:
                 )
             for i, branch in enumerate(branches):
                 base: Path = ("transitions", trigger, i)
-                steps.append((base, branch))
+                branches_at.append((base, branch))
                 for j, src in enumerate(branch.source):
                     self.ref((*base, "from", j), "state", src, states)
-        for base, step in steps:
-            self.ref((*base, "to"), "state", step.to, states)
-            for j, role in enumerate(step.roles):
+        for base, branch in branches_at:
+            self.ref((*base, "to"), "state", branch.to, states)
+            for j, role in enumerate(branch.roles):
                 self.ref((*base, "roles", j), "role", role, roles)
             for attr in ("requires", "clear"):
-                for j, name in enumerate(getattr(step, attr)):
+                for j, name in enumerate(getattr(branch, attr)):
                     self.ref((*base, attr, j), "field", name, fields)
-            for j, name in enumerate(step.accepts or ()):
+            for j, name in enumerate(branch.accepts or ()):
                 self.ref((*base, "accepts", j), "field", name, fields)
-            if step.accepts is not None:
-                for j, name in enumerate(step.requires):
-                    if name not in step.accepts and name in fields and base == ("start",):
+            if branch.accepts is not None:
+                for j, name in enumerate(branch.requires):
+                    if name not in branch.accepts and name in fields and base == ("start",):
                         self.error(
                             (*base, "requires", j),
                             "requires-not-accepted",
                             f"start requires {name!r} but does not accept it",
                         )
-            for role in step.authority:
-                if role not in step.roles:
+            for role in branch.authority:
+                if role not in branch.roles:
                     self.error(
                         (*base, "authority", role),
                         "authority-role",
                         f"authority for {role!r}, which may not take this step"
-                        + _suggest(role, set(step.roles)),
+                        + did_you_mean(role, set(branch.roles)),
                         key=True,
                     )
-            for j, effect in enumerate(step.effects):
+            for j, effect in enumerate(branch.effects):
                 if effect.notify is not None:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
-            if step.follows_escalation and not p.escalation:
+            if branch.follows_escalation and not p.escalation:
                 self.error(
                     (*base, "follows_escalation"),
                     "no-escalation",
@@ -239,7 +239,7 @@ class _Checker:
                     path,
                     "unknown-name",
                     f"unknown name {name!r} in expression {_clip(source)!r}"
-                    + _suggest(name, valid),
+                    + did_you_mean(name, valid),
                     offset=quote + expr.positions.get(name, 0),
                 )
             # A part that reads no field gives the same answer on every case: if it fails

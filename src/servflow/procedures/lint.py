@@ -84,7 +84,7 @@ def limit_coverage(proc: Procedure, limit: TimeLimit) -> Coverage:
     return Coverage(running=frozenset(covered - paused), paused=frozenset(paused))
 
 
-def _steps(proc: Procedure) -> Iterator[tuple[Path, str, Start | Branch]]:
+def _branches(proc: Procedure) -> Iterator[tuple[Path, str, Start | Branch]]:
     yield ("start",), "the start", proc.start
     for trigger, branches in proc.transitions.items():
         for i, branch in enumerate(branches):
@@ -132,9 +132,9 @@ class _Linter:
     def roles(self) -> None:
         p = self.proc
         used: set[str] = set(p.escalation)
-        for _, _, step in _steps(p):
-            used |= set(step.roles) | set(step.authority)
-            used |= {e.notify for e in step.effects if e.notify}
+        for _, _, branch in _branches(p):
+            used |= set(branch.roles) | set(branch.authority)
+            used |= {e.notify for e in branch.effects if e.notify}
         for limit in p.time_limits.values():
             used |= set(limit.warn_notify)
             used |= {a.notify for a in limit.on_breach if a.notify is not None}
@@ -151,8 +151,8 @@ class _Linter:
     def fields(self) -> None:
         p = self.proc
         used: set[str] = set()
-        for _, _, step in _steps(p):
-            used |= set(step.requires) | set(step.clear) | set(step.accepts or ())
+        for _, _, branch in _branches(p):
+            used |= set(branch.requires) | set(branch.clear) | set(branch.accepts or ())
         for _, source in expressions_of(p):
             try:
                 used |= compile_expression(source).names
@@ -171,18 +171,18 @@ class _Linter:
     def unfireable(self) -> None:
         p = self.proc
         ladder = [p.roles[r].rank for r in p.escalation if r in p.roles]
-        for base, label, step in _steps(p):
-            if step.when and _always_false(step.when):
+        for base, label, branch in _branches(p):
+            if branch.when and _always_false(branch.when):
                 self.warn(
                     (*base, "when"),
                     "unfireable-transition",
                     f"the guard of {label} is always false: nobody can ever take this step",
                 )
                 continue
-            able = [r for r in step.roles if r in p.roles]
+            able = [r for r in branch.roles if r in p.roles]
             if not able:
                 continue  # every role is unknown: an error of the static checks
-            if step.follows_escalation and ladder:
+            if branch.follows_escalation and ladder:
                 able = [r for r in able if p.roles[r].rank >= min(ladder)]
                 if not able:
                     self.warn(
@@ -192,7 +192,7 @@ class _Linter:
                         f"starts at rank {min(ladder)}, and its roles all rank lower",
                     )
                     continue
-            if all(r in step.authority and _always_false(step.authority[r]) for r in able):
+            if all(r in branch.authority and _always_false(branch.authority[r]) for r in able):
                 self.warn(
                     (*base, "authority"),
                     "unfireable-transition",

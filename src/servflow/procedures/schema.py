@@ -76,9 +76,9 @@ _EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("State", "final"): [True],
     ("FieldSpec", "description"): [{"en": "As the resident said it."}],
     ("Invariant", "name"): ["closed repairs were called back"],
-    ("Step", "effects"): [[{"notify": "maintenance", "template": "work_order"}]],
-    ("Step", "escalates"): [True],
-    ("Step", "follows_escalation"): [True],
+    ("StartOrBranch", "effects"): [[{"notify": "maintenance", "template": "work_order"}]],
+    ("StartOrBranch", "escalates"): [True],
+    ("StartOrBranch", "follows_escalation"): [True],
     ("TimeLimit", "within"): [
         [{"when": "priority == 'emergency'", "limit": "15m"}, {"limit": "30m"}]
     ],
@@ -151,7 +151,7 @@ def _tidy(name: str, definition: Schema) -> None:
             kept = {k: prop[k] for k in ("description", "examples") if k in prop}
             prop.clear()
             prop.update({"$ref": "#/$defs/LocalizedText", **kept})
-        kind = "Step" if name in ("Start", "Branch") else name
+        kind = "StartOrBranch" if name in ("Start", "Branch") else name
         extra = _EXAMPLES.get((kind, prop_name)) or _EXAMPLES.get((name, prop_name))
         if extra is not None and "examples" not in prop:
             prop["examples"] = extra

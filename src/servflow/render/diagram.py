@@ -80,11 +80,15 @@ def _nodes(proc: Procedure, lang: str) -> list[_Node]:
     ]
 
 
-def _step_lines(proc: Procedure, trigger: str, step: Start | Branch, lang: str) -> tuple[str, ...]:
-    lines = [localized(step.title, lang, trigger)]
-    if step.when:
-        lines.append(f"[{abbreviate(step.when)}]")
-    roles = [localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in step.roles]
+def _branch_lines(
+    proc: Procedure, trigger: str, branch: Start | Branch, lang: str
+) -> tuple[str, ...]:
+    lines = [localized(branch.title, lang, trigger)]
+    if branch.when:
+        lines.append(f"[{abbreviate(branch.when)}]")
+    roles = [
+        localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
+    ]
     lines.append(", ".join(roles))
     return tuple(lines)
 
@@ -96,7 +100,7 @@ def _arrows(proc: Procedure, lang: str) -> list[_Arrow]:
     arrows = [_Arrow(None, proc.start.to, (", ".join(start_roles),))]
     for trigger, branches in proc.transitions.items():
         for branch in branches:
-            lines = _step_lines(proc, trigger, branch, lang)
+            lines = _branch_lines(proc, trigger, branch, lang)
             arrows.extend(_Arrow(src, branch.to, lines) for src in branch.source)
     return arrows
 

@@ -73,7 +73,9 @@ class _Branch:
 
 
 @dataclass(frozen=True)
-class _Step:
+class _Trigger:
+    """A numbered step of the SOP: one trigger (or the start) with its branches."""
+
     number: int
     id: str
     title: str
@@ -137,7 +139,7 @@ class _View:
     source: str | None
     calendar: str
     roles: list[_Role]
-    steps: list[_Step]
+    steps: list[_Trigger]
     limits: list[_Limit]
     escalation: list[str]
     guards: list[tuple[str, str]]
@@ -263,16 +265,18 @@ class _Reader:
             notes=notes,
         )
 
-    def steps(self) -> list[_Step]:
+    def steps(self) -> list[_Trigger]:
         order = self.order()
-        first = [_Step(1, "start", self.trigger("start"), [self.branch("start", self.proc.start)])]
+        first = [
+            _Trigger(1, "start", self.trigger("start"), [self.branch("start", self.proc.start)])
+        ]
         triggers = sorted(
             enumerate(self.proc.transitions.items()),
             key=lambda item: (*self._step_key(item[1][1], order), item[0]),
         )
         for number, (_, (trigger, branches)) in enumerate(triggers, start=2):
             first.append(
-                _Step(
+                _Trigger(
                     number,
                     trigger,
                     self.trigger(trigger),
@@ -346,8 +350,8 @@ class _Reader:
     def fields(self) -> list[_Field]:
         t = self.t
         required_at: dict[str, list[str]] = {name: [] for name in self.proc.fields}
-        for trigger, step in self._all_steps():
-            for name in step.requires:
+        for trigger, branch in self._all_branches():
+            for name in branch.requires:
                 title = self.trigger(trigger)
                 if name in required_at and title not in required_at[name]:
                     required_at[name].append(title)
@@ -391,8 +395,8 @@ class _Reader:
             if spec.form and spec.form not in names:
                 names.append(spec.form)
         filed: dict[str, list[str]] = {}
-        for trigger, step in self._all_steps():
-            for effect in step.effects:
+        for trigger, branch in self._all_branches():
+            for effect in branch.effects:
                 if effect.record:
                     if effect.record not in names:
                         names.append(effect.record)
@@ -408,11 +412,11 @@ class _Reader:
             for form in names
         ]
 
-    def _all_steps(self) -> list[tuple[str, Start | Branch]]:
-        steps: list[tuple[str, Start | Branch]] = [("start", self.proc.start)]
+    def _all_branches(self) -> list[tuple[str, Start | Branch]]:
+        out: list[tuple[str, Start | Branch]] = [("start", self.proc.start)]
         for trigger, branches in self.proc.transitions.items():
-            steps.extend((trigger, b) for b in branches)
-        return steps
+            out.extend((trigger, b) for b in branches)
+        return out
 
     def view(self) -> _View:
         p, lang = self.proc, self.lang
@@ -425,14 +429,14 @@ class _Reader:
             for s in coverage.paused:
                 limits_by_state[s].append(f"{title} ({self.t['paused']})")
         guards = [
-            (markdown_text(localized(step.title, lang, trigger)), step.when)
-            for trigger, step in self._all_steps()
-            if step.when
+            (markdown_text(localized(branch.title, lang, trigger)), branch.when)
+            for trigger, branch in self._all_branches()
+            if branch.when
         ]
         authority = [
-            (markdown_text(localized(step.title, lang, trigger)), self.role(role), expr)
-            for trigger, step in self._all_steps()
-            for role, expr in step.authority.items()
+            (markdown_text(localized(branch.title, lang, trigger)), self.role(role), expr)
+            for trigger, branch in self._all_branches()
+            for role, expr in branch.authority.items()
         ]
         return _View(
             lang=lang,

@@ -83,7 +83,7 @@ class Display:
         return self.event_line(event, changes=False)
 
     def effect_text(self, effect: Effect) -> str:
-        what = f"{effect.kind} {effect.target}"
+        what = f"{effect.kind} {effect.recipient}"
         if effect.template:
             what += f" ({effect.template})"
         return what

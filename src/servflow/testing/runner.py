@@ -434,8 +434,8 @@ class _Run:
         self, pattern: Mapping[str, Any], effect: Effect
     ) -> list[tuple[str, str, str]]:
         actual: dict[str, Any] = {
-            "notify": effect.target if effect.kind == "notify" else None,
-            "record": effect.target if effect.kind == "record" else None,
+            "notify": effect.recipient if effect.kind == "notify" else None,
+            "record": effect.recipient if effect.kind == "record" else None,
             "template": effect.template,
             "trigger": effect.trigger,
             "time_limit": effect.time_limit,
@@ -470,7 +470,7 @@ class _Run:
                 "started_at": timer.started_at,
                 "cycle": timer.cycle,
                 "warnings": [w / 100 for w in timer.warnings],
-                "target": timer.target,
+                "target": timer.within,
                 "calendar": timer.calendar,
             }
         for key, want in pattern.items():
