@@ -359,3 +359,9 @@ def test_a_diagnostic_quotes_a_long_value_clipped():
     assert not result.ok
     assert all(len(d.message) < 400 for d in result.diagnostics)
     assert any("..." in d.message for d in result.diagnostics)
+
+
+def test_text_given_a_file_name_is_text_even_when_it_looks_like_a_path():
+    with pytest.raises(DefinitionError) as caught:
+        load_procedure("repair.yaml", file="x.yaml")
+    assert {d.file for d in caught.value.diagnostics} == {"x.yaml"}

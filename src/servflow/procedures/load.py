@@ -401,9 +401,17 @@ def load_file(path: str | Path) -> LoadResult:
 
 
 def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:
-    """One procedure from a path or from YAML text; raises :class:`DefinitionError`."""
+    """One procedure from a path or from YAML text; raises :class:`DefinitionError`.
+
+    A :class:`~pathlib.Path` is a file. A string is a file's path when it is one line
+    ending in ``.yaml`` or ``.yml`` and no ``file`` is given; otherwise it is the YAML
+    text itself, and ``file`` names it in diagnostics.
+    """
     if isinstance(source, Path) or (
-        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+        file is None
+        and isinstance(source, str)
+        and "\n" not in source
+        and source.endswith((".yaml", ".yml"))
     ):
         result = load_file(source)
     else:
