@@ -13,22 +13,22 @@ from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.case import Actor, Case
-from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import EvaluationError, Rejected
 
 __all__ = [
     "authorise",
+    "branches_from",
     "check_invariants",
     "check_requires",
     "choose_branch",
     "holds",
-    "steps_from",
     "validate_data",
 ]
 
 
-def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
+def branches_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledBranch, ...]:
     if case.state in cp.finals:
         raise Rejected(
             "final_state",
@@ -59,7 +59,7 @@ def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[Compile
 
 def validate_data(
     cp: CompiledProcedure,
-    step: CompiledStep,
+    step: CompiledBranch,
     given: Mapping[str, Any],
     current: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -94,12 +94,12 @@ def validate_data(
 
 def choose_branch(
     cp: CompiledProcedure,
-    steps: tuple[CompiledStep, ...],
+    steps: tuple[CompiledBranch, ...],
     data: Mapping[str, Any],
     state: str,
     trigger: str,
     level: int,
-) -> CompiledStep:
+) -> CompiledBranch:
     failure: Rejected | None = None
     for step in steps:
         if step.guard is None:
@@ -142,8 +142,8 @@ def holds(
 
 def authorise(
     cp: CompiledProcedure,
-    steps: Sequence[CompiledStep],
-    step: CompiledStep,
+    steps: Sequence[CompiledBranch],
+    step: CompiledBranch,
     actor: Actor,
     data: Mapping[str, Any],
     state: str,
@@ -199,7 +199,7 @@ def authorise(
     )
 
 
-def check_requires(cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]) -> None:
+def check_requires(cp: CompiledProcedure, step: CompiledBranch, data: Mapping[str, Any]) -> None:
     missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
     if missing:
         raise Rejected(

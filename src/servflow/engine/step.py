@@ -9,10 +9,10 @@ trigger (``Engine.fire``), the clock takes an automatic step a breach asks for
 transitions with the same code. The rules themselves live in
 :mod:`servflow.engine.rules`; the order they apply in lives here.
 
-Live processing and replay also share the building: :func:`_apply` turns (case, event)
+Live processing and replay also share the building: :func:`apply_event` turns (case, event)
 into the next case, timers included, in the calendars as published through what the
 event records; :func:`stamped` applies an event the engine built and records those
-publications; :func:`_effects` and :func:`_detail` give a step's effects and the detail
+publications; :func:`effects_of` and :func:`event_detail` give a step's effects and the detail
 its event records.
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from servflow.engine.case import Actor, Case, Effect, Event, case_event, effect, trusted
-from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.case import Actor, Case, Effect, Event, _case_event, _effect, _trusted
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
 from servflow.engine.rules import (
     authorise,
@@ -36,7 +36,15 @@ from servflow.engine.rules import (
 from servflow.engine.timing import timers_after
 from servflow.errors import Rejected
 
-__all__ = ["SYSTEM_ACTOR", "Decided", "_apply", "_detail", "_effects", "decide", "stamped"]
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Decided",
+    "apply_event",
+    "decide",
+    "effects_of",
+    "event_detail",
+    "stamped",
+]
 
 #: The actor the clock's events name: the procedure itself authorises what it does.
 SYSTEM_ACTOR = "servflow"
@@ -46,19 +54,19 @@ SYSTEM_ACTOR = "servflow"
 class Decided:
     """A step decided: the branch taken and its event (not yet applied)."""
 
-    branch: CompiledStep
+    branch: CompiledBranch
     event: Event
 
     @property
     def effects(self) -> tuple[Effect, ...]:
         """The effects the step asks for (built on demand: a replay needs none)."""
-        return _effects(self.branch, self.event)
+        return effects_of(self.branch, self.event)
 
 
 def decide(
     cp: CompiledProcedure,
     case: Case | None,
-    steps: tuple[CompiledStep, ...],
+    steps: tuple[CompiledBranch, ...],
     changes: dict[str, Any],
     *,
     at: datetime,
@@ -66,7 +74,7 @@ def decide(
     given: Collection[str] = (),
     time_limit: str | None = None,
     case_id: str = "",
-    claims: Callable[[CompiledStep], None] | None = None,
+    claims: Callable[[CompiledBranch], None] | None = None,
 ) -> Decided | None:
     """Decide which of ``steps`` (the branches of one trigger from the case's state) is
     taken with ``changes`` (stored values, as the data's validation gives them), and
@@ -112,8 +120,8 @@ def decide(
 def _built(
     cp: CompiledProcedure,
     case: Case,
-    steps: tuple[CompiledStep, ...],
-    step: CompiledStep,
+    steps: tuple[CompiledBranch, ...],
+    step: CompiledBranch,
     changes: dict[str, Any],
     merged: dict[str, Any],
     given: Collection[str],
@@ -137,7 +145,7 @@ def _built(
     )
     check_requires(cp, step, merged)
     check_invariants(cp, merged, step.to, trigger, level)
-    detail = _detail(cp, steps, step, case)
+    detail = event_detail(cp, steps, step, case)
     values: dict[str, Any] = {
         "at": at,
         "kind": "fired" if actor is not None else "auto_fired",
@@ -152,13 +160,13 @@ def _built(
         values["time_limit"] = time_limit
         detail = {"time_limit": time_limit, **detail}
     values["detail"] = detail
-    event = case_event(case, values)
+    event = _case_event(case, values)
     return Decided(step, event)
 
 
 def _opened(
     cp: CompiledProcedure,
-    start: CompiledStep,
+    start: CompiledBranch,
     changes: dict[str, Any],
     at: datetime,
     actor: Actor,
@@ -177,7 +185,7 @@ def _opened(
         )
     check_requires(cp, start, merged)
     check_invariants(cp, merged, state, "start", 0)
-    event = trusted(
+    event = _trusted(
         Event,
         {
             "case_id": case_id,
@@ -198,8 +206,8 @@ def _opened(
     return Decided(start, event)
 
 
-def _detail(
-    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
+def event_detail(
+    cp: CompiledProcedure, steps: tuple[CompiledBranch, ...], step: CompiledBranch, case: Case
 ) -> dict[str, Any]:
     """What an event records beyond its move: which branch, and a raised level."""
     detail: dict[str, Any] = {}
@@ -210,26 +218,28 @@ def _detail(
     return detail
 
 
-def _effects(step: CompiledStep, event: Event) -> tuple[Effect, ...]:
+def effects_of(step: CompiledBranch, event: Event) -> tuple[Effect, ...]:
     out: list[Effect] = []
     case_id = event.case_id
     for spec in step.spec.effects:
         if spec.notify is not None:
             out.append(
-                effect(
+                _effect(
                     "notify", case_id, event.at, event.trigger, spec.notify, template=spec.template
                 )
             )
         if spec.record is not None:
             out.append(
-                effect(
+                _effect(
                     "record", case_id, event.at, event.trigger, spec.record, template=spec.template
                 )
             )
     return tuple(out)
 
 
-def _apply(calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
+def apply_event(
+    calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event
+) -> Case:
     """The one function that turns (case, event) into the next case, live and in replay.
 
     In the engine's calendars as published through what the event records, if it records
@@ -289,13 +299,13 @@ def stamped(
 ) -> tuple[Event, Case]:
     """Apply an event the engine built and record the publications it depended on.
 
-    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
+    The record changes nothing in the case (``apply_event`` reads only ``escalation_level``
     from a detail), so the event is applied once, before it is stamped.
     """
-    after = _apply(calendars, cp, case, event)
+    after = apply_event(calendars, cp, case, event)
     published = publications_of(calendars, case, after, event)
     if published:
-        event = trusted(
+        event = _trusted(
             Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
         )
     return event, after

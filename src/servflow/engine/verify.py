@@ -1,7 +1,7 @@
 """Replaying an audit log: every event checked against the procedure it is pinned to.
 
 A log is evidence only if the engine could have written it. Before an event is applied
-(by :func:`~servflow.engine.step._apply`, the function live processing uses, so replay
+(by :func:`~servflow.engine.step.apply_event`, the function live processing uses, so replay
 still equals live) it is checked in three layers, and the first one that fails raises
 :class:`~servflow.errors.ReplayError` naming the event's ``seq`` and the problem in words:
 
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from servflow.engine.case import Actor, Case, Event, Outcome, trusted
+from servflow.engine.case import Actor, Case, Event, Outcome, _trusted
 from servflow.engine.due import advance
 from servflow.engine.integrity import check_time
 from servflow.engine.provisional import (
@@ -60,12 +60,12 @@ from servflow.engine.provisional import (
     unrecorded,
     viewed,
 )
-from servflow.engine.step import _apply, decide, stamped
+from servflow.engine.step import apply_event, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
 if TYPE_CHECKING:
-    from servflow.engine.compiled import CompiledProcedure, CompiledStep
+    from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 
 __all__ = ["ReplayReport", "replay_log", "verify_log"]
 
@@ -122,7 +122,7 @@ def _name(value: object) -> str:
 class _Again(Exception):
     """Internal: the branch chosen leaves a logged None unexplained; decide once more."""
 
-    def __init__(self, step: CompiledStep) -> None:
+    def __init__(self, step: CompiledBranch) -> None:
         super().__init__()
         self.step = step
 
@@ -252,7 +252,7 @@ def _actor(event: Event, actors: _Actors) -> Actor:
         raise _Refuted("a person's step names no role that authorised it")
     found = actors.get((actor, role))
     if found is None:
-        found = actors[(actor, role)] = trusted(Actor, {"id": actor, "roles": frozenset({role})})
+        found = actors[(actor, role)] = _trusted(Actor, {"id": actor, "roles": frozenset({role})})
     return found
 
 
@@ -280,7 +280,7 @@ def _stored(cp: CompiledProcedure, changes: Mapping[str, Any]) -> None:
             raise _Refuted(f"field {name!r} is not in the form the engine stores")
 
 
-def _accepted(step: CompiledStep, name: str) -> bool:
+def _accepted(step: CompiledBranch, name: str) -> bool:
     return step.accepts is None or name in step.accepts
 
 
@@ -389,7 +389,7 @@ def check_fired(
     named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
     again = True
 
-    def claims(step: CompiledStep) -> None:
+    def claims(step: CompiledBranch) -> None:
         """What the log claims of the branch, checked as soon as it is chosen."""
         if again and any(
             v is None and n not in step.clear for n, v in changes.items() if n not in given
@@ -596,7 +596,7 @@ class _Run:
         if cp is None or case is None:
             return
         for event in pending:
-            case = _apply(self.calendars, cp, case, event)
+            case = apply_event(self.calendars, cp, case, event)
         self.case = case
         self.verified += len(pending)
 
