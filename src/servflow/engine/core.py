@@ -270,13 +270,13 @@ class Engine:
             case = due.case
         else:
             due = None
-        steps = branches_from(cp, case, trigger)
-        allowed = [s for s in steps if actor.roles & s.roles]
+        branches = branches_from(cp, case, trigger)
+        allowed = [s for s in branches if actor.roles & s.roles]
         if not allowed:
             # Before the data and the guards: an actor with no part in this step learns
             # nothing about the case's data from the answer.
             roles = sorted(
-                {r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
+                {r for s in branches for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
             )
             raise Rejected(
                 "forbidden",
@@ -289,7 +289,7 @@ class Engine:
         # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
         changes = validate_data(cp, allowed[0], given, case.data)
-        decided = decide(cp, case, steps, changes, at=at, actor=actor, given=given)
+        decided = decide(cp, case, branches, changes, at=at, actor=actor, given=given)
         assert decided is not None  # a person's step is taken or rejected
         event, new_case = stamped(self.calendars, cp, case, decided.event)
         effects = decided.effects
@@ -310,12 +310,19 @@ class Engine:
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
             try:
-                steps = branches_from(cp, case, trigger)
-                step = choose_branch(
-                    cp, steps, case.data, case.state, trigger, case.escalation_level
+                branches = branches_from(cp, case, trigger)
+                branch = choose_branch(
+                    cp, branches, case.data, case.state, trigger, case.escalation_level
                 )
                 authorise(
-                    cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
+                    cp,
+                    branches,
+                    branch,
+                    actor,
+                    case.data,
+                    case.state,
+                    trigger,
+                    case.escalation_level,
                 )
             except Rejected as exc:
                 result.append(
@@ -324,8 +331,8 @@ class Engine:
                     )
                 )
                 continue
-            needs = tuple(n for n in step.requires if case.data.get(n) is None)
-            result.append(Availability(trigger=trigger, allowed=True, to=step.to, needs=needs))
+            needs = tuple(n for n in branch.requires if case.data.get(n) is None)
+            result.append(Availability(trigger=trigger, allowed=True, to=branch.to, needs=needs))
         return tuple(result)
 
     def advance(self, case: Case, *, at: datetime) -> Outcome:

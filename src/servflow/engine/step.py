@@ -66,7 +66,7 @@ class Decided:
 def decide(
     cp: CompiledProcedure,
     case: Case | None,
-    steps: tuple[CompiledBranch, ...],
+    branches: tuple[CompiledBranch, ...],
     changes: dict[str, Any],
     *,
     at: datetime,
@@ -76,7 +76,7 @@ def decide(
     case_id: str = "",
     claims: Callable[[CompiledBranch], None] | None = None,
 ) -> Decided | None:
-    """Decide which of ``steps`` (the branches of one trigger from the case's state) is
+    """Decide which of ``branches`` (the branches of one trigger from the case's state) is
     taken with ``changes`` (stored values, as the data's validation gives them), and
     build its event.
 
@@ -86,7 +86,7 @@ def decide(
     hold one of its roles at the case's escalation level, within its authority; its
     required fields must have values and the procedure's invariants must hold after it.
     The first rule that fails raises :class:`Rejected`. Opening a case (``case`` None,
-    ``steps`` the start alone, ``case_id`` its id) checks who may open it before its
+    ``branches`` the start alone, ``case_id`` its id) checks who may open it before its
     condition, as it always has. ``claims``, if given, is called with the branch as soon as
     it is chosen, before its other rules: a replay checks there what its log claims of the
     branch, so a log is refuted for the first thing wrong in the order ``fire`` checks.
@@ -98,20 +98,22 @@ def decide(
     """
     if case is None:
         assert actor is not None
-        return _opened(cp, steps[0], changes, at, actor, case_id)
-    trigger = steps[0].trigger
+        return _opened(cp, branches[0], changes, at, actor, case_id)
+    trigger = branches[0].trigger
     state, level = case.state, case.escalation_level
     merged = {**case.data, **changes}
     if actor is not None:
-        step = choose_branch(cp, steps, merged, state, trigger, level)
+        branch = choose_branch(cp, branches, merged, state, trigger, level)
         if claims is not None:
-            claims(step)
-        return _built(cp, case, steps, step, changes, merged, given, at, actor, time_limit)
-    for step in steps:
+            claims(branch)
+        return _built(cp, case, branches, branch, changes, merged, given, at, actor, time_limit)
+    for branch in branches:
         try:
-            if step.guard is not None and not holds(cp, step.guard, merged, state, trigger, level):
+            if branch.guard is not None and not holds(
+                cp, branch.guard, merged, state, trigger, level
+            ):
                 continue
-            return _built(cp, case, steps, step, changes, merged, given, at, None, time_limit)
+            return _built(cp, case, branches, branch, changes, merged, given, at, None, time_limit)
         except Rejected:
             continue  # the clock passes over a branch whose rules do not all hold
     return None
@@ -120,8 +122,8 @@ def decide(
 def _built(
     cp: CompiledProcedure,
     case: Case,
-    steps: tuple[CompiledBranch, ...],
-    step: CompiledBranch,
+    branches: tuple[CompiledBranch, ...],
+    branch: CompiledBranch,
     changes: dict[str, Any],
     merged: dict[str, Any],
     given: Collection[str],
@@ -130,22 +132,22 @@ def _built(
     time_limit: str | None,
 ) -> Decided:
     """The rules after the branch is chosen, then the event: see :func:`decide`."""
-    trigger, level = step.trigger, case.escalation_level
-    if step.clear:
+    trigger, level = branch.trigger, case.escalation_level
+    if branch.clear:
         # Copies: the clock may pass over this branch for the next one.
         changes, merged = dict(changes), dict(merged)
-        for name in step.clear:
+        for name in branch.clear:
             if name not in given and merged.get(name) is not None:
                 merged[name] = None
                 changes[name] = None
     role = (
         None
         if actor is None
-        else authorise(cp, steps, step, actor, merged, case.state, trigger, level)
+        else authorise(cp, branches, branch, actor, merged, case.state, trigger, level)
     )
-    check_requires(cp, step, merged)
-    check_invariants(cp, merged, step.to, trigger, level)
-    detail = event_detail(cp, steps, step, case)
+    check_requires(cp, branch, merged)
+    check_invariants(cp, merged, branch.to, trigger, level)
+    detail = event_detail(cp, branches, branch, case)
     values: dict[str, Any] = {
         "at": at,
         "kind": "fired" if actor is not None else "auto_fired",
@@ -153,7 +155,7 @@ def _built(
         "actor": actor.id if actor is not None else SYSTEM_ACTOR,
         "role": role,
         "source": case.state,
-        "target": step.to,
+        "target": branch.to,
         "changes": changes,
     }
     if time_limit is not None:
@@ -161,7 +163,7 @@ def _built(
         detail = {"time_limit": time_limit, **detail}
     values["detail"] = detail
     event = _case_event(case, values)
-    return Decided(step, event)
+    return Decided(branch, event)
 
 
 def _opened(
@@ -207,21 +209,21 @@ def _opened(
 
 
 def event_detail(
-    cp: CompiledProcedure, steps: tuple[CompiledBranch, ...], step: CompiledBranch, case: Case
+    cp: CompiledProcedure, branches: tuple[CompiledBranch, ...], branch: CompiledBranch, case: Case
 ) -> dict[str, Any]:
     """What an event records beyond its move: which branch, and a raised level."""
     detail: dict[str, Any] = {}
-    if len(steps) > 1:
-        detail["branch"] = step.index
-    if step.spec.escalates:
+    if len(branches) > 1:
+        detail["branch"] = branch.index
+    if branch.spec.escalates:
         detail["escalation_level"] = cp.raised_level(case.escalation_level)
     return detail
 
 
-def effects_of(step: CompiledBranch, event: Event) -> tuple[Effect, ...]:
+def effects_of(branch: CompiledBranch, event: Event) -> tuple[Effect, ...]:
     out: list[Effect] = []
     case_id = event.case_id
-    for spec in step.spec.effects:
+    for spec in branch.spec.effects:
         if spec.notify is not None:
             out.append(
                 _effect(
