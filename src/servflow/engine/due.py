@@ -69,9 +69,9 @@ def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetim
             events.append(event)
         effects.extend(new_effects)
         # An automatic transition runs after the breach that asked for it.
-        for step in _actions_of(limit, new_events[0]):
-            if step.fire is not None:
-                fired = _auto_fire(cp, case, step.fire, moment, limit.name)
+        for action in _actions_of(limit, new_events[0]):
+            if action.fire is not None:
+                fired = _auto_fire(cp, case, action.fire, moment, limit.name)
                 if fired is not None:
                     event, case = stamped(calendars, cp, case, fired.event)
                     events.append(event)
@@ -126,11 +126,11 @@ def _due_events(
         )
         return [event], effects
     if isinstance(due, ActionDue):
-        steps = [limit.breach_actions[due.index]]
+        actions = [limit.breach_actions[due.index]]
     else:
-        steps = [s for s in limit.breach_actions if s.after is None]
-    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
-    raise_by = sum(1 for s in steps if s.escalate)
+        actions = [s for s in limit.breach_actions if s.after is None]
+    detail = flagged(timer, {"steps": [s.index for s in actions], "cycle": timer.cycle})
+    raise_by = sum(1 for s in actions if s.escalate)
     if raise_by:
         detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
     effects.extend(
@@ -144,7 +144,7 @@ def _due_events(
             time_limit=limit.name,
             detail={"breach": True},
         )
-        for s in steps
+        for s in actions
         if s.notify is not None
     )
     kind = "breach_step" if isinstance(due, ActionDue) else "breached"
@@ -159,10 +159,10 @@ def _auto_fire(
     Only from a state the trigger leaves, on an open case; the procedure authorises it
     (no role is checked), and a branch that fails any other rule is not taken.
     """
-    steps = cp.table.get((trigger, case.state))
-    if not steps or case.state in cp.finals:
+    branches = cp.table.get((trigger, case.state))
+    if not branches or case.state in cp.finals:
         return None
-    return decide(cp, case, steps, {}, at=at, actor=None, time_limit=limit)
+    return decide(cp, case, branches, {}, at=at, actor=None, time_limit=limit)
 
 
 def replanned_event(

@@ -122,10 +122,10 @@ def _plan(calendars: Calendars, limit: CompiledLimit, w: W, now: datetime) -> No
                 w.next_at, w.next_action = moment, WarnDue(pct)
             break
     else:
-        for step in limit.breach_actions:
-            if step.after is not None and step.index not in w.actions_done:
-                moment = cal.add(breached, step.after)
-                w.next_at, w.next_action = max(moment, resumed), ActionDue(step.index)
+        for action in limit.breach_actions:
+            if action.after is not None and action.index not in w.actions_done:
+                moment = cal.add(breached, action.after)
+                w.next_at, w.next_action = max(moment, resumed), ActionDue(action.index)
                 break
     if w.next_at is not None and w.next_at < now:
         w.next_at = now
