@@ -100,7 +100,7 @@ def test_cases_survive_a_json_round_trip(proc_id, data):
 @given(data=st.data())
 def test_only_permitted_roles_change_a_case(proc_id, data):
     proc = ENGINE.procedure(proc_id)
-    compiled = ENGINE.compiled(proc_id)
+    compiled = ENGINE._compiled(proc_id)
 
     def check(case, step, actor, rejected, out):
         if out is None:

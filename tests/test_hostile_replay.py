@@ -73,7 +73,7 @@ def tampered(case: dict[str, Any]) -> list[Any]:
 
 
 def _expected(case: dict[str, Any]) -> str:
-    digest = engines()["repair"].compiled("repair").digest
+    digest = engines()["repair"]._compiled("repair").digest
     pattern = engines()["repair"].procedure("repair").fields["phone"].pattern
     return case["problem"].replace("{digest}", digest).replace("{phone_pattern}", str(pattern))
 

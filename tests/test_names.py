@@ -178,27 +178,26 @@ def test_a_timer_names_the_breach_actions_done_and_stores_them_as_steps_done():
         assert timer.steps_done == (0, 2)
 
 
-def test_the_former_internal_names_still_reach_the_same_objects():
-    # The engine's step modules import these by their former names until they switch;
-    # none of them is in a module's __all__.
+def test_the_former_internal_names_are_gone_and_the_new_ones_are_not_exported():
+    # The engine's modules switched to these names; the former ones went with the last
+    # caller, so that no module can reach the same object by two names.
     import servflow.engine.case as case
     import servflow.engine.compiled as compiled
     import servflow.engine.limits as limits
 
-    assert case.trusted is case._trusted
-    assert case.case_event is case._case_event
-    assert case.effect is case._effect
-    assert compiled.CompiledStep is compiled.CompiledBranch
-    assert limits.BreachStep is limits.CompiledBreachAction
-    assert limits.StepDue is limits.ActionDue
-    for module, old in [
-        (case, "trusted"),
-        (compiled, "CompiledStep"),
-        (limits, "BreachStep"),
-        (limits, "StepDue"),
+    for module, old, new in [
+        (case, "trusted", "_trusted"),
+        (case, "case_event", "_case_event"),
+        (case, "effect", "_effect"),
+        (compiled, "CompiledStep", "CompiledBranch"),
+        (limits, "BreachStep", "CompiledBreachAction"),
+        (limits, "StepDue", "ActionDue"),
     ]:
+        assert not hasattr(module, old), old
+        assert hasattr(module, new), new
         assert old not in module.__all__
-    limits_of_repair = servflow.Engine.standard().compiled("repair").limits
+    assert not hasattr(servflow.Engine, "compiled")
+    limits_of_repair = servflow.Engine.standard()._compiled("repair").limits
     assert any(limit.breach_actions for limit in limits_of_repair)
     for limit in limits_of_repair:
-        assert limit.steps is limit.breach_actions
+        assert not hasattr(limit, "steps")

@@ -160,7 +160,7 @@ def _replayable(engine: Engine, events: list[Event]) -> tuple[Case, list[Event]]
     """Play ``events`` again through the public API; returns the case and what it wrote."""
     first = events[0]
     proc = engine.procedure(first.procedure, first.procedure_version)
-    cp = engine.compiled(first.procedure, first.procedure_version)
+    cp = engine._compiled(first.procedure, first.procedure_version)
     accepts = proc.start.accepts
     data = {k: v for k, v in first.changes.items() if accepts is None or k in accepts}
     # A default missing from the opening was cleared by the caller.

@@ -344,11 +344,3 @@ def _trusted(cls: type[M], values: dict[str, Any]) -> M:
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
-
-
-# The names the engine's modules imported these by before they were marked private; not
-# part of any public surface (no ``__all__`` lists them). They go once every caller in the
-# engine uses the private names.
-trusted = _trusted
-case_event = _case_event
-effect = _effect

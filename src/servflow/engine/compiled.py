@@ -170,8 +170,3 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),
     )
-
-
-# The name the engine's step modules (core, rules, verify) import this by, from before a
-# branch was named as such; not in __all__. It goes when they use the new name.
-CompiledStep = CompiledBranch

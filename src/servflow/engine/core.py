@@ -34,7 +34,7 @@ answers the calls; it decides nothing itself.
 
 Every accepted step returns one audit :class:`Event` per change; applying those events in
 order (:meth:`Engine.replay`) rebuilds the same case, timers included, because live
-processing and replay share one function, :func:`servflow.engine.step._apply`. Replay
+processing and replay share one function, :func:`servflow.engine.step.apply_event`. Replay
 trusts no event: each is first decided again by the same function and time limits
 (:mod:`servflow.engine.verify`).
 """
@@ -73,8 +73,8 @@ from servflow.engine.registry import (
 )
 from servflow.engine.rules import (
     authorise,
+    branches_from,
     choose_branch,
-    steps_from,
     validate_data,
 )
 from servflow.engine.step import decide, stamped
@@ -115,7 +115,7 @@ class Engine:
         ``checker`` returns the static problems of one procedure; without it the
         procedures must come checked (the loader's, whose checks are the same).
         """
-        self._compiled: dict[tuple[str, int], CompiledProcedure] = {}
+        self._versions: dict[tuple[str, int], CompiledProcedure] = {}
         self._latest: dict[str, int] = {}
         self.calendars: dict[str, Calendar] = {BUILT_IN_CALENDAR: ALWAYS}
         for name, spec in (calendars or {}).items():
@@ -146,7 +146,7 @@ class Engine:
             if diags:
                 problems.extend(diags)
                 continue
-            self._compiled[key] = compile_procedure(proc, digest_of(proc))
+            self._versions[key] = compile_procedure(proc, digest_of(proc))
             self._latest[proc.id] = max(self._latest.get(proc.id, 0), proc.version)
         if problems:
             raise DefinitionError(problems)
@@ -164,16 +164,14 @@ class Engine:
 
     def procedure(self, procedure_id: str, version: int | None = None) -> Procedure:
         """The validated model of a procedure (its latest version unless one is named)."""
-        return self._get(procedure_id, version).procedure
+        return self._compiled(procedure_id, version).procedure
 
     def procedures(self) -> list[Procedure]:
         """Every procedure version held, sorted by id and version."""
-        return [self._compiled[k].procedure for k in sorted(self._compiled)]
+        return [self._versions[k].procedure for k in sorted(self._versions)]
 
-    def compiled(self, procedure_id: str, version: int | None = None) -> CompiledProcedure:
-        return self._get(procedure_id, version)
-
-    def _get(self, procedure_id: str, version: int | None) -> CompiledProcedure:
+    def _compiled(self, procedure_id: str, version: int | None = None) -> CompiledProcedure:
+        """The compiled version (the latest unless one is named): the engine's own lookup."""
         if not isinstance(procedure_id, str):
             raise TypeError(f"a procedure id is text, not {type(procedure_id).__name__}")
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
@@ -185,7 +183,7 @@ class Engine:
                 )
             version = self._latest[procedure_id]
         try:
-            return self._compiled[(procedure_id, version)]
+            return self._versions[(procedure_id, version)]
         except KeyError:
             shown = version if -(10**9) < version < 10**9 else "of that number"
             raise KeyError(f"procedure {procedure_id!r} has no version {shown}") from None
@@ -200,7 +198,7 @@ class Engine:
 
     def _pinned(self, procedure: str, version: int, digest: str, what: str) -> CompiledProcedure:
         """The compiled version a case or log is pinned to, with the very same content."""
-        cp = self._get(procedure, version)
+        cp = self._compiled(procedure, version)
         if cp.digest != digest:
             message = (
                 f"{what} was made with {procedure} v{version} of digest {digest}, but this "
@@ -227,7 +225,7 @@ class Engine:
     ) -> Outcome:
         """Open a case. ``case_id`` defaults to a digest of the opening event."""
         check_arguments(at, actor, data, case_id=case_id)
-        cp = self._get(procedure_id, version)
+        cp = self._compiled(procedure_id, version)
         changes = validate_data(cp, cp.start, dict(data or {}), cp.defaults)
         if case_id is None:
             case_id = _derived_id(cp.procedure.id, actor.id, at, {**cp.defaults, **changes})
@@ -272,13 +270,13 @@ class Engine:
             case = due.case
         else:
             due = None
-        steps = steps_from(cp, case, trigger)
-        allowed = [s for s in steps if actor.roles & s.roles]
+        branches = branches_from(cp, case, trigger)
+        allowed = [s for s in branches if actor.roles & s.roles]
         if not allowed:
             # Before the data and the guards: an actor with no part in this step learns
             # nothing about the case's data from the answer.
             roles = sorted(
-                {r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
+                {r for s in branches for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
             )
             raise Rejected(
                 "forbidden",
@@ -291,7 +289,7 @@ class Engine:
         # Data is validated against the first branch whose roles the actor holds; the
         # `accepts` lists of the branches of one trigger normally agree.
         changes = validate_data(cp, allowed[0], given, case.data)
-        decided = decide(cp, case, steps, changes, at=at, actor=actor, given=given)
+        decided = decide(cp, case, branches, changes, at=at, actor=actor, given=given)
         assert decided is not None  # a person's step is taken or rejected
         event, new_case = stamped(self.calendars, cp, case, decided.event)
         effects = decided.effects
@@ -312,12 +310,19 @@ class Engine:
         result: list[Availability] = []
         for trigger in cp.procedure.transitions:
             try:
-                steps = steps_from(cp, case, trigger)
-                step = choose_branch(
-                    cp, steps, case.data, case.state, trigger, case.escalation_level
+                branches = branches_from(cp, case, trigger)
+                branch = choose_branch(
+                    cp, branches, case.data, case.state, trigger, case.escalation_level
                 )
                 authorise(
-                    cp, steps, step, actor, case.data, case.state, trigger, case.escalation_level
+                    cp,
+                    branches,
+                    branch,
+                    actor,
+                    case.data,
+                    case.state,
+                    trigger,
+                    case.escalation_level,
                 )
             except Rejected as exc:
                 result.append(
@@ -326,8 +331,8 @@ class Engine:
                     )
                 )
                 continue
-            needs = tuple(n for n in step.requires if case.data.get(n) is None)
-            result.append(Availability(trigger=trigger, allowed=True, to=step.to, needs=needs))
+            needs = tuple(n for n in branch.requires if case.data.get(n) is None)
+            result.append(Availability(trigger=trigger, allowed=True, to=branch.to, needs=needs))
         return tuple(result)
 
     def advance(self, case: Case, *, at: datetime) -> Outcome:

@@ -12,8 +12,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from servflow.engine.case import Case, Effect, Event, Outcome, TimerState, case_event, effect
-from servflow.engine.limits import BreachStep, CompiledLimit, Due, StepDue, WarnDue, parse_due
+from servflow.engine.case import Case, Effect, Event, Outcome, TimerState, _case_event, _effect
+from servflow.engine.limits import (
+    ActionDue,
+    CompiledBreachAction,
+    CompiledLimit,
+    Due,
+    WarnDue,
+    parse_due,
+)
 from servflow.engine.provisional import (
     PUBLICATIONS,
     Calendars,
@@ -21,7 +28,7 @@ from servflow.engine.provisional import (
     publications_of,
     published_further,
 )
-from servflow.engine.step import SYSTEM_ACTOR, Decided, _apply, decide, stamped
+from servflow.engine.step import SYSTEM_ACTOR, Decided, apply_event, decide, stamped
 
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledProcedure
@@ -62,9 +69,9 @@ def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetim
             events.append(event)
         effects.extend(new_effects)
         # An automatic transition runs after the breach that asked for it.
-        for step in _steps_of(limit, new_events[0]):
-            if step.fire is not None:
-                fired = _auto_fire(cp, case, step.fire, moment, limit.name)
+        for action in _actions_of(limit, new_events[0]):
+            if action.fire is not None:
+                fired = _auto_fire(cp, case, action.fire, moment, limit.name)
                 if fired is not None:
                     event, case = stamped(calendars, cp, case, fired.event)
                     events.append(event)
@@ -72,8 +79,8 @@ def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetim
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
 
 
-def _steps_of(limit: CompiledLimit, event: Event) -> list[BreachStep]:
-    return [limit.steps[i] for i in event.detail.get("steps", ())]
+def _actions_of(limit: CompiledLimit, event: Event) -> list[CompiledBreachAction]:
+    return [limit.breach_actions[i] for i in event.detail.get("steps", ())]
 
 
 def _due_events(
@@ -95,7 +102,7 @@ def _due_events(
     effects: list[Effect] = []
     if isinstance(due, WarnDue):
         key = due.percent.basis_points
-        event = case_event(
+        event = _case_event(
             case,
             dict(
                 kind="warned",
@@ -106,7 +113,7 @@ def _due_events(
             ),
         )
         effects.extend(
-            effect(
+            _effect(
                 "notify",
                 case.id,
                 moment,
@@ -118,16 +125,16 @@ def _due_events(
             for role in limit.warn_notify
         )
         return [event], effects
-    if isinstance(due, StepDue):
-        steps = [limit.steps[due.index]]
+    if isinstance(due, ActionDue):
+        actions = [limit.breach_actions[due.index]]
     else:
-        steps = [s for s in limit.steps if s.after is None]
-    detail = flagged(timer, {"steps": [s.index for s in steps], "cycle": timer.cycle})
-    raise_by = sum(1 for s in steps if s.escalate)
+        actions = [s for s in limit.breach_actions if s.after is None]
+    detail = flagged(timer, {"steps": [s.index for s in actions], "cycle": timer.cycle})
+    raise_by = sum(1 for s in actions if s.escalate)
     if raise_by:
         detail["escalation_level"] = cp.raised_level(case.escalation_level, raise_by)
     effects.extend(
-        effect(
+        _effect(
             "notify",
             case.id,
             moment,
@@ -137,11 +144,11 @@ def _due_events(
             time_limit=limit.name,
             detail={"breach": True},
         )
-        for s in steps
+        for s in actions
         if s.notify is not None
     )
-    kind = "breach_step" if isinstance(due, StepDue) else "breached"
-    return [case_event(case, dict(kind=kind, detail=detail, **common))], effects
+    kind = "breach_step" if isinstance(due, ActionDue) else "breached"
+    return [_case_event(case, dict(kind=kind, detail=detail, **common))], effects
 
 
 def _auto_fire(
@@ -152,10 +159,10 @@ def _auto_fire(
     Only from a state the trigger leaves, on an open case; the procedure authorises it
     (no role is checked), and a branch that fails any other rule is not taken.
     """
-    steps = cp.table.get((trigger, case.state))
-    if not steps or case.state in cp.finals:
+    branches = cp.table.get((trigger, case.state))
+    if not branches or case.state in cp.finals:
         return None
-    return decide(cp, case, steps, {}, at=at, actor=None, time_limit=limit)
+    return decide(cp, case, branches, {}, at=at, actor=None, time_limit=limit)
 
 
 def replanned_event(
@@ -179,8 +186,8 @@ def replanned_event(
         "target": case.state,
         "time_limit": limit,
     }
-    plain = case_event(case, dict(values))
-    after = _apply(calendars, cp, case, plain)
+    plain = _case_event(case, dict(values))
+    after = apply_event(calendars, cp, case, plain)
     new = after.timers[limit]
     values["detail"] = {
         "cycle": timer.cycle,
@@ -195,7 +202,7 @@ def replanned_event(
     recorded = publications_of(calendars, case, after, plain)
     if recorded:
         values["detail"][PUBLICATIONS] = recorded
-    return case_event(case, values), after
+    return _case_event(case, values), after
 
 
 def _iso(value: date | None) -> str | None:

@@ -181,11 +181,6 @@ class CompiledLimit:
     warn_notify: tuple[str, ...]
     breach_actions: tuple[CompiledBreachAction, ...]
 
-    @property
-    def steps(self) -> tuple[CompiledBreachAction, ...]:
-        """The former name of ``breach_actions``, still read by the clock's module."""
-        return self.breach_actions
-
 
 def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
     out: list[CompiledLimit] = []
@@ -248,8 +243,7 @@ class Clock:
     """
 
     calendar: str
-    # The timer's `within`, under its stored key: the clock's module builds clocks by it.
-    target: str
+    within: str
     started_at: datetime
     budget_seconds: int
     cycle: int = 1
@@ -263,8 +257,7 @@ class Clock:
     due_at: datetime | None = None
     warnings: tuple[Percent, ...] = ()
     breached_at: datetime | None = None
-    # The timer's `actions_done`, under its stored key, as `target` above.
-    steps_done: tuple[int, ...] = ()
+    actions_done: tuple[int, ...] = ()
     fixed: bool = False
     next_at: datetime | None = None
     next_action: Due | None = None
@@ -291,7 +284,7 @@ class Clock:
             "cycle": self.cycle,
             "status": self.status,
             "calendar": self.calendar,
-            "within": self.target,
+            "within": self.within,
             "started_at": self.started_at,
             "budget_seconds": self.budget_seconds,
             "elapsed_seconds": self.elapsed_seconds,
@@ -303,7 +296,7 @@ class Clock:
             "due_at": self.due_at,
             "warnings": tuple([p.basis_points for p in self.warnings]) if self.warnings else (),
             "breached_at": self.breached_at,
-            "actions_done": self.steps_done,
+            "actions_done": self.actions_done,
             "fixed": self.fixed,
             "next_at": self.next_at,
             "next_action": due_text(self.next_action),
@@ -334,17 +327,9 @@ class Clock:
         )
 
 
-# The names the clock's module (timing) imports these by, from before breach actions were
-# named as such; not in __all__. They go when timing uses the new names.
-BreachStep = CompiledBreachAction
-StepDue = ActionDue
-
 # Clock's fields are TimerState's (in Clock's order): one C-level attrgetter reads them
-# (a comprehension of getattr cost more than the rest of the conversion). The clock's
-# `target` is the timer's `within` and `steps_done` its `actions_done`: the clock's module
-# still uses the stored names.
-_TIMER_NAMES = {"target": "within", "steps_done": "actions_done"}
-_FIELDS = tuple(_TIMER_NAMES.get(f.name, f.name) for f in fields(Clock))
+# (a comprehension of getattr cost more than the rest of the conversion).
+_FIELDS = tuple(f.name for f in fields(Clock))
 assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
 _new_timer = TimerState.__new__
 _read_fields = attrgetter(*_FIELDS)

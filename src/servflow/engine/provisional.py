@@ -16,7 +16,7 @@ the publication records it, per calendar, in ``detail["publications"]``
 (:func:`~servflow.engine.step.stamped`, :func:`publications_of`): an event that planned or re-planned a timer
 reaching past the end, that touched a timer at a moment past it, or that was processed
 while a timer was provisional (the host's decision to re-plan, and the clock events of
-that timer, depend on its publication). :func:`~servflow.engine.step._apply` applies an
+that timer, depend on its publication). :func:`~servflow.engine.step.apply_event` applies an
 event in the engine's calendars viewed as of what it records (:func:`viewed`,
 :meth:`~servflow.engine.calendar.Calendar.as_published`), so live processing and replay
 compute it in the very calendar its host had. An event that records nothing is computed

@@ -13,22 +13,22 @@ from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.case import Actor, Case
-from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import EvaluationError, Rejected
 
 __all__ = [
     "authorise",
+    "branches_from",
     "check_invariants",
     "check_requires",
     "choose_branch",
     "holds",
-    "steps_from",
     "validate_data",
 ]
 
 
-def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledStep, ...]:
+def branches_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[CompiledBranch, ...]:
     if case.state in cp.finals:
         raise Rejected(
             "final_state",
@@ -36,8 +36,8 @@ def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[Compile
             state=case.state,
             trigger=trigger,
         )
-    steps = cp.table.get((trigger, case.state))
-    if steps is None:
+    branches = cp.table.get((trigger, case.state))
+    if branches is None:
         if trigger not in cp.procedure.transitions:
             raise Rejected(
                 "unknown_trigger",
@@ -54,12 +54,12 @@ def steps_from(cp: CompiledProcedure, case: Case, trigger: str) -> tuple[Compile
             state=case.state,
             allowed_from=list(cp.sources.get(trigger, ())),
         )
-    return steps
+    return branches
 
 
 def validate_data(
     cp: CompiledProcedure,
-    step: CompiledStep,
+    branch: CompiledBranch,
     given: Mapping[str, Any],
     current: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -72,20 +72,20 @@ def validate_data(
                 "invalid_data",
                 f"unknown field {name!r}" + did_you_mean(name, fields),
                 field=name,
-                trigger=step.trigger,
+                trigger=branch.trigger,
             )
-        if step.accepts is not None and name not in step.accepts:
+        if branch.accepts is not None and name not in branch.accepts:
             raise Rejected(
                 "invalid_data",
-                f"{step.trigger!r} does not accept field {name!r}; it accepts {', '.join(sorted(step.accepts)) or 'none'}",
+                f"{branch.trigger!r} does not accept field {name!r}; it accepts {', '.join(sorted(branch.accepts)) or 'none'}",
                 field=name,
-                trigger=step.trigger,
+                trigger=branch.trigger,
             )
         try:
             stored = normalise(spec, value)
         except FieldValueError as exc:
             raise Rejected(
-                "invalid_data", f"field {name!r}: {exc}", field=name, trigger=step.trigger
+                "invalid_data", f"field {name!r}: {exc}", field=name, trigger=branch.trigger
             ) from None
         if stored != current.get(name):
             changes[name] = stored
@@ -94,24 +94,24 @@ def validate_data(
 
 def choose_branch(
     cp: CompiledProcedure,
-    steps: tuple[CompiledStep, ...],
+    branches: tuple[CompiledBranch, ...],
     data: Mapping[str, Any],
     state: str,
     trigger: str,
     level: int,
-) -> CompiledStep:
+) -> CompiledBranch:
     failure: Rejected | None = None
-    for step in steps:
-        if step.guard is None:
-            return step
+    for branch in branches:
+        if branch.guard is None:
+            return branch
         try:
-            if holds(cp, step.guard, data, state, trigger, level):
-                return step
+            if holds(cp, branch.guard, data, state, trigger, level):
+                return branch
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc
-    if failure is not None and len(steps) == 1:
+    if failure is not None and len(branches) == 1:
         raise failure
-    guards = [s.guard.source for s in steps if s.guard is not None]
+    guards = [s.guard.source for s in branches if s.guard is not None]
     raise Rejected(
         "guard_failed",
         f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
@@ -142,24 +142,24 @@ def holds(
 
 def authorise(
     cp: CompiledProcedure,
-    steps: Sequence[CompiledStep],
-    step: CompiledStep,
+    branches: Sequence[CompiledBranch],
+    branch: CompiledBranch,
     actor: Actor,
     data: Mapping[str, Any],
     state: str,
     trigger: str,
     level: int,
 ) -> str:
-    held = actor.roles & step.roles
+    held = actor.roles & branch.roles
     if not held:
         raise Rejected(
             "forbidden",
-            f"{trigger!r} needs one of the roles {', '.join(step.roles_by_rank)}",
+            f"{trigger!r} needs one of the roles {', '.join(branch.roles_by_rank)}",
             trigger=trigger,
-            roles=list(step.roles_by_rank),
+            roles=list(branch.roles_by_rank),
             actor=actor.id,
         )
-    if step.spec.follows_escalation and cp.procedure.escalation:
+    if branch.spec.follows_escalation and cp.procedure.escalation:
         ladder = cp.procedure.escalation
         needed = cp.ranks[ladder[min(level, len(ladder) - 1)]]
         held = frozenset(r for r in held if cp.ranks.get(r, 0) >= needed)
@@ -169,24 +169,26 @@ def authorise(
                 f"the case is escalated to level {level} ({ladder[min(level, len(ladder) - 1)]}); "
                 f"{trigger!r} now needs rank {needed} or above",
                 trigger=trigger,
-                roles=[r for r in step.roles_by_rank if cp.ranks.get(r, 0) >= needed],
+                roles=[r for r in branch.roles_by_rank if cp.ranks.get(r, 0) >= needed],
                 actor=actor.id,
                 escalation_level=level,
             )
     failed: list[str] = []
-    for role in step.roles_by_rank:
+    for role in branch.roles_by_rank:
         if role not in held:
             continue
-        limit = step.authority.get(role)
+        limit = branch.authority.get(role)
         if limit is None or holds(cp, limit, data, state, trigger, level):
             return role
         failed.append(limit.source)
     could = [
         r
-        for r in step.roles_by_rank
+        for r in branch.roles_by_rank
         if r not in held
         and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
-        and (r not in step.authority or holds(cp, step.authority[r], data, state, trigger, level))
+        and (
+            r not in branch.authority or holds(cp, branch.authority[r], data, state, trigger, level)
+        )
     ]
     raise Rejected(
         "beyond_authority",
@@ -199,15 +201,15 @@ def authorise(
     )
 
 
-def check_requires(cp: CompiledProcedure, step: CompiledStep, data: Mapping[str, Any]) -> None:
-    missing = [n for n in step.requires if data.get(n) is None or data.get(n) == ""]
+def check_requires(cp: CompiledProcedure, branch: CompiledBranch, data: Mapping[str, Any]) -> None:
+    missing = [n for n in branch.requires if data.get(n) is None or data.get(n) == ""]
     if missing:
         raise Rejected(
             "invalid_data",
-            f"{step.trigger!r} requires {', '.join(missing)}",
+            f"{branch.trigger!r} requires {', '.join(missing)}",
             field=missing[0],
             missing=missing,
-            trigger=step.trigger,
+            trigger=branch.trigger,
         )
 
 

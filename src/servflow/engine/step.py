@@ -9,10 +9,10 @@ trigger (``Engine.fire``), the clock takes an automatic step a breach asks for
 transitions with the same code. The rules themselves live in
 :mod:`servflow.engine.rules`; the order they apply in lives here.
 
-Live processing and replay also share the building: :func:`_apply` turns (case, event)
+Live processing and replay also share the building: :func:`apply_event` turns (case, event)
 into the next case, timers included, in the calendars as published through what the
 event records; :func:`stamped` applies an event the engine built and records those
-publications; :func:`_effects` and :func:`_detail` give a step's effects and the detail
+publications; :func:`effects_of` and :func:`event_detail` give a step's effects and the detail
 its event records.
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from servflow.engine.case import Actor, Case, Effect, Event, case_event, effect, trusted
-from servflow.engine.compiled import CompiledProcedure, CompiledStep
+from servflow.engine.case import Actor, Case, Effect, Event, _case_event, _effect, _trusted
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
 from servflow.engine.rules import (
     authorise,
@@ -36,7 +36,15 @@ from servflow.engine.rules import (
 from servflow.engine.timing import timers_after
 from servflow.errors import Rejected
 
-__all__ = ["SYSTEM_ACTOR", "Decided", "_apply", "_detail", "_effects", "decide", "stamped"]
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Decided",
+    "apply_event",
+    "decide",
+    "effects_of",
+    "event_detail",
+    "stamped",
+]
 
 #: The actor the clock's events name: the procedure itself authorises what it does.
 SYSTEM_ACTOR = "servflow"
@@ -46,19 +54,19 @@ SYSTEM_ACTOR = "servflow"
 class Decided:
     """A step decided: the branch taken and its event (not yet applied)."""
 
-    branch: CompiledStep
+    branch: CompiledBranch
     event: Event
 
     @property
     def effects(self) -> tuple[Effect, ...]:
         """The effects the step asks for (built on demand: a replay needs none)."""
-        return _effects(self.branch, self.event)
+        return effects_of(self.branch, self.event)
 
 
 def decide(
     cp: CompiledProcedure,
     case: Case | None,
-    steps: tuple[CompiledStep, ...],
+    branches: tuple[CompiledBranch, ...],
     changes: dict[str, Any],
     *,
     at: datetime,
@@ -66,9 +74,9 @@ def decide(
     given: Collection[str] = (),
     time_limit: str | None = None,
     case_id: str = "",
-    claims: Callable[[CompiledStep], None] | None = None,
+    claims: Callable[[CompiledBranch], None] | None = None,
 ) -> Decided | None:
-    """Decide which of ``steps`` (the branches of one trigger from the case's state) is
+    """Decide which of ``branches`` (the branches of one trigger from the case's state) is
     taken with ``changes`` (stored values, as the data's validation gives them), and
     build its event.
 
@@ -78,7 +86,7 @@ def decide(
     hold one of its roles at the case's escalation level, within its authority; its
     required fields must have values and the procedure's invariants must hold after it.
     The first rule that fails raises :class:`Rejected`. Opening a case (``case`` None,
-    ``steps`` the start alone, ``case_id`` its id) checks who may open it before its
+    ``branches`` the start alone, ``case_id`` its id) checks who may open it before its
     condition, as it always has. ``claims``, if given, is called with the branch as soon as
     it is chosen, before its other rules: a replay checks there what its log claims of the
     branch, so a log is refuted for the first thing wrong in the order ``fire`` checks.
@@ -90,20 +98,22 @@ def decide(
     """
     if case is None:
         assert actor is not None
-        return _opened(cp, steps[0], changes, at, actor, case_id)
-    trigger = steps[0].trigger
+        return _opened(cp, branches[0], changes, at, actor, case_id)
+    trigger = branches[0].trigger
     state, level = case.state, case.escalation_level
     merged = {**case.data, **changes}
     if actor is not None:
-        step = choose_branch(cp, steps, merged, state, trigger, level)
+        branch = choose_branch(cp, branches, merged, state, trigger, level)
         if claims is not None:
-            claims(step)
-        return _built(cp, case, steps, step, changes, merged, given, at, actor, time_limit)
-    for step in steps:
+            claims(branch)
+        return _built(cp, case, branches, branch, changes, merged, given, at, actor, time_limit)
+    for branch in branches:
         try:
-            if step.guard is not None and not holds(cp, step.guard, merged, state, trigger, level):
+            if branch.guard is not None and not holds(
+                cp, branch.guard, merged, state, trigger, level
+            ):
                 continue
-            return _built(cp, case, steps, step, changes, merged, given, at, None, time_limit)
+            return _built(cp, case, branches, branch, changes, merged, given, at, None, time_limit)
         except Rejected:
             continue  # the clock passes over a branch whose rules do not all hold
     return None
@@ -112,8 +122,8 @@ def decide(
 def _built(
     cp: CompiledProcedure,
     case: Case,
-    steps: tuple[CompiledStep, ...],
-    step: CompiledStep,
+    branches: tuple[CompiledBranch, ...],
+    branch: CompiledBranch,
     changes: dict[str, Any],
     merged: dict[str, Any],
     given: Collection[str],
@@ -122,22 +132,22 @@ def _built(
     time_limit: str | None,
 ) -> Decided:
     """The rules after the branch is chosen, then the event: see :func:`decide`."""
-    trigger, level = step.trigger, case.escalation_level
-    if step.clear:
+    trigger, level = branch.trigger, case.escalation_level
+    if branch.clear:
         # Copies: the clock may pass over this branch for the next one.
         changes, merged = dict(changes), dict(merged)
-        for name in step.clear:
+        for name in branch.clear:
             if name not in given and merged.get(name) is not None:
                 merged[name] = None
                 changes[name] = None
     role = (
         None
         if actor is None
-        else authorise(cp, steps, step, actor, merged, case.state, trigger, level)
+        else authorise(cp, branches, branch, actor, merged, case.state, trigger, level)
     )
-    check_requires(cp, step, merged)
-    check_invariants(cp, merged, step.to, trigger, level)
-    detail = _detail(cp, steps, step, case)
+    check_requires(cp, branch, merged)
+    check_invariants(cp, merged, branch.to, trigger, level)
+    detail = event_detail(cp, branches, branch, case)
     values: dict[str, Any] = {
         "at": at,
         "kind": "fired" if actor is not None else "auto_fired",
@@ -145,20 +155,20 @@ def _built(
         "actor": actor.id if actor is not None else SYSTEM_ACTOR,
         "role": role,
         "source": case.state,
-        "target": step.to,
+        "target": branch.to,
         "changes": changes,
     }
     if time_limit is not None:
         values["time_limit"] = time_limit
         detail = {"time_limit": time_limit, **detail}
     values["detail"] = detail
-    event = case_event(case, values)
-    return Decided(step, event)
+    event = _case_event(case, values)
+    return Decided(branch, event)
 
 
 def _opened(
     cp: CompiledProcedure,
-    start: CompiledStep,
+    start: CompiledBranch,
     changes: dict[str, Any],
     at: datetime,
     actor: Actor,
@@ -177,7 +187,7 @@ def _opened(
         )
     check_requires(cp, start, merged)
     check_invariants(cp, merged, state, "start", 0)
-    event = trusted(
+    event = _trusted(
         Event,
         {
             "case_id": case_id,
@@ -198,38 +208,40 @@ def _opened(
     return Decided(start, event)
 
 
-def _detail(
-    cp: CompiledProcedure, steps: tuple[CompiledStep, ...], step: CompiledStep, case: Case
+def event_detail(
+    cp: CompiledProcedure, branches: tuple[CompiledBranch, ...], branch: CompiledBranch, case: Case
 ) -> dict[str, Any]:
     """What an event records beyond its move: which branch, and a raised level."""
     detail: dict[str, Any] = {}
-    if len(steps) > 1:
-        detail["branch"] = step.index
-    if step.spec.escalates:
+    if len(branches) > 1:
+        detail["branch"] = branch.index
+    if branch.spec.escalates:
         detail["escalation_level"] = cp.raised_level(case.escalation_level)
     return detail
 
 
-def _effects(step: CompiledStep, event: Event) -> tuple[Effect, ...]:
+def effects_of(branch: CompiledBranch, event: Event) -> tuple[Effect, ...]:
     out: list[Effect] = []
     case_id = event.case_id
-    for spec in step.spec.effects:
+    for spec in branch.spec.effects:
         if spec.notify is not None:
             out.append(
-                effect(
+                _effect(
                     "notify", case_id, event.at, event.trigger, spec.notify, template=spec.template
                 )
             )
         if spec.record is not None:
             out.append(
-                effect(
+                _effect(
                     "record", case_id, event.at, event.trigger, spec.record, template=spec.template
                 )
             )
     return tuple(out)
 
 
-def _apply(calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event) -> Case:
+def apply_event(
+    calendars: Calendars, cp: CompiledProcedure, case: Case | None, event: Event
+) -> Case:
     """The one function that turns (case, event) into the next case, live and in replay.
 
     In the engine's calendars as published through what the event records, if it records
@@ -289,13 +301,13 @@ def stamped(
 ) -> tuple[Event, Case]:
     """Apply an event the engine built and record the publications it depended on.
 
-    The record changes nothing in the case (``_apply`` reads only ``escalation_level``
+    The record changes nothing in the case (``apply_event`` reads only ``escalation_level``
     from a detail), so the event is applied once, before it is stamped.
     """
-    after = _apply(calendars, cp, case, event)
+    after = apply_event(calendars, cp, case, event)
     published = publications_of(calendars, case, after, event)
     if published:
-        event = trusted(
+        event = _trusted(
             Event, {**event.__dict__, "detail": {**event.detail, PUBLICATIONS: published}}
         )
     return event, after

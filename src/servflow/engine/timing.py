@@ -56,10 +56,10 @@ from servflow.engine.case import (
 from servflow.engine.durations import Duration
 from servflow.engine.limits import (
     BREACH,
+    ActionDue,
     Clock,
     CompiledLimit,
     Percent,
-    StepDue,
     Target,
     WarnDue,
 )
@@ -122,10 +122,10 @@ def _plan(calendars: Calendars, limit: CompiledLimit, w: W, now: datetime) -> No
                 w.next_at, w.next_action = moment, WarnDue(pct)
             break
     else:
-        for step in limit.steps:
-            if step.after is not None and step.index not in w.steps_done:
-                moment = cal.add(breached, step.after)
-                w.next_at, w.next_action = max(moment, resumed), StepDue(step.index)
+        for action in limit.breach_actions:
+            if action.after is not None and action.index not in w.actions_done:
+                moment = cal.add(breached, action.after)
+                w.next_at, w.next_action = max(moment, resumed), ActionDue(action.index)
                 break
     if w.next_at is not None and w.next_at < now:
         w.next_at = now
@@ -190,7 +190,7 @@ def _start(
         fixed=target.until is not None,
         cycle=cycle,
         calendar=cal_name,
-        target=target.text,
+        within=target.text,
         started_at=at,
         budget_seconds=budget,
         resumed_at=at,
@@ -217,7 +217,7 @@ def _retarget(
     """
     target = _choose_target(limit, scope_of)
     cal_name = target.calendar or cp.procedure.calendar
-    if not force and target.until is None and target.text == w.target and cal_name == w.calendar:
+    if not force and target.until is None and target.text == w.within and cal_name == w.calendar:
         return False
     cal = _calendar(calendars, cal_name)
     started = w.started_at
@@ -230,7 +230,7 @@ def _retarget(
     if w.status == "paused" and w.paused_at is not None:
         paused += int(cal.elapsed(w.paused_at, at).total_seconds())
     elapsed = int(cal.elapsed(started, at).total_seconds()) - paused
-    w.calendar, w.target, w.fixed = cal_name, target.text, target.until is not None
+    w.calendar, w.within, w.fixed = cal_name, target.text, target.until is not None
     w.budget_seconds, w.elapsed_seconds = budget, elapsed
     w.resumed_at = at if w.status == "running" else None
     if w.breached_at is None and w.fixed:
@@ -407,7 +407,7 @@ def _due_applied(calendars: Calendars, w: W, event: Event, at: datetime) -> None
     if event.kind == "warned":
         w.warnings = (*w.warnings, Percent.stored(int(event.detail["percent_key"])))
         return
-    w.steps_done = (*w.steps_done, *event.detail.get("steps", ()))
+    w.actions_done = (*w.actions_done, *event.detail.get("steps", ()))
     if event.kind == "breached":
         w.elapsed_seconds = _elapsed_now(calendars, w, at)
         w.breached_at = at

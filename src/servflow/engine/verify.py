@@ -1,7 +1,7 @@
 """Replaying an audit log: every event checked against the procedure it is pinned to.
 
 A log is evidence only if the engine could have written it. Before an event is applied
-(by :func:`~servflow.engine.step._apply`, the function live processing uses, so replay
+(by :func:`~servflow.engine.step.apply_event`, the function live processing uses, so replay
 still equals live) it is checked in three layers, and the first one that fails raises
 :class:`~servflow.errors.ReplayError` naming the event's ``seq`` and the problem in words:
 
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from servflow.engine.case import Actor, Case, Event, Outcome, trusted
+from servflow.engine.case import Actor, Case, Event, Outcome, _trusted
 from servflow.engine.due import advance
 from servflow.engine.integrity import check_time
 from servflow.engine.provisional import (
@@ -60,12 +60,12 @@ from servflow.engine.provisional import (
     unrecorded,
     viewed,
 )
-from servflow.engine.step import _apply, decide, stamped
+from servflow.engine.step import apply_event, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
 if TYPE_CHECKING:
-    from servflow.engine.compiled import CompiledProcedure, CompiledStep
+    from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 
 __all__ = ["ReplayReport", "replay_log", "verify_log"]
 
@@ -122,9 +122,9 @@ def _name(value: object) -> str:
 class _Again(Exception):
     """Internal: the branch chosen leaves a logged None unexplained; decide once more."""
 
-    def __init__(self, step: CompiledStep) -> None:
+    def __init__(self, branch: CompiledBranch) -> None:
         super().__init__()
-        self.step = step
+        self.branch = branch
 
 
 class _Refuted(Exception):
@@ -252,7 +252,7 @@ def _actor(event: Event, actors: _Actors) -> Actor:
         raise _Refuted("a person's step names no role that authorised it")
     found = actors.get((actor, role))
     if found is None:
-        found = actors[(actor, role)] = trusted(Actor, {"id": actor, "roles": frozenset({role})})
+        found = actors[(actor, role)] = _trusted(Actor, {"id": actor, "roles": frozenset({role})})
     return found
 
 
@@ -280,8 +280,8 @@ def _stored(cp: CompiledProcedure, changes: Mapping[str, Any]) -> None:
             raise _Refuted(f"field {name!r} is not in the form the engine stores")
 
 
-def _accepted(step: CompiledStep, name: str) -> bool:
-    return step.accepts is None or name in step.accepts
+def _accepted(branch: CompiledBranch, name: str) -> bool:
+    return branch.accepts is None or name in branch.accepts
 
 
 def _differences(event: Event, expected: Event, names: tuple[str, ...]) -> list[str]:
@@ -358,8 +358,8 @@ def check_fired(
         raise _Refuted(
             f"final_state: the case is closed ({state!r}); nothing follows a final state"
         )
-    steps = cp.table.get((trigger, state))
-    if steps is None:
+    branches = cp.table.get((trigger, state))
+    if branches is None:
         if trigger not in proc.transitions:
             raise _Refuted(f"unknown_trigger: {proc.id} has no trigger {_name(trigger)}")
         allowed = ", ".join(repr(s) for s in cp.sources.get(trigger, ()))
@@ -370,9 +370,11 @@ def check_fired(
         raise _Refuted(f"it says the case was in {_name(event.source)}; it was in {state!r}")
     actor = _actor(event, actors)
     _role(cp, event)
-    if not any(event.role in s.roles for s in steps):
+    if not any(event.role in s.roles for s in branches):
         # As fire: the roles before the data, so the problem is the one fire would name.
-        roles = sorted({r for s in steps for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r))
+        roles = sorted(
+            {r for s in branches for r in s.roles}, key=lambda r: (cp.ranks.get(r, 0), r)
+        )
         raise _Refuted(f"forbidden: {trigger!r} needs one of the roles {', '.join(roles)}")
     changes = event.changes
     _stored(cp, changes)
@@ -381,44 +383,46 @@ def check_fired(
         if value == data.get(name):
             raise _Refuted(f"field {name!r} is recorded as changed but keeps its value")
     # Which cleared values the caller gave (they count for the guards) and which the
-    # step's `clear` made (they do not): a None for a field no branch clears was given.
+    # branch's `clear` made (they do not): a None for a field no branch clears was given.
     given = {
-        n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in steps)
+        n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in branches)
     }
     # A value a branch clears that the log leaves as it was, the caller gave again.
-    named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+    named = {*given, *(n for s in branches for n in s.clear if n not in changes)}
     again = True
 
-    def claims(step: CompiledStep) -> None:
+    def claims(branch: CompiledBranch) -> None:
         """What the log claims of the branch, checked as soon as it is chosen."""
         if again and any(
-            v is None and n not in step.clear for n, v in changes.items() if n not in given
+            v is None and n not in branch.clear for n, v in changes.items() if n not in given
         ):
-            raise _Again(step)  # a None this branch does not clear was given after all
+            raise _Again(branch)  # a None this branch does not clear was given after all
         for name in given:
-            if not any(_accepted(s, name) for s in steps):
+            if not any(_accepted(s, name) for s in branches):
                 raise _Refuted(f"invalid_data: {trigger!r} does not accept field {name!r}")
-        for name in step.clear:
-            if name not in changes and data.get(name) is not None and not _accepted(step, name):
+        for name in branch.clear:
+            if name not in changes and data.get(name) is not None and not _accepted(branch, name):
                 raise _Refuted(f"{trigger!r} clears field {name!r}, but the event does not")
-        if event.target != step.to:
+        if event.target != branch.to:
             raise _Refuted(
-                f"{trigger!r} from {state!r} goes to {step.to!r}, not {_name(event.target)}"
+                f"{trigger!r} from {state!r} goes to {branch.to!r}, not {_name(event.target)}"
             )
 
     # Then the step is decided as fire decides it, from what the caller gave.
     try:
         try:
             decided = decide(
-                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+                cp, case, branches, given, at=event.at, actor=actor, given=named, claims=claims
             )
         except _Again as first:
             # Decide again with that None counted as given (as fire would have seen it).
-            given = {n: v for n, v in changes.items() if v is not None or n not in first.step.clear}
-            named = {*given, *(n for s in steps for n in s.clear if n not in changes)}
+            given = {
+                n: v for n, v in changes.items() if v is not None or n not in first.branch.clear
+            }
+            named = {*given, *(n for s in branches for n in s.clear if n not in changes)}
             again = False
             decided = decide(
-                cp, case, steps, given, at=event.at, actor=actor, given=named, claims=claims
+                cp, case, branches, given, at=event.at, actor=actor, given=named, claims=claims
             )
     except Rejected as exc:
         raise _rule(exc) from None
@@ -596,7 +600,7 @@ class _Run:
         if cp is None or case is None:
             return
         for event in pending:
-            case = _apply(self.calendars, cp, case, event)
+            case = apply_event(self.calendars, cp, case, event)
         self.case = case
         self.verified += len(pending)
 

@@ -53,7 +53,7 @@ def procedure_machine(
     procedure's calendars (the standard ``office`` calendar ends on 2026-12-31).
     """
     proc = engine.procedure(procedure_id)
-    compiled = engine.compiled(procedure_id)
+    compiled = engine._compiled(procedure_id)
     opener = Actor(id="opener", roles=frozenset(proc.start.roles))
 
     class ProcedureMachine(RuleBasedStateMachine):
