@@ -30,7 +30,15 @@ Path = tuple[str | int, ...]
 
 # Names every expression may read besides the procedure's fields.
 CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
+# The ambiguity search tries every combination of a few values per field. One pair of
+# guards may try at most _MAX_DOMAIN combinations; the whole search over a procedure at
+# most AMBIGUITY_BUDGET combinations and AMBIGUITY_PAIRS pairs, so that loading or
+# checking a procedure with hundreds of branches of one trigger stays a matter of
+# seconds (the search is quadratic in the branches). Past either bound the search stops
+# and says so (``ambiguity-search-cut``) rather than pretending the guards are disjoint.
 _MAX_DOMAIN = 4096
+AMBIGUITY_BUDGET = 200_000
+AMBIGUITY_PAIRS = 2_000
 
 
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
@@ -92,6 +100,29 @@ def _domain(spec: FieldSpec, consts: set[Any]) -> list[Any]:
         if not any(type(v) is type(typed) and v == typed for v in values):
             values.append(typed)
     return values
+
+
+class _Budget:
+    """What is left of the ambiguity search's allowance for one procedure."""
+
+    def __init__(self, combinations: int, pairs: int) -> None:
+        self.combinations = combinations
+        self.pairs = pairs
+        self.spent = False
+
+    def take_pair(self) -> bool:
+        """Count one more pair of guards; False (and spent) when there are too many."""
+        self.pairs -= 1
+        if self.pairs < 0:
+            self.spent = True
+        return not self.spent
+
+    def take(self) -> bool:
+        """Count one more combination of values; False (and spent) past the budget."""
+        self.combinations -= 1
+        if self.combinations < 0:
+            self.spent = True
+        return not self.spent
 
 
 def _clip(source: str, width: int = 100) -> str:
@@ -327,6 +358,7 @@ class _Checker:
     # -- ambiguity ----------------------------------------------------------------------
 
     def ambiguity(self) -> None:
+        budget = _Budget(AMBIGUITY_BUDGET, AMBIGUITY_PAIRS)
         for trigger, branches in self.proc.transitions.items():
             by_source: dict[str, list[int]] = {}
             for i, branch in enumerate(branches):
@@ -344,7 +376,19 @@ class _Checker:
                         continue
                     if second.when is None:
                         continue  # the usual "otherwise" branch
-                    witness = self._overlap(first.when, second.when)
+                    witness = self._overlap(first.when, second.when, budget)
+                    if budget.spent:
+                        self.warn(
+                            ("transitions", trigger),
+                            "ambiguity-search-cut",
+                            f"the search for overlapping guards stopped at branches {a + 1} "
+                            f"and {b + 1} of {trigger!r} from {src!r}: the procedure has too "
+                            f"many guarded branches to compare (at most {AMBIGUITY_PAIRS} "
+                            f"pairs, {AMBIGUITY_BUDGET} evaluations); the pairs after these "
+                            "were not compared",
+                            key=True,
+                        )
+                        return
                     if witness is not None:
                         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(witness.items()))
                         self.warn(
@@ -353,8 +397,14 @@ class _Checker:
                             f"guards of branches {a + 1} and {b + 1} of {trigger!r} from {src!r} can both hold (e.g. {shown}); the first wins",
                         )
 
-    def _overlap(self, left: str, right: str) -> dict[str, Any] | None:
-        """A small assignment of the fields that satisfies both guards, if one is found."""
+    def _overlap(self, left: str, right: str, budget: _Budget) -> dict[str, Any] | None:
+        """A small assignment of the fields that satisfies both guards, if one is found.
+
+        Every combination tried is taken from ``budget``; when it runs out (or this is
+        one pair too many) the search returns None and ``budget.spent`` is set.
+        """
+        if not budget.take_pair():
+            return None
         try:
             a, b = compile_expression(left), compile_expression(right)
         except ExpressionSyntaxError:
@@ -377,6 +427,8 @@ class _Checker:
         if total > _MAX_DOMAIN:
             return None
         for combo in itertools.product(*domains):
+            if not budget.take():
+                return None
             scope = dict(zip(names, combo, strict=True))
             try:
                 if a.holds(scope) and b.holds(scope):
