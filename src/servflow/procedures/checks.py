@@ -24,7 +24,7 @@ from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
 from servflow.procedures.source import SourceMap
 
-__all__ = ["check_procedure", "expressions_of"]
+__all__ = ["check_procedure", "expressions_of", "sample_values"]
 
 Path = tuple[str | int, ...]
 
@@ -123,6 +123,11 @@ class _Budget:
         if self.combinations < 0:
             self.spent = True
         return not self.spent
+
+
+def sample_values(spec: FieldSpec, consts: set[Any]) -> list[Any]:
+    """Values a case could hold in a field, none first: the ambiguity search's domain."""
+    return _domain(spec, consts)
 
 
 def _clip(source: str, width: int = 100) -> str:
