@@ -17,7 +17,6 @@ import pytest
 
 from servflow import Engine
 from servflow.procedures import load_file
-from servflow.procedures.checks import AMBIGUITY_BUDGET, AMBIGUITY_PAIRS
 from tests.bounded import run_bounded
 
 CEILING = {"seconds": 5.0, "memory_mb": 256}
@@ -59,6 +58,8 @@ SHAPES = {
         "and amt != {k} and num == {k}"
     ),
     "overlapping": "num > {k} or flag",
+    # Long guards whose costly part comes first, so that no evaluation is cut short.
+    "long": "(" + " + ".join(["amt"] * 40) + ") > -1 and num == {k} and name != 'a{k}'",
 }
 
 
@@ -94,7 +95,10 @@ def test_check_stops_the_search_and_says_where(tmp_path, shape, count):
     line, column, _, message = cuts[0]
     assert (line, column) == CLOSE_AT
     assert message.startswith("the search for overlapping guards stopped at branches ")
-    assert f"at most {AMBIGUITY_PAIRS} pairs, {AMBIGUITY_BUDGET} evaluations" in message
+    assert message.endswith(
+        "of 'close' from 'open': the procedure has too many guarded branches to compare "
+        "them all; the pairs after these were not compared"
+    )
     # The small pair of `review`, compared before the budget ran out, is still reported.
     ambiguous = [d for d in found if d[2] == "ambiguous-transition"]
     assert ambiguous[0][:3] == (*REVIEW_AT, "ambiguous-transition")
@@ -110,13 +114,18 @@ def test_the_engine_loads_many_branches_in_bounded_time(tmp_path, shape, count):
 
 
 def test_a_few_branches_are_compared_in_full(tmp_path):
-    # Ten disjoint branches and one more are 55 pairs: within the budget, so no cut, and
-    # the overlap hidden at the end (branch 11 repeats branch 10) is still found.
-    path = write(tmp_path, "disjoint", 10)
-    extra = SHAPES["disjoint"].format(k=9)
-    with path.open("a", encoding="utf-8") as out:
-        out.write(f'    - {{from: open, to: closed, roles: [clerk], when: "{extra}"}}\n')
+    # Thirty short guards and one more are 465 pairs of a few values each: within the
+    # budget, so no cut, and the overlap hidden at the end (branch 31 repeats branch 30)
+    # is still found.
+    lines = [
+        f'    - {{from: open, to: closed, roles: [clerk], when: "num == {k}"}}\n'
+        for k in [*range(30), 29]
+    ]
+    path = tmp_path / "short.yaml"
+    path.write_text(HEAD + "".join(lines), encoding="utf-8")
     found = check(path)
     assert not [d for d in found if d[2] == "ambiguity-search-cut"]
     messages = [d[3] for d in found if d[2] == "ambiguous-transition"]
-    assert any("branches 10 and 11 of 'close'" in m for m in messages), messages
+    assert messages[-1].startswith(
+        "guards of branches 30 and 31 of 'close' from 'open' can both hold"
+    )

@@ -10,21 +10,28 @@ it, whatever its ``when``. That errs towards silence, never towards a false alar
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.durations import parse_duration
-from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.expr import (
+    Expression,
+    ExpressionSyntaxError,
+    compile_expression,
+    constants_of,
+)
 from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
 from servflow.procedures.source import SourceMap
 
-__all__ = ["check_procedure", "expressions_of", "sample_values"]
+__all__ = ["check_procedure", "compiled", "constants", "expressions_of", "sample_values"]
 
 Path = tuple[str | int, ...]
 
@@ -32,13 +39,29 @@ Path = tuple[str | int, ...]
 CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
 # The ambiguity search tries every combination of a few values per field. One pair of
 # guards may try at most _MAX_DOMAIN combinations; the whole search over a procedure at
-# most AMBIGUITY_BUDGET combinations and AMBIGUITY_PAIRS pairs, so that loading or
+# most AMBIGUITY_PAIRS pairs and AMBIGUITY_BUDGET units of work, a combination costing
+# one unit plus one per AMBIGUITY_UNIT_CHARS characters of the two guards (a long guard
+# takes longer to evaluate; the language bounds its length and operators). So loading or
 # checking a procedure with hundreds of branches of one trigger stays a matter of
 # seconds (the search is quadratic in the branches). Past either bound the search stops
 # and says so (``ambiguity-search-cut``) rather than pretending the guards are disjoint.
 _MAX_DOMAIN = 4096
-AMBIGUITY_BUDGET = 200_000
+AMBIGUITY_BUDGET = 100_000
 AMBIGUITY_PAIRS = 2_000
+AMBIGUITY_UNIT_CHARS = 50
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(source: str) -> Expression:
+    """``compile_expression(source)``, once per source: the ambiguity search and the lint
+    read each guard many times, and parsing a long guard costs more than evaluating it."""
+    return compile_expression(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def constants(source: str) -> Mapping[str, frozenset[Any]]:
+    """The constants each name of ``source`` is compared with, once per source."""
+    return MappingProxyType({k: frozenset(v) for k, v in constants_of(source).items()})
 
 
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
@@ -117,9 +140,9 @@ class _Budget:
             self.spent = True
         return not self.spent
 
-    def take(self) -> bool:
+    def take(self, cost: int) -> bool:
         """Count one more combination of values; False (and spent) past the budget."""
-        self.combinations -= 1
+        self.combinations -= cost
         if self.combinations < 0:
             self.spent = True
         return not self.spent
@@ -261,7 +284,7 @@ class _Checker:
         for path, source in expressions_of(self.proc):
             quote = self._quote_offset(path)
             try:
-                expr = compile_expression(source)
+                expr = compiled(source)
             except ExpressionSyntaxError as exc:
                 self.error(
                     path,
@@ -388,9 +411,8 @@ class _Checker:
                             "ambiguity-search-cut",
                             f"the search for overlapping guards stopped at branches {a + 1} "
                             f"and {b + 1} of {trigger!r} from {src!r}: the procedure has too "
-                            f"many guarded branches to compare (at most {AMBIGUITY_PAIRS} "
-                            f"pairs, {AMBIGUITY_BUDGET} evaluations); the pairs after these "
-                            "were not compared",
+                            "many guarded branches to compare them all; the pairs after "
+                            "these were not compared",
                             key=True,
                         )
                         return
@@ -411,13 +433,13 @@ class _Checker:
         if not budget.take_pair():
             return None
         try:
-            a, b = compile_expression(left), compile_expression(right)
+            a, b = compiled(left), compiled(right)
         except ExpressionSyntaxError:
             return None
         names = sorted(a.names | b.names)
         consts: dict[str, set[Any]] = {}
         for src in (left, right):
-            for k, v in constants_of(src).items():
+            for k, v in constants(src).items():
                 consts.setdefault(k, set()).update(v)
         domains: list[list[Any]] = []
         for name in names:
@@ -431,8 +453,9 @@ class _Checker:
             total *= len(d)
         if total > _MAX_DOMAIN:
             return None
+        cost = 1 + (len(left) + len(right)) // AMBIGUITY_UNIT_CHARS
         for combo in itertools.product(*domains):
-            if not budget.take():
+            if not budget.take(cost):
                 return None
             scope = dict(zip(names, combo, strict=True))
             try:

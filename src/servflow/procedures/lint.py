@@ -33,10 +33,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.expr import ExpressionSyntaxError
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import Branch, Procedure, Start, TimeLimit
-from servflow.procedures.checks import expressions_of, sample_values
+from servflow.procedures.checks import compiled, constants, expressions_of, sample_values
 from servflow.procedures.source import SourceMap
 
 __all__ = ["LINT_CODES", "Coverage", "Edge", "edges_of", "limit_coverage", "lint_procedure"]
@@ -110,7 +110,7 @@ def _branches(proc: Procedure) -> Iterator[tuple[Path, str, Start | Branch]]:
 def _always_false(source: str) -> bool:
     """True when ``source`` reads nothing and is false: ``false``, ``1 > 2``..."""
     try:
-        expr = compile_expression(source)
+        expr = compiled(source)
         return not expr.names and not expr.holds({})
     except (ExpressionSyntaxError, EvaluationError):
         return False
@@ -170,7 +170,7 @@ class _Linter:
             used |= set(branch.requires) | set(branch.clear) | set(branch.accepts or ())
         for _, source in expressions_of(p):
             try:
-                used |= compile_expression(source).names
+                used |= compiled(source).names
             except ExpressionSyntaxError:
                 continue
         for name in p.fields:
@@ -260,10 +260,10 @@ def _fails_when_empty(
     guard that guards itself (``amount is not none and amount > 1000``) is not named.
     """
     try:
-        expr = compile_expression(source)
+        expr = compiled(source)
     except ExpressionSyntaxError:
         return []
-    consts = constants_of(source)
+    consts = constants(source)
     filled: dict[str, Any] = {"state": state, "trigger": trigger, "escalation_level": 0}
     for name in expr.names:
         spec = proc.fields.get(name)
