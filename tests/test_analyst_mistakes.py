@@ -113,3 +113,18 @@ def test_each_mistake_differs_from_the_base_in_one_place(path):
         op for op in difflib.SequenceMatcher(a=base, b=mistake).get_opcodes() if op[0] != "equal"
     ]
     assert 1 <= len(hunks) <= 2, hunks
+
+
+def test_a_guard_that_fails_when_empty_is_reported_word_for_word(capsys, monkeypatch):
+    # The warning must tell the analyst what happens and what to write, so its whole
+    # line is pinned, not a fragment.
+    monkeypatch.chdir(REPO)
+    rel = "tests/mistakes/guard_fails_when_empty.yaml"
+    code, lines = _check(capsys, rel)
+    assert code == 0
+    assert lines == [
+        f"{rel}:45:13: warning guard-fails-when-empty the guard of branch 1 of 'close' cannot "
+        "be evaluated when 'cost' is empty, and then branch 2 from 'dispatched' is taken "
+        "instead; say what an empty 'cost' means (e.g. `cost is none or ...` or "
+        "`cost is not none and ...`)"
+    ]

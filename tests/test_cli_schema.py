@@ -185,6 +185,35 @@ def test_a_calendar_file_is_not_a_procedure(validator):
             ["time_limits", "repair_in_time", "warn_at", 0],
             "'0.8' does not match",
         ),
+        # A transition is one branch or a list of branches, told apart by type: a bad key
+        # inside either shape is reported inside the branch, not on the whole transition.
+        (
+            lambda d: d["transitions"]["dispatch"].update(form="recorded"),
+            ["transitions", "dispatch"],
+            "Additional properties are not allowed ('form' was unexpected)",
+        ),
+        (
+            lambda d: d["transitions"]["dispatch"].update(roles="reception"),
+            ["transitions", "dispatch", "roles"],
+            "'reception' is not of type 'array'",
+        ),
+        (
+            lambda d: d["transitions"].update(
+                close=[d["transitions"]["close"], {**d["transitions"]["close"], "whne": "x"}]
+            ),
+            ["transitions", "close", 1],
+            "Additional properties are not allowed ('whne' was unexpected)",
+        ),
+        (
+            lambda d: d["transitions"].update(close=[{**d["transitions"]["close"], "to": 3}]),
+            ["transitions", "close", 0, "to"],
+            "3 is not of type 'string'",
+        ),
+        (
+            lambda d: d["transitions"].update(close="closed"),
+            ["transitions", "close"],
+            "'closed' is not of type 'object'",
+        ),
     ],
 )
 def test_one_bad_key_gives_one_error_at_that_key(validator, change, path, message):
@@ -200,6 +229,15 @@ def test_one_bad_key_gives_one_error_at_that_key(validator, change, path, messag
     assert list(best.absolute_path) == path
     assert best.message.startswith(message)
     assert len(best.message) < 200
+
+
+def test_a_bad_key_in_a_shipped_transition_is_reported_at_the_branch(validator):
+    doc = _data(REPO / "procedures" / "repair.yaml")
+    doc["transitions"]["dispatch"]["form"] = "x"
+    best = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    assert best is not None
+    assert list(best.absolute_path) == ["transitions", "dispatch"]
+    assert best.message == "Additional properties are not allowed ('form' was unexpected)"
 
 
 def test_a_calendar_file_error_points_at_its_key(validator):

@@ -8,6 +8,7 @@ YAML file can hold and accepts only a loaded scenario or a :class:`ScenarioError
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from servflow.errors import Diagnostic
-from servflow.testing import ScenarioError, _model, load_scenario_text
+from servflow.testing import ScenarioError, _model, load_scenario_text, run_scenario
 from servflow.testing._model import ScenarioFile
 
 HEAD = (
@@ -25,6 +26,8 @@ HEAD = (
 START = '  - start: {as: clerk, at: "2026-11-23 09:00"}\n'
 FIRE = "  - fire: x\n    as: clerk\n"
 TIME_HELP = "write e.g. 2026-11-23 09:00, or 2026-11-23T09:00+08:00 with an offset"
+REPO = Path(__file__).resolve().parent.parent
+OUT_OF_RANGE = "outside the years 1 to 9999 (in UTC) that a time can hold"
 REASONS = (
     "unknown_trigger, not_in_state, forbidden, beyond_authority, guard_failed, invalid_data, "
     "stale_version, final_state"
@@ -123,6 +126,16 @@ MISTAKES = [
         ["11:48 bad-percent `warnings[2]` must be a percentage like 80%, not 0", "11:51 bad-percent `warnings[3]` must be a percentage like 80%, not 'abc'"],
     ),
     ("a key twice", HEAD + START + "  - fire: x\n    fire: y\n", ["10:5 duplicate-key duplicate key 'fire' (first at line 9); YAML would silently keep only the last one"]),
+    # Times that Python's datetime cannot hold once in UTC (the engine's time) are bad
+    # times at their place, never an OverflowError.
+    ("before year 1 in UTC", HEAD + '  - start: {as: clerk, at: "0001-01-01 00:00"}\n', [f"8:28 bad-time `at`: bad time '0001-01-01 00:00': {OUT_OF_RANGE}"]),
+    ("with its offset", HEAD + '  - start: {as: clerk, at: "0001-01-01T07:59+08:00"}\n', [f"8:28 bad-time `at`: bad time '0001-01-01T07:59+08:00': {OUT_OF_RANGE}"]),
+    (
+        "after year 9999 in UTC",
+        HEAD.replace("Asia/Shanghai", "America/Los_Angeles") + START.replace("2026-11-23 09:00", "2026-11-23 09:00-08:00") + "  - advance: '9999-12-31 23:00'\n",
+        [f"9:14 bad-time `advance`: bad time '9999-12-31 23:00': {OUT_OF_RANGE}"],
+    ),
+    ("an event's time", HEAD + START + FIRE + "    expect: {events: [{at: '9999-12-31T23:59-00:01'}]}\n", [f"11:28 bad-time `at`: bad time '9999-12-31T23:59-00:01': {OUT_OF_RANGE}"]),
 ]  # fmt: skip
 
 
@@ -187,11 +200,14 @@ def test_shorthands_mean_their_long_forms() -> None:
         ]
 
 
+# Texts a scalar may be, times at the edges of what datetime holds among them.
+_TEXTS = ["", "x", "clerk", "2026-11-23 09:00", "50%", "fired", "0001-01-01 00:00",
+          "9999-12-31 23:59", "0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00"]  # fmt: skip
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 3),
-    st.sampled_from(["", "x", "clerk", "2026-11-23 09:00", "50%", "fired"]),
+    st.sampled_from(_TEXTS),
 )
 _keys = st.sampled_from(
     ["scenario", "procedure", "actors", "steps", "timezone", "start", "fire", "advance", "as", "at", "data",
@@ -228,3 +244,28 @@ def test_any_data_loads_or_raises_a_scenario_error(data: dict[str, object]) -> N
         assert (d.file, d.severity) == ("s.yaml", "error")
         assert d.line >= 1
         assert d.column >= 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "value"),
+    [
+        ("Asia/Shanghai", "0001-01-01 00:00"),
+        ("America/Los_Angeles", "9999-12-31 23:00"),
+        ("Asia/Shanghai", "0001-01-01T07:59+08:00"),
+        ("Asia/Shanghai", "9999-12-31 23:59"),
+    ],
+)
+def test_a_data_time_at_the_edges_is_refused_by_the_engine(zone: str, value: str) -> None:
+    # A time in a step's data is the engine's to judge: passed on as written, refused as
+    # invalid_data naming the field, never an OverflowError in the runner.
+    text = (
+        f"scenario: edge\nprocedure: repair\ntimezone: {zone}\n"
+        "actors:\n  clerk: {roles: [repair_reception]}\nsteps:\n"
+        '  - start:\n      as: clerk\n      at: "2026-11-23 09:00"\n'
+        '      data: {resident_name: a, address: b, phone: "138 0013 8000", fault: c, '
+        f'appointment_at: "{value}"}}\n'
+        "    expect: {rejected: {reason: invalid_data, field: appointment_at}}\n"
+    )
+    result = run_scenario(load_scenario_text(text, "edge.yaml"), procedures=REPO / "procedures")
+    assert result.failures == ()
+    assert result.steps_run == 1

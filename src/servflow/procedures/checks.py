@@ -10,27 +10,58 @@ it, whatever its ``when``. That errs towards silence, never towards a false alar
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.durations import parse_duration
-from servflow.engine.expr import ExpressionSyntaxError, compile_expression, constants_of
+from servflow.engine.expr import (
+    Expression,
+    ExpressionSyntaxError,
+    compile_expression,
+    constants_of,
+)
 from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
 from servflow.procedures.source import SourceMap
 
-__all__ = ["check_procedure", "expressions_of"]
+__all__ = ["check_procedure", "compiled", "constants", "expressions_of", "sample_values"]
 
 Path = tuple[str | int, ...]
 
 # Names every expression may read besides the procedure's fields.
 CONTEXT_NAMES = frozenset({"state", "trigger", "escalation_level"})
+# The ambiguity search tries every combination of a few values per field. One pair of
+# guards may try at most _MAX_DOMAIN combinations; the whole search over a procedure at
+# most AMBIGUITY_PAIRS pairs and AMBIGUITY_BUDGET units of work, a combination costing
+# one unit plus one per AMBIGUITY_UNIT_CHARS characters of the two guards (a long guard
+# takes longer to evaluate; the language bounds its length and operators). So loading or
+# checking a procedure with hundreds of branches of one trigger stays a matter of
+# seconds (the search is quadratic in the branches). Past either bound the search stops
+# and says so (``ambiguity-search-cut``) rather than pretending the guards are disjoint.
 _MAX_DOMAIN = 4096
+AMBIGUITY_BUDGET = 100_000
+AMBIGUITY_PAIRS = 2_000
+AMBIGUITY_UNIT_CHARS = 50
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(source: str) -> Expression:
+    """``compile_expression(source)``, once per source: the ambiguity search and the lint
+    read each guard many times, and parsing a long guard costs more than evaluating it."""
+    return compile_expression(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def constants(source: str) -> Mapping[str, frozenset[Any]]:
+    """The constants each name of ``source`` is compared with, once per source."""
+    return MappingProxyType({k: frozenset(v) for k, v in constants_of(source).items()})
 
 
 def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
@@ -92,6 +123,34 @@ def _domain(spec: FieldSpec, consts: set[Any]) -> list[Any]:
         if not any(type(v) is type(typed) and v == typed for v in values):
             values.append(typed)
     return values
+
+
+class _Budget:
+    """What is left of the ambiguity search's allowance for one procedure."""
+
+    def __init__(self, combinations: int, pairs: int) -> None:
+        self.combinations = combinations
+        self.pairs = pairs
+        self.spent = False
+
+    def take_pair(self) -> bool:
+        """Count one more pair of guards; False (and spent) when there are too many."""
+        self.pairs -= 1
+        if self.pairs < 0:
+            self.spent = True
+        return not self.spent
+
+    def take(self, cost: int) -> bool:
+        """Count one more combination of values; False (and spent) past the budget."""
+        self.combinations -= cost
+        if self.combinations < 0:
+            self.spent = True
+        return not self.spent
+
+
+def sample_values(spec: FieldSpec, consts: set[Any]) -> list[Any]:
+    """Values a case could hold in a field, none first: the ambiguity search's domain."""
+    return _domain(spec, consts)
 
 
 def _clip(source: str, width: int = 100) -> str:
@@ -225,7 +284,7 @@ class _Checker:
         for path, source in expressions_of(self.proc):
             quote = self._quote_offset(path)
             try:
-                expr = compile_expression(source)
+                expr = compiled(source)
             except ExpressionSyntaxError as exc:
                 self.error(
                     path,
@@ -327,6 +386,7 @@ class _Checker:
     # -- ambiguity ----------------------------------------------------------------------
 
     def ambiguity(self) -> None:
+        budget = _Budget(AMBIGUITY_BUDGET, AMBIGUITY_PAIRS)
         for trigger, branches in self.proc.transitions.items():
             by_source: dict[str, list[int]] = {}
             for i, branch in enumerate(branches):
@@ -344,7 +404,18 @@ class _Checker:
                         continue
                     if second.when is None:
                         continue  # the usual "otherwise" branch
-                    witness = self._overlap(first.when, second.when)
+                    witness = self._overlap(first.when, second.when, budget)
+                    if budget.spent:
+                        self.warn(
+                            ("transitions", trigger),
+                            "ambiguity-search-cut",
+                            f"the search for overlapping guards stopped at branches {a + 1} "
+                            f"and {b + 1} of {trigger!r} from {src!r}: the procedure has too "
+                            "many guarded branches to compare them all; the pairs after "
+                            "these were not compared",
+                            key=True,
+                        )
+                        return
                     if witness is not None:
                         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(witness.items()))
                         self.warn(
@@ -353,16 +424,22 @@ class _Checker:
                             f"guards of branches {a + 1} and {b + 1} of {trigger!r} from {src!r} can both hold (e.g. {shown}); the first wins",
                         )
 
-    def _overlap(self, left: str, right: str) -> dict[str, Any] | None:
-        """A small assignment of the fields that satisfies both guards, if one is found."""
+    def _overlap(self, left: str, right: str, budget: _Budget) -> dict[str, Any] | None:
+        """A small assignment of the fields that satisfies both guards, if one is found.
+
+        Every combination tried is taken from ``budget``; when it runs out (or this is
+        one pair too many) the search returns None and ``budget.spent`` is set.
+        """
+        if not budget.take_pair():
+            return None
         try:
-            a, b = compile_expression(left), compile_expression(right)
+            a, b = compiled(left), compiled(right)
         except ExpressionSyntaxError:
             return None
         names = sorted(a.names | b.names)
         consts: dict[str, set[Any]] = {}
         for src in (left, right):
-            for k, v in constants_of(src).items():
+            for k, v in constants(src).items():
                 consts.setdefault(k, set()).update(v)
         domains: list[list[Any]] = []
         for name in names:
@@ -376,7 +453,10 @@ class _Checker:
             total *= len(d)
         if total > _MAX_DOMAIN:
             return None
+        cost = 1 + (len(left) + len(right)) // AMBIGUITY_UNIT_CHARS
         for combo in itertools.product(*domains):
+            if not budget.take(cost):
+                return None
             scope = dict(zip(names, combo, strict=True))
             try:
                 if a.holds(scope) and b.holds(scope):

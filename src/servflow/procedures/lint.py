@@ -12,6 +12,14 @@ module only warns, about what works but looks like a slip of the analyst's pen:
 ``unfireable-transition``
     a step no role can ever take: its guard is always false, every role's authority is
     always false, or it follows the escalation ladder and every role ranks below it.
+``guard-fails-when-empty``
+    a branch's guard cannot be evaluated when a field it reads is empty (``amount > 1000``
+    with ``amount`` empty), and a later branch of the same trigger from the same state
+    follows it. The engine treats a guard that cannot be evaluated as not holding, so the
+    step silently takes the later branch (a refund without approval); the analyst should
+    say what an empty field means (``amount is none or amount > 1000``). Fields that can
+    never be empty are left alone: those with a ``default`` or required by the start that
+    no later step clears or takes data for (a null value in an event clears a field).
 
 The time-limit coverage computed here (:func:`limit_coverage`) is also what the diagrams
 and the generated SOPs show beside each state, so that the advice and the pictures agree.
@@ -23,16 +31,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from servflow.engine.expr import ExpressionSyntaxError, compile_expression
+from servflow.engine.expr import ExpressionSyntaxError
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import Branch, Procedure, Start, TimeLimit
-from servflow.procedures.checks import expressions_of
+from servflow.procedures.checks import compiled, constants, expressions_of, sample_values
 from servflow.procedures.source import SourceMap
 
 __all__ = ["LINT_CODES", "Coverage", "Edge", "edges_of", "limit_coverage", "lint_procedure"]
 
-LINT_CODES = ("no-time-limit", "unused-role", "unused-field", "unfireable-transition")
+LINT_CODES = (
+    "no-time-limit",
+    "unused-role",
+    "unused-field",
+    "unfireable-transition",
+    "guard-fails-when-empty",
+)
 
 Path = tuple[str | int, ...]
 
@@ -95,7 +110,7 @@ def _branches(proc: Procedure) -> Iterator[tuple[Path, str, Start | Branch]]:
 def _always_false(source: str) -> bool:
     """True when ``source`` reads nothing and is false: ``false``, ``1 > 2``..."""
     try:
-        expr = compile_expression(source)
+        expr = compiled(source)
         return not expr.names and not expr.holds({})
     except (ExpressionSyntaxError, EvaluationError):
         return False
@@ -155,7 +170,7 @@ class _Linter:
             used |= set(branch.requires) | set(branch.clear) | set(branch.accepts or ())
         for _, source in expressions_of(p):
             try:
-                used |= compile_expression(source).names
+                used |= compiled(source).names
             except ExpressionSyntaxError:
                 continue
         for name in p.fields:
@@ -199,6 +214,70 @@ class _Linter:
                     f"no role can take {label}: the authority of every role is always false",
                 )
 
+    def empty_fallthrough(self) -> None:
+        p = self.proc
+        # A field is emptied by a step that clears it or that takes data for it (a null
+        # value clears); one that starts filled and no step can empty is never empty.
+        emptied = {name for _, _, branch in _branches(p) for name in branch.clear}
+        for branches in p.transitions.values():
+            for branch in branches:
+                emptied |= set(p.fields) if branch.accepts is None else set(branch.accepts)
+        never_empty = {
+            name
+            for name, spec in p.fields.items()
+            if name not in emptied and (spec.default is not None or name in p.start.requires)
+        }
+        for trigger, branches in p.transitions.items():
+            for i, branch in enumerate(branches):
+                if not branch.when:
+                    continue
+                later = [
+                    (j, src)
+                    for j in range(i + 1, len(branches))
+                    for src in branch.source
+                    if src in branches[j].source
+                ]
+                if not later:
+                    continue
+                j, src = later[0]
+                for name in _fails_when_empty(p, branch.when, src, trigger, never_empty):
+                    self.warn(
+                        ("transitions", trigger, i, "when"),
+                        "guard-fails-when-empty",
+                        f"the guard of branch {i + 1} of {trigger!r} cannot be evaluated when "
+                        f"{name!r} is empty, and then branch {j + 1} from {src!r} is taken "
+                        f"instead; say what an empty {name!r} means (e.g. `{name} is none "
+                        f"or ...` or `{name} is not none and ...`)",
+                    )
+
+
+def _fails_when_empty(
+    proc: Procedure, source: str, state: str, trigger: str, never_empty: set[str]
+) -> list[str]:
+    """The fields read by ``source`` whose emptiness alone makes it fail to evaluate.
+
+    Each field in turn is empty while every other field holds a value of its type, so a
+    guard that guards itself (``amount is not none and amount > 1000``) is not named.
+    """
+    try:
+        expr = compiled(source)
+    except ExpressionSyntaxError:
+        return []
+    consts = constants(source)
+    filled: dict[str, Any] = {"state": state, "trigger": trigger, "escalation_level": 0}
+    for name in expr.names:
+        spec = proc.fields.get(name)
+        if spec is not None:
+            values = sample_values(spec, set(consts.get(name, set())))
+            filled[name] = values[1] if len(values) > 1 else None
+    failing: list[str] = []
+    for name in sorted(expr.names & set(proc.fields) - never_empty):
+        try:
+            expr.holds({**filled, name: None})
+        except EvaluationError:
+            failing.append(name)
+    return failing
+
 
 def _reachable(proc: Procedure) -> set[str]:
     edges = edges_of(proc)
@@ -220,4 +299,5 @@ def lint_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
     linter.roles()
     linter.fields()
     linter.unfireable()
+    linter.empty_fallthrough()
     return linter.out

@@ -9,8 +9,9 @@ schema is generated from the pydantic models of :mod:`servflow.model` and the ca
 file model, so it cannot drift from what the loader accepts; this module only
 post-processes it where the models are wider or narrower than the files:
 
-* a transition is one branch (a mapping) *or* a list of branches, and a branch's ``from``
-  one state or a list (the models normalise both into lists);
+* a transition is one branch (a mapping) *or* a list of branches, told apart by type so
+  that errors point at the bad key inside a branch, and a branch's ``from`` one state or a
+  list (the models normalise both into lists);
 * names of roles, fields, states, triggers and time limits follow the name pattern;
 * every property carries a description and, where one helps, examples;
 * the top level tells the two kinds of file apart the way the loader does (``calendars``
@@ -170,12 +171,15 @@ def language_schema() -> Schema:
     props = procedure["properties"]
     for group in ("roles", "fields", "states", "transitions", "time_limits"):
         props[group]["propertyNames"] = {"pattern": NAME_PATTERN}
+    # One branch or a list of branches, told apart by the value's type (as the loader
+    # does) rather than by an anyOf: with an anyOf, a bad key inside a branch fails both
+    # alternatives and a validator reports the whole transition; with if/then/else it
+    # validates the one shape meant and points at the key that is wrong.
     props["transitions"]["additionalProperties"] = {
         "description": "One branch, or a list of branches tried in order (first match wins).",
-        "anyOf": [
-            {"$ref": "#/$defs/Branch"},
-            {"type": "array", "items": {"$ref": "#/$defs/Branch"}, "minItems": 1},
-        ],
+        "if": {"type": "array"},
+        "then": {"type": "array", "items": {"$ref": "#/$defs/Branch"}, "minItems": 1},
+        "else": {"$ref": "#/$defs/Branch"},
     }
     props["roles"]["minProperties"] = 1
     props["states"]["minProperties"] = 1

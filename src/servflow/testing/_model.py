@@ -84,8 +84,21 @@ def parse_time(text: str, zone: tzinfo | None) -> datetime:
     """A scenario time: ``2026-11-23 09:00`` read in ``zone``, or a time with its offset.
 
     Raises ``ValueError`` with a message fit for the analyst: a malformed time, a time
-    without offset and no zone, or a local time that a clock change skips or repeats.
+    without offset and no zone, a local time that a clock change skips or repeats, or a
+    time that Python's datetime cannot hold once converted to UTC (the engine works in
+    UTC, so ``0001-01-01 00:00`` in Shanghai, which is year 0 in UTC, cannot be a time).
     """
+    moment = _parse_time(text, zone)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"bad time {text!r}: outside the years 1 to 9999 (in UTC) that a time can hold"
+        ) from None
+    return moment
+
+
+def _parse_time(text: str, zone: tzinfo | None) -> datetime:
     if not _TIME_RE.match(text.strip()):
         raise ValueError(f"bad time {text!r}: {_TIME_HELP}")
     try:
@@ -100,7 +113,11 @@ def parse_time(text: str, zone: tzinfo | None) -> datetime:
             "add `timezone: Asia/Shanghai` (say) or write the offset"
         )
     first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
-    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+    try:
+        back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        return first  # out of range in UTC: parse_time says so
+    if back != moment:
         raise ValueError(f"local time {text!r} does not exist in {zone} (clock change)")
     if first.utcoffset() != second.utcoffset():
         raise ValueError(
