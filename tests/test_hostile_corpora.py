@@ -301,6 +301,7 @@ def test_each_tampered_case_is_refused_naming_the_inconsistency(case):
     for error, message in result.value:
         assert error == case["error"], result.value
         assert case["message"] in message, result.value
+        assert case.get("absent", "\x00") not in message, result.value
     if case["error"] == "IntegrityError":
         assert len(result.value) == 3  # fire, available and advance alike
 

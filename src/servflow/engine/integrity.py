@@ -7,8 +7,14 @@ its data holds exactly the procedure's fields, each in its canonical stored form
 within its bounds, its escalation level is on the ladder, and its timers belong to the
 procedure's time limits and agree with each other and with ``next_due``. A case that
 fails is refused with :class:`~servflow.errors.IntegrityError` naming what is
-inconsistent (a field's name, never its value), instead of failing later deep inside a
-computation with an ``IndexError`` or a ``decimal.InvalidOperation``.
+inconsistent, instead of failing later deep inside a computation with an ``IndexError``
+or a ``decimal.InvalidOperation``. A message names only what the procedure itself names
+(its fields, time limits and bounds), never a value, key or name read from the case: a
+tampered case is input like any other, and may carry personal data where a name belongs.
+
+Stored values are checked by :func:`~servflow.engine.values.normalise`, the one function
+that checks data coming in, patterns included, so a value passes here exactly when the
+engine would have accepted it.
 
 What is checked is what the engine relies on; a case that passes can be fired, advanced
 and asked about without any error but the documented ones. The check runs on every case
@@ -22,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
 from servflow.engine.case import Actor, Case, TimerState
@@ -29,6 +36,7 @@ from servflow.engine.compiled import CompiledProcedure
 from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import IntegrityError
+from servflow.model import FieldSpec
 
 __all__ = ["case_problem", "check_arguments", "check_case", "check_case_id", "check_time"]
 
@@ -116,15 +124,14 @@ def case_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str]) 
         return f"version must be a whole number from 1 to {VERSION_LIMIT}"
     proc = cp.procedure
     if not isinstance(case.state, str) or case.state not in proc.states:
-        return f"procedure {proc.id!r} v{proc.version} has no state {_name(case.state)}"
+        return f"state is not one of the states of procedure {proc.id!r} v{proc.version}"
     problem = _data_problem(cp, case.data)
     if problem is not None:
         return problem
     level = case.escalation_level
-    # Without a ladder the level only counts escalations (a breach may raise it by several).
-    top = len(proc.escalation) - 1 if proc.escalation else VERSION_LIMIT
-    if not (_int(level) and 0 <= level <= max(top, 0)):
-        return f"escalation_level must be a whole number from 0 to {max(top, 0)}"
+    top = _top_level(cp)
+    if not (_int(level) and 0 <= level <= top):
+        return f"escalation_level must be a whole number from 0 to {top}"
     for label, moment in (
         ("opened_at", case.opened_at),
         ("updated_at", case.updated_at),
@@ -142,9 +149,21 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _name(value: Any) -> str:
-    """A state or timer name for a message: short text only (it is no field value)."""
-    return repr(value) if isinstance(value, str) and len(value) <= 64 else "of that name"
+def _top_level(cp: CompiledProcedure) -> int:
+    """The highest escalation level a case of ``cp`` can reach.
+
+    On a ladder, its last rung. Without one the level only counts escalations (a step
+    with ``escalates`` or a breach may raise it by several), so it is bounded only when
+    nothing in the procedure escalates: then it stays 0.
+    """
+    proc = cp.procedure
+    if proc.escalation:
+        return len(proc.escalation) - 1
+    raises = any(branch.spec.escalates for branches in cp.table.values() for branch in branches)
+    raises = raises or any(
+        action.escalate for limit in cp.limits for action in limit.breach_actions
+    )
+    return VERSION_LIMIT if raises else 0
 
 
 def _moment_problem(label: str, moment: Any) -> str | None:
@@ -161,10 +180,10 @@ def _moment_problem(label: str, moment: Any) -> str | None:
 def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
     if not isinstance(data, dict):
         return "data must be a mapping of the procedure's fields"
-    fields = cp.fields
+    fields = _masked(cp)
     for name in data:
         if name not in fields:
-            return f"data holds a field the procedure does not have ({_name(name)})"
+            return "data holds a field the procedure does not have"
     for name, spec in fields.items():
         if name not in data:
             return f"data lacks the field {name!r} (an empty field is null)"
@@ -172,13 +191,31 @@ def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
         if value is None:
             continue
         try:
-            # The pattern was matched when the value was given; it protects no computation.
-            canonical = normalise(spec, value, match_pattern=False)
+            canonical = normalise(spec, value)
         except FieldValueError as exc:
+            if spec.type == "choice" and isinstance(value, str):
+                return f"field {name!r} holds a value that is not one of its choices"
             return f"field {name!r} holds a value that does not fit it: {exc}"
         if type(canonical) is not type(value) or canonical != value:
             return f"field {name!r} is not in its stored form (a {spec.type} is stored as {_FORMS[spec.type]})"
     return None
+
+
+# Each procedure's fields, every one marked pii: normalise then words its refusal without
+# the value ("the value is below the minimum 0"), whatever the field. Built once per
+# compiled procedure, which the engine keeps as long as it runs cases of it.
+_MASKED: WeakKeyDictionary[CompiledProcedure, Mapping[str, FieldSpec]] = WeakKeyDictionary()
+
+
+def _masked(cp: CompiledProcedure) -> Mapping[str, FieldSpec]:
+    masked = _MASKED.get(cp)
+    if masked is None:
+        masked = {
+            name: spec if spec.pii else spec.model_copy(update={"pii": True})
+            for name, spec in cp.fields.items()
+        }
+        _MASKED[cp] = masked
+    return masked
 
 
 _FORMS = {
@@ -203,7 +240,7 @@ def _timers_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str
     for name, timer in timers.items():
         limit = limits.get(name)
         if limit is None:
-            return f"a timer runs for a time limit the procedure does not have ({_name(name)})"
+            return "a timer runs for a time limit the procedure does not have"
         if not isinstance(timer, TimerState):
             return f"timer {name!r} is not a timer"
         problem = _timer_problem(limit, timer, case, calendars)
@@ -221,7 +258,7 @@ def _timer_problem(
     limit: CompiledLimit, timer: TimerState, case: Case, calendars: Collection[str]
 ) -> str | None:
     if timer.calendar not in calendars:
-        return f"counts in a calendar this engine does not hold ({_name(timer.calendar)})"
+        return "counts in a calendar this engine does not hold"
     if not any(t.text == timer.within for t in limit.targets):
         return "its target is none of the time limit's targets"
     if not (_int(timer.cycle) and 1 <= timer.cycle <= VERSION_LIMIT):
