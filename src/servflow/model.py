@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +31,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_serializer,
@@ -117,6 +119,64 @@ _NUMBER_LIMIT = float(10**DECIMAL_INTEGER_DIGITS)
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+
+def _written(value: Any) -> str:
+    """A wrongly typed value as the file wrote it, for a message (short, never huge)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the text {shown!r}"
+    if isinstance(value, int):
+        return f"the number {value}" if abs(value) < 10**18 else "a very large number"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__}" if value is not None else "null"
+
+
+def _wrong_type(expected: str, value: Any, *, meant: str = "") -> PydanticCustomError:
+    """``meant``: the hint for text that reads as the expected type ('1' for a number)."""
+    hint = f"; {meant}" if isinstance(value, str) and meant else ""
+    return PydanticCustomError(
+        "wrong_type", "{message}", {"message": f"expected {expected}, got {_written(value)}{hint}"}
+    )
+
+
+# Text that a YAML reader would have read as a number or a boolean had it not been quoted.
+_NUMBER_TEXT = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*", re.ASCII)
+_UNQUOTE = "write it without quotes"
+
+
+def _whole_number(value: Any) -> Any:
+    # pydantic's lax int takes true, 1.0 and "1"; a file that wrote them meant something else.
+    if isinstance(value, bool) or not isinstance(value, int):
+        quoted = isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
+        raise _wrong_type("a whole number", value, meant=_UNQUOTE * quoted)
+    return value
+
+
+def _true_or_false(value: Any) -> Any:
+    # pydantic's lax bool takes 1, "on" and "yes"; only true and false say what they mean.
+    if not isinstance(value, bool):
+        quoted = isinstance(value, str) and value.strip().lower() in ("true", "false")
+        raise _wrong_type(
+            "true or false", value, meant=_UNQUOTE if quoted else "write true or false"
+        )
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        quoted = isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
+        raise _wrong_type("a number", value, meant=_UNQUOTE * quoted)
+    return value
+
+
+#: The model's int and bool keys take only what a YAML reader gives for them:
+#: ``version: true``, ``version: '1'``, ``final: 1`` or ``pii: "yes"`` are `wrong-type`.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+TrueOrFalse = Annotated[bool, BeforeValidator(_true_or_false)]
+
 Title = Annotated[
     LocalizedText,
     Field(
@@ -132,7 +192,7 @@ class Role(BaseModel):
     model_config = _STRICT
 
     title: Title = Field(default_factory=dict)
-    rank: int = Field(
+    rank: WholeNumber = Field(
         default=1,
         ge=0,
         le=100,
@@ -152,7 +212,7 @@ class FieldSpec(BaseModel):
     type: FieldType = Field(description="The value's type.", examples=["string", "choice"])
     title: Title = Field(default_factory=dict)
     description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
-    pii: bool = Field(
+    pii: TrueOrFalse = Field(
         default=False,
         description="Personal data: never shown in logs, diagrams or error messages.",
         examples=[True],
@@ -199,6 +259,30 @@ class FieldSpec(BaseModel):
         examples=["住戶報修記錄表"],
     )
 
+    # Checked before pydantic's lax float and int (see WholeNumber); as validators rather
+    # than annotated types so that the JSON Schema keeps its minimum and maximum.
+    @field_validator("minimum", "maximum", mode="before")
+    @classmethod
+    def _bound_is_a_number(cls, value: Any) -> Any:
+        return None if value is None else _number(value)
+
+    @field_validator("max_length", mode="before")
+    @classmethod
+    def _max_length_is_whole(cls, value: Any) -> Any:
+        return None if value is None else _whole_number(value)
+
+    @field_validator("maximum")
+    @classmethod
+    def _maximum_not_below_minimum(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("minimum")
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError(
+                "invalid_value",
+                "{message}",
+                {"message": f"maximum {value:g} is below the minimum {low:g}", "key": True},
+            )
+        return value
+
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
@@ -232,7 +316,7 @@ class State(BaseModel):
 
     title: Title = Field(default_factory=dict)
     description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
-    final: bool = Field(
+    final: TrueOrFalse = Field(
         default=False, description="A final state closes the case; nothing leaves it."
     )
 
@@ -307,11 +391,11 @@ class _BranchSpec(BaseModel):
     )
     effects: list[EffectSpec] = Field(default_factory=list, description="What the host must do.")
     title: Title = Field(default_factory=dict)
-    escalates: bool = Field(
+    escalates: TrueOrFalse = Field(
         default=False,
         description="Taking this step raises the case's escalation level by one.",
     )
-    follows_escalation: bool = Field(
+    follows_escalation: TrueOrFalse = Field(
         default=False,
         description=(
             "Only roles at or above the rank of the case's current escalation level may take it."
@@ -377,7 +461,7 @@ class TimeLimitTarget(BaseModel):
     calendar: str | None = Field(
         default=None, description="Calendar to count in; default: the procedure's."
     )
-    end_of_working_day: bool = Field(
+    end_of_working_day: TrueOrFalse = Field(
         default=False, description="For working-day limits: due at the end of the last day."
     )
 
@@ -539,6 +623,29 @@ def _not_null(value: Any) -> Any:
     return value
 
 
+# A warning is placed and stored to a hundredth of a percent (hundredths are what a case
+# records), so a third decimal would be rounded away, and 99.999% would become 100%.
+_FINE_PERCENT = re.compile(r"\s*[0-9]+\.[0-9]{3,}\s*%\s*", re.ASCII)
+
+
+def _to_hundredths(value: Any) -> Any:
+    if isinstance(value, str) and _FINE_PERCENT.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise PydanticCustomError(
+            "bad_percentage",
+            "{message}",
+            {
+                "message": f"warning {shown!r} has more than two decimals: warnings are placed "
+                "to a hundredth of a percent, e.g. 99.99%"
+            },
+        )
+    return value
+
+
+#: One ``warn_at`` entry; the rest of its rule (``%``, between 0 and 100) is Percent.parse.
+WarnAt = Annotated[str, AfterValidator(_to_hundredths)]
+
+
 # Text that may be left out but not written as null: the schema and the loader agree that
 # a key that is there has a value.
 _Given = Annotated[str | None, BeforeValidator(_not_null), WithJsonSchema({"type": "string"})]
@@ -574,7 +681,7 @@ class BreachAction(_AsWritten):
         description="Trigger the system fires automatically (a transition of this procedure).",
         examples=["escalate"],
     )
-    escalate: bool = Field(
+    escalate: TrueOrFalse = Field(
         default=False,
         description="Raise the case's escalation level by one.",
         examples=[True],
@@ -617,7 +724,7 @@ class TimeLimit(BaseModel):
         examples=[{"in": ["waiting_for_resident"]}],
     )
     within: list[TimeLimitTarget] = Field(description="Targets, first matching `when` wins.")
-    warn_at: list[str] = Field(
+    warn_at: list[WarnAt] = Field(
         default_factory=list, description="Warnings at these percentages.", examples=[["50%"]]
     )
     warn_notify: list[str] = Field(
@@ -639,9 +746,11 @@ class Procedure(BaseModel):
 
     model_config = _STRICT
 
-    servflow: Literal[1] = Field(description="Language version; always 1.", examples=[1])
+    servflow: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(
+        description="Language version; always 1.", examples=[1]
+    )
     id: str = Field(pattern=NAME_PATTERN, description="Procedure id.", examples=["repair"])
-    version: int = Field(
+    version: WholeNumber = Field(
         ge=1,
         le=VERSION_LIMIT,
         description="Procedure version; running cases keep theirs.",
