@@ -8,6 +8,7 @@ meets it, and the warn_at and minimum/maximum rules that came with it.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -79,6 +80,7 @@ def test_a_huge_int_is_named_without_printing_it():
 
 def test_a_bound_takes_a_number_not_text_or_a_boolean():
     assert FieldSpec(type="integer", minimum=0, maximum=2.5).maximum == 2.5
+    assert FieldSpec(type="decimal", minimum=Decimal("0.5")).minimum == 0.5
     assert _wrong_type(FieldSpec, "minimum", "0").startswith("expected a number, got the text")
     assert _wrong_type(FieldSpec, "maximum", False) == "expected a number, got false"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -166,7 +167,8 @@ def _true_or_false(value: Any) -> Any:
 
 
 def _number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A Decimal is a number a host may build a field with; pydantic makes it a float.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         quoted = isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
         raise _wrong_type("a number", value, meant=_UNQUOTE * quoted)
     return value
