@@ -128,6 +128,39 @@ def test_a_third_decimal_is_refused_with_a_precise_message(text):
     assert "has more than two decimals" in error["msg"]
 
 
+@pytest.mark.parametrize("text", ["1e-9%", "1,5%", "abc%", "5%%", "٥٠%"])
+def test_a_percentage_not_in_digits_is_refused_as_such(text):
+    with pytest.raises(ValidationError) as caught:
+        TimeLimit.model_validate(
+            {
+                "starts": {"entered": "a"},
+                "stops": {"left": "a"},
+                "within": [{"limit": "4h"}],
+                "warn_at": [text],
+            }
+        )
+    (error,) = caught.value.errors()
+    assert error["type"] == "bad_percentage"
+    assert (
+        error["msg"] == f"warning {text!r} is not a percentage in digits: write e.g. 80% or 12.5%"
+    )
+
+
+@pytest.mark.parametrize("text", ["0%", "100%", "-5%", "0.8"])
+def test_a_percentage_out_of_range_is_left_to_the_one_rule(text):
+    # The model lets it through; Percent.parse (run by the checks) says what is wrong.
+    limit = TimeLimit.model_validate(
+        {
+            "starts": {"entered": "a"},
+            "stops": {"left": "a"},
+            "within": [{"limit": "4h"}],
+            "warn_at": [text],
+        }
+    )
+    with pytest.raises(ValueError, match="must be a percentage between 0% and 100%"):
+        Percent.parse(limit.warn_at[0])
+
+
 def test_every_shipped_file_still_loads():
     files = sorted((REPO / "procedures").rglob("*.yaml")) + sorted(
         (REPO / "tests" / "hostile" / "values").glob("*.yaml")

@@ -628,20 +628,24 @@ def _not_null(value: Any) -> Any:
 # A warning is placed and stored to a hundredth of a percent (hundredths are what a case
 # records), so a third decimal would be rounded away, and 99.999% would become 100%.
 _FINE_PERCENT = re.compile(r"\s*[0-9]+\.[0-9]{3,}\s*%\s*", re.ASCII)
+# What Percent.parse would misread as out of range: a percentage not written in digits.
+_ODD_PERCENT = re.compile(r"[^%]*[^0-9.\s%][^%]*%\s*|.*%.*%.*", re.ASCII)
 
 
 def _to_hundredths(value: Any) -> Any:
-    if isinstance(value, str) and _FINE_PERCENT.fullmatch(value):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        raise PydanticCustomError(
-            "bad_percentage",
-            "{message}",
-            {
-                "message": f"warning {shown!r} has more than two decimals: warnings are placed "
-                "to a hundredth of a percent, e.g. 99.99%"
-            },
+    if not isinstance(value, str):
+        return value
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    if _FINE_PERCENT.fullmatch(value):
+        message = (
+            f"warning {shown!r} has more than two decimals: warnings are placed to a "
+            "hundredth of a percent, e.g. 99.99%"
         )
-    return value
+    elif _ODD_PERCENT.fullmatch(value.strip().lstrip("+-")):  # -5% is out of range, not odd
+        message = f"warning {shown!r} is not a percentage in digits: write e.g. 80% or 12.5%"
+    else:
+        return value
+    raise PydanticCustomError("bad_percentage", "{message}", {"message": message})
 
 
 #: One ``warn_at`` entry; the rest of its rule (``%``, between 0 and 100) is Percent.parse.
