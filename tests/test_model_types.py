@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from servflow.engine.limits import Percent
 from servflow.model import BreachAction, FieldSpec, Role, State, TimeLimit
 from servflow.procedures import load_text
+from tests.bounded import run_bounded
 from tests.test_hostile_corpora import REPO
 
 WHOLE = [(Role, "rank", 2), (FieldSpec, "max_length", 20)]
@@ -159,6 +160,27 @@ def test_a_percentage_out_of_range_is_left_to_the_one_rule(text):
     )
     with pytest.raises(ValueError, match="must be a percentage between 0% and 100%"):
         Percent.parse(limit.warn_at[0])
+
+
+def _warn_at_error(text: str) -> str:
+    try:
+        TimeLimit.model_validate(
+            {
+                "starts": {"entered": "a"},
+                "stops": {"left": "a"},
+                "within": [{"limit": "4h"}],
+                "warn_at": [text],
+            }
+        )
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
+    return ""
+
+
+@pytest.mark.parametrize("text", ["1" * 500_000 + "x%", "1." + "1" * 500_000 + "x", "%" * 500_000])
+def test_a_long_warning_is_judged_in_linear_time(text):
+    result = run_bounded(_warn_at_error, text, seconds=5, memory_mb=256)
+    assert result.verdict == "returned", str(result)
 
 
 def test_every_shipped_file_still_loads():

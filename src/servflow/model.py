@@ -20,11 +20,9 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from servflow._strict import TrueOrFalse, WarnAt, WholeNumber, number, whole_number
 from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
     TEXT_LENGTH,
@@ -120,64 +119,6 @@ _NUMBER_LIMIT = float(10**DECIMAL_INTEGER_DIGITS)
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-
-def _written(value: Any) -> str:
-    """A wrongly typed value as the file wrote it, for a message (short, never huge)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the text {shown!r}"
-    if isinstance(value, int):
-        return f"the number {value}" if abs(value) < 10**18 else "a very large number"
-    if isinstance(value, float):
-        return f"the number {value!r}"
-    return f"a {type(value).__name__}" if value is not None else "null"
-
-
-def _wrong_type(expected: str, value: Any, *, meant: str = "") -> PydanticCustomError:
-    """``meant``: the hint for text that reads as the expected type ('1' for a number)."""
-    hint = f"; {meant}" if isinstance(value, str) and meant else ""
-    return PydanticCustomError(
-        "wrong_type", "{message}", {"message": f"expected {expected}, got {_written(value)}{hint}"}
-    )
-
-
-# Text that a YAML reader would have read as a number or a boolean had it not been quoted.
-_NUMBER_TEXT = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*", re.ASCII)
-_UNQUOTE = "write it without quotes"
-
-
-def _whole_number(value: Any) -> Any:
-    # pydantic's lax int takes true, 1.0 and "1"; a file that wrote them meant something else.
-    if isinstance(value, bool) or not isinstance(value, int):
-        quoted = isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
-        raise _wrong_type("a whole number", value, meant=_UNQUOTE * quoted)
-    return value
-
-
-def _true_or_false(value: Any) -> Any:
-    # pydantic's lax bool takes 1, "on" and "yes"; only true and false say what they mean.
-    if not isinstance(value, bool):
-        quoted = isinstance(value, str) and value.strip().lower() in ("true", "false")
-        raise _wrong_type(
-            "true or false", value, meant=_UNQUOTE if quoted else "write true or false"
-        )
-    return value
-
-
-def _number(value: Any) -> Any:
-    # A Decimal is a number a host may build a field with; pydantic makes it a float.
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        quoted = isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
-        raise _wrong_type("a number", value, meant=_UNQUOTE * quoted)
-    return value
-
-
-#: The model's int and bool keys take only what a YAML reader gives for them:
-#: ``version: true``, ``version: '1'``, ``final: 1`` or ``pii: "yes"`` are `wrong-type`.
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
-TrueOrFalse = Annotated[bool, BeforeValidator(_true_or_false)]
 
 Title = Annotated[
     LocalizedText,
@@ -266,12 +207,12 @@ class FieldSpec(BaseModel):
     @field_validator("minimum", "maximum", mode="before")
     @classmethod
     def _bound_is_a_number(cls, value: Any) -> Any:
-        return None if value is None else _number(value)
+        return None if value is None else number(value)
 
     @field_validator("max_length", mode="before")
     @classmethod
     def _max_length_is_whole(cls, value: Any) -> Any:
-        return None if value is None else _whole_number(value)
+        return None if value is None else whole_number(value)
 
     @field_validator("maximum")
     @classmethod
@@ -625,33 +566,6 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-# A warning is placed and stored to a hundredth of a percent (hundredths are what a case
-# records), so a third decimal would be rounded away, and 99.999% would become 100%.
-_FINE_PERCENT = re.compile(r"\s*[0-9]+\.[0-9]{3,}\s*%\s*", re.ASCII)
-# What Percent.parse would misread as out of range: a percentage not written in digits.
-_ODD_PERCENT = re.compile(r"[^%]*[^0-9.\s%][^%]*%\s*|.*%.*%.*", re.ASCII)
-
-
-def _to_hundredths(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    shown = value if len(value) <= 40 else value[:37] + "..."
-    if _FINE_PERCENT.fullmatch(value):
-        message = (
-            f"warning {shown!r} has more than two decimals: warnings are placed to a "
-            "hundredth of a percent, e.g. 99.99%"
-        )
-    elif _ODD_PERCENT.fullmatch(value.strip().lstrip("+-")):  # -5% is out of range, not odd
-        message = f"warning {shown!r} is not a percentage in digits: write e.g. 80% or 12.5%"
-    else:
-        return value
-    raise PydanticCustomError("bad_percentage", "{message}", {"message": message})
-
-
-#: One ``warn_at`` entry; the rest of its rule (``%``, between 0 and 100) is Percent.parse.
-WarnAt = Annotated[str, AfterValidator(_to_hundredths)]
-
-
 # Text that may be left out but not written as null: the schema and the loader agree that
 # a key that is there has a value.
 _Given = Annotated[str | None, BeforeValidator(_not_null), WithJsonSchema({"type": "string"})]
@@ -752,7 +666,7 @@ class Procedure(BaseModel):
 
     model_config = _STRICT
 
-    servflow: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(
+    servflow: Annotated[Literal[1], BeforeValidator(whole_number)] = Field(
         description="Language version; always 1.", examples=[1]
     )
     id: str = Field(pattern=NAME_PATTERN, description="Procedure id.", examples=["repair"])

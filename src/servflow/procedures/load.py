@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
+from servflow._strict import WholeNumber
 from servflow.calendar_spec import CalendarSpec
 from servflow.engine.registry import (
     calendar_name_problem,
@@ -29,7 +30,7 @@ from servflow.engine.registry import (
     unknown_calendar_message,
 )
 from servflow.errors import DefinitionError, Diagnostic
-from servflow.model import Procedure, WholeNumber
+from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.lint import lint_procedure
 from servflow.procedures.source import (
