@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "servflow"
 # re-exports); the command line, which may use all of it, is the top.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("errors", "_hints", "bounds")),
-    ("model", ("model", "calendar_spec")),
+    ("model", ("model", "_strict", "calendar_spec")),
     ("engine", ("engine",)),
     ("language", ("procedures", "catalogue")),
     ("store", ("store",)),

@@ -30,6 +30,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_serializer,
@@ -37,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from servflow._strict import TrueOrFalse, WarnAt, WholeNumber, number, whole_number
 from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
     TEXT_LENGTH,
@@ -117,6 +119,7 @@ _NUMBER_LIMIT = float(10**DECIMAL_INTEGER_DIGITS)
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+
 Title = Annotated[
     LocalizedText,
     Field(
@@ -132,7 +135,7 @@ class Role(BaseModel):
     model_config = _STRICT
 
     title: Title = Field(default_factory=dict)
-    rank: int = Field(
+    rank: WholeNumber = Field(
         default=1,
         ge=0,
         le=100,
@@ -152,7 +155,7 @@ class FieldSpec(BaseModel):
     type: FieldType = Field(description="The value's type.", examples=["string", "choice"])
     title: Title = Field(default_factory=dict)
     description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
-    pii: bool = Field(
+    pii: TrueOrFalse = Field(
         default=False,
         description="Personal data: never shown in logs, diagrams or error messages.",
         examples=[True],
@@ -199,6 +202,30 @@ class FieldSpec(BaseModel):
         examples=["住戶報修記錄表"],
     )
 
+    # Checked before pydantic's lax float and int (see WholeNumber); as validators rather
+    # than annotated types so that the JSON Schema keeps its minimum and maximum.
+    @field_validator("minimum", "maximum", mode="before")
+    @classmethod
+    def _bound_is_a_number(cls, value: Any) -> Any:
+        return None if value is None else number(value)
+
+    @field_validator("max_length", mode="before")
+    @classmethod
+    def _max_length_is_whole(cls, value: Any) -> Any:
+        return None if value is None else whole_number(value)
+
+    @field_validator("maximum")
+    @classmethod
+    def _maximum_not_below_minimum(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("minimum")
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError(
+                "invalid_value",
+                "{message}",
+                {"message": f"maximum {value:g} is below the minimum {low:g}", "key": True},
+            )
+        return value
+
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
@@ -232,7 +259,7 @@ class State(BaseModel):
 
     title: Title = Field(default_factory=dict)
     description: LocalizedText = Field(default_factory=dict, description="Help text per language.")
-    final: bool = Field(
+    final: TrueOrFalse = Field(
         default=False, description="A final state closes the case; nothing leaves it."
     )
 
@@ -307,11 +334,11 @@ class _BranchSpec(BaseModel):
     )
     effects: list[EffectSpec] = Field(default_factory=list, description="What the host must do.")
     title: Title = Field(default_factory=dict)
-    escalates: bool = Field(
+    escalates: TrueOrFalse = Field(
         default=False,
         description="Taking this step raises the case's escalation level by one.",
     )
-    follows_escalation: bool = Field(
+    follows_escalation: TrueOrFalse = Field(
         default=False,
         description=(
             "Only roles at or above the rank of the case's current escalation level may take it."
@@ -377,7 +404,7 @@ class TimeLimitTarget(BaseModel):
     calendar: str | None = Field(
         default=None, description="Calendar to count in; default: the procedure's."
     )
-    end_of_working_day: bool = Field(
+    end_of_working_day: TrueOrFalse = Field(
         default=False, description="For working-day limits: due at the end of the last day."
     )
 
@@ -574,7 +601,7 @@ class BreachAction(_AsWritten):
         description="Trigger the system fires automatically (a transition of this procedure).",
         examples=["escalate"],
     )
-    escalate: bool = Field(
+    escalate: TrueOrFalse = Field(
         default=False,
         description="Raise the case's escalation level by one.",
         examples=[True],
@@ -617,7 +644,7 @@ class TimeLimit(BaseModel):
         examples=[{"in": ["waiting_for_resident"]}],
     )
     within: list[TimeLimitTarget] = Field(description="Targets, first matching `when` wins.")
-    warn_at: list[str] = Field(
+    warn_at: list[WarnAt] = Field(
         default_factory=list, description="Warnings at these percentages.", examples=[["50%"]]
     )
     warn_notify: list[str] = Field(
@@ -639,9 +666,11 @@ class Procedure(BaseModel):
 
     model_config = _STRICT
 
-    servflow: Literal[1] = Field(description="Language version; always 1.", examples=[1])
+    servflow: Annotated[Literal[1], BeforeValidator(whole_number)] = Field(
+        description="Language version; always 1.", examples=[1]
+    )
     id: str = Field(pattern=NAME_PATTERN, description="Procedure id.", examples=["repair"])
-    version: int = Field(
+    version: WholeNumber = Field(
         ge=1,
         le=VERSION_LIMIT,
         description="Procedure version; running cases keep theirs.",

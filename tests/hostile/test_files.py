@@ -93,6 +93,25 @@ def test_engine_from_directory_reports_the_entry(folder: Path, case: FileCase) -
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
+def test_engine_from_directory_on_the_entry_itself(folder: Path, case: FileCase) -> None:
+    path = _entry(folder, case)
+    result = run_bounded(_from_directory, path, seconds=SECONDS, memory_mb=MEMORY_MB)
+    assert result.verdict == "returned", str(result)  # a symlink loop raised RuntimeError
+    if case.code is None:
+        assert result.value == []
+    else:
+        assert result.value == [("hostile.yaml", case.code, case.message)]
+
+
+def test_check_on_a_path_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing.yaml"
+    assert _cli("check", str(missing)) == (
+        2,
+        f"servflow check: error: no such file or folder: {missing}\n",
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
 def test_check_on_the_file_and_on_its_folder(folder: Path, case: FileCase) -> None:
     path = _entry(folder, case)
     line = 1 if case.code == "too-large" else 0
@@ -106,10 +125,8 @@ def test_check_on_the_file_and_on_its_folder(folder: Path, case: FileCase) -> No
         elif target == path and path.is_dir():
             # A folder named on the command line is a folder to check: here an empty one.
             assert (code, out.strip()) == (2, f"servflow check: error: no .yaml files in {path}")
-        elif target == path and not path.exists():
-            assert code == 2
-            assert out.strip() == f"servflow check: error: no such file or folder: {path}"
         else:
+            # A symlink that dangles or loops is named: `unreadable`, as for any file.
             assert code == 1
             assert expected in out.splitlines()
 

@@ -91,7 +91,8 @@ def _usage_problems(paths: Iterable[Path]) -> list[str]:
             # Not only regular files: a FIFO or folder named *.yaml is reported, not skipped.
             if not any(p.suffix in _SUFFIXES and p.exists() for p in path.iterdir()):
                 problems.append(f"no .yaml files in {path}")
-        elif not path.exists():
+        elif not path.exists() and not path.is_symlink():
+            # A symlink that ends nowhere or loops is there: reading it reports `unreadable`.
             problems.append(f"no such file or folder: {path}")
     return problems
 

@@ -7,21 +7,30 @@ its data holds exactly the procedure's fields, each in its canonical stored form
 within its bounds, its escalation level is on the ladder, and its timers belong to the
 procedure's time limits and agree with each other and with ``next_due``. A case that
 fails is refused with :class:`~servflow.errors.IntegrityError` naming what is
-inconsistent (a field's name, never its value), instead of failing later deep inside a
-computation with an ``IndexError`` or a ``decimal.InvalidOperation``.
+inconsistent, instead of failing later deep inside a computation with an ``IndexError``
+or a ``decimal.InvalidOperation``. A message names only what the procedure itself names
+(its fields, time limits and bounds), never a value, key or name read from the case: a
+tampered case is input like any other, and may carry personal data where a name belongs.
+
+Stored values are checked by :func:`~servflow.engine.values.normalise`, the one function
+that checks data coming in, patterns included, so a value passes here exactly when the
+engine would have accepted it.
 
 What is checked is what the engine relies on; a case that passes can be fired, advanced
 and asked about without any error but the documented ones. The check runs on every case
 the engine is given, also one it returned a moment ago: a case is frozen, but its
-``data`` and ``timers`` are dicts a host could change in place. It costs about 13 µs on
-a repair case with three running timers, less than loading the case from JSON.
+``data`` and ``timers`` are dicts a host could change in place. It costs about 22 µs on
+a new repair case, a quarter of it matching the phone against its pattern, less than
+loading the case from JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
 from servflow.engine.case import Actor, Case, TimerState
@@ -29,6 +38,7 @@ from servflow.engine.compiled import CompiledProcedure
 from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import IntegrityError
+from servflow.model import FieldSpec
 
 __all__ = ["case_problem", "check_arguments", "check_case", "check_case_id", "check_time"]
 
@@ -116,15 +126,14 @@ def case_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str]) 
         return f"version must be a whole number from 1 to {VERSION_LIMIT}"
     proc = cp.procedure
     if not isinstance(case.state, str) or case.state not in proc.states:
-        return f"procedure {proc.id!r} v{proc.version} has no state {_name(case.state)}"
+        return f"state is not one of the states of procedure {proc.id!r} v{proc.version}"
     problem = _data_problem(cp, case.data)
     if problem is not None:
         return problem
     level = case.escalation_level
-    # Without a ladder the level only counts escalations (a breach may raise it by several).
-    top = len(proc.escalation) - 1 if proc.escalation else VERSION_LIMIT
-    if not (_int(level) and 0 <= level <= max(top, 0)):
-        return f"escalation_level must be a whole number from 0 to {max(top, 0)}"
+    top = _facts(cp).top_level
+    if not (_int(level) and 0 <= level <= top):
+        return f"escalation_level must be a whole number from 0 to {top}"
     for label, moment in (
         ("opened_at", case.opened_at),
         ("updated_at", case.updated_at),
@@ -142,9 +151,21 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _name(value: Any) -> str:
-    """A state or timer name for a message: short text only (it is no field value)."""
-    return repr(value) if isinstance(value, str) and len(value) <= 64 else "of that name"
+def _top_level(cp: CompiledProcedure) -> int:
+    """The highest escalation level a case of ``cp`` can reach.
+
+    On a ladder, its last rung. Without one the level only counts escalations (a step
+    with ``escalates`` or a breach may raise it by several), so it is bounded only when
+    nothing in the procedure escalates: then it stays 0.
+    """
+    proc = cp.procedure
+    if proc.escalation:
+        return len(proc.escalation) - 1
+    raises = any(branch.spec.escalates for branches in cp.table.values() for branch in branches)
+    raises = raises or any(
+        action.escalate for limit in cp.limits for action in limit.breach_actions
+    )
+    return VERSION_LIMIT if raises else 0
 
 
 def _moment_problem(label: str, moment: Any) -> str | None:
@@ -161,10 +182,10 @@ def _moment_problem(label: str, moment: Any) -> str | None:
 def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
     if not isinstance(data, dict):
         return "data must be a mapping of the procedure's fields"
-    fields = cp.fields
+    fields = _facts(cp).fields
     for name in data:
         if name not in fields:
-            return f"data holds a field the procedure does not have ({_name(name)})"
+            return "data holds a field the procedure does not have"
     for name, spec in fields.items():
         if name not in data:
             return f"data lacks the field {name!r} (an empty field is null)"
@@ -172,13 +193,40 @@ def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
         if value is None:
             continue
         try:
-            # The pattern was matched when the value was given; it protects no computation.
-            canonical = normalise(spec, value, match_pattern=False)
+            canonical = normalise(spec, value)
         except FieldValueError as exc:
+            if spec.type == "choice" and isinstance(value, str):
+                return f"field {name!r} holds a value that is not one of its choices"
             return f"field {name!r} holds a value that does not fit it: {exc}"
         if type(canonical) is not type(value) or canonical != value:
             return f"field {name!r} is not in its stored form (a {spec.type} is stored as {_FORMS[spec.type]})"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the check needs of a compiled procedure, worked out once per procedure.
+
+    ``fields``: its fields, every one marked pii, so that normalise words a refusal
+    without the value ("the value is below the minimum 0"), whatever the field.
+    """
+
+    fields: Mapping[str, FieldSpec]
+    top_level: int
+
+
+_FACTS: WeakKeyDictionary[CompiledProcedure, _Facts] = WeakKeyDictionary()
+
+
+def _facts(cp: CompiledProcedure) -> _Facts:
+    facts = _FACTS.get(cp)
+    if facts is None:
+        masked = {
+            name: spec if spec.pii else spec.model_copy(update={"pii": True})
+            for name, spec in cp.fields.items()
+        }
+        facts = _FACTS[cp] = _Facts(masked, _top_level(cp))
+    return facts
 
 
 _FORMS = {
@@ -203,7 +251,7 @@ def _timers_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str
     for name, timer in timers.items():
         limit = limits.get(name)
         if limit is None:
-            return f"a timer runs for a time limit the procedure does not have ({_name(name)})"
+            return "a timer runs for a time limit the procedure does not have"
         if not isinstance(timer, TimerState):
             return f"timer {name!r} is not a timer"
         problem = _timer_problem(limit, timer, case, calendars)
@@ -221,7 +269,7 @@ def _timer_problem(
     limit: CompiledLimit, timer: TimerState, case: Case, calendars: Collection[str]
 ) -> str | None:
     if timer.calendar not in calendars:
-        return f"counts in a calendar this engine does not hold ({_name(timer.calendar)})"
+        return "counts in a calendar this engine does not hold"
     if not any(t.text == timer.within for t in limit.targets):
         return "its target is none of the time limit's targets"
     if not (_int(timer.cycle) and 1 <= timer.cycle <= VERSION_LIMIT):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
+from servflow._strict import WholeNumber
 from servflow.calendar_spec import CalendarSpec
 from servflow.engine.registry import (
     calendar_name_problem,
@@ -65,7 +66,7 @@ class CalendarFile(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    servflow: int = Field(description="Language version; always 1.", ge=1, le=1)
+    servflow: WholeNumber = Field(description="Language version; always 1.", ge=1, le=1)
     calendars: dict[str, CalendarSpec] = Field(description="Calendars by name.")
 
 
@@ -354,6 +355,16 @@ def _yaml_hint(problem: Diagnostic) -> Diagnostic:
     return problem
 
 
+def _unreported(found: list[Diagnostic], read: list[Diagnostic]) -> list[Diagnostic]:
+    """``found`` without what stands where the reader already refused a value.
+
+    The reader reports a value it cannot take (a number too long, a tag) and puts null in
+    its place; that the model then finds null there is the same mistake, not a second.
+    """
+    refused = {(p.line, p.column) for p in read}
+    return [d for d in found if (d.line, d.column) not in refused]
+
+
 def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     """Load one file's text; problems are in ``result.diagnostics``. Never raises."""
     data, smap, problems = read_yaml(text, file)
@@ -376,15 +387,17 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
         try:
             result.calendars = dict(CalendarFile.model_validate(data).calendars)
         except ValidationError as exc:
-            result.diagnostics.extend(pydantic_diagnostics(exc, smap, CalendarFile))
+            result.diagnostics.extend(
+                _unreported(pydantic_diagnostics(exc, smap, CalendarFile), problems)
+            )
         return result
     try:
         procedure = Procedure.model_validate(data)
     except ValidationError as exc:
-        result.diagnostics.extend(pydantic_diagnostics(exc, smap, Procedure))
+        result.diagnostics.extend(_unreported(pydantic_diagnostics(exc, smap, Procedure), problems))
         return result
-    result.diagnostics.extend(check_procedure(procedure, smap))
-    result.diagnostics.extend(lint_procedure(procedure, smap))
+    result.diagnostics.extend(_unreported(check_procedure(procedure, smap), problems))
+    result.diagnostics.extend(_unreported(lint_procedure(procedure, smap), problems))
     if result.ok:
         result.procedure = procedure
     return result
@@ -453,8 +466,17 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
             beside = path.parent if path.parent != Path() else Path(".")
             found = [path, *(f for f in _folder_files(beside) if _is_calendar_file(f))]
         for file in found:
-            files.setdefault(file.resolve(), file)
+            files.setdefault(_identity(file), file)
     return list(files.values())
+
+
+def _identity(file: Path) -> Path:
+    """The path a file is known by, so that each comes once; for a symlink loop, its own
+    (read_source reports it as `unreadable`; pathlib raises RuntimeError before 3.13)."""
+    try:
+        return file.resolve()
+    except (OSError, RuntimeError):
+        return file.absolute()
 
 
 def _folder_files(folder: Path) -> list[Path]:
