@@ -158,7 +158,7 @@ def test_a_percentage_out_of_range_is_left_to_the_one_rule(text):
             "warn_at": [text],
         }
     )
-    with pytest.raises(ValueError, match="must be a percentage between 0% and 100%"):
+    with pytest.raises(ValueError, match="must be a percentage strictly between 0% and 100%"):
         Percent.parse(limit.warn_at[0])
 
 

@@ -9,9 +9,10 @@ anything, and refuse the rest as ``wrong-type`` with a message that says what wa
 written and, when the text was only quoted, to write it without quotes. The same types
 hold for a procedure built in Python.
 
-``WarnAt`` refuses what :meth:`servflow.engine.limits.Percent.parse` would misjudge: a
-percentage with a third decimal (rounded away when stored in hundredths) or not written
-in digits.
+``WarnAt`` refuses, with :func:`percent_form_problem`, a percentage the engine could not
+hold as written: one with a third decimal (rounded away when stored in hundredths) or not
+written in digits. :meth:`servflow.engine.limits.Percent.parse` calls the same function
+before it checks the range, so the whole rule for a ``warn_at`` entry is that one call.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["TrueOrFalse", "WarnAt", "WholeNumber", "number", "whole_number"]
+__all__ = [
+    "TrueOrFalse",
+    "WarnAt",
+    "WholeNumber",
+    "number",
+    "percent_form_problem",
+    "whole_number",
+]
 
 
 def _written(value: Any) -> str:
@@ -101,18 +109,27 @@ def _not_in_digits(value: str) -> bool:
     return sign != "%" or any(c not in _DIGITS for c in number)
 
 
-def _to_hundredths(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
+def percent_form_problem(value: str) -> str | None:
+    """Why ``value`` is not written as a ``warn_at`` percentage can be (a third decimal,
+    or not in digits), or None; the range (0% to 100%) is checked by
+    :meth:`servflow.engine.limits.Percent.parse`, which
+    calls this first, so the whole rule is one call."""
     shown = value if len(value) <= 40 else value[:37] + "..."
     if _FINE_PERCENT.fullmatch(value):
-        message = (
+        return (
             f"warning {shown!r} has more than two decimals: warnings are placed to a "
             "hundredth of a percent, e.g. 99.99%"
         )
-    elif _not_in_digits(value):
-        message = f"warning {shown!r} is not a percentage in digits: write e.g. 80% or 12.5%"
-    else:
+    if _not_in_digits(value):
+        return f"warning {shown!r} is not a percentage in digits: write e.g. 80% or 12.5%"
+    return None
+
+
+def _to_hundredths(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    message = percent_form_problem(value)
+    if message is None:
         return value
     raise PydanticCustomError("bad_percentage", "{message}", {"message": message})
 

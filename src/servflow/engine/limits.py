@@ -23,6 +23,7 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Literal
 
+from servflow._strict import percent_form_problem
 from servflow.engine.case import CycleRecord, TimerState, _trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
@@ -67,12 +68,17 @@ class Percent:
         """``"80%"`` -> 80%: the one rule for ``warn_at`` (the static checks call it too).
 
         ValueError for anything but a percentage strictly between 0% and 100%, written
-        with ``%``.
+        in digits with at most two decimals and ``%``.
         """
+        problem = percent_form_problem(text)
+        if problem is not None:
+            raise ValueError(problem)
         match = _PERCENT.fullmatch(text)
         value = float(match.group(1)) if match else 0.0
         if not 0 < value < 100:
-            raise ValueError(f"warning {text!r} must be a percentage between 0% and 100%, e.g. 80%")
+            raise ValueError(
+                f"warning {text!r} must be a percentage strictly between 0% and 100%, e.g. 80%"
+            )
         return cls(round(value * 100), value)
 
     @classmethod
