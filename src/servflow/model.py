@@ -324,7 +324,7 @@ class _BranchSpec(BaseModel):
     )
     when: str | None = Field(
         default=None,
-        description="Guard: a sandboxed expression over the case's fields that must be true.",
+        description="Guard: an expression of the closed expression language (docs/language.md) over the case's fields that must be true.",
         examples=["priority != 'emergency' or technician_on_call"],
     )
     authority: dict[str, str] = Field(
@@ -379,7 +379,7 @@ class Invariant(BaseModel):
 
     name: str = Field(description="Short name shown when the rule is broken.")
     check: str = Field(
-        description="Sandboxed expression that must be true.",
+        description="An expression of the closed expression language (docs/language.md) that must be true.",
         examples=["state != 'closed' or satisfied is not none"],
     )
 
