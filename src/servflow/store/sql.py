@@ -1,10 +1,13 @@
 """A SQL :class:`~servflow.store.CaseStore` on SQLAlchemy Core: SQLite embedded, PostgreSQL.
 
-Two tables (names take a ``prefix``, ``servflow_`` by default)::
+Three tables (names take a ``prefix``, ``servflow_`` by default)::
 
-    servflow_cases   id PK, procedure, procedure_version, state, version,
-                     next_due (indexed), claimed_until, data (the case's JSON)
-    servflow_events  case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
+    servflow_cases      id PK, procedure, procedure_version, state, version,
+                        next_due (indexed), claimed_until, data (the case's JSON),
+                        escalation_level, opened_at, deadline (indexed for queries)
+    servflow_events     case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
+    servflow_assignees  case_id, field, PK (case_id, field), value: the store's
+                        ``assignee_fields``, indexed (field, value, case_id) for ``find``
 
 The JSON columns are the source of truth (``Case.model_dump_json()``,
 ``Event.model_dump_json()``); the other columns are copies for queries. Personal data
@@ -35,9 +38,9 @@ import is a dictionary look-up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.bounds import ID_LENGTH
@@ -52,6 +55,18 @@ from servflow.store.base import (
     check_save,
     storable_id,
 )
+from servflow.store.query import (
+    CaseQuery,
+    Page,
+    assignee_values,
+    check_assignee_fields,
+    check_assignee_query,
+    check_page,
+    deadline_of,
+    decode_after,
+    encode_after,
+    utc_text,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -59,13 +74,6 @@ if TYPE_CHECKING:
 __all__ = ["ID_LENGTH", "SqlStore", "utc_text"]
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
-
-
-def utc_text(moment: datetime) -> str:
-    """``moment`` as fixed-width ISO 8601 UTC text: text order is time order."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware datetime")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class SqlStore:
@@ -84,6 +92,7 @@ class SqlStore:
         *,
         create: bool = True,
         prefix: str = "servflow_",
+        assignee_fields: Iterable[str] = (),
     ) -> None:
         import sqlalchemy as sa
         from sqlalchemy.pool import StaticPool
@@ -103,6 +112,7 @@ class SqlStore:
                 options["connect_args"] = {"timeout": 30}
         else:
             options["pool_pre_ping"] = True
+        self.assignee_fields: tuple[str, ...] = check_assignee_fields(assignee_fields)
         self.url: str = parsed.render_as_string(hide_password=True)
         self.bind: sa.Engine = sa.create_engine(parsed, **options)
         self._serial: AbstractContextManager[Any] = threading.Lock() if memory else nullcontext()
@@ -124,7 +134,27 @@ class SqlStore:
             sa.Column("next_due", time_type, nullable=True),
             sa.Column("claimed_until", time_type, nullable=True),
             sa.Column("data", sa.Text, nullable=False),
+            sa.Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("opened_at", time_type, nullable=True),
+            sa.Column("deadline", time_type, nullable=True),
             sa.Index(f"ix_{prefix}cases_next_due", "next_due"),
+            sa.Index(f"ix_{prefix}cases_state", "procedure", "state", "opened_at", "id"),
+            sa.Index(f"ix_{prefix}cases_opened", "opened_at", "id"),
+            sa.Index(f"ix_{prefix}cases_deadline", "deadline", "id"),
+            sa.Index(f"ix_{prefix}cases_escalation", "escalation_level"),
+        )
+        self.assignees: sa.Table = sa.Table(
+            f"{prefix}assignees",
+            self.metadata,
+            sa.Column(
+                "case_id",
+                sa.String(ID_LENGTH),
+                sa.ForeignKey(self.cases.c.id),
+                primary_key=True,
+            ),
+            sa.Column("field", sa.String(200), primary_key=True),
+            sa.Column("value", sa.String(ID_LENGTH), nullable=False),
+            sa.Index(f"ix_{prefix}assignees_value", "field", "value", "case_id"),
         )
         self.events: sa.Table = sa.Table(
             f"{prefix}events",
@@ -169,6 +199,7 @@ class SqlStore:
             except sa.exc.IntegrityError:
                 raise CaseExists(case.id) from None
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            self._write_assignees(conn, case, fresh=True)
 
     def load(self, case_id: str) -> Case:
         import sqlalchemy as sa
@@ -202,6 +233,7 @@ class SqlStore:
                     raise CaseNotFound(case.id)
                 raise Conflict(case.id, expected_version, actual)
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            self._write_assignees(conn, case, fresh=False)
 
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa
@@ -270,7 +302,65 @@ class SqlStore:
                 sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
             )
 
+    def find(
+        self, query: CaseQuery | None = None, *, limit: int = 50, after: str | None = None
+    ) -> Page:
+        import sqlalchemy as sa
+
+        query = query if query is not None else CaseQuery()
+        limit = check_page(limit)
+        check_assignee_query(query, self.assignee_fields)
+        start = decode_after(after, query.order) if after is not None else None
+        cases = self.cases
+        key = cases.c.deadline if query.order == "due" else cases.c.opened_at
+        select = sa.select(cases.c.id, cases.c.data, key.label("key"))
+        where: list[Any] = []
+        if query.assignee is not None:
+            held = self.assignees
+            select = select.join(held, held.c.case_id == cases.c.id)
+            where += [held.c.field == query.assignee[0], held.c.value == query.assignee[1]]
+        if query.procedure is not None:
+            where.append(cases.c.procedure == query.procedure)
+        if query.states is not None:
+            where.append(cases.c.state.in_(list(query.states)))
+        if query.min_escalation is not None:
+            where.append(cases.c.escalation_level >= query.min_escalation)
+        if query.due_before is not None:
+            where.append(cases.c.deadline < utc_text(query.due_before))
+        if query.order == "due":
+            where.append(cases.c.deadline.is_not(None))
+        if query.opened_from is not None:
+            where.append(cases.c.opened_at >= utc_text(query.opened_from))
+        if query.opened_before is not None:
+            where.append(cases.c.opened_at < utc_text(query.opened_before))
+        if start is not None:
+            where.append(sa.or_(key > start[0], sa.and_(key == start[0], cases.c.id > start[1])))
+        statement = select.where(*where).order_by(key, cases.c.id).limit(limit + 1)
+        with self._transaction(read=True) as conn:
+            rows = conn.execute(statement).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            [_stored(Case, row.data, row.id) for row in rows],
+            encode_after(query.order, (rows[-1].key, rows[-1].id)) if more else None,
+        )
+
     # -- helpers ---------------------------------------------------------------------------
+
+    def _write_assignees(self, conn: sa.Connection, case: Case, *, fresh: bool) -> None:
+        """Copy the case's indexed assignee fields into their table (replacing the old)."""
+        import sqlalchemy as sa
+
+        if not self.assignee_fields:
+            return
+        if not fresh:
+            conn.execute(sa.delete(self.assignees).where(self.assignees.c.case_id == case.id))
+        values = assignee_values(case, self.assignee_fields)
+        if values:
+            conn.execute(
+                sa.insert(self.assignees),
+                [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
+            )
 
     @contextmanager
     def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
@@ -290,6 +380,9 @@ class SqlStore:
             "version": case.version,
             "next_due": utc_text(case.next_due) if case.next_due is not None else None,
             "data": case.model_dump_json(),
+            "escalation_level": case.escalation_level,
+            "opened_at": utc_text(case.opened_at),
+            "deadline": utc_text(deadline) if (deadline := deadline_of(case)) else None,
         }
 
     @staticmethod
