@@ -37,6 +37,7 @@ import is a dictionary look-up.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.bounds import ID_LENGTH
 from servflow.engine import Case, Event
-from servflow.errors import IntegrityError
+from servflow.errors import IntegrityError, ServflowError
 from servflow.store.base import (
     CaseExists,
     CaseNotFound,
@@ -71,7 +72,7 @@ from servflow.store.query import (
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["ID_LENGTH", "SqlStore", "utc_text"]
+__all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "utc_text"]
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
 
@@ -92,7 +93,7 @@ class SqlStore:
         *,
         create: bool = True,
         prefix: str = "servflow_",
-        assignee_fields: Iterable[str] = (),
+        assignee_fields: Iterable[str] | None = None,
     ) -> None:
         import sqlalchemy as sa
         from sqlalchemy.pool import StaticPool
@@ -112,7 +113,8 @@ class SqlStore:
                 options["connect_args"] = {"timeout": 30}
         else:
             options["pool_pre_ping"] = True
-        self.assignee_fields: tuple[str, ...] = check_assignee_fields(assignee_fields)
+        wanted = None if assignee_fields is None else check_assignee_fields(assignee_fields)
+        self.assignee_fields: tuple[str, ...] = ()
         self.url: str = parsed.render_as_string(hide_password=True)
         self.bind: sa.Engine = sa.create_engine(parsed, **options)
         self._serial: AbstractContextManager[Any] = threading.Lock() if memory else nullcontext()
@@ -170,9 +172,30 @@ class SqlStore:
             sa.Column("kind", sa.String(32), nullable=False),
             sa.Column("body", sa.Text, nullable=False),
         )
-        if create:
-            with self._serial:
-                self.metadata.create_all(self.bind)
+        self.settings: sa.Table = sa.Table(
+            f"{prefix}settings",
+            self.metadata,
+            sa.Column("name", sa.String(200), primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        # Alembic's revision table, declared so that ``metadata.drop_all`` removes it too.
+        self.revisions: sa.Table = sa.Table(
+            f"{prefix}alembic_version",
+            self.metadata,
+            sa.Column("version_num", sa.String(32), primary_key=True),
+        )
+        from servflow.store.migrate import HEAD, current, upgrade
+
+        with self._serial:
+            if create:
+                upgrade(self.bind, prefix)
+            else:
+                with self.bind.connect() as conn:
+                    found = current(conn, prefix)
+                if found != HEAD:
+                    self.bind.dispose()
+                    raise SchemaOutOfDate(self.url, prefix, found)
+        self.assignee_fields = self._assignee_setting(wanted)
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r})"
@@ -345,7 +368,63 @@ class SqlStore:
             encode_after(query.order, (rows[-1].key, rows[-1].id)) if more else None,
         )
 
+    def reindex_assignees(self, fields: Iterable[str]) -> int:
+        """Index ``fields`` instead of the database's present assignee fields.
+
+        Rewrites the assignee table from every stored case's JSON (in one transaction) and
+        records the new set in the database, where every store opened later reads it.
+        Stop the other processes writing to this database first: a process that is already
+        running keeps the set it read when it started. Returns the number of cases indexed.
+        """
+        import sqlalchemy as sa
+
+        names = check_assignee_fields(fields)
+        count = 0
+        with self._transaction() as conn:
+            conn.execute(sa.delete(self.assignees))
+            last = ""
+            while True:
+                rows = conn.execute(
+                    sa.select(self.cases.c.id, self.cases.c.data)
+                    .where(self.cases.c.id > last)
+                    .order_by(self.cases.c.id)
+                    .limit(1_000)
+                ).all()
+                if not rows:
+                    break
+                found = [
+                    {"case_id": row.id, "field": name, "value": value}
+                    for row in rows
+                    for name, value in sorted(
+                        assignee_values(_stored(Case, row.data, row.id), names).items()
+                    )
+                ]
+                if found:
+                    conn.execute(sa.insert(self.assignees), found)
+                count += len(rows)
+                last = rows[-1].id
+            conn.execute(sa.delete(self.settings).where(self.settings.c.name == _ASSIGNEES))
+            conn.execute(
+                sa.insert(self.settings).values(name=_ASSIGNEES, value=json.dumps(list(names)))
+            )
+        self.assignee_fields = names
+        return count
+
     # -- helpers ---------------------------------------------------------------------------
+
+    def _assignee_setting(self, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The assignee fields recorded in the database, after recording ``wanted`` there."""
+        import sqlalchemy as sa
+
+        with self._transaction(read=True) as conn:
+            text = conn.execute(
+                sa.select(self.settings.c.value).where(self.settings.c.name == _ASSIGNEES)
+            ).scalar_one_or_none()
+        recorded = tuple(json.loads(text)) if text is not None else ()
+        if wanted is None or wanted == recorded:
+            return recorded
+        self.reindex_assignees(wanted)
+        return wanted
 
     def _write_assignees(self, conn: sa.Connection, case: Case, *, fresh: bool) -> None:
         """Copy the case's indexed assignee fields into their table (replacing the old)."""
@@ -396,7 +475,28 @@ class SqlStore:
         }
 
 
+_ASSIGNEES = "assignee_fields"
+
 _M = TypeVar("_M", Case, Event)
+
+
+class SchemaOutOfDate(ServflowError):
+    """The database's tables are of another revision than this release reads and writes.
+
+    Raised by ``SqlStore(url, create=False)``; ``servflow db upgrade URL`` (or a store made
+    with ``create=True``) upgrades them.
+    """
+
+    def __init__(self, url: str, prefix: str, found: str | None) -> None:
+        self.url, self.prefix, self.found = url, prefix, found
+        from servflow.store.migrate import HEAD
+
+        what = "no servflow tables" if found is None else f"schema revision {found}"
+        super().__init__(
+            f"{url} holds {what} for prefix {prefix!r}, not revision {HEAD}: "
+            f"run `servflow db upgrade {url}`"
+            + (f" --prefix {prefix}" if prefix != "servflow_" else "")
+        )
 
 
 def _stored(cls: type[_M], text: str, case_id: str) -> _M:
