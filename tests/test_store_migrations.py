@@ -80,14 +80,19 @@ def make_01_database(url: str, prefix: str) -> list[str]:
             case, log = first.case, list(first.events)
             if n == 1:
                 step = ENGINE.fire(
-                    case, "dispatch", actor=CLERK, data={"technician": "李師傅"},
+                    case,
+                    "dispatch",
+                    actor=CLERK,
+                    data={"technician": "李師傅"},
                     at=T0 + timedelta(minutes=5),
                 )
                 case, log = step.case, log + list(step.events)
             conn.execute(
                 sa.insert(cases).values(
-                    id=case.id, procedure=case.procedure,
-                    procedure_version=case.procedure_version, state=case.state,
+                    id=case.id,
+                    procedure=case.procedure,
+                    procedure_version=case.procedure_version,
+                    state=case.state,
                     version=case.version,
                     next_due=utc_text(case.next_due) if case.next_due else None,
                     data=case.model_dump_json(),
@@ -96,8 +101,13 @@ def make_01_database(url: str, prefix: str) -> list[str]:
             conn.execute(
                 sa.insert(events),
                 [
-                    {"case_id": e.case_id, "seq": e.seq, "at": utc_text(e.at), "kind": e.kind,
-                     "body": e.model_dump_json()}
+                    {
+                        "case_id": e.case_id,
+                        "seq": e.seq,
+                        "at": utc_text(e.at),
+                        "kind": e.kind,
+                        "body": e.model_dump_json(),
+                    }
                     for e in log
                 ],
             )
@@ -139,7 +149,10 @@ def test_a_01_database_with_cases_is_upgraded_and_its_cases_answer_queries(place
     assert [c.id for c in overdue.cases] == ["old-0", "old-2"]  # 30 minutes to dispatch
     # And the store goes on working on them.
     step = ENGINE.fire(
-        store.load("old-0"), "dispatch", actor=CLERK, data={"technician": "李師傅"},
+        store.load("old-0"),
+        "dispatch",
+        actor=CLERK,
+        data={"technician": "李師傅"},
         at=T0 + timedelta(minutes=9),
     )
     store.save(step.case, step.events, expected_version=1)

@@ -52,21 +52,37 @@ def current(conn: sa.Connection, prefix: str) -> str | None:
     return "0001" if f"{prefix}cases" in names else None
 
 
-def upgrade(bind: sa.Engine, prefix: str) -> tuple[str | None, str]:
-    """Bring the tables of ``prefix`` to :data:`HEAD`; returns (revision before, after)."""
+def upgrade(bind: sa.Engine | sa.Connection, prefix: str) -> tuple[str | None, str]:
+    """Bring the tables of ``prefix`` to :data:`HEAD`; returns (revision before, after).
+
+    Given a Connection, the upgrade runs in the caller's transaction (a savepoint of it,
+    if one is open) and the caller commits.
+    """
+    import sqlalchemy as sa
+
+    if isinstance(bind, sa.Connection):
+        if bind.in_transaction():
+            with bind.begin_nested():
+                return _upgrade(bind, prefix)
+        with bind.begin():
+            return _upgrade(bind, prefix)
+    with bind.connect() as conn, conn.begin():
+        return _upgrade(conn, prefix)
+
+
+def _upgrade(conn: sa.Connection, prefix: str) -> tuple[str | None, str]:
     import sqlalchemy as sa
     from alembic import command
 
-    with bind.connect() as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            key = zlib.crc32(f"servflow-schema:{prefix}".encode()) - 2**31
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        before = current(conn, prefix)
-        if before != HEAD:
-            config = _config(conn, prefix)
-            if before == "0001" and f"{prefix}alembic_version" not in set(
-                sa.inspect(conn).get_table_names()
-            ):
-                command.stamp(config, "0001")
-            command.upgrade(config, "head")
-        return before, HEAD
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(f"servflow-schema:{prefix}".encode()) - 2**31
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    before = current(conn, prefix)
+    if before != HEAD:
+        config = _config(conn, prefix)
+        if before == "0001" and f"{prefix}alembic_version" not in set(
+            sa.inspect(conn).get_table_names()
+        ):
+            command.stamp(config, "0001")
+        command.upgrade(config, "head")
+    return before, HEAD

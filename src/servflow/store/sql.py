@@ -82,14 +82,19 @@ class SqlStore:
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///servflow.db`` (the default, a file beside the
     process), ``sqlite://`` (in memory, one per store), or
-    ``postgresql+psycopg://user@host/db`` (install ``servflow[postgres]``). ``create``
-    makes the tables if they are missing. ``prefix`` names the tables
-    (``<prefix>cases``, ``<prefix>events``). Call :meth:`close` (or use ``with``) when done.
+    ``postgresql+psycopg://user@host/db`` (install ``servflow[postgres]``); or the host's
+    own SQLAlchemy ``Engine``, or a ``Connection``, so that the host's rows and servflow's
+    are written in one transaction (each operation then runs in a savepoint of the host's
+    transaction, and the host commits). ``create`` upgrades the tables to this release's
+    schema, creating them if missing (see :mod:`servflow.store.migrate`). ``prefix``
+    names the tables (``<prefix>cases``, ...). ``assignee_fields`` names the fields
+    :meth:`find` may ask about (recorded in the database; see docs/storage.md). Call
+    :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(
         self,
-        url: str = "sqlite:///servflow.db",
+        url: str | sa.Engine | sa.Connection = "sqlite:///servflow.db",
         *,
         create: bool = True,
         prefix: str = "servflow_",
@@ -98,28 +103,45 @@ class SqlStore:
         import sqlalchemy as sa
         from sqlalchemy.pool import StaticPool
 
-        parsed = sa.make_url(url)
-        self.dialect: str = parsed.get_backend_name()
-        options: dict[str, Any] = {"hide_parameters": True}
-        memory = False
-        if self.dialect == "sqlite":
-            memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
-            if memory:
-                # One connection, shared by every thread (a second one would open a second,
-                # empty database); the lock below takes turns on it.
-                options["poolclass"] = StaticPool
-                options["connect_args"] = {"check_same_thread": False}
-            else:
-                options["connect_args"] = {"timeout": 30}
-        else:
-            options["pool_pre_ping"] = True
         wanted = None if assignee_fields is None else check_assignee_fields(assignee_fields)
         self.assignee_fields: tuple[str, ...] = ()
-        self.url: str = parsed.render_as_string(hide_password=True)
-        self.bind: sa.Engine = sa.create_engine(parsed, **options)
-        self._serial: AbstractContextManager[Any] = threading.Lock() if memory else nullcontext()
-        if self.dialect == "sqlite":
-            _sqlite_transactions(self.bind, wal=not memory)
+        self._connection: sa.Connection | None = None
+        self._owned = isinstance(url, str)
+        if isinstance(url, sa.Connection):
+            # The host's connection: every operation runs inside the host's transaction
+            # (in a savepoint of its own), and the host commits. One thread at a time.
+            self._connection = url
+            self.bind: sa.Engine = url.engine
+            self._serial: AbstractContextManager[Any] = threading.Lock()
+        elif isinstance(url, sa.Engine):
+            self.bind = url
+            self._serial = nullcontext()
+        elif isinstance(url, str):
+            parsed = sa.make_url(url)
+            options: dict[str, Any] = {"hide_parameters": True}
+            memory = False
+            if parsed.get_backend_name() == "sqlite":
+                memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+                if memory:
+                    # One connection, shared by every thread (a second one would open a
+                    # second, empty database); the lock below takes turns on it.
+                    options["poolclass"] = StaticPool
+                    options["connect_args"] = {"check_same_thread": False}
+                else:
+                    options["connect_args"] = {"timeout": 30}
+            else:
+                options["pool_pre_ping"] = True
+            self.bind = sa.create_engine(parsed, **options)
+            self._serial = threading.Lock() if memory else nullcontext()
+            if parsed.get_backend_name() == "sqlite":
+                _sqlite_transactions(self.bind, wal=not memory)
+        else:
+            raise TypeError(
+                "SqlStore takes a database URL, a SQLAlchemy Engine or a Connection, "
+                f"not {type(url).__name__}"
+            )
+        self.dialect: str = self.bind.dialect.name
+        self.url: str = self.bind.url.render_as_string(hide_password=True)
 
         time_type = sa.String(_TIME_WIDTH).with_variant(
             sa.String(_TIME_WIDTH, collation="C"), "postgresql"
@@ -186,15 +208,15 @@ class SqlStore:
         )
         from servflow.store.migrate import HEAD, current, upgrade
 
-        with self._serial:
-            if create:
-                upgrade(self.bind, prefix)
-            else:
-                with self.bind.connect() as conn:
-                    found = current(conn, prefix)
-                if found != HEAD:
-                    self.bind.dispose()
-                    raise SchemaOutOfDate(self.url, prefix, found)
+        if create:
+            with self._serial:
+                upgrade(self._connection or self.bind, prefix)
+        else:
+            with self._transaction(read=True) as conn:
+                found = current(conn, prefix)
+            if found != HEAD:
+                self.close()
+                raise SchemaOutOfDate(self.url, prefix, found)
         self.assignee_fields = self._assignee_setting(wanted)
 
     def __repr__(self) -> str:
@@ -207,8 +229,12 @@ class SqlStore:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self.bind.dispose()
+        """Close every pooled connection of a store made from a URL.
+
+        A store made from the host's Engine or Connection leaves them to the host.
+        """
+        if self._owned:
+            self.bind.dispose()
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -443,7 +469,21 @@ class SqlStore:
 
     @contextmanager
     def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
-        """One transaction; commits when the block ends, rolls back if it raises."""
+        """One transaction; commits when the block ends, rolls back if it raises.
+
+        On the host's Connection: a savepoint inside the host's transaction (or a
+        transaction of its own if the host has none open), which the host commits.
+        """
+        if self._connection is not None:
+            conn = self._connection
+            with self._serial:
+                if conn.in_transaction():
+                    with conn.begin_nested():
+                        yield conn
+                else:
+                    with conn.begin():
+                        yield conn
+            return
         with self._serial, self.bind.connect() as conn:
             if read:
                 conn.execution_options(servflow_read=True)
