@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from servflow.store import CaseNotFound, Conflict, SqlStore
+from servflow.store.sql import sqlite_engine
 from tests.test_store_contract import CLERK, ENGINE, PG_URL, T0, opened, require_postgres
 
 
@@ -19,7 +20,7 @@ from tests.test_store_contract import CLERK, ENGINE, PG_URL, T0, opened, require
 def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.Engine, str]]:
     """The host's engine, a table of the host's own, and a prefix for servflow's tables."""
     if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'host.db'}")
+        engine = sqlite_engine(f"sqlite:///{tmp_path / 'host.db'}")
         prefix = "servflow_"
     else:
         require_postgres()
@@ -99,6 +100,29 @@ def test_a_lost_race_undoes_servflows_part_only(host):
     with SqlStore(engine, prefix=prefix, create=False) as again:
         assert again.load("r-3") == step.case
         assert len(again.history("r-3")) == 2
+
+
+def test_a_rollback_takes_a_case_created_before_any_host_row(host):
+    """The case is the transaction's first write: the savepoint must not commit it."""
+    engine, prefix = host
+    SqlStore(engine, prefix=prefix).close()
+    with engine.connect() as conn:
+        store = SqlStore(conn, prefix=prefix, create=False)
+        with conn.begin() as transaction:
+            first = opened("r-5")
+            store.create(first.case, first.events)
+            transaction.rollback()
+        with pytest.raises(CaseNotFound):
+            store.load("r-5")
+
+
+def test_a_sqlite_engine_that_begins_lazily_is_refused(tmp_path):
+    lazy = sa.create_engine(f"sqlite:///{tmp_path / 'lazy.db'}")
+    with pytest.raises(ValueError, match=r"sqlite_engine\(url\)"):
+        SqlStore(lazy)
+    with lazy.connect() as conn, pytest.raises(ValueError, match="begin transactions lazily"):
+        SqlStore(conn)
+    lazy.dispose()
 
 
 def test_anything_else_is_refused():

@@ -72,7 +72,7 @@ from servflow.store.query import (
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "utc_text"]
+__all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "sqlite_engine", "utc_text"]
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
 
@@ -101,7 +101,6 @@ class SqlStore:
         assignee_fields: Iterable[str] | None = None,
     ) -> None:
         import sqlalchemy as sa
-        from sqlalchemy.pool import StaticPool
 
         wanted = None if assignee_fields is None else check_assignee_fields(assignee_fields)
         self.assignee_fields: tuple[str, ...] = ()
@@ -118,23 +117,13 @@ class SqlStore:
             self._serial = nullcontext()
         elif isinstance(url, str):
             parsed = sa.make_url(url)
-            options: dict[str, Any] = {"hide_parameters": True}
-            memory = False
             if parsed.get_backend_name() == "sqlite":
-                memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
-                if memory:
-                    # One connection, shared by every thread (a second one would open a
-                    # second, empty database); the lock below takes turns on it.
-                    options["poolclass"] = StaticPool
-                    options["connect_args"] = {"check_same_thread": False}
-                else:
-                    options["connect_args"] = {"timeout": 30}
+                self.bind = sqlite_engine(parsed)
+                memory = _in_memory(parsed)
             else:
-                options["pool_pre_ping"] = True
-            self.bind = sa.create_engine(parsed, **options)
+                self.bind = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+                memory = False
             self._serial = threading.Lock() if memory else nullcontext()
-            if parsed.get_backend_name() == "sqlite":
-                _sqlite_transactions(self.bind, wal=not memory)
         else:
             raise TypeError(
                 "SqlStore takes a database URL, a SQLAlchemy Engine or a Connection, "
@@ -142,6 +131,8 @@ class SqlStore:
             )
         self.dialect: str = self.bind.dialect.name
         self.url: str = self.bind.url.render_as_string(hide_password=True)
+        if not self._owned and self.dialect == "sqlite":
+            _check_sqlite_savepoints(self._connection or self.bind)
 
         time_type = sa.String(_TIME_WIDTH).with_variant(
             sa.String(_TIME_WIDTH, collation="C"), "postgresql"
@@ -556,6 +547,64 @@ def _stored(cls: type[_M], text: str, case_id: str) -> _M:
             f"the stored {cls.__name__.lower()} does not validate: {where}: {first['msg']}",
             case_id=case_id,
         ) from None
+
+
+def sqlite_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
+    """A SQLAlchemy Engine for a SQLite database with transactions that do what they say.
+
+    Python's sqlite3 module opens a transaction lazily, at the first write, so the reads
+    before it run outside it, and a SAVEPOINT taken before any write commits on release.
+    This engine's transactions begin when SQLAlchemy begins them (``BEGIN IMMEDIATE`` for
+    writes, which takes SQLite's one write lock up front; ``BEGIN`` for reads), file
+    databases run in WAL mode, and foreign keys are enforced. ``SqlStore(url)`` makes its
+    SQLite engines with it; a host that wants its own rows and servflow's in one SQLite
+    transaction makes its engine with it too and passes it (or a connection) to
+    ``SqlStore``. ``options`` go to ``sqlalchemy.create_engine``.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import StaticPool
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise ValueError(f"sqlite_engine is for SQLite URLs, not {parsed.get_backend_name()}")
+    settings: dict[str, Any] = {"hide_parameters": True}
+    memory = _in_memory(parsed)
+    if memory:
+        # One connection, shared by every thread (a second one would open a second,
+        # empty database); SqlStore takes turns on it with a lock.
+        settings["poolclass"] = StaticPool
+        settings["connect_args"] = {"check_same_thread": False}
+    else:
+        settings["connect_args"] = {"timeout": 30}
+    settings.update(options)
+    bind = sa.create_engine(parsed, **settings)
+    _sqlite_transactions(bind, wal=not memory)
+    return bind
+
+
+def _in_memory(parsed: sa.URL) -> bool:
+    return parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+
+
+def _check_sqlite_savepoints(bind: sa.Engine | sa.Connection) -> None:
+    """Refuse a host's SQLite engine whose driver opens transactions lazily.
+
+    On such an engine a savepoint taken before the first write of a transaction commits
+    when it is released, so the host's rollback would not take servflow's rows with it.
+    """
+    import sqlalchemy as sa
+
+    if isinstance(bind, sa.Connection):
+        level = getattr(bind.connection.dbapi_connection, "isolation_level", None)
+    else:
+        with bind.connect() as conn:
+            level = getattr(conn.connection.dbapi_connection, "isolation_level", None)
+    if level is not None:
+        raise ValueError(
+            "this SQLite engine lets Python's sqlite3 module begin transactions lazily, so a "
+            "rollback of the host's transaction could leave servflow's rows committed: make "
+            "the engine with servflow.store.sql.sqlite_engine(url), or pass the URL itself"
+        )
 
 
 def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
