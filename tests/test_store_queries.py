@@ -107,6 +107,8 @@ def expected(cases: list[Case], query: CaseQuery) -> list[str]:
             continue
         if query.order == "due" and ends is None:
             continue
+        if query.order == "next_due" and case.next_due is None:
+            continue
         if query.opened_from is not None and case.opened_at < query.opened_from:
             continue
         if query.opened_before is not None and case.opened_at >= query.opened_before:
@@ -114,6 +116,8 @@ def expected(cases: list[Case], query: CaseQuery) -> list[str]:
         found.append(case)
     if query.order == "due":
         found.sort(key=lambda c: (deadline(c), c.id))
+    elif query.order == "next_due":
+        found.sort(key=lambda c: (c.next_due, c.id))
     else:
         found.sort(key=lambda c: (c.opened_at, c.id))
     return [c.id for c in found]
@@ -155,7 +159,7 @@ queries = st.builds(
     due_before=st.one_of(st.none(), moments),
     opened_from=st.one_of(st.none(), moments),
     opened_before=st.one_of(st.none(), moments),
-    order=st.sampled_from(["opened", "due"]),
+    order=st.sampled_from(["opened", "due", "next_due"]),
 )
 
 
@@ -327,6 +331,7 @@ def test_only_the_named_assignee_fields_leave_the_json(tmp_path):
         CaseQuery(assignee=("technician", "t2"), states="dispatched", order="due"),
         CaseQuery(procedure="repair", states=["recorded"]),
         CaseQuery(due_before=T0, order="due"),
+        CaseQuery(order="next_due"),
         CaseQuery(opened_from=T0, opened_before=T0 + timedelta(days=1)),
     ],
 )

@@ -48,9 +48,11 @@ __all__ = [
 MAX_PAGE = 1_000
 """The most cases one page holds; a larger ``limit`` is refused."""
 
-Order = Literal["opened", "due"]
+Order = Literal["opened", "due", "next_due"]
 """``opened``: oldest first (``opened_at``, then id). ``due``: the earliest deadline of a
-running time limit first (cases with none are left out of a ``due`` query)."""
+running time limit first (cases with none are left out of a ``due`` query). ``next_due``:
+the earliest moment ``advance`` would change the case first (``case.next_due``; cases with
+none are left out): how far behind the workers are."""
 
 _FAR = "9999-12-31T23:59:59.999999Z"
 
@@ -86,7 +88,7 @@ class CaseQuery:
     field holds that value (the field must be one the store indexes). ``due_before`` keeps
     cases with a running time limit due before that moment (overdue cases, with
     ``due_before=now``). ``opened_from`` (inclusive) and ``opened_before`` (exclusive)
-    bound when the case was opened. ``order`` is ``"opened"`` or ``"due"``.
+    bound when the case was opened. ``order`` is ``"opened"``, ``"due"`` or ``"next_due"``.
     """
 
     procedure: str | None = None
@@ -129,8 +131,8 @@ class CaseQuery:
                     check_time(moment)
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"`{label}`: {exc}") from None
-        if self.order not in ("opened", "due"):
-            raise ValueError(f"`order` must be 'opened' or 'due', not {self.order!r}")
+        if self.order not in ("opened", "due", "next_due"):
+            raise ValueError(f"`order` must be 'opened', 'due' or 'next_due', not {self.order!r}")
 
     def matches(self, case: Case, assignees: dict[str, str]) -> bool:
         """Whether ``case`` (with its indexed ``assignees``) answers the query."""
@@ -146,6 +148,8 @@ class CaseQuery:
         if self.due_before is not None and (deadline is None or deadline >= self.due_before):
             return False
         if self.order == "due" and deadline is None:
+            return False
+        if self.order == "next_due" and case.next_due is None:
             return False
         if self.opened_from is not None and case.opened_at < self.opened_from:
             return False
@@ -171,6 +175,8 @@ def sort_key(case: Case, order: Order) -> tuple[str, str]:
     if order == "due":
         deadline = deadline_of(case)
         return (utc_text(deadline) if deadline is not None else _FAR, case.id)
+    if order == "next_due":
+        return (utc_text(case.next_due) if case.next_due is not None else _FAR, case.id)
     return (utc_text(case.opened_at), case.id)
 
 

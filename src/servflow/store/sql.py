@@ -352,7 +352,9 @@ class SqlStore:
         check_assignee_query(query, self.assignee_fields)
         start = decode_after(after, query.order) if after is not None else None
         cases = self.cases
-        key = cases.c.deadline if query.order == "due" else cases.c.opened_at
+        key = {"due": cases.c.deadline, "next_due": cases.c.next_due}.get(
+            query.order, cases.c.opened_at
+        )
         select = sa.select(cases.c.id, cases.c.data, key.label("key"))
         where: list[Any] = []
         if query.assignee is not None:
@@ -367,8 +369,8 @@ class SqlStore:
             where.append(cases.c.escalation_level >= query.min_escalation)
         if query.due_before is not None:
             where.append(cases.c.deadline < utc_text(query.due_before))
-        if query.order == "due":
-            where.append(cases.c.deadline.is_not(None))
+        if query.order != "opened":
+            where.append(key.is_not(None))
         if query.opened_from is not None:
             where.append(cases.c.opened_at >= utc_text(query.opened_from))
         if query.opened_before is not None:
