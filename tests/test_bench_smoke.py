@@ -61,6 +61,16 @@ def _load(name: str) -> ModuleType:
         ),
         ("load", {"load_catalogue_ms", "from_directory_ms", "files"}),
         (
+            "queue",
+            {
+                "my_queue_ms",
+                "my_queue_size",
+                "overdue_ms",
+                "opened_today_ms",
+                "opened_today_page_10_ms",
+            },
+        ),
+        (
             "time",
             {
                 "calendar_add_warm_us",

@@ -8,6 +8,16 @@ sqlalchemy when it is first built. See docs/storage.md.
 
 from servflow.store.base import CaseExists, CaseNotFound, CaseStore, Conflict
 from servflow.store.memory import MemoryStore
+from servflow.store.query import CaseQuery, Page
 from servflow.store.sql import SqlStore
 
-__all__ = ["CaseExists", "CaseNotFound", "CaseStore", "Conflict", "MemoryStore", "SqlStore"]
+__all__ = [
+    "CaseExists",
+    "CaseNotFound",
+    "CaseQuery",
+    "CaseStore",
+    "Conflict",
+    "MemoryStore",
+    "Page",
+    "SqlStore",
+]

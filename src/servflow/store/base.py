@@ -1,7 +1,7 @@
 """The storage contract: what a host's case store must do for :class:`servflow.Desk`.
 
 A store keeps, per case, two things: the case itself (its JSON is the source of truth)
-and its audit log, the events in ``seq`` order. It promises four things, which the one
+and its audit log, the events in ``seq`` order. It promises five things, which the one
 contract suite in ``tests/test_store_contract.py`` checks against every adapter:
 
 * **Atomic steps.** ``create`` and ``save`` write the case and its new events together
@@ -10,6 +10,8 @@ contract suite in ``tests/test_store_contract.py`` checks against every adapter:
   one the caller loaded (compare-and-set on ``version``), else raises :class:`Conflict`.
 * **An append-only log.** ``history`` returns every event ever saved, in order, and
   ``engine.replay(store.history(id)) == store.load(id)``.
+* **Queries.** ``find`` answers a :class:`~servflow.store.query.CaseQuery` one page at a
+  time, in a fixed order, with keyset pagination.
 * **Exclusive claims.** ``claim_due`` hands each due case to one worker at a time, for a
   lease that expires if the worker dies, so that many workers can run ``Desk.run_due``.
 
@@ -26,6 +28,7 @@ from servflow.bounds import VERSION_LIMIT, id_problem
 from servflow.engine import Case, Event
 from servflow.engine.integrity import check_time
 from servflow.errors import ServflowError
+from servflow.store.query import CaseQuery, Page
 
 __all__ = [
     "MAX_CLAIM",
@@ -121,6 +124,17 @@ class CaseStore(Protocol):
 
     def release(self, case_id: str) -> None:
         """End the claim on a case (if any); unknown ids are ignored."""
+        ...
+
+    def find(
+        self, query: CaseQuery | None = None, *, limit: int = 50, after: str | None = None
+    ) -> Page:
+        """One page of the cases that answer ``query``, in its order (see :mod:`~servflow.store.query`).
+
+        ``limit`` is from 1 to :data:`~servflow.store.query.MAX_PAGE`; ``after`` is the
+        ``next`` token of the previous page. A query on an assignee field the store does
+        not index raises ``ValueError``.
+        """
         ...
 
 

@@ -8,7 +8,7 @@ atomic between the threads of one process; nothing survives the process.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from servflow.engine import Case, Event
@@ -21,14 +21,30 @@ from servflow.store.base import (
     check_save,
     storable_id,
 )
+from servflow.store.query import (
+    CaseQuery,
+    Page,
+    assignee_values,
+    check_assignee_fields,
+    check_assignee_query,
+    check_page,
+    decode_after,
+    encode_after,
+    sort_key,
+)
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
-    """Dicts behind a lock. Implements :class:`~servflow.store.CaseStore`."""
+    """Dicts behind a lock. Implements :class:`~servflow.store.CaseStore`.
 
-    def __init__(self) -> None:
+    ``assignee_fields`` names the fields :meth:`find` may be asked about by ``assignee``
+    (as :class:`~servflow.store.SqlStore` indexes them; see :mod:`servflow.store.query`).
+    """
+
+    def __init__(self, *, assignee_fields: Iterable[str] = ()) -> None:
+        self.assignee_fields: tuple[str, ...] = check_assignee_fields(assignee_fields)
         self._lock = threading.Lock()
         self._cases: dict[str, Case] = {}
         self._logs: dict[str, list[Event]] = {}
@@ -94,6 +110,33 @@ class MemoryStore:
             return
         with self._lock:
             self._claims.pop(case_id, None)
+
+    def find(
+        self, query: CaseQuery | None = None, *, limit: int = 50, after: str | None = None
+    ) -> Page:
+        query = query if query is not None else CaseQuery()
+        limit = check_page(limit)
+        check_assignee_query(query, self.assignee_fields)
+        start = decode_after(after, query.order) if after is not None else None
+        with self._lock:
+            cases = list(self._cases.values())
+        found = sorted(
+            (
+                (sort_key(case, query.order), case)
+                for case in cases
+                if query.matches(case, assignee_values(case, self.assignee_fields))
+            ),
+            key=lambda pair: pair[0],
+        )
+        if start is not None:
+            found = [pair for pair in found if pair[0] > start]
+        page = found[: limit + 1]
+        more = len(page) > limit
+        page = page[:limit]
+        return Page(
+            [case for _, case in page],
+            encode_after(query.order, page[-1][0]) if more else None,
+        )
 
     def close(self) -> None:
         """Nothing to close; here so that every adapter can be closed alike."""

@@ -1,10 +1,13 @@
 """A SQL :class:`~servflow.store.CaseStore` on SQLAlchemy Core: SQLite embedded, PostgreSQL.
 
-Two tables (names take a ``prefix``, ``servflow_`` by default)::
+Three tables (names take a ``prefix``, ``servflow_`` by default)::
 
-    servflow_cases   id PK, procedure, procedure_version, state, version,
-                     next_due (indexed), claimed_until, data (the case's JSON)
-    servflow_events  case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
+    servflow_cases      id PK, procedure, procedure_version, state, version,
+                        next_due (indexed), claimed_until, data (the case's JSON),
+                        escalation_level, opened_at, deadline (indexed for queries)
+    servflow_events     case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
+    servflow_assignees  case_id, field, PK (case_id, field), value: the store's
+                        ``assignee_fields``, indexed (field, value, case_id) for ``find``
 
 The JSON columns are the source of truth (``Case.model_dump_json()``,
 ``Event.model_dump_json()``); the other columns are copies for queries. Personal data
@@ -34,15 +37,16 @@ import is a dictionary look-up.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.bounds import ID_LENGTH
 from servflow.engine import Case, Event
-from servflow.errors import IntegrityError
+from servflow.errors import IntegrityError, ServflowError
 from servflow.store.base import (
     CaseExists,
     CaseNotFound,
@@ -52,20 +56,25 @@ from servflow.store.base import (
     check_save,
     storable_id,
 )
+from servflow.store.query import (
+    CaseQuery,
+    Page,
+    assignee_values,
+    check_assignee_fields,
+    check_assignee_query,
+    check_page,
+    deadline_of,
+    decode_after,
+    encode_after,
+    utc_text,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["ID_LENGTH", "SqlStore", "utc_text"]
+__all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "sqlite_engine", "utc_text"]
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
-
-
-def utc_text(moment: datetime) -> str:
-    """``moment`` as fixed-width ISO 8601 UTC text: text order is time order."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware datetime")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class SqlStore:
@@ -73,41 +82,57 @@ class SqlStore:
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///servflow.db`` (the default, a file beside the
     process), ``sqlite://`` (in memory, one per store), or
-    ``postgresql+psycopg://user@host/db`` (install ``servflow[postgres]``). ``create``
-    makes the tables if they are missing. ``prefix`` names the tables
-    (``<prefix>cases``, ``<prefix>events``). Call :meth:`close` (or use ``with``) when done.
+    ``postgresql+psycopg://user@host/db`` (install ``servflow[postgres]``); or the host's
+    own SQLAlchemy ``Engine``, or a ``Connection``, so that the host's rows and servflow's
+    are written in one transaction (each operation then runs in a savepoint of the host's
+    transaction, and the host commits). ``create`` upgrades the tables to this release's
+    schema, creating them if missing (see :mod:`servflow.store.migrate`). ``prefix``
+    names the tables (``<prefix>cases``, ...). ``assignee_fields`` names the fields
+    :meth:`find` may ask about (recorded in the database; see docs/storage.md). Call
+    :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(
         self,
-        url: str = "sqlite:///servflow.db",
+        url: str | sa.Engine | sa.Connection = "sqlite:///servflow.db",
         *,
         create: bool = True,
         prefix: str = "servflow_",
+        assignee_fields: Iterable[str] | None = None,
     ) -> None:
         import sqlalchemy as sa
-        from sqlalchemy.pool import StaticPool
 
-        parsed = sa.make_url(url)
-        self.dialect: str = parsed.get_backend_name()
-        options: dict[str, Any] = {"hide_parameters": True}
-        memory = False
-        if self.dialect == "sqlite":
-            memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
-            if memory:
-                # One connection, shared by every thread (a second one would open a second,
-                # empty database); the lock below takes turns on it.
-                options["poolclass"] = StaticPool
-                options["connect_args"] = {"check_same_thread": False}
+        wanted = None if assignee_fields is None else check_assignee_fields(assignee_fields)
+        self.assignee_fields: tuple[str, ...] = ()
+        self._connection: sa.Connection | None = None
+        self._owned = isinstance(url, str)
+        if isinstance(url, sa.Connection):
+            # The host's connection: every operation runs inside the host's transaction
+            # (in a savepoint of its own), and the host commits. One thread at a time.
+            self._connection = url
+            self.bind: sa.Engine = url.engine
+            self._serial: AbstractContextManager[Any] = threading.Lock()
+        elif isinstance(url, sa.Engine):
+            self.bind = url
+            self._serial = nullcontext()
+        elif isinstance(url, str):
+            parsed = sa.make_url(url)
+            if parsed.get_backend_name() == "sqlite":
+                self.bind = sqlite_engine(parsed)
+                memory = _in_memory(parsed)
             else:
-                options["connect_args"] = {"timeout": 30}
+                self.bind = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+                memory = False
+            self._serial = threading.Lock() if memory else nullcontext()
         else:
-            options["pool_pre_ping"] = True
-        self.url: str = parsed.render_as_string(hide_password=True)
-        self.bind: sa.Engine = sa.create_engine(parsed, **options)
-        self._serial: AbstractContextManager[Any] = threading.Lock() if memory else nullcontext()
-        if self.dialect == "sqlite":
-            _sqlite_transactions(self.bind, wal=not memory)
+            raise TypeError(
+                "SqlStore takes a database URL, a SQLAlchemy Engine or a Connection, "
+                f"not {type(url).__name__}"
+            )
+        self.dialect: str = self.bind.dialect.name
+        self.url: str = self.bind.url.render_as_string(hide_password=True)
+        if not self._owned and self.dialect == "sqlite":
+            _check_sqlite_savepoints(self._connection or self.bind)
 
         time_type = sa.String(_TIME_WIDTH).with_variant(
             sa.String(_TIME_WIDTH, collation="C"), "postgresql"
@@ -124,7 +149,27 @@ class SqlStore:
             sa.Column("next_due", time_type, nullable=True),
             sa.Column("claimed_until", time_type, nullable=True),
             sa.Column("data", sa.Text, nullable=False),
+            sa.Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("opened_at", time_type, nullable=True),
+            sa.Column("deadline", time_type, nullable=True),
             sa.Index(f"ix_{prefix}cases_next_due", "next_due"),
+            sa.Index(f"ix_{prefix}cases_state", "procedure", "state", "opened_at", "id"),
+            sa.Index(f"ix_{prefix}cases_opened", "opened_at", "id"),
+            sa.Index(f"ix_{prefix}cases_deadline", "deadline", "id"),
+            sa.Index(f"ix_{prefix}cases_escalation", "escalation_level"),
+        )
+        self.assignees: sa.Table = sa.Table(
+            f"{prefix}assignees",
+            self.metadata,
+            sa.Column(
+                "case_id",
+                sa.String(ID_LENGTH),
+                sa.ForeignKey(self.cases.c.id),
+                primary_key=True,
+            ),
+            sa.Column("field", sa.String(200), primary_key=True),
+            sa.Column("value", sa.String(ID_LENGTH), nullable=False),
+            sa.Index(f"ix_{prefix}assignees_value", "field", "value", "case_id"),
         )
         self.events: sa.Table = sa.Table(
             f"{prefix}events",
@@ -140,9 +185,30 @@ class SqlStore:
             sa.Column("kind", sa.String(32), nullable=False),
             sa.Column("body", sa.Text, nullable=False),
         )
+        self.settings: sa.Table = sa.Table(
+            f"{prefix}settings",
+            self.metadata,
+            sa.Column("name", sa.String(200), primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        # Alembic's revision table, declared so that ``metadata.drop_all`` removes it too.
+        self.revisions: sa.Table = sa.Table(
+            f"{prefix}alembic_version",
+            self.metadata,
+            sa.Column("version_num", sa.String(32), primary_key=True),
+        )
+        from servflow.store.migrate import HEAD, current, upgrade
+
         if create:
             with self._serial:
-                self.metadata.create_all(self.bind)
+                upgrade(self._connection or self.bind, prefix)
+        else:
+            with self._transaction(read=True) as conn:
+                found = current(conn, prefix)
+            if found != HEAD:
+                self.close()
+                raise SchemaOutOfDate(self.url, prefix, found)
+        self.assignee_fields = self._assignee_setting(wanted)
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r})"
@@ -154,8 +220,12 @@ class SqlStore:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self.bind.dispose()
+        """Close every pooled connection of a store made from a URL.
+
+        A store made from the host's Engine or Connection leaves them to the host.
+        """
+        if self._owned:
+            self.bind.dispose()
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -169,6 +239,7 @@ class SqlStore:
             except sa.exc.IntegrityError:
                 raise CaseExists(case.id) from None
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            self._write_assignees(conn, case, fresh=True)
 
     def load(self, case_id: str) -> Case:
         import sqlalchemy as sa
@@ -202,6 +273,7 @@ class SqlStore:
                     raise CaseNotFound(case.id)
                 raise Conflict(case.id, expected_version, actual)
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            self._write_assignees(conn, case, fresh=False)
 
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa
@@ -270,11 +342,141 @@ class SqlStore:
                 sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
             )
 
+    def find(
+        self, query: CaseQuery | None = None, *, limit: int = 50, after: str | None = None
+    ) -> Page:
+        import sqlalchemy as sa
+
+        query = query if query is not None else CaseQuery()
+        limit = check_page(limit)
+        check_assignee_query(query, self.assignee_fields)
+        start = decode_after(after, query.order) if after is not None else None
+        cases = self.cases
+        key = {"due": cases.c.deadline, "next_due": cases.c.next_due}.get(
+            query.order, cases.c.opened_at
+        )
+        select = sa.select(cases.c.id, cases.c.data, key.label("key"))
+        where: list[Any] = []
+        if query.assignee is not None:
+            held = self.assignees
+            select = select.join(held, held.c.case_id == cases.c.id)
+            where += [held.c.field == query.assignee[0], held.c.value == query.assignee[1]]
+        if query.procedure is not None:
+            where.append(cases.c.procedure == query.procedure)
+        if query.states is not None:
+            where.append(cases.c.state.in_(list(query.states)))
+        if query.min_escalation is not None:
+            where.append(cases.c.escalation_level >= query.min_escalation)
+        if query.due_before is not None:
+            where.append(cases.c.deadline < utc_text(query.due_before))
+        if query.order != "opened":
+            where.append(key.is_not(None))
+        if query.opened_from is not None:
+            where.append(cases.c.opened_at >= utc_text(query.opened_from))
+        if query.opened_before is not None:
+            where.append(cases.c.opened_at < utc_text(query.opened_before))
+        if start is not None:
+            where.append(sa.or_(key > start[0], sa.and_(key == start[0], cases.c.id > start[1])))
+        statement = select.where(*where).order_by(key, cases.c.id).limit(limit + 1)
+        with self._transaction(read=True) as conn:
+            rows = conn.execute(statement).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            [_stored(Case, row.data, row.id) for row in rows],
+            encode_after(query.order, (rows[-1].key, rows[-1].id)) if more else None,
+        )
+
+    def reindex_assignees(self, fields: Iterable[str]) -> int:
+        """Index ``fields`` instead of the database's present assignee fields.
+
+        Rewrites the assignee table from every stored case's JSON (in one transaction) and
+        records the new set in the database, where every store opened later reads it.
+        Stop the other processes writing to this database first: a process that is already
+        running keeps the set it read when it started. Returns the number of cases indexed.
+        """
+        import sqlalchemy as sa
+
+        names = check_assignee_fields(fields)
+        count = 0
+        with self._transaction() as conn:
+            conn.execute(sa.delete(self.assignees))
+            last = ""
+            while True:
+                rows = conn.execute(
+                    sa.select(self.cases.c.id, self.cases.c.data)
+                    .where(self.cases.c.id > last)
+                    .order_by(self.cases.c.id)
+                    .limit(1_000)
+                ).all()
+                if not rows:
+                    break
+                found = [
+                    {"case_id": row.id, "field": name, "value": value}
+                    for row in rows
+                    for name, value in sorted(
+                        assignee_values(_stored(Case, row.data, row.id), names).items()
+                    )
+                ]
+                if found:
+                    conn.execute(sa.insert(self.assignees), found)
+                count += len(rows)
+                last = rows[-1].id
+            conn.execute(sa.delete(self.settings).where(self.settings.c.name == _ASSIGNEES))
+            conn.execute(
+                sa.insert(self.settings).values(name=_ASSIGNEES, value=json.dumps(list(names)))
+            )
+        self.assignee_fields = names
+        return count
+
     # -- helpers ---------------------------------------------------------------------------
+
+    def _assignee_setting(self, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The assignee fields recorded in the database, after recording ``wanted`` there."""
+        import sqlalchemy as sa
+
+        with self._transaction(read=True) as conn:
+            text = conn.execute(
+                sa.select(self.settings.c.value).where(self.settings.c.name == _ASSIGNEES)
+            ).scalar_one_or_none()
+        recorded = tuple(json.loads(text)) if text is not None else ()
+        if wanted is None or wanted == recorded:
+            return recorded
+        self.reindex_assignees(wanted)
+        return wanted
+
+    def _write_assignees(self, conn: sa.Connection, case: Case, *, fresh: bool) -> None:
+        """Copy the case's indexed assignee fields into their table (replacing the old)."""
+        import sqlalchemy as sa
+
+        if not self.assignee_fields:
+            return
+        if not fresh:
+            conn.execute(sa.delete(self.assignees).where(self.assignees.c.case_id == case.id))
+        values = assignee_values(case, self.assignee_fields)
+        if values:
+            conn.execute(
+                sa.insert(self.assignees),
+                [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
+            )
 
     @contextmanager
     def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
-        """One transaction; commits when the block ends, rolls back if it raises."""
+        """One transaction; commits when the block ends, rolls back if it raises.
+
+        On the host's Connection: a savepoint inside the host's transaction (or a
+        transaction of its own if the host has none open), which the host commits.
+        """
+        if self._connection is not None:
+            conn = self._connection
+            with self._serial:
+                if conn.in_transaction():
+                    with conn.begin_nested():
+                        yield conn
+                else:
+                    with conn.begin():
+                        yield conn
+            return
         with self._serial, self.bind.connect() as conn:
             if read:
                 conn.execution_options(servflow_read=True)
@@ -290,6 +492,9 @@ class SqlStore:
             "version": case.version,
             "next_due": utc_text(case.next_due) if case.next_due is not None else None,
             "data": case.model_dump_json(),
+            "escalation_level": case.escalation_level,
+            "opened_at": utc_text(case.opened_at),
+            "deadline": utc_text(deadline) if (deadline := deadline_of(case)) else None,
         }
 
     @staticmethod
@@ -303,7 +508,28 @@ class SqlStore:
         }
 
 
+_ASSIGNEES = "assignee_fields"
+
 _M = TypeVar("_M", Case, Event)
+
+
+class SchemaOutOfDate(ServflowError):
+    """The database's tables are of another revision than this release reads and writes.
+
+    Raised by ``SqlStore(url, create=False)``; ``servflow db upgrade URL`` (or a store made
+    with ``create=True``) upgrades them.
+    """
+
+    def __init__(self, url: str, prefix: str, found: str | None) -> None:
+        self.url, self.prefix, self.found = url, prefix, found
+        from servflow.store.migrate import HEAD
+
+        what = "no servflow tables" if found is None else f"schema revision {found}"
+        super().__init__(
+            f"{url} holds {what} for prefix {prefix!r}, not revision {HEAD}: "
+            f"run `servflow db upgrade {url}`"
+            + (f" --prefix {prefix}" if prefix != "servflow_" else "")
+        )
 
 
 def _stored(cls: type[_M], text: str, case_id: str) -> _M:
@@ -323,6 +549,64 @@ def _stored(cls: type[_M], text: str, case_id: str) -> _M:
             f"the stored {cls.__name__.lower()} does not validate: {where}: {first['msg']}",
             case_id=case_id,
         ) from None
+
+
+def sqlite_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
+    """A SQLAlchemy Engine for a SQLite database with transactions that do what they say.
+
+    Python's sqlite3 module opens a transaction lazily, at the first write, so the reads
+    before it run outside it, and a SAVEPOINT taken before any write commits on release.
+    This engine's transactions begin when SQLAlchemy begins them (``BEGIN IMMEDIATE`` for
+    writes, which takes SQLite's one write lock up front; ``BEGIN`` for reads), file
+    databases run in WAL mode, and foreign keys are enforced. ``SqlStore(url)`` makes its
+    SQLite engines with it; a host that wants its own rows and servflow's in one SQLite
+    transaction makes its engine with it too and passes it (or a connection) to
+    ``SqlStore``. ``options`` go to ``sqlalchemy.create_engine``.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import StaticPool
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise ValueError(f"sqlite_engine is for SQLite URLs, not {parsed.get_backend_name()}")
+    settings: dict[str, Any] = {"hide_parameters": True}
+    memory = _in_memory(parsed)
+    if memory:
+        # One connection, shared by every thread (a second one would open a second,
+        # empty database); SqlStore takes turns on it with a lock.
+        settings["poolclass"] = StaticPool
+        settings["connect_args"] = {"check_same_thread": False}
+    else:
+        settings["connect_args"] = {"timeout": 30}
+    settings.update(options)
+    bind = sa.create_engine(parsed, **settings)
+    _sqlite_transactions(bind, wal=not memory)
+    return bind
+
+
+def _in_memory(parsed: sa.URL) -> bool:
+    return parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+
+
+def _check_sqlite_savepoints(bind: sa.Engine | sa.Connection) -> None:
+    """Refuse a host's SQLite engine whose driver opens transactions lazily.
+
+    On such an engine a savepoint taken before the first write of a transaction commits
+    when it is released, so the host's rollback would not take servflow's rows with it.
+    """
+    import sqlalchemy as sa
+
+    if isinstance(bind, sa.Connection):
+        level = getattr(bind.connection.dbapi_connection, "isolation_level", None)
+    else:
+        with bind.connect() as conn:
+            level = getattr(conn.connection.dbapi_connection, "isolation_level", None)
+    if level is not None:
+        raise ValueError(
+            "this SQLite engine lets Python's sqlite3 module begin transactions lazily, so a "
+            "rollback of the host's transaction could leave servflow's rows committed: make "
+            "the engine with servflow.store.sql.sqlite_engine(url), or pass the URL itself"
+        )
 
 
 def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
