@@ -10,6 +10,9 @@ contract suite in ``tests/test_store_contract.py`` checks against every adapter:
   one the caller loaded (compare-and-set on ``version``), else raises :class:`Conflict`.
 * **An append-only log.** ``history`` returns every event ever saved, in order, and
   ``engine.replay(store.history(id)) == store.load(id)``.
+* **Schedule cursors.** ``schedule_cursor`` and ``move_schedule_cursor`` keep, per
+  procedure, the instant up to which its scheduled cases were opened; the cursor only
+  moves forward. (Exactly-once openings come from ``create`` and the stable case ids.)
 * **Exclusive claims.** ``claim_due`` hands each due case to one worker at a time, for a
   lease that expires if the worker dies, so that many workers can run ``Desk.run_due``.
 
@@ -34,6 +37,7 @@ __all__ = [
     "CaseStore",
     "Conflict",
     "check_claim",
+    "check_cursor",
     "check_events",
     "check_save",
     "storable_id",
@@ -123,6 +127,18 @@ class CaseStore(Protocol):
         """End the claim on a case (if any); unknown ids are ignored."""
         ...
 
+    def schedule_cursor(self, procedure: str) -> datetime | None:
+        """How far the schedules of ``procedure`` have been opened: every occurrence
+        before this instant was (``Desk.run_due``); None when nothing was ever opened."""
+        ...
+
+    def move_schedule_cursor(self, procedure: str, to: datetime) -> None:
+        """Move the cursor of ``procedure`` forward to ``to``; a cursor at or past it stays.
+
+        Forward only, so that workers that race leave the furthest of their cursors.
+        """
+        ...
+
 
 def storable_id(case_id: object) -> bool:
     """Whether a case of this id could be stored; ``TypeError`` if it is not text.
@@ -196,3 +212,13 @@ def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
             f"the events of case {case.id!r} must be seq {first_seq}..{case.version} of that case, "
             f"got {[(e.case_id, e.seq) for e in events]}"
         )
+
+
+def check_cursor(procedure: object, to: datetime | None = None) -> None:
+    """The checked arguments of the schedule-cursor methods: a procedure id, an aware time."""
+    if not isinstance(procedure, str):
+        raise TypeError(f"a procedure id is text, not {type(procedure).__name__}")
+    if not procedure or len(procedure) > 200 or id_problem(procedure) is not None:
+        raise ValueError("a procedure id is 1 to 200 printable characters")
+    if to is not None:
+        check_time(to)
