@@ -704,9 +704,9 @@ class Schedule(BaseModel):
         examples=["FREQ=MONTHLY;BYDAY=1MO", "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"],
     )
     at: str = Field(
-        pattern=_CLOCK_PATTERN,
         description="Time of day, HH:MM on a 24-hour clock, in the calendar's zone.",
         examples=["09:00", "17:30"],
+        json_schema_extra={"pattern": _CLOCK_PATTERN},
     )
     role: str = Field(
         description="The role the case is opened as (one of the roles of `start`).",
@@ -732,6 +732,13 @@ class Schedule(BaseModel):
         examples=["2026-01-01"],
     )
     title: Title = Field(default_factory=dict)
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(_CLOCK_PATTERN, value):
+            raise ValueError("write the time as HH:MM from 00:00 to 23:59, e.g. 09:00")
+        return value
 
     @field_validator("from_", mode="before")
     @classmethod

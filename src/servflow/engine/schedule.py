@@ -27,6 +27,7 @@ procedure id, then by schedule order: the openings of ``[a, b)`` followed by tho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -93,8 +94,10 @@ _DAY = timedelta(days=1)
 class ScheduleProblem(ValueError):
     """A schedule that cannot be turned into a rule; ``part`` names the key at fault."""
 
-    def __init__(self, part: str, message: str) -> None:
+    def __init__(self, part: str, message: str, item: int | None = None) -> None:
         self.part = part
+        #: The index of the item of ``days`` at fault, when one is.
+        self.item = item
         super().__init__(message)
 
 
@@ -163,10 +166,10 @@ def build_rule(schedule: Schedule, first: date) -> _rr.rrule | _rr.rruleset:
         raise ScheduleProblem("days", f"`every: {every}` needs `days`: {_DAYS_HINT[every or '']}")
     if every == "week":
         weekdays = []
-        for item in days:
+        for j, item in enumerate(days):
             if not isinstance(item, str) or item.lower() not in WEEKDAY_NAMES:
                 raise ScheduleProblem(
-                    "days", f"{item!r} is not a weekday: write monday, tuesday, ... sunday"
+                    "days", f"{item!r} is not a weekday: write monday, tuesday, ... sunday", j
                 )
             weekdays.append(WEEKDAY_NAMES.index(item.lower()))
         return _rr.rrule(_rr.WEEKLY, byweekday=weekdays, dtstart=start)
@@ -185,15 +188,15 @@ def build_rule(schedule: Schedule, first: date) -> _rr.rrule | _rr.rruleset:
         return _rr.rrule(_rr.MONTHLY, bymonthday=numbers, dtstart=start)
     # every: year -- one rule per date, so that 03-01 and 09-15 do not also give 03-15.
     rules = _rr.rruleset()
-    for item in days:
-        if not isinstance(item, str) or len(item) != 5 or item[2] != "-":
-            raise ScheduleProblem("days", f"{item!r} is not a date: write MM-DD, e.g. 03-01")
+    for j, item in enumerate(days):
+        if not isinstance(item, str) or re.fullmatch(r"[0-9]{2}-[0-9]{2}", item) is None:
+            raise ScheduleProblem("days", f"{item!r} is not a date: write MM-DD, e.g. 03-01", j)
         try:
             month, day = _month_day(item)
             date(2000, month, day)  # a leap year: 02-29 is a date, 02-30 is not
         except ValueError:
             raise ScheduleProblem(
-                "days", f"{item!r} is no day of any year: the schedule never fires"
+                "days", f"{item!r} is no day of any year: the schedule never fires", j
             ) from None
         rules.rrule(_rr.rrule(_rr.YEARLY, bymonth=month, bymonthday=day, dtstart=start))
     return rules
