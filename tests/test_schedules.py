@@ -289,3 +289,62 @@ def test_concurrent_workers_open_each_occurrence_exactly_once(engine, kind, tmp_
         assert sorted(every) == sorted(expected)  # each once, by one of the workers
         for case_id in expected:
             assert backend.store.history(case_id)[0].actor == "schedule"
+
+
+# -- the SOP ----------------------------------------------------------------------------------
+
+
+def _sop(engine: Engine, procedure: str, lang: str) -> str:
+    from servflow.render.sop import render_sop
+
+    specs = {name: c.spec for name, c in engine.calendars.items() if c.spec is not None}
+    return render_sop(engine.procedure(procedure), lang, calendars=specs)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "en",
+            "- **Archive inspection**: every year on March 1, September 1 at 09:00 in "
+            "Management office hours; opened as Archivist; with Kind = `archive_inspection`; "
+            "the date goes into Date",
+        ),
+        (
+            "zh-Hant",
+            "- **檔案檢查**：每年3月1日、9月1日 09:00 按「管理處辦公時間」；開案身分：檔案管理員；"
+            "預設資料：類別 = `archive_inspection`；日期記入「日期」",
+        ),
+        ("zh-Hans", "- **日收日清**：每个工作日 17:30 按「管理处办公时间」；开案身分：收銀員"),
+    ],
+)
+def test_the_sop_says_when_the_calendar_opens_a_case(engine, lang, expected):
+    text = _sop(engine, "routine_check", lang)
+    assert expected in text
+    assert text.count("\n- **") >= 3
+
+
+def test_a_procedure_without_schedule_has_no_such_section(engine):
+    assert "Scheduled cases" not in _sop(Engine.standard(), "repair", "en")
+
+
+def test_schedule_text_in_the_sop_is_inert_and_personal_constants_are_hidden(dst_engine):
+    text = DST.replace(
+        "  day: {type: date, title: {en: Day}}",
+        "  day: {type: date, title: {en: Day}}\n  code: {type: string, pii: true, title: {en: Code}}",
+    ).replace(
+        '  - {every: day, at: "02:30", role: guard, date_field: day}',
+        '  - {every: day, at: "02:30", role: guard, date_field: day, data: {code: "S3CRET"},'
+        ' title: {en: "<b>#x</b> | y"}}',
+    )
+    result = load_text(text, file="night_round.yaml")
+    assert result.ok, result.diagnostics
+    assert result.procedure is not None
+    from servflow.render.sop import render_sop
+
+    sop = render_sop(result.procedure, "en")
+    assert "S3CRET" not in sop
+    assert "Code 🔒 = 🔒" in sop
+    assert "<b>" not in sop
+    assert "by the rule `FREQ=MONTHLY;BYDAY=1MO` at 23:59" in sop
+    assert "every month on the last day at 01:30" in sop
