@@ -348,3 +348,27 @@ def test_schedule_text_in_the_sop_is_inert_and_personal_constants_are_hidden(dst
     assert "<b>" not in sop
     assert "by the rule `FREQ=MONTHLY;BYDAY=1MO` at 23:59" in sop
     assert "every month on the last day at 01:30" in sop
+
+
+# -- the diagrams -----------------------------------------------------------------------------
+
+
+def test_the_diagrams_mark_the_start_the_calendar_takes(engine):
+    from servflow.render.diagram import render_dot, render_mermaid
+    from tests.parsers import MermaidParser, dot_graph
+
+    proc = engine.procedure("routine_check")
+    graph = dot_graph(render_dot(proc, "en"))
+    (start,) = [label for tail, _, label in graph.edges if tail == "__start__"]
+    assert "⏰ Daily close, Weekly statistics, Archive inspection" in start
+    parser = MermaidParser()
+    try:
+        for lang in ("en", "zh-Hant", "zh-Hans"):
+            text = render_mermaid(proc, lang)
+            parsed = parser.parse(text)
+            assert parsed["ok"], f"{parsed.get('error')}\n{text}"
+            assert "⏰" in text
+    finally:
+        parser.close()
+    plain = Engine.standard().procedure("repair")
+    assert "⏰" not in render_mermaid(plain) + render_dot(plain)
