@@ -372,3 +372,30 @@ def test_the_diagrams_mark_the_start_the_calendar_takes(engine):
         parser.close()
     plain = Engine.standard().procedure("repair")
     assert "⏰" not in render_mermaid(plain) + render_dot(plain)
+
+
+def test_a_catch_up_over_years_goes_on_call_after_call_in_order():
+    text = DST.replace("calendar: ny\n", "").replace(
+        '  - {every: day, at: "02:30", role: guard, date_field: day}\n'
+        '  - {every: day, at: "01:30", role: guard}\n'
+        '  - {every: month, days: [-1], at: "01:30", role: guard}\n'
+        '  - {rrule: "FREQ=MONTHLY;BYDAY=1MO", at: "23:59", role: guard}\n',
+        '  - {every: year, days: ["03-01", "09-01"], at: "09:00", role: guard, from: 2020-01-01}\n',
+    )
+    result = load_text(text, file="night_round.yaml")
+    assert result.ok, result.diagnostics
+    assert result.procedure is not None
+    subject = Engine([result.procedure])
+    desk = Desk(subject, MemoryStore())
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    calls: list[list[str]] = []
+    while batch := desk.open_due(at, limit=5):
+        calls.append(started(batch))
+    opened = [case_id for batch in calls for case_id in batch]
+    assert [len(batch) for batch in calls] == [5, 5, 3]
+    assert opened == ids(subject.openings(datetime(2020, 1, 1, tzinfo=UTC), at))
+    assert opened[0] == "night_round@2020-03-01T09:00+00:00"
+    assert opened[-1] == "night_round@2026-03-01T09:00+00:00"
+    assert desk.open_due(datetime(2026, 8, 31, tzinfo=UTC), limit=5) == []
+    (september,) = desk.open_due(datetime(2026, 9, 1, 9, tzinfo=UTC), limit=5)
+    assert september.case.id == "night_round@2026-09-01T09:00+00:00"

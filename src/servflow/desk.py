@@ -33,6 +33,9 @@ from servflow.store.base import CaseExists, CaseStore, Conflict
 
 __all__ = ["Desk"]
 
+# How much of a schedule one step of a catch-up lists (see Desk.open_due).
+_CATCH_UP_CHUNK = timedelta(days=366)
+
 EffectsHook = Callable[[Sequence[Effect]], None]
 
 
@@ -193,10 +196,12 @@ class Desk:
         the store's schedule cursor; the first time, at the earliest `from` date of its
         schedules, or else at ``at`` (nothing before the first run is opened). A worker
         that was down catches up: whatever it missed is opened, oldest first, at most
-        ``limit`` per call, and the cursor moves to the first occurrence not yet opened.
-        Each opening has a stable case id, so an occurrence another worker opened first is
-        skipped (the store refuses to create it twice). A procedure whose opening fails
-        keeps its cursor there and the error is raised after the other procedures.
+        ``limit`` openings tried per call (one another worker opened first counts too),
+        listed a year of occurrences at a time, and the cursor moves to the first
+        occurrence not yet opened. Each opening has a stable case id, so an occurrence
+        another worker opened first is skipped (the store refuses to create it twice).
+        A procedure whose opening fails keeps its cursor there and the error is raised
+        after the other procedures.
         """
         check_time(at)
         if isinstance(limit, bool) or not isinstance(limit, int):
@@ -213,29 +218,36 @@ class Desk:
                 start = _first_start(proc, self.engine, at)
             if start >= end:
                 continue
-            try:
-                due = self.engine.openings(start, end, proc.id)
-            except Exception as exc:
-                failure = failure or exc
-                continue
-            cursor = end
-            for opening in due:
-                if budget <= 0:
-                    cursor = opening.at  # the first one not opened: the next call's start
-                    break
-                budget -= 1
+            position, stopped = start, False
+            while position < end and not stopped:
+                # A year at a time, so that a long catch-up never lists more than a
+                # year of occurrences in one call, however far back its cursor is.
+                chunk = min(end, position + _CATCH_UP_CHUNK)
                 try:
-                    out = self.engine.open(opening)
-                    self.store.create(out.case, out.events)
-                except CaseExists:
-                    continue  # opened already, by another worker or an earlier run
+                    due = self.engine.openings(position, chunk, proc.id)
                 except Exception as exc:
                     failure = failure or exc
-                    cursor = opening.at
                     break
-                self._deliver(out)
-                done.append(out)
-            self.store.move_schedule_cursor(proc.id, cursor)
+                for opening in due:
+                    if budget <= 0:
+                        position, stopped = opening.at, True  # the next call's start
+                        break
+                    budget -= 1
+                    try:
+                        out = self.engine.open(opening)
+                        self.store.create(out.case, out.events)
+                    except CaseExists:
+                        continue  # opened already, by another worker or an earlier run
+                    except Exception as exc:
+                        failure = failure or exc
+                        position, stopped = opening.at, True
+                        break
+                    self._deliver(out)
+                    done.append(out)
+                else:
+                    position = chunk
+            if position > start:
+                self.store.move_schedule_cursor(proc.id, position)
         if failure is not None:
             raise failure
         return done
