@@ -399,3 +399,47 @@ def test_a_catch_up_over_years_goes_on_call_after_call_in_order():
     assert desk.open_due(datetime(2026, 8, 31, tzinfo=UTC), limit=5) == []
     (september,) = desk.open_due(datetime(2026, 9, 1, 9, tzinfo=UTC), limit=5)
     assert september.case.id == "night_round@2026-09-01T09:00+00:00"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plans=st.lists(
+        st.lists(
+            st.tuples(st.integers(min_value=0, max_value=14 * 24), st.integers(1, 4)),
+            min_size=1,
+            max_size=6,
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_workers_with_any_wake_ups_and_limits_open_each_occurrence_once(engine, plans):
+    store = MemoryStore()
+    start = local(2026, 3, 2)
+    store.move_schedule_cursor("routine_check", start)
+    desks = [Desk(engine, store) for _ in plans]
+    opened: list[list[str]] = [[] for _ in plans]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(plans))
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait()
+            for hours, limit in sorted(plans[n]):
+                opened[n].extend(
+                    started(desks[n].run_due(start + timedelta(hours=hours), limit=limit))
+                )
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(plans))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    last = start + timedelta(hours=max(hours for plan in plans for hours, _ in plan))
+    while batch := desks[0].open_due(last, limit=3):
+        opened[0].extend(started(batch))
+    every = [case_id for batch in opened for case_id in batch]
+    assert sorted(every) == sorted(ids(engine.openings(start, last + timedelta(microseconds=1))))
