@@ -214,11 +214,12 @@ def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
         )
 
 
-def check_cursor(procedure: object, to: datetime | None = None) -> None:
-    """The checked arguments of the schedule-cursor methods: a procedure id, an aware time."""
+def check_cursor(procedure: object, *to: object) -> None:
+    """The checked arguments of the schedule-cursor methods: a procedure id, and for a
+    move the time (aware, as the engine's event times)."""
     if not isinstance(procedure, str):
         raise TypeError(f"a procedure id is text, not {type(procedure).__name__}")
     if not procedure or len(procedure) > 200 or id_problem(procedure) is not None:
         raise ValueError("a procedure id is 1 to 200 printable characters")
-    if to is not None:
-        check_time(to)
+    for moment in to:
+        check_time(moment)
