@@ -158,6 +158,10 @@ ALLOWED: dict[str, set[str]] = {
     "store save": {"CaseNotFound", "Conflict", "TypeError", "ValueError"},
     "store claim_due": {"IntegrityError", "TypeError", "ValueError"},
     "store release": {"TypeError"},
+    "Engine.openings": {"CalendarError", "KeyError", "TypeError", "ValueError"},
+    "Engine.open": {"Rejected", "CalendarError", "KeyError", "TypeError", "ValueError"},
+    "Desk.open_due": {"CalendarError", "Rejected", "TypeError", "ValueError"},
+    "store schedule_cursor, move_schedule_cursor": {"TypeError", "ValueError"},
 }
 
 
@@ -622,3 +626,44 @@ def test_what_the_engine_accepts_every_store_keeps(store, data):
         store.create(out.case, out.events)
         assert store.load(out.case.id) == out.case
         assert store.history(out.case.id) == list(out.events)
+
+
+# -- schedules -----------------------------------------------------------------------------
+
+ROUTINE = Engine.from_directory(
+    REPO / "tests" / "procedures" / "routine_check.yaml", REPO / "procedures" / "calendars.yaml"
+)
+
+
+@FUZZ
+@given(
+    start=st.one_of(st.just(T0), hostile_at),
+    end=st.one_of(st.just(T0 + timedelta(days=3)), hostile_at),
+    procedure=st.one_of(st.none(), st.sampled_from(["routine_check", "nope"]), hostile_value),
+)
+def test_openings_raise_only_documented_errors(start, end, procedure):
+    found = only_documented("Engine.openings", ROUTINE.openings, start, end, procedure)
+    for opening in found or []:
+        out = only_documented("Engine.open", ROUTINE.open, opening)
+        assert out is not None  # an opening the engine listed opens
+        assert ROUTINE.replay(out.events) == out.case
+    only_documented("Engine.open", ROUTINE.open, procedure)
+
+
+@FUZZ
+@given(
+    at=st.one_of(st.just(T0), hostile_at),
+    limit=st.one_of(st.integers(-3, 5), hostile_value),
+    procedure=st.one_of(st.just("routine_check"), hostile_text, hostile_value),
+    to=st.one_of(st.just(T0), hostile_at),
+)
+def test_open_due_and_cursors_raise_only_documented_errors(at, limit, procedure, to):
+    store = MemoryStore()
+    store.move_schedule_cursor("routine_check", T0 - timedelta(days=2))
+    only_documented("Desk.open_due", Desk(ROUTINE, store).open_due, at, limit=limit)
+    call = "store schedule_cursor, move_schedule_cursor"
+    only_documented(call, store.schedule_cursor, procedure)
+    only_documented(call, store.move_schedule_cursor, procedure, to)
+    with SqlStore("sqlite://") as sql:
+        only_documented(call, sql.schedule_cursor, procedure)
+        only_documented(call, sql.move_schedule_cursor, procedure, to)

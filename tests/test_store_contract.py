@@ -446,3 +446,53 @@ def test_memory_and_sqlite_stores_agree_on_any_sequence_of_operations(ops):
         for found in _contents(sql).values():
             if found is not None:
                 assert ENGINE.replay(found[1]) == found[0]
+
+
+# -- schedule cursors ----------------------------------------------------------------------
+
+
+def test_a_schedule_cursor_starts_empty_and_only_moves_forward(store):
+    assert store.schedule_cursor("routine_check") is None
+    store.move_schedule_cursor("routine_check", T0 + timedelta(hours=2))
+    assert store.schedule_cursor("routine_check") == T0 + timedelta(hours=2)
+    store.move_schedule_cursor("routine_check", T0)  # backwards: kept where it was
+    assert store.schedule_cursor("routine_check") == T0 + timedelta(hours=2)
+    # The same instant in another zone is not a move; a later one is.
+    store.move_schedule_cursor("routine_check", (T0 + timedelta(hours=2)).astimezone(UTC))
+    store.move_schedule_cursor("routine_check", T0 + timedelta(hours=3, microseconds=1))
+    moved = store.schedule_cursor("routine_check")
+    assert moved == T0 + timedelta(hours=3, microseconds=1)
+    assert moved is not None
+    assert moved.utcoffset() is not None
+    assert store.schedule_cursor("other") is None  # one cursor per procedure
+
+
+def test_schedule_cursor_arguments_are_checked(store):
+    with pytest.raises(TypeError):
+        store.schedule_cursor(3)
+    with pytest.raises(ValueError, match="procedure id"):
+        store.schedule_cursor("")
+    with pytest.raises(ValueError, match="naive"):
+        store.move_schedule_cursor("routine_check", datetime(2026, 1, 1))
+    assert store.schedule_cursor("routine_check") is None
+
+
+def test_concurrent_cursor_moves_leave_the_furthest(backend):
+    handles = [backend.another() for _ in range(4)]
+    barrier = threading.Barrier(len(handles))
+    errors: list[BaseException] = []
+
+    def move(n: int) -> None:
+        try:
+            barrier.wait()
+            handles[n].move_schedule_cursor("routine_check", T0 + timedelta(hours=n))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=(n,)) for n in range(len(handles))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert backend.store.schedule_cursor("routine_check") == T0 + timedelta(hours=3)

@@ -30,10 +30,9 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.En
         conn.execute(sa.text(f"CREATE TABLE {prefix}host_orders (id VARCHAR(40) PRIMARY KEY)"))
     yield engine, prefix
     if request.param == "postgresql":
-        with engine.begin() as conn:
-            for table in ("host_orders", "assignees", "events", "settings", "cases"):
-                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{prefix}{table}"'))
-            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{prefix}alembic_version"'))
+        leftovers = sa.MetaData()
+        leftovers.reflect(engine, only=lambda name, _: name.startswith(prefix))
+        leftovers.drop_all(engine)
     engine.dispose()
 
 

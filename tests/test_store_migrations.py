@@ -29,9 +29,9 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
     prefix = f"mg{uuid.uuid4().hex[:12]}_"
     yield PG_URL, prefix
     bind = sa.create_engine(PG_URL)
-    with bind.begin() as conn:
-        for table in ("assignees", "events", "settings", "cases", "alembic_version"):
-            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{prefix}{table}"'))
+    leftovers = sa.MetaData()
+    leftovers.reflect(bind, only=lambda name, _: name.startswith(prefix))
+    leftovers.drop_all(bind)
     bind.dispose()
 
 

@@ -15,6 +15,7 @@ from servflow.engine import (
     Case,
     Effect,
     Event,
+    Opening,
     Outcome,
     ReplayReport,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "EvaluationError",
     "Event",
     "IntegrityError",
+    "Opening",
     "Outcome",
     "Rejected",
     "ReplayError",

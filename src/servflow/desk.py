@@ -10,7 +10,8 @@
   so the event is judged on the case as it now is; a caller that pinned
   ``expected_version`` (the version a user saw) gets ``Rejected("stale_version")`` instead;
 * ``run_due`` claims the cases whose ``next_due`` has passed (each to one worker at a
-  time, see the store) and advances them: any number of workers may run it at once;
+  time, see the store) and advances them, then opens the cases the procedures'
+  schedules have due (``open_due``): any number of workers may run it at once;
 * effects go to the ``on_effects`` hook after the save has committed, never for a step
   that was rejected or lost.
 
@@ -21,14 +22,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from servflow.engine import Actor, Availability, Case, Effect, Engine, Event, Outcome
+from servflow.engine.integrity import check_time
 from servflow.errors import Rejected
-from servflow.store.base import CaseStore, Conflict
+from servflow.model import Procedure
+from servflow.store.base import CaseExists, CaseStore, Conflict
 
 __all__ = ["Desk"]
+
+# How much of a schedule one step of a catch-up lists (see Desk.open_due).
+_CATCH_UP_CHUNK = timedelta(days=366)
 
 EffectsHook = Callable[[Sequence[Effect]], None]
 
@@ -175,6 +181,73 @@ class Desk:
             self.store.release(case.id)
             if out.events:
                 done.append(out)
+        try:
+            done.extend(self.open_due(at, limit=limit))
+        except Exception as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
+        return done
+
+    def open_due(self, at: datetime, *, limit: int = 100) -> list[Outcome]:
+        """Open the scheduled cases due by ``at`` (inclusive), at most ``limit`` per call.
+
+        ``run_due`` calls this after the due cases. Per procedure, the window starts at
+        the store's schedule cursor; the first time, at the earliest `from` date of its
+        schedules, or else at ``at`` (nothing before the first run is opened). A worker
+        that was down catches up: whatever it missed is opened, oldest first, at most
+        ``limit`` openings tried per call (one another worker opened first counts too),
+        listed a year of occurrences at a time, and the cursor moves to the first
+        occurrence not yet opened. Each opening has a stable case id, so an occurrence
+        another worker opened first is skipped (the store refuses to create it twice).
+        A procedure whose opening fails keeps its cursor there and the error is raised
+        after the other procedures.
+        """
+        check_time(at)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"`limit` must be an int, not {type(limit).__name__}")
+        end = at + timedelta(microseconds=1)  # half-open windows: `at` itself is due
+        done: list[Outcome] = []
+        failure: Exception | None = None
+        budget = max(0, limit)
+        for proc in self.engine.procedures():
+            if not proc.schedule or proc.version != self.engine.procedure(proc.id).version:
+                continue
+            start = self.store.schedule_cursor(proc.id)
+            if start is None:
+                start = _first_start(proc, self.engine, at)
+            if start >= end:
+                continue
+            position, stopped = start, False
+            while position < end and not stopped:
+                # A year at a time, so that a long catch-up never lists more than a
+                # year of occurrences in one call, however far back its cursor is.
+                chunk = min(end, position + _CATCH_UP_CHUNK)
+                try:
+                    due = self.engine.openings(position, chunk, proc.id)
+                except Exception as exc:
+                    failure = failure or exc
+                    break
+                for opening in due:
+                    if budget <= 0:
+                        position, stopped = opening.at, True  # the next call's start
+                        break
+                    budget -= 1
+                    try:
+                        out = self.engine.open(opening)
+                        self.store.create(out.case, out.events)
+                    except CaseExists:
+                        continue  # opened already, by another worker or an earlier run
+                    except Exception as exc:
+                        failure = failure or exc
+                        position, stopped = opening.at, True
+                        break
+                    self._deliver(out)
+                    done.append(out)
+                else:
+                    position = chunk
+            if position > start:
+                self.store.move_schedule_cursor(proc.id, position)
         if failure is not None:
             raise failure
         return done
@@ -205,3 +278,13 @@ class Desk:
     def _deliver(self, out: Outcome) -> None:
         if out.effects and self.on_effects is not None:
             self.on_effects(out.effects)
+
+
+def _first_start(proc: Procedure, engine: Engine, at: datetime) -> datetime:
+    """Where a procedure's schedules start the first time: the earliest `from` date (at
+    local midnight in its calendar's zone), or ``at`` when no schedule has one."""
+    dates = [s.from_ for s in proc.schedule if s.from_ is not None]
+    if not dates:
+        return at
+    zone = engine.calendars[proc.calendar].zone
+    return datetime.combine(min(dates), time(), tzinfo=zone)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -53,6 +54,7 @@ __all__ = [
     "LANGUAGES",
     "NAME_PATTERN",
     "RESERVED_NAMES",
+    "SCHEDULE_EVERY",
     "Branch",
     "BreachAction",
     "CalendarSpec",
@@ -68,6 +70,7 @@ __all__ = [
     "Pause",
     "Procedure",
     "Role",
+    "Schedule",
     "Start",
     "State",
     "TimeLimit",
@@ -661,6 +664,98 @@ class TimeLimit(BaseModel):
     )
 
 
+#: What ``every`` may say: the frequencies an analyst writes without RFC 5545.
+SCHEDULE_EVERY = ("day", "working day", "week", "month", "year")
+
+_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class Schedule(BaseModel):
+    """When the calendar, not a person, opens a case: every working day, week, year, ...
+
+    Occurrences are wall-clock times in the zone of the procedure's calendar; the engine
+    lists them (``Engine.openings``) and a desk opens each one once (``Desk.run_due``).
+    """
+
+    model_config = _STRICT
+
+    every: Literal["day", "working day", "week", "month", "year"] | None = Field(
+        default=None,
+        description=(
+            "How often: `day`, `working day` (a day with working hours in the procedure's"
+            " calendar), `week`, `month` or `year`. Give `every` or `rrule`, not both."
+        ),
+        examples=["working day", "year"],
+    )
+    days: list[str | int] | None = Field(
+        default=None,
+        description=(
+            "Which days: weekdays for `every: week` (monday ... sunday), days of the month"
+            " for `every: month` (1 to 31, -1 the last), MM-DD dates for `every: year`."
+        ),
+        examples=[["monday"], [1, 15], ["03-01", "09-01"]],
+    )
+    rrule: _Given = Field(
+        default=None,
+        description=(
+            "An RFC 5545 recurrence rule for what `every` cannot say (FREQ=WEEKLY, MONTHLY"
+            " or YEARLY; no DTSTART, no time-of-day parts: the time is `at`)."
+        ),
+        examples=["FREQ=MONTHLY;BYDAY=1MO", "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"],
+    )
+    at: str = Field(
+        description="Time of day, HH:MM on a 24-hour clock, in the calendar's zone.",
+        examples=["09:00", "17:30"],
+        json_schema_extra={"pattern": _CLOCK_PATTERN},
+    )
+    role: str = Field(
+        description="The role the case is opened as (one of the roles of `start`).",
+        examples=["cashier"],
+    )
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Constant field values every case of this schedule opens with.",
+        examples=[{"kind": "routine"}],
+    )
+    date_field: _Given = Field(
+        default=None,
+        description="A `date` field that receives the occurrence's date (in the calendar's zone).",
+        examples=["business_date"],
+    )
+    from_: date | None = Field(
+        default=None,
+        alias="from",
+        description=(
+            "The first date the schedule counts from (and the anchor of an `rrule`'s"
+            " INTERVAL and COUNT); a desk opens nothing before it."
+        ),
+        examples=["2026-01-01"],
+    )
+    title: Title = Field(default_factory=dict)
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(_CLOCK_PATTERN, value):
+            raise ValueError("write the time as HH:MM from 00:00 to 23:59, e.g. 09:00")
+        return value
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-01-01")
+        return value
+
+    @model_validator(mode="after")
+    def _every_or_rrule(self) -> Schedule:
+        if (self.every is None) == (self.rrule is None):
+            raise ValueError("a schedule needs either `every` or `rrule`, not both")
+        if self.rrule is not None and self.days is not None:
+            raise ValueError("`days` is for `every`; an `rrule` says its days itself (BYDAY, ...)")
+        return self
+
+
 class Procedure(BaseModel):
     """A whole procedure file."""
 
@@ -698,6 +793,23 @@ class Procedure(BaseModel):
         examples=[["cs_staff", "cs_supervisor", "cs_manager"]],
     )
     invariants: list[Invariant] = Field(default_factory=list, description="Rules always true.")
+    schedule: list[Schedule] = Field(
+        default_factory=list,
+        description=(
+            "When the calendar opens cases of this procedure by itself: each entry an"
+            " occurrence rule (`every` or `rrule`), a time `at`, the `role` it opens as."
+        ),
+        examples=[[{"every": "working day", "at": "17:30", "role": "cashier"}]],
+    )
+
+    # New keys of the language stay out of the digest while unset, so that every
+    # procedure written before them keeps its digest (and its stored cases load).
+    @model_serializer(mode="wrap")
+    def _omit_unset_new_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.schedule:
+            data.pop("schedule", None)
+        return data
 
     @field_validator("transitions", mode="before")
     @classmethod

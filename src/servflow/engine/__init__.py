@@ -24,6 +24,7 @@ from servflow.engine.case import (
 )
 from servflow.engine.core import Checker, Engine
 from servflow.engine.durations import Duration, parse_duration
+from servflow.engine.schedule import Opening
 from servflow.engine.verify import ReplayReport
 from servflow.errors import DefinitionError, EvaluationError, Rejected
 
@@ -43,6 +44,7 @@ __all__ = [
     "EvaluationError",
     "Event",
     "EventKind",
+    "Opening",
     "Outcome",
     "Rejected",
     "ReplayReport",

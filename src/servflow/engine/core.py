@@ -77,6 +77,7 @@ from servflow.engine.rules import (
     choose_branch,
     validate_data,
 )
+from servflow.engine.schedule import Opening, openings_of
 from servflow.engine.step import decide, stamped
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
@@ -388,6 +389,48 @@ class Engine:
         from servflow.engine.verify import verify_log
 
         return verify_log(self._pinned, self.calendars, events, stored)
+
+    # -- schedules --------------------------------------------------------------------------
+
+    def openings(
+        self, start: datetime, end: datetime, procedure: str | None = None
+    ) -> list[Opening]:
+        """The cases the procedures' schedules open in ``[start, end)``, in time order.
+
+        The latest version of each procedure (or of ``procedure`` only) is read. Each
+        :class:`Opening` has a stable ``case_id``, so opening it twice is refused by a
+        store. Sorted by instant, then procedure id, then schedule order; the openings of
+        ``[a, b)`` and ``[b, c)`` together are those of ``[a, c)``. Raises
+        :class:`~servflow.errors.CalendarError` for a working-day schedule whose window
+        reaches past its calendar's published schedule.
+        """
+        _check_time(start)
+        _check_time(end)
+        ids = (
+            sorted(self._latest) if procedure is None else [self._compiled(procedure).procedure.id]
+        )
+        found: list[Opening] = []
+        if end <= start:
+            return found
+        for name in ids:
+            proc = self._compiled(name).procedure
+            if proc.schedule:
+                found.extend(openings_of(proc, self.calendars[proc.calendar], start, end))
+        found.sort(key=lambda o: (o.at.astimezone(UTC), o.procedure, o.schedule))
+        return found
+
+    def open(self, opening: Opening) -> Outcome:
+        """Start the case of a scheduled ``opening``: ``start`` as its actor, at its time."""
+        if not isinstance(opening, Opening):
+            raise TypeError(f"expected an Opening, not {type(opening).__name__}")
+        return self.start(
+            opening.procedure,
+            actor=opening.actor,
+            data=opening.data,
+            at=opening.at,
+            case_id=opening.case_id,
+            version=opening.version,
+        )
 
 
 def _derived_id(procedure: str, actor: str, at: datetime, data: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.lint import lint_procedure
+from servflow.procedures.schedules import calendar_problems
 from servflow.procedures.source import (
     SourceFileError,
     SourceMap,
@@ -564,6 +565,10 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                 result.diagnostics.append(
                     result.source_map.diagnostic(ref, "unknown-calendar", message)
                 )
+        if proc.schedule:
+            result.diagnostics.extend(
+                calendar_problems(proc, catalogue.calendars.get(proc.calendar), result.source_map)
+            )
         if result.ok:
             catalogue.procedures.append(proc)
     return catalogue

@@ -97,7 +97,12 @@ def _arrows(proc: Procedure, lang: str) -> list[_Arrow]:
     start_roles = [
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in proc.start.roles
     ]
-    arrows = [_Arrow(None, proc.start.to, (", ".join(start_roles),))]
+    start_lines = [", ".join(start_roles)]
+    if proc.schedule:  # the calendar opens cases too: say which schedules, by title
+        start_lines.append(
+            "⏰ " + ", ".join(localized(s.title, lang, s.every or "rrule") for s in proc.schedule)
+        )
+    arrows = [_Arrow(None, proc.start.to, tuple(start_lines))]
     for trigger, branches in proc.transitions.items():
         for branch in branches:
             lines = _branch_lines(proc, trigger, branch, lang)

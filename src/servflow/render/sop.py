@@ -35,6 +35,7 @@ from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
 from servflow.render.escape import code_span, markdown_paragraphs, markdown_text
 from servflow.render.labels import LABELS
+from servflow.render.schedules import SCHEDULE_LABELS, schedule_lines
 
 __all__ = ["render_sop"]
 
@@ -150,6 +151,8 @@ class _View:
     states: list[_State]
     diagram: str
     t: Mapping[str, Any] = field(default_factory=dict)
+    schedule_words: Mapping[str, object] = field(default_factory=dict)
+    schedules: list[str] = field(default_factory=list)
 
 
 class _Reader:
@@ -469,6 +472,8 @@ class _Reader:
             ],
             diagram=render_mermaid(p, lang),
             t=self.t,
+            schedule_words=SCHEDULE_LABELS.get(lang, SCHEDULE_LABELS["en"]),
+            schedules=schedule_lines(p, lang, self.role, self.field_title, self.calendar(None)),
         )
 
 

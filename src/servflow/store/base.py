@@ -12,6 +12,9 @@ contract suite in ``tests/test_store_contract.py`` checks against every adapter:
   ``engine.replay(store.history(id)) == store.load(id)``.
 * **Queries.** ``find`` answers a :class:`~servflow.store.query.CaseQuery` one page at a
   time, in a fixed order, with keyset pagination.
+* **Schedule cursors.** ``schedule_cursor`` and ``move_schedule_cursor`` keep, per
+  procedure, the instant up to which its scheduled cases were opened; the cursor only
+  moves forward. (Exactly-once openings come from ``create`` and the stable case ids.)
 * **Exclusive claims.** ``claim_due`` hands each due case to one worker at a time, for a
   lease that expires if the worker dies, so that many workers can run ``Desk.run_due``.
 
@@ -37,6 +40,7 @@ __all__ = [
     "CaseStore",
     "Conflict",
     "check_claim",
+    "check_cursor",
     "check_events",
     "check_save",
     "storable_id",
@@ -137,6 +141,18 @@ class CaseStore(Protocol):
         """
         ...
 
+    def schedule_cursor(self, procedure: str) -> datetime | None:
+        """How far the schedules of ``procedure`` have been opened: every occurrence
+        before this instant was (``Desk.run_due``); None when nothing was ever opened."""
+        ...
+
+    def move_schedule_cursor(self, procedure: str, to: datetime) -> None:
+        """Move the cursor of ``procedure`` forward to ``to``; a cursor at or past it stays.
+
+        Forward only, so that workers that race leave the furthest of their cursors.
+        """
+        ...
+
 
 def storable_id(case_id: object) -> bool:
     """Whether a case of this id could be stored; ``TypeError`` if it is not text.
@@ -210,3 +226,14 @@ def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
             f"the events of case {case.id!r} must be seq {first_seq}..{case.version} of that case, "
             f"got {[(e.case_id, e.seq) for e in events]}"
         )
+
+
+def check_cursor(procedure: object, *to: object) -> None:
+    """The checked arguments of the schedule-cursor methods: a procedure id, and for a
+    move the time (aware, as the engine's event times)."""
+    if not isinstance(procedure, str):
+        raise TypeError(f"a procedure id is text, not {type(procedure).__name__}")
+    if not procedure or len(procedure) > 200 or id_problem(procedure) is not None:
+        raise ValueError("a procedure id is 1 to 200 printable characters")
+    for moment in to:
+        check_time(moment)

@@ -17,6 +17,7 @@ from servflow.store.base import (
     CaseNotFound,
     Conflict,
     check_claim,
+    check_cursor,
     check_events,
     check_save,
     storable_id,
@@ -49,6 +50,7 @@ class MemoryStore:
         self._cases: dict[str, Case] = {}
         self._logs: dict[str, list[Event]] = {}
         self._claims: dict[str, datetime] = {}
+        self._cursors: dict[str, datetime] = {}
 
     def create(self, case: Case, events: Sequence[Event]) -> None:
         check_events(case, events, 1)
@@ -140,6 +142,18 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to close; here so that every adapter can be closed alike."""
+
+    def schedule_cursor(self, procedure: str) -> datetime | None:
+        check_cursor(procedure)
+        with self._lock:
+            return self._cursors.get(procedure)
+
+    def move_schedule_cursor(self, procedure: str, to: datetime) -> None:
+        check_cursor(procedure, to)
+        with self._lock:
+            known = self._cursors.get(procedure)
+            if known is None or _utc(known) < _utc(to):
+                self._cursors[procedure] = _utc(to)
 
 
 def _utc(moment: datetime) -> datetime:

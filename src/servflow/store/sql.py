@@ -1,6 +1,6 @@
 """A SQL :class:`~servflow.store.CaseStore` on SQLAlchemy Core: SQLite embedded, PostgreSQL.
 
-Three tables (names take a ``prefix``, ``servflow_`` by default)::
+Tables (names take a ``prefix``, ``servflow_`` by default)::
 
     servflow_cases      id PK, procedure, procedure_version, state, version,
                         next_due (indexed), claimed_until, data (the case's JSON),
@@ -8,6 +8,7 @@ Three tables (names take a ``prefix``, ``servflow_`` by default)::
     servflow_events     case_id, seq, PK (case_id, seq), at, kind, body (the event's JSON)
     servflow_assignees  case_id, field, PK (case_id, field), value: the store's
                         ``assignee_fields``, indexed (field, value, case_id) for ``find``
+    servflow_schedule_cursors  procedure PK, until (how far its schedules were opened)
 
 The JSON columns are the source of truth (``Case.model_dump_json()``,
 ``Event.model_dump_json()``); the other columns are copies for queries. Personal data
@@ -41,7 +42,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.bounds import ID_LENGTH
@@ -52,6 +53,7 @@ from servflow.store.base import (
     CaseNotFound,
     Conflict,
     check_claim,
+    check_cursor,
     check_events,
     check_save,
     storable_id,
@@ -184,6 +186,12 @@ class SqlStore:
             sa.Column("at", time_type, nullable=False),
             sa.Column("kind", sa.String(32), nullable=False),
             sa.Column("body", sa.Text, nullable=False),
+        )
+        self.cursors: sa.Table = sa.Table(
+            f"{prefix}schedule_cursors",
+            self.metadata,
+            sa.Column("procedure", sa.String(200), primary_key=True),
+            sa.Column("until", time_type, nullable=False),
         )
         self.settings: sa.Table = sa.Table(
             f"{prefix}settings",
@@ -428,6 +436,44 @@ class SqlStore:
             )
         self.assignee_fields = names
         return count
+
+    # -- schedule cursors ------------------------------------------------------------------
+
+    def schedule_cursor(self, procedure: str) -> datetime | None:
+        import sqlalchemy as sa
+
+        check_cursor(procedure)
+        with self._transaction(read=True) as conn:
+            until = conn.execute(
+                sa.select(self.cursors.c.until).where(self.cursors.c.procedure == procedure)
+            ).scalar_one_or_none()
+        if until is None:
+            return None
+        return datetime.fromisoformat(until.removesuffix("Z")).replace(tzinfo=UTC)
+
+    def move_schedule_cursor(self, procedure: str, to: datetime) -> None:
+        import sqlalchemy as sa
+
+        check_cursor(procedure, to)
+        text, cursors = utc_text(to), self.cursors
+        for attempt in range(2):
+            try:
+                with self._transaction() as conn:
+                    conn.execute(
+                        sa.update(cursors)
+                        .where(cursors.c.procedure == procedure, cursors.c.until < text)
+                        .values(until=text)
+                    )
+                    known = conn.execute(
+                        sa.select(cursors.c.until).where(cursors.c.procedure == procedure)
+                    ).first()
+                    if known is None:
+                        conn.execute(sa.insert(cursors).values(procedure=procedure, until=text))
+                return
+            except sa.exc.IntegrityError:
+                # Another worker inserted the first cursor meanwhile: move it instead.
+                if attempt:
+                    raise
 
     # -- helpers ---------------------------------------------------------------------------
 
