@@ -11,6 +11,7 @@ SOURCES = [
     "procedures/checks.py",
     "procedures/lint.py",
     "procedures/load.py",
+    "procedures/measures.py",
     "procedures/source.py",
 ]
 NOT_CODES = re.compile(r"^(zh|en)-|^utf-")
