@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servflow import Actor, Engine, Event
+from servflow import Actor, Desk, Engine, Event
 from servflow.kpi import compute, nearest_rank, ratio
 from servflow.procedures import load_text
 from tests.strategies import lives
@@ -43,8 +43,17 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def _log(
-    case_id: str, opened: datetime, steps: list[tuple[str, Actor, dict, datetime]]
+    case_id: str,
+    opened: datetime,
+    steps: list[tuple[str, Actor, dict, datetime]],
+    desk: Desk | None = None,
 ) -> list[Event]:
+    """The case's log, written by the engine alone or, given a desk, kept in its store."""
+    if desk is not None:
+        desk.open("repair", actor=CLERK, data=OPENING, at=opened, case_id=case_id)
+        for trigger, actor, data, when in steps:
+            desk.fire(case_id, trigger, actor=actor, data=data, at=when)
+        return desk.history(case_id)
     out = ENGINE.start("repair", actor=CLERK, data=OPENING, at=opened, case_id=case_id)
     case, events = out.case, list(out.events)
     for trigger, actor, data, when in steps:
@@ -58,7 +67,7 @@ def _done(day: int, hour: int, minute: int = 0) -> dict:
     return {"work_order_no": "W1", "completed_at": at(day, hour, minute).isoformat()}
 
 
-def repair_logs() -> list[list[Event]]:
+def repair_logs(desk: Desk | None = None) -> list[list[Event]]:
     a = _log(  # closed, satisfied, everything on time
         "a",
         at(2, 9),
@@ -68,6 +77,7 @@ def repair_logs() -> list[list[Event]]:
             ("designate_callback", BOSS, {"callback_officer": "C"}, at(2, 10, 40)),
             ("callback", CALLER, {"satisfied": True, "callback_notes": "ok"}, at(2, 11, 40)),
         ],
+        desk,
     )
     b = _log(  # dispatched 50 minutes late; unsatisfied, so back with maintenance
         "b",
@@ -78,10 +88,11 @@ def repair_logs() -> list[list[Event]]:
             ("designate_callback", BOSS, {"callback_officer": "C"}, at(3, 14, 30)),
             ("callback", CALLER, {"satisfied": False, "callback_notes": "leaks"}, at(3, 15)),
         ],
+        desk,
     )
-    c = _log("c", at(3, 9), [("cancel", CLERK, {"cancel_reason": "fixed it"}, at(3, 9, 5))])
-    before = _log("before", at(1, 23), [])  # opened the day before the period
-    after = _log("after", at(4, 0), [])  # opened at the period's end: not in it
+    c = _log("c", at(3, 9), [("cancel", CLERK, {"cancel_reason": "fixed it"}, at(3, 9, 5))], desk)
+    before = _log("before", at(1, 23), [], desk)  # opened the day before the period
+    after = _log("after", at(4, 0), [], desk)  # opened at the period's end: not in it
     return [a, b, c, before, after]
 
 
@@ -282,3 +293,52 @@ def test_counts_add_up_and_rates_are_fractions(proc_id, data):
     levels = [c.cases for c in figures.escalations]
     assert levels == sorted(levels, reverse=True)
     assert all(n <= figures.opened for n in levels)
+
+
+# -- servflow report, end to end on a SQLite file filled through a Desk ------------------
+
+
+def test_report_command_on_a_sqlite_store_filled_by_a_desk(tmp_path, capsys, monkeypatch):
+    from servflow.cli import main
+    from servflow.store import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    with SqlStore(url) as store:
+        repair_logs(Desk(ENGINE, store))
+    monkeypatch.setenv("COLUMNS", "100")
+    csv_file, html_file = tmp_path / "kpi.csv", tmp_path / "kpi.html"
+    argv = ["report", "--db", url, "--from", "2026-11-02", "--to", "2026-11-03", "--lang", "en"]
+    assert main([*argv, "--csv", str(csv_file), "--html", str(html_file)]) == 0
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    assert "Cases: opened 3  closed 1  cancelled 1  open 1" in printed
+    assert "50.0%" in printed  # completion, and satisfaction
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "procedure,figure,key,label,count,total,rate"
+    assert "repair,on_time,dispatch_in_time,Dispatch in time,2,3,0.6667" in lines
+    assert "repair,callback,,Callback rate,2,2,1.0000" in lines
+    assert "repair,median_seconds,dispatched,Dispatched to maintenance,3600,," in lines
+    page = html_file.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<svg" in page
+    assert "<script" not in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    for secret in ("Chan", "Block A", "12345678"):  # pii never reaches any output
+        assert secret not in printed
+        assert secret not in page
+        assert secret not in csv_file.read_text(encoding="utf-8")
+    # The same figures in Chinese headings.
+    assert main([*argv[:-1], "zh-Hant", "--csv", str(csv_file), "--html", str(html_file)]) == 0
+    assert "完成率" in capsys.readouterr().out
+    assert "住戶報修" in html_file.read_text(encoding="utf-8")
+
+
+def test_report_command_on_a_missing_store_says_so(tmp_path, capsys):
+    from servflow.cli import main
+
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    assert (
+        main(["report", "--db", url, "--csv", str(tmp_path / "a"), "--html", str(tmp_path / "b")])
+        == 2
+    )
+    assert "cannot read" in capsys.readouterr().err

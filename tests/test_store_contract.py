@@ -446,3 +446,21 @@ def test_memory_and_sqlite_stores_agree_on_any_sequence_of_operations(ops):
         for found in _contents(sql).values():
             if found is not None:
                 assert ENGINE.replay(found[1]) == found[0]
+
+
+# -- listing cases (servflow report) ------------------------------------------------------
+
+
+def test_case_ids_lists_every_stored_case_sorted_and_by_procedure(store):
+    from servflow.store import CaseLister
+
+    assert isinstance(store, CaseLister)
+    assert store.case_ids() == []
+    for case_id in ("r-2", "r-10", "r-1"):
+        out = opened(case_id)
+        store.create(out.case, out.events)
+    saved = dispatched(store.load("r-1"))
+    store.save(saved.case, saved.events, expected_version=1)
+    assert store.case_ids() == ["r-1", "r-10", "r-2"]
+    assert store.case_ids("repair") == ["r-1", "r-10", "r-2"]
+    assert store.case_ids("complaint") == []

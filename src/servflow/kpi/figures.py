@@ -235,6 +235,8 @@ def _add(
                 tally.answers[1] += answer
     tally.levels[case.escalation_level] += 1
     for name in measures.breakdown:
+        if proc.fields[name].pii:  # refused by the checks; never counted by value either
+            continue
         value = case.data.get(name)
         tally.values[(name, "" if value is None else str(value).lower())] += 1
 

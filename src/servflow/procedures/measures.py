@@ -84,7 +84,12 @@ def check_measures(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
             )
     for j, name in enumerate(measures.breakdown):
         path = ("measures", "breakdown", j)
-        if ref(path, "field", name, fields) and proc.fields[name].type not in BREAKDOWN_TYPES:
+        if not ref(path, "field", name, fields):
+            continue
+        if proc.fields[name].pii:
+            message = f"`breakdown` may not show {name!r}: it is personal data (pii)"
+            out.append(smap.diagnostic(path, "measure-field-type", message))
+        elif proc.fields[name].type not in BREAKDOWN_TYPES:
             out.append(
                 smap.diagnostic(
                     path,

@@ -6,8 +6,16 @@ workers. Importing this package loads no database library: ``SqlStore`` imports
 sqlalchemy when it is first built. See docs/storage.md.
 """
 
-from servflow.store.base import CaseExists, CaseNotFound, CaseStore, Conflict
+from servflow.store.base import CaseExists, CaseLister, CaseNotFound, CaseStore, Conflict
 from servflow.store.memory import MemoryStore
 from servflow.store.sql import SqlStore
 
-__all__ = ["CaseExists", "CaseNotFound", "CaseStore", "Conflict", "MemoryStore", "SqlStore"]
+__all__ = [
+    "CaseExists",
+    "CaseLister",
+    "CaseNotFound",
+    "CaseStore",
+    "Conflict",
+    "MemoryStore",
+    "SqlStore",
+]

@@ -30,6 +30,7 @@ from servflow.errors import ServflowError
 __all__ = [
     "MAX_CLAIM",
     "CaseExists",
+    "CaseLister",
     "CaseNotFound",
     "CaseStore",
     "Conflict",
@@ -196,3 +197,16 @@ def check_events(case: Case, events: Sequence[Event], first_seq: int) -> None:
             f"the events of case {case.id!r} must be seq {first_seq}..{case.version} of that case, "
             f"got {[(e.case_id, e.seq) for e in events]}"
         )
+
+
+@runtime_checkable
+class CaseLister(Protocol):
+    """A store that can list its cases, for reports over all of them (``servflow report``).
+
+    Kept apart from :class:`CaseStore`, which a :class:`~servflow.Desk` needs and which a
+    host's own store may implement without it; both reference adapters implement both.
+    """
+
+    def case_ids(self, procedure: str | None = None) -> list[str]:
+        """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        ...

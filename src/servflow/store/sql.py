@@ -270,6 +270,16 @@ class SqlStore:
                 sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
             )
 
+    def case_ids(self, procedure: str | None = None) -> list[str]:
+        """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        import sqlalchemy as sa
+
+        query = sa.select(self.cases.c.id).order_by(self.cases.c.id)
+        if procedure is not None:
+            query = query.where(self.cases.c.procedure == procedure)
+        with self._transaction(read=True) as conn:
+            return list(conn.execute(query).scalars().all())
+
     # -- helpers ---------------------------------------------------------------------------
 
     @contextmanager
