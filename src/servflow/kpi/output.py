@@ -305,7 +305,10 @@ def html_page(figures: Sequence[ProcedureFigures], engine: Engine, lang: str, pe
             tiles.append((w["satisfaction"], _percent(f.satisfaction.rate)))
         body.append(
             '<div class="tiles">'
-            + "".join(f'<div class="tile"><span>{escape(t)}</span><b>{escape(v)}</b></div>' for t, v in tiles)
+            + "".join(
+                f'<div class="tile"><span>{escape(t)}</span><b>{escape(v)}</b></div>'
+                for t, v in tiles
+            )
             + "</div>"
         )
         charts = []
