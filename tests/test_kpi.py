@@ -342,3 +342,36 @@ def test_report_command_on_a_missing_store_says_so(tmp_path, capsys):
         == 2
     )
     assert "cannot read" in capsys.readouterr().err
+
+
+# -- the SOP shows what the report counts -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "words"),
+    [
+        ("zh-Hant", "## 績效統計口徑", ["進入「已完成維修」", "執行「回訪」", "「住戶是否滿意」"]),
+        ("zh-Hans", "## 绩效统计口径", ["进入「已完成维修」", "执行「回访」", "「住户是否满意」"]),
+        ("en", "## What the KPI report counts", ["“Repair completed”", "“Resident satisfied”"]),
+    ],
+)
+def test_the_sop_shows_the_measures_in_each_language(lang, heading, words):
+    from servflow.render.sop import render_sop
+
+    text = render_sop(ENGINE.procedure("repair"), lang)
+    section = text.split(heading, 1)[1]
+    for word in words:
+        assert word in section
+    plain = ENGINE.procedure("repair").model_copy(update={"measures": None})
+    assert heading not in render_sop(plain, lang)
+
+
+def test_the_sop_escapes_titles_named_by_the_measures():
+    from servflow.render.sop import render_sop
+
+    hostile = DESK.replace("Happy}", "<b>|Happy|</b>}")
+    result = load_text(hostile, "desk.yaml")
+    assert result.procedure is not None
+    section = render_sop(result.procedure, "en").split("## What the KPI report counts", 1)[1]
+    assert "<b>" not in section
+    assert "\\|Happy\\|" in section

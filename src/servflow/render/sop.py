@@ -35,6 +35,7 @@ from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
 from servflow.render.escape import code_span, markdown_paragraphs, markdown_text
 from servflow.render.labels import LABELS
+from servflow.render.measures import MEASURE_WORDS, measure_rows
 
 __all__ = ["render_sop"]
 
@@ -150,6 +151,8 @@ class _View:
     states: list[_State]
     diagram: str
     t: Mapping[str, Any] = field(default_factory=dict)
+    measures: list[tuple[str, str]] = field(default_factory=list)
+    mt: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Reader:
@@ -469,6 +472,8 @@ class _Reader:
             ],
             diagram=render_mermaid(p, lang),
             t=self.t,
+            measures=measure_rows(p, lang, self.clause, self.t["quote"].format, self.t["comma"]),
+            mt=MEASURE_WORDS[lang],
         )
 
 
