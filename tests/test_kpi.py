@@ -375,3 +375,24 @@ def test_the_sop_escapes_titles_named_by_the_measures():
     section = render_sop(result.procedure, "en").split("## What the KPI report counts", 1)[1]
     assert "<b>" not in section
     assert "\\|Happy\\|" in section
+
+
+def test_report_command_names_a_procedure_the_folder_lacks(tmp_path, capsys):
+    import shutil
+
+    from servflow.cli import main
+    from servflow.store import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    with SqlStore(url) as store:
+        repair_logs(Desk(ENGINE, store))
+    folder = tmp_path / "procedures"
+    folder.mkdir()
+    for name in ("complaint.yaml", "calendars.yaml"):
+        shutil.copy(REPO / "procedures" / name, folder / name)
+    files = ["--csv", str(tmp_path / "a.csv"), "--html", str(tmp_path / "a.html")]
+    assert main(["report", "--db", url, "--procedures", str(folder), *files]) == 2
+    err = capsys.readouterr().err
+    assert "'repair'" in err
+    assert "--procedures" in err
+    assert not (tmp_path / "a.csv").exists()

@@ -75,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
     except ServflowError as exc:
         print(f"servflow report: error: {exc}", file=sys.stderr)
         return 2
+    except LookupError as exc:  # a stored case of a procedure (version) the folder lacks
+        message = exc.args[0] if exc.args else str(exc)
+        print(
+            f"servflow report: error: {message}; give the folder that defines it with "
+            "--procedures, or report on one procedure with --procedure",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as exc:  # the database's own errors: say which, never a traceback
         print(f"servflow report: cannot read {args.db}: {type(exc).__name__}", file=sys.stderr)
         return 2
