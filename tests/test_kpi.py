@@ -396,3 +396,33 @@ def test_report_command_names_a_procedure_the_folder_lacks(tmp_path, capsys):
     assert "'repair'" in err
     assert "--procedures" in err
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_outputs_escape_titles_and_fit_100_columns_in_every_language():
+    import unicodedata
+
+    from servflow.kpi.output import csv_text, html_page, table
+
+    hostile = DESK.replace("title: {en: Desk}", 'title: {en: "<script>x</script>"}').replace(
+        "title: {en: Channel}", 'title: {en: "=cmd|calc"}'
+    )
+    result = load_text(hostile, "desk.yaml")
+    assert result.procedure is not None
+    engine = Engine([result.procedure])
+    out = engine.start("desk", actor=Actor(id="s", roles={"staff"}), data={}, at=at(2, 9))
+    figures = compute(engine, [list(out.events)])
+    page = html_page(figures, engine, "en", "all")
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    import csv
+
+    labels = [row["label"] for row in csv.DictReader(csv_text(figures, engine, "en").splitlines())]
+    by_channel = [label for label in labels if "calc" in label]
+    assert by_channel == ["'=cmd|calc: phone", "'=cmd|calc: visit", "'=cmd|calc: (none)"]
+    for lang in ("zh-Hant", "zh-Hans", "en"):
+        text = table(compute(ENGINE, repair_logs()), ENGINE, lang, "all")
+        widths = [
+            sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+            for line in text.splitlines()
+        ]
+        assert max(widths) <= 100

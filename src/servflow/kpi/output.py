@@ -20,6 +20,7 @@ from servflow.engine import Engine
 from servflow.kpi.figures import ProcedureFigures
 from servflow.model import Procedure
 from servflow.render.common import localized
+from servflow.render.labels import LABELS
 
 __all__ = ["WORDS", "Row", "csv_text", "html_page", "rows", "table"]
 
@@ -120,12 +121,12 @@ def rows(figures: Sequence[ProcedureFigures], engine: Engine, lang: str) -> list
             level = int(esc.value)
             role = proc.roles.get(proc.escalation[level]) if level < len(proc.escalation) else None
             name = localized(role.title, lang, proc.escalation[level]) if role else esc.value
-            label = f"{w['level']} {level}: {name}"
+            label = f"{w['level']} {level}{LABELS[lang]['colon']}{name}"
             out.append(Row(pid, "escalations", esc.value, label, esc.cases, f.opened))
         for item in f.breakdown:
             field_spec = proc.fields.get(item.key)
             title = localized(field_spec.title, lang, item.key) if field_spec else item.key
-            label = f"{title}: {item.value or w['none']}"
+            label = f"{title}{LABELS[lang]['colon']}{item.value or w['none']}"
             out.append(
                 Row(pid, "breakdown", f"{item.key}={item.value}", label, item.cases, f.opened)
             )
@@ -167,7 +168,7 @@ def _number(value: float | None) -> str:
 def table(figures: Sequence[ProcedureFigures], engine: Engine, lang: str, period: str) -> str:
     """The figures as a plain-text table no wider than 100 columns."""
     w = WORDS[lang]
-    lines = [f"{w['report']} · {w['period']}: {period}"]
+    lines = [f"{w['report']} · {w['period']}{LABELS[lang]['colon']}{period}"]
     if not figures:
         return "\n".join([*lines, w["no_cases"]]) + "\n"
     by_proc: dict[str, list[Row]] = {}
@@ -186,7 +187,7 @@ def table(figures: Sequence[ProcedureFigures], engine: Engine, lang: str, period
         counts = "  ".join(
             f"{w[k]} {getattr(f, k)}" for k in ("opened", "closed", "cancelled", "open")
         )
-        lines.append(f"  {w['cases']}: {counts}")
+        lines.append(f"  {w['cases']}{LABELS[lang]['colon']}{counts}")
         lines.append(line(w["completion"], _percent(f.completion_rate)))
         lines.append(line(w["on_time"], w["measured"], w["met"], w["breached"], w["rate"]))
         for lim in f.limits:
@@ -263,7 +264,7 @@ def _bars(items: Sequence[tuple[str, float, str]], maximum: float, colour: str) 
     """A horizontal bar chart: one bar per (label, value, text shown beside it)."""
     if not items:
         return ""
-    label_w, bar_w, row_h = 190, 220, 22
+    label_w, bar_w, row_h = 230, 200, 22
     height = row_h * len(items) + 6
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 130}" '
@@ -272,7 +273,7 @@ def _bars(items: Sequence[tuple[str, float, str]], maximum: float, colour: str) 
     for i, (label, value, shown) in enumerate(items):
         y = i * row_h + 4
         length = 0.0 if maximum <= 0 else max(0.0, min(1.0, value / maximum)) * bar_w
-        short = label if _width(label) <= 28 else _fit(label, 28).rstrip()
+        short = label if _width(label) <= 34 else _fit(label, 34).rstrip()
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="16" fill="#f0f4f8"/>'
@@ -286,7 +287,8 @@ def _bars(items: Sequence[tuple[str, float, str]], maximum: float, colour: str) 
 def html_page(figures: Sequence[ProcedureFigures], engine: Engine, lang: str, period: str) -> str:
     """A self-contained HTML page: the figures as tiles, bar charts and a table."""
     w = WORDS[lang]
-    body = [f"<h1>{escape(w['report'])}</h1>", f'<p class="meta">{escape(w["period"])}: '
+    colon = LABELS[lang]["colon"]
+    body = [f"<h1>{escape(w['report'])}</h1>", f'<p class="meta">{escape(w["period"])}{colon}'
             f"{escape(period)}</p>"]  # fmt: skip
     if not figures:
         body.append(f"<p>{escape(w['no_cases'])}</p>")
