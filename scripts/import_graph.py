@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store", ("store",)),
     ("desk", ("desk",)),
     ("render", ("render",)),
+    ("kpi", ("kpi",)),
     ("testing", ("testing",)),
     ("api", ("",)),
     ("cli", ("commands", "cli", "__main__")),

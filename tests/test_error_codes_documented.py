@@ -12,6 +12,7 @@ SOURCES = [
     "procedures/lint.py",
     "procedures/load.py",
     "procedures/schedules.py",
+    "procedures/measures.py",
     "procedures/source.py",
 ]
 NOT_CODES = re.compile(r"^(zh|en)-|^utf-")

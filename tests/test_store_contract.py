@@ -496,3 +496,21 @@ def test_concurrent_cursor_moves_leave_the_furthest(backend):
         thread.join(timeout=30)
     assert not errors
     assert backend.store.schedule_cursor("routine_check") == T0 + timedelta(hours=3)
+
+
+# -- listing cases (servflow report) ------------------------------------------------------
+
+
+def test_case_ids_lists_every_stored_case_sorted_and_by_procedure(store):
+    from servflow.store import CaseLister
+
+    assert isinstance(store, CaseLister)
+    assert store.case_ids() == []
+    for case_id in ("r-2", "r-10", "r-1"):
+        out = opened(case_id)
+        store.create(out.case, out.events)
+    saved = dispatched(store.load("r-1"))
+    store.save(saved.case, saved.events, expected_version=1)
+    assert store.case_ids() == ["r-1", "r-10", "r-2"]
+    assert store.case_ids("repair") == ["r-1", "r-10", "r-2"]
+    assert store.case_ids("complaint") == []

@@ -58,6 +58,7 @@ __all__ = [
     "Branch",
     "BreachAction",
     "CalendarSpec",
+    "CallbackMeasure",
     "Clause",
     "ClauseRule",
     "EffectSpec",
@@ -66,6 +67,7 @@ __all__ = [
     "Invariant",
     "Language",
     "LocalizedText",
+    "Measures",
     "Names",
     "Pause",
     "Procedure",
@@ -756,6 +758,68 @@ class Schedule(BaseModel):
         return self
 
 
+class CallbackMeasure(BaseModel):
+    """Which steps of a case make up its callback (回訪), for the callback rate of ``servflow.kpi``."""
+
+    model_config = _STRICT
+
+    due: Clause = Field(
+        description="The step that makes a case due for a callback: {entered: ...}, "
+        "{left: ...} or {event: ...}.",
+        examples=[{"entered": "completed"}],
+    )
+    reached: Clause = Field(
+        description="The step that records a callback that reached the resident.",
+        examples=[{"event": "callback"}],
+    )
+    unreachable: Clause | None = Field(
+        default=None,
+        description="The step that records that the resident could not be reached after "
+        "the attempts the procedure asks for; it counts as a callback made (see docs/kpi.md).",
+        examples=[{"entered": "unreachable"}],
+    )
+
+
+class Measures(BaseModel):
+    """How the KPI report (``servflow report``, ``servflow.kpi``) reads this procedure's cases.
+
+    Reporting only: the engine never reads it, and it is left out of the procedure's
+    digest, so that naming a measure does not strand the cases already running.
+    """
+
+    model_config = _STRICT
+
+    cancelled: Names = Field(
+        default_factory=list,
+        description="Final states that mean the case was cancelled or withdrawn; every other "
+        "final state counts as closed (completed).",
+        examples=["cancelled", ["cancelled", "rejected"]],
+    )
+    callback: CallbackMeasure | None = Field(
+        default=None,
+        description="The callback (回訪) of a case: when it is due, when it reached the "
+        "resident, when the resident could not be reached.",
+        examples=[{"due": {"entered": "completed"}, "reached": {"event": "callback"}}],
+    )
+    satisfied: str | None = Field(
+        default=None,
+        description="The boolean field that records whether the resident was satisfied "
+        "(客戶滿意度): every event that sets it is one answer.",
+        examples=["satisfied"],
+    )
+    breakdown: list[str] = Field(
+        default_factory=list,
+        description="Choice (or boolean) fields by whose value the report counts cases, "
+        "e.g. a complaint's type and channel.",
+        examples=[["category", "channel"]],
+    )
+
+    @property
+    def cancelled_states(self) -> frozenset[str]:
+        """The states of ``cancelled``, as a set."""
+        return _as_set(self.cancelled)
+
+
 class Procedure(BaseModel):
     """A whole procedure file."""
 
@@ -793,6 +857,12 @@ class Procedure(BaseModel):
         examples=[["cs_staff", "cs_supervisor", "cs_manager"]],
     )
     invariants: list[Invariant] = Field(default_factory=list, description="Rules always true.")
+    measures: Measures | None = Field(
+        default=None,
+        description="How the KPI report reads this procedure's cases (reporting only; not "
+        "part of the digest).",
+        examples=[{"cancelled": "cancelled", "satisfied": "satisfied", "breakdown": ["channel"]}],
+    )
     schedule: list[Schedule] = Field(
         default_factory=list,
         description=(

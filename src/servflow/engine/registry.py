@@ -40,9 +40,13 @@ Path = tuple[str | int, ...]
 
 
 def digest_of(procedure: Procedure) -> str:
-    """Content digest: the same for the same meaning, whatever the comments or layout."""
+    """Content digest: the same for the same meaning, whatever the comments or layout.
+
+    ``measures`` is left out: it tells reports how to read cases and changes nothing in
+    how they run, so naming a measure must not strand the cases pinned to the digest.
+    """
     canonical = json.dumps(
-        procedure.model_dump(mode="json", by_alias=True),
+        procedure.model_dump(mode="json", by_alias=True, exclude={"measures"}),
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),

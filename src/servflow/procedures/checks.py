@@ -29,6 +29,7 @@ from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
+from servflow.procedures.measures import check_measures
 from servflow.procedures.schedules import check_schedules
 from servflow.procedures.source import SourceMap
 
@@ -575,4 +576,5 @@ def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
     if not any(d.severity == "error" for d in checker.out):
         checker.ambiguity()
     checker.translations()
+    checker.out.extend(check_measures(proc, smap))
     return checker.out

@@ -35,6 +35,7 @@ from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
 from servflow.render.escape import code_span, markdown_paragraphs, markdown_text
 from servflow.render.labels import LABELS
+from servflow.render.measures import MEASURE_WORDS, measure_rows
 from servflow.render.schedules import SCHEDULE_LABELS, schedule_lines
 
 __all__ = ["render_sop"]
@@ -153,6 +154,8 @@ class _View:
     t: Mapping[str, Any] = field(default_factory=dict)
     schedule_words: Mapping[str, object] = field(default_factory=dict)
     schedules: list[str] = field(default_factory=list)
+    measures: list[tuple[str, str]] = field(default_factory=list)
+    mt: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Reader:
@@ -474,6 +477,8 @@ class _Reader:
             t=self.t,
             schedule_words=SCHEDULE_LABELS.get(lang, SCHEDULE_LABELS["en"]),
             schedules=schedule_lines(p, lang, self.role, self.field_title, self.calendar(None)),
+            measures=measure_rows(p, lang, self.clause, self.t["quote"].format, self.t["comma"]),
+            mt=MEASURE_WORDS[lang],
         )
 
 

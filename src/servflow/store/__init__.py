@@ -6,13 +6,14 @@ workers. Importing this package loads no database library: ``SqlStore`` imports
 sqlalchemy when it is first built. See docs/storage.md.
 """
 
-from servflow.store.base import CaseExists, CaseNotFound, CaseStore, Conflict
+from servflow.store.base import CaseExists, CaseLister, CaseNotFound, CaseStore, Conflict
 from servflow.store.memory import MemoryStore
 from servflow.store.query import CaseQuery, Page
 from servflow.store.sql import SqlStore
 
 __all__ = [
     "CaseExists",
+    "CaseLister",
     "CaseNotFound",
     "CaseQuery",
     "CaseStore",

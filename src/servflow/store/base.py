@@ -36,6 +36,7 @@ from servflow.store.query import CaseQuery, Page
 __all__ = [
     "MAX_CLAIM",
     "CaseExists",
+    "CaseLister",
     "CaseNotFound",
     "CaseStore",
     "Conflict",
@@ -237,3 +238,16 @@ def check_cursor(procedure: object, *to: object) -> None:
         raise ValueError("a procedure id is 1 to 200 printable characters")
     for moment in to:
         check_time(moment)
+
+
+@runtime_checkable
+class CaseLister(Protocol):
+    """A store that can list its cases, for reports over all of them (``servflow report``).
+
+    Kept apart from :class:`CaseStore`, which a :class:`~servflow.Desk` needs and which a
+    host's own store may implement without it; both reference adapters implement both.
+    """
+
+    def case_ids(self, procedure: str | None = None) -> list[str]:
+        """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        ...

@@ -155,6 +155,15 @@ class MemoryStore:
             if known is None or _utc(known) < _utc(to):
                 self._cursors[procedure] = _utc(to)
 
+    def case_ids(self, procedure: str | None = None) -> list[str]:
+        """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        with self._lock:
+            return sorted(
+                case_id
+                for case_id, case in self._cases.items()
+                if procedure is None or case.procedure == procedure
+            )
+
 
 def _utc(moment: datetime) -> datetime:
     if moment.utcoffset() is None:

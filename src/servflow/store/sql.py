@@ -475,6 +475,16 @@ class SqlStore:
                 if attempt:
                     raise
 
+    def case_ids(self, procedure: str | None = None) -> list[str]:
+        """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        import sqlalchemy as sa
+
+        query = sa.select(self.cases.c.id).order_by(self.cases.c.id)
+        if procedure is not None:
+            query = query.where(self.cases.c.procedure == procedure)
+        with self._transaction(read=True) as conn:
+            return list(conn.execute(query).scalars().all())
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _assignee_setting(self, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
