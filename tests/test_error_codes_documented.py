@@ -12,6 +12,7 @@ SOURCES = [
     "procedures/lint.py",
     "procedures/load.py",
     "procedures/source.py",
+    "render/forms.py",
 ]
 NOT_CODES = re.compile(r"^(zh|en)-|^utf-")
 
