@@ -563,7 +563,13 @@ def _render(env: _Environment, file_name: str, context: dict[str, Any], root: Pa
     except FormError as exc:
         raise FormError(f"{_where(exc, file_name)}: {exc}") from None
     except (UndefinedError, SecurityError) as exc:
-        raise FormError(f"{_where(exc, file_name)}: {exc.message}") from None
+        # jinja2 quotes the name looked up, which a template may take from the case
+        # (`case.fields[case.fields.phone]`): then say what happened without it.
+        message = exc.message or type(exc).__name__
+        values = context["case"]["fields"]
+        if any(values[name] and values[name] in message for name in values):
+            message = "looked up a name taken from the case, and it is not there"
+        raise FormError(f"{_where(exc, file_name)}: {message}") from None
     except RecursionError:
         raise FormError(f"{file_name}: templates include or call each other endlessly") from None
     except Exception as exc:  # a value's own error may quote it: name the kind only
