@@ -234,16 +234,16 @@ def test_check_reports_missing_broken_and_unknown_names_at_their_lines(
     assert lines == [
         "repair.yaml:148:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt in templates/repair/",
-        "templates/repair/repair_reminder.zh-Hans.txt:3:1: error template-unknown-name "
+        "templates/repair/repair_reminder.zh-Hans.txt:3:16: error template-unknown-name "
         "procedure 'repair' has no field 'phon'; did you mean 'phone'?",
         "templates/repair/rework_order.en.txt:2:1: error template-syntax Unexpected end of "
         "template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. "
         "The innermost block that needs to be closed is 'if'.",
-        "templates/repair/回訪記錄表.zh-Hant.html:2:1: error template-unknown-name labels "
-        "has no 'signatur' (one of: " + ", ".join(sorted(LABELS)) + ")",
-        "templates/repair/回訪記錄表.zh-Hant.html:2:1: error template-unknown-name procedure "
+        "templates/repair/回訪記錄表.zh-Hant.html:2:17: error template-unknown-name procedure "
         "'repair' has no role 'maintenanse'; did you mean 'maintenance'?",
-        "templates/repair/回訪記錄表.zh-Hant.html:2:1: error template-unknown-name unknown "
+        "templates/repair/回訪記錄表.zh-Hant.html:2:41: error template-unknown-name labels "
+        "has no 'signatur' (one of: " + ", ".join(sorted(LABELS)) + ")",
+        "templates/repair/回訪記錄表.zh-Hant.html:2:55: error template-unknown-name unknown "
         "name 'evnt' (one of: case, event, labels, lang, organisation, procedure, titles)",
     ]
 
@@ -263,7 +263,7 @@ def test_a_field_reference_is_reported_exactly_when_the_procedure_lacks_it(name)
     ):
         problems = unknown_names(env.parse(source), proc)
         assert bool(problems) is (name not in proc.fields), (source, problems)
-        assert all(line == 1 for line, _ in problems)
+        assert all(line == 1 for line, _, _ in problems)
 
 
 def test_local_names_are_not_reported():

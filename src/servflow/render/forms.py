@@ -26,6 +26,7 @@ missing, does not compile, or uses a name the procedure does not have, at its fi
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -662,19 +663,50 @@ def _check_file(forms: Forms, proc: Procedure, path: Path, *, html: bool) -> lis
         tree = env.parse(source, path.name, shown)
         env.compile(tree)
     except TemplateSyntaxError as exc:
-        return [
-            Diagnostic(shown, exc.lineno or 0, 1, "error", "template-syntax", exc.message or "")
-        ]
+        line, column = exc.lineno or 0, 1
+        unknown = re.match(r"No (filter|test) named '([^']+)'", exc.message or "")
+        if unknown is not None:
+            where = re.search(
+                rf"(\||\bis\s+(not\s+)?)\s*{re.escape(unknown[2])}\b",
+                source.splitlines()[line - 1] if 0 < line <= len(source.splitlines()) else "",
+            )
+            column = where.end() - len(unknown[2]) + 1 if where is not None else 1
+        return [Diagnostic(shown, line, column, "error", "template-syntax", exc.message or "")]
     except (OSError, UnicodeDecodeError) as exc:
         return [Diagnostic(shown, 1, 1, "error", "template-syntax", f"unreadable: {exc}")]
+    lines = source.splitlines()
     return [
-        Diagnostic(shown, line, 1, "error", "template-unknown-name", message)
-        for line, message in unknown_names(tree, proc)
+        Diagnostic(
+            shown,
+            line,
+            _column(lines, line, name, attribute=not text.startswith("unknown name")),
+            "error",
+            "template-unknown-name",
+            text,
+        )
+        for line, name, text in unknown_names(tree, proc)
     ]
 
 
-def unknown_names(tree: nodes.Template, proc: Procedure) -> list[tuple[int, str]]:
-    """``(line, message)`` for every name in ``tree`` that the context does not have."""
+def _column(lines: list[str], line: int, name: str, *, attribute: bool) -> int:
+    """The 1-based column of ``name`` on ``line``: as an attribute (``.name``,
+    ``['name']``) or a name of its own; else 1 (jinja2 keeps lines only, and a tag
+    written over several lines may hold it further down)."""
+    word = re.escape(name)
+    pattern = (
+        rf"(?<=\.){word}(?![A-Za-z0-9_])|(?<=\[['\"]){word}(?=['\"])"
+        if attribute
+        else rf"(?<![A-Za-z0-9_.]){word}(?![A-Za-z0-9_])"
+    )
+    if 0 < line <= len(lines):
+        found = re.search(pattern, lines[line - 1])
+        if found is not None:
+            return found.start() + 1
+    return 1
+
+
+def unknown_names(tree: nodes.Template, proc: Procedure) -> list[tuple[int, str, str]]:
+    """``(line, name, message)`` for every name in ``tree`` that the context does not have."""
     local: set[str] = set()
     for node in tree.find_all(nodes.Name):
         if node.ctx in ("store", "param"):
@@ -693,10 +725,12 @@ def unknown_names(tree: nodes.Template, proc: Procedure) -> list[tuple[int, str]
         "triggers": {*proc.transitions, "start"},
         "time_limits": set(proc.time_limits),
     }
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str, str]] = []
     for node in tree.find_all(nodes.Name):
         if node.ctx == "load" and node.name not in local and node.name not in CONTEXT_NAMES:
-            problems.append((node.lineno, f"unknown name {node.name!r}" + _one_of(CONTEXT_NAMES)))
+            problems.append(
+                (node.lineno, node.name, f"unknown name {node.name!r}" + _one_of(CONTEXT_NAMES))
+            )
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
         chain = _chain(access)
         if chain is None or chain[0] not in CONTEXT_NAMES or chain[0] in local:
@@ -706,13 +740,18 @@ def unknown_names(tree: nodes.Template, proc: Procedure) -> list[tuple[int, str]
             continue
         if rest[0] not in _ATTRIBUTES[root]:
             problems.append(
-                (access.lineno, f"{root} has no {rest[0]!r}" + _one_of(_ATTRIBUTES[root]))
+                (
+                    access.lineno,
+                    rest[0],
+                    f"{root} has no {rest[0]!r}" + _one_of(_ATTRIBUTES[root]),
+                )
             )
         elif len(rest) == 2 and (root, rest[0]) in (("case", "fields"), ("titles", "fields")):
             if rest[1] not in own["fields"]:
                 problems.append(
                     (
                         access.lineno,
+                        rest[1],
                         f"procedure {proc.id!r} has no field {rest[1]!r}"
                         + did_you_mean(rest[1], own["fields"]),
                     )
@@ -722,6 +761,7 @@ def unknown_names(tree: nodes.Template, proc: Procedure) -> list[tuple[int, str]
             problems.append(
                 (
                     access.lineno,
+                    rest[1],
                     f"procedure {proc.id!r} has no {kind} {rest[1]!r}"
                     + did_you_mean(rest[1], own[rest[0]]),
                 )
