@@ -49,6 +49,8 @@ from servflow.model import LANGUAGES, Language, Procedure
 from servflow.render.common import localized
 
 __all__ = [
+    "CONTEXT_NAMES",
+    "LABELS",
     "OUTPUT_LIMIT",
     "TEMPLATE_FOLDER",
     "WORK_LIMIT",
@@ -59,6 +61,7 @@ __all__ = [
     "render_template",
     "template_context",
     "template_names",
+    "unknown_names",
 ]
 
 TEMPLATE_FOLDER = "templates"
@@ -99,8 +102,8 @@ LABELS: dict[str, dict[Language, str]] = {
     "time_limit": {"zh-Hant": "時限", "zh-Hans": "时限", "en": "Time limit"},
 }
 
-#: The names a template may start from, and the attributes each has (``None``: the
-#: procedure's own names, checked against it).
+#: The names a template may start from, and the attributes of each (the names under
+#: ``case.fields`` and ``titles.*`` are the procedure's own, checked against it).
 CONTEXT_NAMES = ("lang", "organisation", "labels", "procedure", "case", "titles", "event")
 _ATTRIBUTES: dict[str, frozenset[str]] = {
     "procedure": frozenset({"id", "version", "title"}),
