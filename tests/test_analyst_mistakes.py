@@ -128,3 +128,44 @@ def test_a_guard_that_fails_when_empty_is_reported_word_for_word(capsys, monkeyp
         "instead; say what an empty 'cost' means (e.g. `cost is none or ...` or "
         "`cost is not none and ...`)"
     ]
+
+
+TEMPLATE_MISTAKES = MISTAKES / "forms"
+TEMPLATE_EXPECT = re.compile(
+    r"^\{# expect: (?P<code>[a-z0-9-]+) (?P<line>\d+):(?P<column>\d+) (?P<fragment>.+) #\}$"
+)
+TEMPLATE_CASES = sorted(
+    p
+    for p in (TEMPLATE_MISTAKES / "templates").rglob("*.zh-Hant.*")
+    if TEMPLATE_EXPECT.match(p.read_text(encoding="utf-8").splitlines()[0])
+)
+
+
+def test_the_template_mistakes_cover_every_template_code():
+    codes = {
+        TEMPLATE_EXPECT.match(p.read_text(encoding="utf-8").splitlines()[0])["code"]  # type: ignore[index]
+        for p in TEMPLATE_CASES
+    }
+    assert codes == {"template-syntax", "template-unknown-name"}
+    assert len(TEMPLATE_CASES) >= 7
+
+
+def test_each_template_mistake_is_reported_in_its_file_at_its_line(capsys, monkeypatch):
+    # tests/mistakes/forms/notice.yaml names the templates; the zh-Hant file of each holds
+    # one mistake, and says on its first line what must be reported where.
+    monkeypatch.chdir(REPO)
+    code, lines = _check(capsys, "tests/mistakes/forms")
+    assert code == 1
+    parsed = [m for m in map(LINE.match, lines) if m is not None and m["severity"] == "error"]
+    assert len(parsed) == len(TEMPLATE_CASES), lines
+    for path in TEMPLATE_CASES:
+        expected = TEMPLATE_EXPECT.match(path.read_text(encoding="utf-8").splitlines()[0])
+        assert expected is not None
+        rel = path.relative_to(REPO).as_posix()
+        (match,) = [m for m in parsed if m["file"] == rel]
+        assert (match["code"], match["line"], match["column"]) == (
+            expected["code"],
+            expected["line"],
+            expected["column"],
+        ), match.group(0)
+        assert expected["fragment"] in match["message"]

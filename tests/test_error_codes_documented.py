@@ -14,6 +14,7 @@ SOURCES = [
     "procedures/schedules.py",
     "procedures/measures.py",
     "procedures/source.py",
+    "render/forms.py",
 ]
 NOT_CODES = re.compile(r"^(zh|en)-|^utf-")
 

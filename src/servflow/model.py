@@ -206,6 +206,14 @@ class FieldSpec(BaseModel):
         description="The paper record form this field belongs to.",
         examples=["住戶報修記錄表"],
     )
+    visible_to: list[str] | None = Field(
+        default=None,
+        description=(
+            "Roles that see this `pii` field's value on rendered notifications and record "
+            "forms; every other reader sees it masked. Omitted: no role does (deny by default)."
+        ),
+        examples=[["repair_reception", "maintenance"]],
+    )
 
     # Checked before pydantic's lax float and int (see WholeNumber); as validators rather
     # than annotated types so that the JSON Schema keeps its minimum and maximum.
@@ -241,6 +249,15 @@ class FieldSpec(BaseModel):
                 raise ValueError(str(exc)) from None
         return value
 
+    # A key added after 0.1 is left out of the dump when unset, so that the digest of every
+    # procedure written before it (and of the cases pinned to it) stays as it was.
+    @model_serializer(mode="wrap")
+    def _without_unset_new_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.visible_to is None:
+            data.pop("visible_to", None)
+        return data
+
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
         if self.type == "choice" and not self.choices:
@@ -254,6 +271,8 @@ class FieldSpec(BaseModel):
             "decimal",
         ):
             raise ValueError(f"`minimum`/`maximum` are only for numbers, not {self.type!r}")
+        if self.visible_to is not None and not self.pii:
+            raise ValueError("`visible_to` is only for `pii` fields: every role sees the others")
         return self
 
 

@@ -36,6 +36,13 @@ class StoredEvent(models.Model):
         ordering = ("seq",)
 
 
+class ScheduleCursor(models.Model):
+    """How far a procedure's scheduled cases were opened (servflow's schedule cursor)."""
+
+    procedure = models.CharField(max_length=200, primary_key=True)
+    until = models.DateTimeField()
+
+
 class WorkOrder(models.Model):
     """The host's own row, written in the same transaction as the case it belongs to."""
 

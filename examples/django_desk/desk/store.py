@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 
-from desk.models import StoredCase, StoredEvent
+from desk.models import ScheduleCursor, StoredCase, StoredEvent
 from servflow import Case, Event
 from servflow.store import CaseExists, CaseNotFound, CaseQuery, Conflict, Page
-from servflow.store.base import check_claim, check_events, check_save, storable_id
+from servflow.store.base import check_claim, check_cursor, check_events, check_save, storable_id
 from servflow.store.query import check_page, deadline_of, decode_after, encode_after, utc_text
 
 
@@ -153,3 +153,28 @@ class DjangoStore:
         cases = [_case(row.data) for row in found]
         last = (utc_text(getattr(found[-1], key)), found[-1].id) if found else None
         return Page(cases, encode_after(query.order, last) if more and last else None)
+
+    def schedule_cursor(self, procedure: str) -> datetime | None:
+        check_cursor(procedure)
+        return (
+            ScheduleCursor.objects.filter(procedure=procedure)
+            .values_list("until", flat=True)
+            .first()
+        )
+
+    def move_schedule_cursor(self, procedure: str, to: datetime) -> None:
+        check_cursor(procedure, to)
+        with transaction.atomic():
+            moved = ScheduleCursor.objects.filter(procedure=procedure, until__lt=to).update(
+                until=to
+            )
+            if not moved:
+                try:
+                    with transaction.atomic():
+                        ScheduleCursor.objects.get_or_create(
+                            procedure=procedure, defaults={"until": to}
+                        )
+                except IntegrityError:  # another worker made it first: move theirs
+                    ScheduleCursor.objects.filter(procedure=procedure, until__lt=to).update(
+                        until=to
+                    )

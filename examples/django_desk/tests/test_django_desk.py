@@ -230,3 +230,14 @@ def test_the_readme_start_commands_work(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def test_schedule_cursors_only_move_forward():
+    store = DjangoStore()
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=TZ)
+    assert store.schedule_cursor("archive_inspection") is None
+    store.move_schedule_cursor("archive_inspection", at)
+    store.move_schedule_cursor("archive_inspection", at - timedelta(days=1))
+    assert store.schedule_cursor("archive_inspection") == at
+    store.move_schedule_cursor("archive_inspection", at + timedelta(days=1))
+    assert store.schedule_cursor("archive_inspection") == at + timedelta(days=1)

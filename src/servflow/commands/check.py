@@ -32,6 +32,7 @@ from pathlib import Path
 from servflow.commands._common import add_procedures_option
 from servflow.errors import Diagnostic
 from servflow.procedures.load import Catalogue, load_catalogue
+from servflow.render.forms import check_templates
 
 __all__ = ["EXPIRY_WARNING_DAYS", "CheckReport", "check", "check_paths", "register", "run"]
 
@@ -106,7 +107,11 @@ def check(paths: list[Path], *, today: date) -> CheckReport:
         catalogue = load_catalogue(paths)
     except Exception as exc:  # never a traceback: report it as a finding
         return CheckReport(diagnostics=[_internal(str(p), exc) for p in paths])
-    found = [*catalogue.diagnostics, *_expiry_warnings(catalogue, today)]
+    found = [
+        *catalogue.diagnostics,
+        *_expiry_warnings(catalogue, today),
+        *_template_problems(catalogue),
+    ]
     return CheckReport(
         diagnostics=sorted(found),
         procedure_files=catalogue.procedure_files,
@@ -152,6 +157,18 @@ def _expiry_warnings(catalogue: Catalogue, today: date) -> list[Diagnostic]:
                     severity="warning",
                 )
             )
+    return found
+
+
+def _template_problems(catalogue: Catalogue) -> list[Diagnostic]:
+    """The notification templates and record forms each procedure names, checked in the
+    ``templates/`` folder beside its file (see :mod:`servflow.render.forms`)."""
+    found: list[Diagnostic] = []
+    for result in catalogue.results:
+        smap = result.source_map
+        if result.procedure is None or smap is None:
+            continue
+        found += check_templates(result.procedure, Path(result.file).parent, smap.diagnostic)
     return found
 
 

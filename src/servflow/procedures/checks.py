@@ -257,6 +257,9 @@ class _Checker:
                 )
         for j, role in enumerate(p.escalation):
             self.ref(("escalation", j), "role", role, roles)
+        for name, spec in p.fields.items():
+            for j, role in enumerate(spec.visible_to or ()):
+                self.ref(("fields", name, "visible_to", j), "role", role, roles)
         if p.escalation:
             ranks = [p.roles[r].rank for r in p.escalation if r in p.roles]
             if ranks != sorted(ranks):

@@ -101,6 +101,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "form": "表單",
         "notes": "說明",
         "confidential": "機密（個人資料）",
+        "visible_to": "通知及表單上只向以下崗位顯示：{roles}",
         "confidential_note": "標有 🔒 的欄位屬個人資料，須保密：不得外洩、不得寫入日誌或通知內容。",
         "choices": "選項：{values}",
         "default": "預設：{value}",
@@ -195,6 +196,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "form": "表单",
         "notes": "说明",
         "confidential": "机密（个人资料）",
+        "visible_to": "通知及表单上只向以下岗位显示：{roles}",
         "confidential_note": "标有 🔒 的字段属个人资料，须保密：不得外泄、不得写入日志或通知内容。",
         "choices": "选项：{values}",
         "default": "默认：{value}",
@@ -289,6 +291,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "form": "Form",
         "notes": "Notes",
         "confidential": "Confidential (personal data)",
+        "visible_to": "shown on notifications and forms only to: {roles}",
         "confidential_note": "Fields marked 🔒 are personal data and confidential: never share "
         "them, log them or put them into notifications.",
         "choices": "one of {values}",

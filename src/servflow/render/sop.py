@@ -366,6 +366,11 @@ class _Reader:
             notes: list[str] = []
             if spec.pii:
                 notes.append(f"**{t['confidential']}**")
+                if spec.visible_to:
+                    roles = ("、" if self.lang != "en" else ", ").join(
+                        self.role(r) for r in spec.visible_to
+                    )
+                    notes.append(t["visible_to"].format(roles=roles))
             if spec.choices:
                 # The notes go in a table cell: code with a pipe must not end it.
                 notes.append(t["choices"].format(values=", ".join(map(_code_cell, spec.choices))))

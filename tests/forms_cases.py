@@ -1,0 +1,117 @@
+"""Cases of the standard catalogue with every record form's fields filled in.
+
+The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``) render
+the record forms of these cases: a repair taken to its callback, a complaint replied to
+and called back, a renovation inspected. Personal data is made up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from servflow import Actor, Case, Engine
+
+__all__ = ["NINE", "SECRETS", "filled_cases"]
+
+NINE = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SECRETS = (
+    "王小明",
+    "海景花園 A座 1203室",
+    "138 0000 0000",
+    "陳大文",
+    "B座 0807室",
+    "139 1111 2222",
+)
+
+
+def _run(engine: Engine, procedure: str, start: dict[str, Any], steps: list[Any]) -> Case:
+    proc = engine.procedure(procedure)
+    first = Actor(id="u1", roles={proc.start.roles[0]})
+    case = engine.start(
+        procedure, actor=first, data=start, at=NINE, case_id=f"{procedure[:3].upper()}-2026-0001"
+    ).case
+    for minutes, (trigger, role, data) in enumerate(steps, start=1):
+        actor = Actor(id="u2", roles={role})
+        case = engine.fire(
+            case, trigger, actor=actor, data=data, at=NINE + timedelta(minutes=10 * minutes)
+        ).case
+    return case
+
+
+def filled_cases(engine: Engine) -> dict[str, Case]:
+    """One case of each standard procedure, far enough on to fill each of its forms."""
+    repair = _run(
+        engine,
+        "repair",
+        {
+            "resident_name": "王小明",
+            "address": "海景花園 A座 1203室",
+            "phone": "138 0000 0000",
+            "fault": "廚房水管漏水，需更換閥門 <急>",
+            "appointment_at": NINE + timedelta(hours=3),
+        },
+        [
+            ("dispatch", "repair_reception", {"technician": "李師傅"}),
+            (
+                "complete",
+                "repair_reception",
+                {"work_order_no": "WO-2026-117", "completed_at": NINE + timedelta(hours=5)},
+            ),
+            ("designate_callback", "cs_supervisor", {"callback_officer": "張小姐"}),
+            (
+                "callback",
+                "callback_officer",
+                {"satisfied": True, "callback_notes": "住戶表示滿意，漏水已止。"},
+            ),
+        ],
+    )
+    complaint = _run(
+        engine,
+        "complaint",
+        {
+            "kind": "complaint",
+            "complainant_name": "陳大文",
+            "phone": "139 1111 2222",
+            "unit": "B座 0807室",
+            "channel": "hotline",
+            "content": "樓上裝修噪音持續至晚上十時。",
+            "received_at": NINE,
+        },
+        [
+            ("accept", "cs_staff", {"handler": "黃主任"}),
+            ("classify", "cs_staff", {"category": "problem_solving"}),
+            ("refer", "cs_staff", {"department": "security"}),
+            ("reply", "cs_staff", {"reply": "已通知裝修單位只可於 9:00–18:00 施工。"}),
+            ("callback", "cs_staff", {"satisfied": True, "callback_notes": "業主滿意。"}),
+        ],
+    )
+    renovation = _run(
+        engine,
+        "renovation",
+        {
+            "applicant_name": "陳大文",
+            "phone": "139 1111 2222",
+            "unit": "B座 0807室",
+            "works_description": "更換廚房櫥櫃及浴室瓷磚。",
+            "changes_structure": False,
+            "contractor": "安居裝飾工程有限公司",
+            "planned_start": "2026-12-01",
+            "planned_end": "2026-12-20",
+        },
+        [
+            ("explain_rules", "cs_staff", {"rules_acknowledged": True}),
+            ("submit", "cs_staff", {"fee_due": "800.00"}),
+            ("collect_fees", "cashier", {"fee_amount": "800.00", "receipt_no": "RC-0093"}),
+            ("approve", "cs_supervisor", {"permit_no": "ZX-2026-041"}),
+            ("patrol", "cs_staff", {"patrol_notes": "施工正常，垃圾已清理。"}),
+            ("report_completion", "cs_staff", {"completed_on": "2026-12-18"}),
+            (
+                "inspect",
+                "maintenance",
+                {"inspection_passed": True, "inspection_notes": "驗收合格。"},
+            ),
+        ],
+    )
+    return {"repair": repair, "complaint": complaint, "renovation": renovation}
