@@ -11,8 +11,12 @@
   ``expected_version`` (the version a user saw) gets ``Rejected("stale_version")`` instead;
 * ``run_due`` claims the cases whose ``next_due`` has passed (each to one worker at a
   time, see the store) and advances them: any number of workers may run it at once;
-* effects go to the ``on_effects`` hook after the save has committed, never for a step
-  that was rejected or lost.
+* a step's effects are written to the store's outbox in the same transaction as the
+  case and its events (when the store keeps one, :class:`~servflow.store.OutboxStore`);
+  ``deliver`` hands them to a handler, each at least once and under a stable id, with
+  retries and back-off, and ``failed`` lists those it gave up on;
+* effects also go to the ``on_effects`` hook after the save has committed, never for a
+  step that was rejected or lost: a quick in-process signal, not a durable one.
 
 The desk may use randomness (new case ids are random) and I/O; the engine may not.
 """
@@ -26,11 +30,14 @@ from typing import Any
 
 from servflow.engine import Actor, Availability, Case, Effect, Engine, Event, Outcome
 from servflow.errors import Rejected
-from servflow.store.base import CaseStore, Conflict
+from servflow.store.base import ERROR_LENGTH, CaseStore, Conflict, OutboxEntry, OutboxStore
 
 __all__ = ["Desk"]
 
 EffectsHook = Callable[[Sequence[Effect]], None]
+DeliveryHandler = Callable[[OutboxEntry], object]
+
+_LONGEST_BACKOFF = timedelta(days=1)
 
 
 class Desk:
@@ -38,8 +45,10 @@ class Desk:
 
     ``on_effects`` receives the effects of each step after its save has committed.
     ``retries`` bounds how often a step lost to a concurrent writer is run again.
-    ``lease`` is how long ``run_due`` holds its claim on a case (a crashed worker's claim
-    expires after it).
+    ``lease`` is how long ``run_due`` holds its claim on a case, and ``deliver`` its claim
+    on an effect (a crashed worker's claim expires after it). ``outbox`` (on by default)
+    writes each step's effects to the store's outbox, if the store keeps one
+    (:class:`~servflow.store.OutboxStore`); ``outbox=False`` keeps only ``on_effects``.
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class Desk:
         on_effects: EffectsHook | None = None,
         retries: int = 5,
         lease: timedelta = timedelta(minutes=5),
+        outbox: bool = True,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int):
             raise TypeError(f"retries must be an int, not {type(retries).__name__}")
@@ -59,11 +69,16 @@ class Desk:
             raise TypeError(f"lease must be a timedelta, not {type(lease).__name__}")
         if not timedelta(0) < lease <= timedelta(days=366):
             raise ValueError("lease must be more than 0 and at most 366 days")
+        if not isinstance(outbox, bool):
+            raise TypeError(f"outbox must be True or False, not {type(outbox).__name__}")
         self.engine = engine
         self.store = store
         self.on_effects = on_effects
         self.retries = retries
         self.lease = lease
+        self.outbox: OutboxStore | None = (
+            store if outbox and isinstance(store, OutboxStore) else None
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -98,7 +113,10 @@ class Desk:
             at=at,
             case_id=case_id if case_id is not None else uuid.uuid4().hex,
         )
-        self.store.create(out.case, out.events)
+        if self.outbox is not None:
+            self.outbox.create(out.case, out.events, out.effects)
+        else:
+            self.store.create(out.case, out.events)
         self._deliver(out)
         return out.case
 
@@ -135,7 +153,7 @@ class Desk:
         case = self.store.load(case_id)
         out = step(case)
         try:
-            self.store.save(out.case, out.events, expected_version=case.version)
+            self._save(out, case.version)
         except Conflict as exc:
             raise Rejected(
                 "stale_version",
@@ -192,7 +210,7 @@ class Desk:
             if not out.events:
                 return out
             try:
-                self.store.save(out.case, out.events, expected_version=case.version)
+                self._save(out, case.version)
             except Conflict:
                 attempt += 1
                 if attempt > self.retries:
@@ -202,6 +220,80 @@ class Desk:
             self._deliver(out)
             return out
 
+    def _save(self, out: Outcome, expected_version: int) -> None:
+        """Save a step: the case, its events and (with an outbox) its effects, atomically."""
+        if self.outbox is not None:
+            self.outbox.save(
+                out.case, out.events, expected_version=expected_version, effects=out.effects
+            )
+        else:
+            self.store.save(out.case, out.events, expected_version=expected_version)
+
     def _deliver(self, out: Outcome) -> None:
         if out.effects and self.on_effects is not None:
             self.on_effects(out.effects)
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def deliver(
+        self,
+        handler: DeliveryHandler,
+        *,
+        at: datetime,
+        limit: int = 100,
+        attempts: int = 5,
+        backoff: timedelta = timedelta(minutes=1),
+    ) -> list[OutboxEntry]:
+        """Hand up to ``limit`` pending effects of the outbox to ``handler``, one at a time.
+
+        Each is claimed for ``lease`` (as ``run_due`` claims cases, so many workers may
+        deliver at once), passed to ``handler`` and marked delivered once it returns; the
+        delivered entries are returned. A handler that raises does not stop the others: its
+        effect is tried again after ``backoff``, doubled on each further failure (at most
+        a day), and after ``attempts`` failed tries it is given up on and listed by
+        :meth:`failed`. Delivery is at least once: a worker that dies after ``handler``
+        returned but before the mark hands the effect out again when its lease ends, so
+        a receiver de-duplicates on ``entry.id``.
+        """
+        box = self._outbox()
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise TypeError(f"attempts must be an int, not {type(attempts).__name__}")
+        if not 1 <= attempts <= 100:
+            raise ValueError("attempts must be from 1 to 100")
+        if not isinstance(backoff, timedelta):
+            raise TypeError(f"backoff must be a timedelta, not {type(backoff).__name__}")
+        if not timedelta(0) <= backoff <= _LONGEST_BACKOFF:
+            raise ValueError("backoff must be from 0 to one day")
+        delivered: list[OutboxEntry] = []
+        for entry in box.claim_effects(at, limit=limit, lease=self.lease):
+            try:
+                handler(entry)
+            except Exception as exc:
+                # Only the exception's class is kept: its message may quote personal data.
+                error = type(exc).__name__[:ERROR_LENGTH]
+                tries = entry.attempts + 1
+                if tries >= attempts:
+                    box.effect_failed(entry.id, at=at, error=error, retry_at=None)
+                else:
+                    wait = min(backoff * 2 ** (tries - 1), _LONGEST_BACKOFF)
+                    box.effect_failed(entry.id, at=at, error=error, retry_at=at + wait)
+                continue
+            box.effect_delivered(entry.id, at=at)
+            delivered.append(entry)
+        return delivered
+
+    def failed(self, *, limit: int = 100) -> list[OutboxEntry]:
+        """The effects that ``deliver`` gave up on, oldest failure first."""
+        return self._outbox().failed_effects(limit=limit)
+
+    def retry(self, effect_id: str, *, at: datetime) -> None:
+        """Put an effect that ``deliver`` gave up on back in the outbox, due at ``at``."""
+        self._outbox().retry_effect(effect_id, at=at)
+
+    def _outbox(self) -> OutboxStore:
+        if self.outbox is None:
+            raise TypeError(
+                f"this desk keeps no outbox: {type(self.store).__name__} is not an "
+                "OutboxStore, or the desk was built with outbox=False"
+            )
+        return self.outbox

@@ -1,13 +1,32 @@
 """Storage adapters behind one Protocol, :class:`CaseStore`: in memory and SQL.
 
 ``MemoryStore`` keeps cases in dicts (tests, demos, one process). ``SqlStore`` keeps them
-in two tables through SQLAlchemy Core: SQLite embedded by default, PostgreSQL for many
-workers. Importing this package loads no database library: ``SqlStore`` imports
-sqlalchemy when it is first built. See docs/storage.md.
+in tables through SQLAlchemy Core: SQLite embedded by default, PostgreSQL for many
+workers. Both keep an outbox of the effects of each step (:class:`OutboxStore`).
+Importing this package loads no database library: ``SqlStore`` imports sqlalchemy when it
+is first built. See docs/storage.md.
 """
 
-from servflow.store.base import CaseExists, CaseNotFound, CaseStore, Conflict
+from servflow.store.base import (
+    CaseExists,
+    CaseNotFound,
+    CaseStore,
+    Conflict,
+    OutboxEntry,
+    OutboxStore,
+    effect_id,
+)
 from servflow.store.memory import MemoryStore
 from servflow.store.sql import SqlStore
 
-__all__ = ["CaseExists", "CaseNotFound", "CaseStore", "Conflict", "MemoryStore", "SqlStore"]
+__all__ = [
+    "CaseExists",
+    "CaseNotFound",
+    "CaseStore",
+    "Conflict",
+    "MemoryStore",
+    "OutboxEntry",
+    "OutboxStore",
+    "SqlStore",
+    "effect_id",
+]

@@ -9,38 +9,63 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from servflow.engine import Case, Event
+from servflow.engine import Case, Effect, Event
 from servflow.store.base import (
     CaseExists,
     CaseNotFound,
     Conflict,
+    OutboxEntry,
     check_claim,
+    check_effects,
     check_events,
+    check_limit,
+    check_outbox_call,
     check_save,
+    error_text,
     storable_id,
 )
 
 __all__ = ["MemoryStore"]
 
 
+@dataclass
+class _Outgoing:
+    """An effect in the outbox and where its delivery stands."""
+
+    order: tuple[str, int, int]
+    effect: Effect
+    due_at: datetime
+    attempts: int = 0
+    error: str | None = None
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+
+    def entry(self, effect_id: str) -> OutboxEntry:
+        return OutboxEntry(effect_id, self.effect, self.attempts, self.error, self.failed_at)
+
+
 class MemoryStore:
-    """Dicts behind a lock. Implements :class:`~servflow.store.CaseStore`."""
+    """Dicts behind a lock. Implements :class:`~servflow.store.OutboxStore`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cases: dict[str, Case] = {}
         self._logs: dict[str, list[Event]] = {}
         self._claims: dict[str, datetime] = {}
+        self._outbox: dict[str, _Outgoing] = {}
 
-    def create(self, case: Case, events: Sequence[Event]) -> None:
+    def create(self, case: Case, events: Sequence[Event], effects: Sequence[Effect] = ()) -> None:
         check_events(case, events, 1)
+        rows = check_effects(case, effects)
         with self._lock:
             if case.id in self._cases:
                 raise CaseExists(case.id, self._cases[case.id].version)
             self._cases[case.id] = case
             self._logs[case.id] = list(events)
+            self._put(case, rows)
 
     def load(self, case_id: str) -> Case:
         if not storable_id(case_id):
@@ -51,8 +76,16 @@ class MemoryStore:
             except KeyError:
                 raise CaseNotFound(case_id) from None
 
-    def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
+    def save(
+        self,
+        case: Case,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        effects: Sequence[Effect] = (),
+    ) -> None:
         check_save(case, events, expected_version)
+        rows = check_effects(case, effects)
         with self._lock:
             stored = self._cases.get(case.id)
             if stored is None:
@@ -61,6 +94,14 @@ class MemoryStore:
                 raise Conflict(case.id, expected_version, stored.version)
             self._logs[case.id].extend(events)
             self._cases[case.id] = case
+            self._put(case, rows)
+
+    def _put(self, case: Case, rows: list[tuple[str, Effect]]) -> None:
+        """Queue a step's effects (the lock is held): due at once, from the step's time."""
+        for index, (effect_id, effect) in enumerate(rows):
+            self._outbox[effect_id] = _Outgoing(
+                (case.id, case.version, index), effect, _utc(case.updated_at)
+            )
 
     def history(self, case_id: str) -> list[Event]:
         if not storable_id(case_id):
@@ -94,6 +135,69 @@ class MemoryStore:
             return
         with self._lock:
             self._claims.pop(case_id, None)
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def claim_effects(self, at: datetime, *, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        at, until, limit = check_claim(at, limit, lease)
+        now = _utc(at)
+        with self._lock:
+            due = sorted(
+                (
+                    (effect_id, row)
+                    for effect_id, row in self._outbox.items()
+                    if row.delivered_at is None and row.failed_at is None and row.due_at <= now
+                ),
+                key=lambda item: (item[1].due_at, item[1].order),
+            )[:limit]
+            for _, row in due:
+                row.due_at = _utc(until)
+            return [row.entry(effect_id) for effect_id, row in due]
+
+    def effect_delivered(self, effect_id: str, *, at: datetime) -> None:
+        if not check_outbox_call(at, effect_id):
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is not None and row.delivered_at is None:
+                row.delivered_at, row.failed_at = _utc(at), None
+
+    def effect_failed(
+        self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
+        known = check_outbox_call(at, effect_id)
+        if retry_at is not None:
+            check_outbox_call(retry_at, effect_id)
+        error = error_text(error)
+        if not known:
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is None or row.delivered_at is not None or row.failed_at is not None:
+                return
+            row.attempts += 1
+            row.error = error
+            if retry_at is None:
+                row.failed_at = _utc(at)
+            else:
+                row.due_at = _utc(retry_at)
+
+    def failed_effects(self, *, limit: int = 100) -> list[OutboxEntry]:
+        limit = check_limit(limit)
+        with self._lock:
+            failed = sorted(
+                ((i, r) for i, r in self._outbox.items() if r.failed_at is not None),
+                key=lambda item: (item[1].failed_at or item[1].due_at, item[1].order),
+            )[:limit]
+            return [row.entry(effect_id) for effect_id, row in failed]
+
+    def retry_effect(self, effect_id: str, *, at: datetime) -> None:
+        if not check_outbox_call(at, effect_id):
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is not None and row.failed_at is not None:
+                row.failed_at, row.attempts, row.due_at = None, 0, _utc(at)
 
     def close(self) -> None:
         """Nothing to close; here so that every adapter can be closed alike."""
