@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from servflow import Actor, Case, Engine, Outcome, ServflowError
 from servflow.store import (
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     CaseStore,
@@ -473,6 +474,61 @@ def test_an_effect_of_another_case_is_refused_before_anything_is_written(store):
         store.create(other.case, other.events, ["notify"])  # type: ignore[list-item]
     with pytest.raises(CaseNotFound):
         store.load("r-2")
+
+
+def test_a_save_creates_the_cases_it_opens_in_the_same_transaction(store):
+    first = opened("r-1")
+    store.create(first.case, first.events, first.effects)
+    step = dispatched(first.case)
+    child = opened("r-1-2-0", T0 + timedelta(minutes=10))
+    store.save(
+        step.case,
+        step.events,
+        expected_version=1,
+        effects=step.effects,
+        opened=[(child.case, child.events, child.effects)],
+    )
+    assert store.load("r-1-2-0") == child.case
+    assert store.history("r-1-2-0") == list(child.events)
+    got = store.claim_effects(T0 + timedelta(hours=1), limit=10, lease=LEASE)
+    assert [e.id for e in got] == ["r-1:1:0", "r-1:2:0", "r-1-2-0:1:0"]
+
+
+def test_a_save_whose_opened_case_exists_writes_nothing(store):
+    first = opened("r-1")
+    store.create(first.case, first.events)
+    taken = opened("r-2")
+    store.create(taken.case, taken.events)
+    step = dispatched(first.case)
+    again = opened("r-2", T0 + timedelta(minutes=10))
+    with pytest.raises(CaseExists):
+        store.save(
+            step.case,
+            step.events,
+            expected_version=1,
+            effects=step.effects,
+            opened=[(again.case, again.events, again.effects)],
+        )
+    assert store.load("r-1") == first.case
+    assert store.load("r-2") == taken.case
+    assert store.claim_effects(T0 + timedelta(days=1), limit=10, lease=LEASE) == []
+
+
+def test_a_save_that_delivers_an_effect_marks_it_once(store):
+    first = opened("r-1")
+    store.create(first.case, first.events, first.effects)
+    mark = effect_id("r-1", 1, 0)
+    other = opened("r-2")
+    store.create(other.case, other.events)
+    step = dispatched(other.case)
+    store.save(step.case, step.events, expected_version=1, delivers=mark)
+    assert store.claim_effects(T0 + timedelta(days=1), limit=10, lease=LEASE) == []
+    late = cancelled(step.case)
+    with pytest.raises(AlreadyDelivered):
+        store.save(late.case, late.events, expected_version=2, delivers=mark)
+    assert store.load("r-2") == step.case  # nothing written
+    with pytest.raises(AlreadyDelivered):
+        store.save(late.case, late.events, expected_version=2, delivers="r-9:1:0")
 
 
 def test_concurrent_deliverers_never_get_the_same_effect(backend):

@@ -16,13 +16,22 @@
   ``deliver`` hands them to a handler, each at least once and under a stable id, with
   retries and back-off, and ``failed`` lists those it gave up on;
 * effects also go to the ``on_effects`` hook after the save has committed, never for a
-  step that was rejected or lost: a quick in-process signal, not a durable one.
+  step that was rejected or lost: a quick in-process signal, not a durable one;
+* linked cases (language 1.1): a step whose branch ``opens`` a case of another procedure
+  returns an ``open`` effect, and the desk opens that case in the same transaction as
+  the step (a child that cannot be opened rejects the step: nothing is saved). A child
+  that closes returns a ``resume`` effect, which goes through the outbox: ``deliver``
+  fires the parent's trigger itself and marks the effect delivered in the parent's own
+  transaction, so the parent is resumed exactly once. Not in the child's transaction:
+  the parent may be busy or have moved on, and the child's closing must not wait for it
+  or be refused because of it.
 
 The desk may use randomness (new case ids are random) and I/O; the engine may not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -30,7 +39,15 @@ from typing import Any
 
 from servflow.engine import Actor, Availability, Case, Effect, Engine, Event, Outcome
 from servflow.errors import Rejected
-from servflow.store.base import ERROR_LENGTH, CaseStore, Conflict, OutboxEntry, OutboxStore
+from servflow.store.base import (
+    ERROR_LENGTH,
+    AlreadyDelivered,
+    CaseStore,
+    Conflict,
+    NewCase,
+    OutboxEntry,
+    OutboxStore,
+)
 
 __all__ = ["Desk"]
 
@@ -38,6 +55,9 @@ EffectsHook = Callable[[Sequence[Effect]], None]
 DeliveryHandler = Callable[[OutboxEntry], object]
 
 _LONGEST_BACKOFF = timedelta(days=1)
+
+#: The actor a parent's resume event names when the child's id is too long to name.
+_SYSTEM_ACTOR = "servflow"
 
 
 class Desk:
@@ -79,6 +99,9 @@ class Desk:
         self.outbox: OutboxStore | None = (
             store if outbox and isinstance(store, OutboxStore) else None
         )
+        # Linked cases are written with the step that opens them: that needs the
+        # outbox store's save, whether effects are kept or not.
+        self._linking: OutboxStore | None = store if isinstance(store, OutboxStore) else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -152,8 +175,9 @@ class Desk:
             return self._run(case_id, step).case
         case = self.store.load(case_id)
         out = step(case)
+        children = self._children(out)
         try:
-            self._save(out, case.version)
+            self._save(out, case.version, children)
         except Conflict as exc:
             raise Rejected(
                 "stale_version",
@@ -162,7 +186,7 @@ class Desk:
                 expected=expected_version,
                 actual=exc.actual,
             ) from exc
-        self._deliver(out)
+        self._deliver(out, children)
         return out.case
 
     def advance(self, case_id: str, *, at: datetime) -> Case:
@@ -200,7 +224,12 @@ class Desk:
     # -- the loop --------------------------------------------------------------------------
 
     def _run(
-        self, case_id: str, step: Callable[[Case], Outcome], *, first: Case | None = None
+        self,
+        case_id: str,
+        step: Callable[[Case], Outcome],
+        *,
+        first: Case | None = None,
+        delivers: str | None = None,
     ) -> Outcome:
         """Load, step, save with compare-and-set; on a lost race reload and step again."""
         case = first if first is not None else self.store.load(case_id)
@@ -209,29 +238,96 @@ class Desk:
             out = step(case)
             if not out.events:
                 return out
+            children = self._children(out)
             try:
-                self._save(out, case.version)
+                self._save(out, case.version, children, delivers)
             except Conflict:
                 attempt += 1
                 if attempt > self.retries:
                     raise
                 case = self.store.load(case_id)
                 continue
-            self._deliver(out)
+            self._deliver(out, children)
             return out
 
-    def _save(self, out: Outcome, expected_version: int) -> None:
-        """Save a step: the case, its events and (with an outbox) its effects, atomically."""
+    def _children(self, out: Outcome) -> list[NewCase]:
+        """The linked cases a step opens, each started as its ``open`` effect says.
+
+        A child the engine refuses to open (its start data does not fit, say) rejects the
+        step itself: the reason is the child's, the message says which case it was.
+        """
+        made: list[NewCase] = []
+        for effect in out.effects:
+            if effect.kind != "open":
+                continue
+            how = effect.detail
+            procedure = str(how["procedure"])
+            actor = Actor(id=str(how["actor"]), roles=frozenset({str(how["role"])}))
+            try:
+                child = self.engine.start(
+                    procedure,
+                    actor=actor,
+                    data=how["data"],
+                    at=effect.at,
+                    case_id=effect.recipient,
+                    parent=how["parent"],
+                )
+            except Rejected as exc:
+                raise Rejected(
+                    exc.reason,
+                    f"the {procedure} case this step opens cannot be opened: {exc.message}",
+                    **exc.details,
+                ) from exc
+            made.append((child.case, child.events, child.effects))
+        if made and self._linking is None:
+            raise TypeError(
+                f"{type(self.store).__name__} cannot open linked cases: it is not an OutboxStore"
+            )
+        return made
+
+    def _save(
+        self,
+        out: Outcome,
+        expected_version: int,
+        children: list[NewCase] | None = None,
+        delivers: str | None = None,
+    ) -> None:
+        """Save a step: the case, its events, the cases it opens and (with an outbox) the
+        effects, atomically."""
         if self.outbox is not None:
-            self.outbox.save(
-                out.case, out.events, expected_version=expected_version, effects=out.effects
+            if children or delivers is not None:
+                self.outbox.save(
+                    out.case,
+                    out.events,
+                    expected_version=expected_version,
+                    effects=out.effects,
+                    opened=children or (),
+                    delivers=delivers,
+                )
+            else:
+                self.outbox.save(
+                    out.case, out.events, expected_version=expected_version, effects=out.effects
+                )
+        elif children or delivers is not None:
+            assert self._linking is not None  # checked by _children and deliver
+            self._linking.save(
+                out.case,
+                out.events,
+                expected_version=expected_version,
+                opened=[(case, events, ()) for case, events, _ in children or ()],
+                delivers=delivers,
             )
         else:
             self.store.save(out.case, out.events, expected_version=expected_version)
 
-    def _deliver(self, out: Outcome) -> None:
-        if out.effects and self.on_effects is not None:
+    def _deliver(self, out: Outcome, children: list[NewCase] | None = None) -> None:
+        if self.on_effects is None:
+            return
+        if out.effects:
             self.on_effects(out.effects)
+        for _, _, effects in children or ():
+            if effects:
+                self.on_effects(tuple(effects))
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -266,7 +362,15 @@ class Desk:
             raise ValueError("backoff must be from 0 to one day")
         delivered: list[OutboxEntry] = []
         for entry in box.claim_effects(at, limit=limit, lease=self.lease):
+            kind = entry.effect.kind
+            if kind == "open":  # carried out in the transaction of its step
+                box.effect_delivered(entry.id, at=at)
+                continue
             try:
+                if kind == "resume":
+                    self._resume(entry, at)  # marks it delivered in the parent's save
+                    delivered.append(entry)
+                    continue
                 handler(entry)
             except Exception as exc:
                 # Only the exception's class is kept: its message may quote personal data.
@@ -281,6 +385,37 @@ class Desk:
             box.effect_delivered(entry.id, at=at)
             delivered.append(entry)
         return delivered
+
+    def _resume(self, entry: OutboxEntry, at: datetime) -> None:
+        """Fire a ``resume`` effect's trigger on the parent case, once.
+
+        The procedure authorises the step (the roles of the trigger's branches from the
+        parent's state); the actor the event names is the child case (``case <id>``).
+        The effect is marked delivered in the transaction that saves the parent, so a
+        second worker holding the same effect (a lease that ran out) writes nothing.
+        """
+        effect = entry.effect
+        trigger = str(effect.detail["trigger"])
+        data = dict(effect.detail.get("data") or {})
+        name = f"case {effect.case_id}"
+        actor_id = name if len(name) <= 200 else _SYSTEM_ACTOR
+
+        def step(case: Case) -> Outcome:
+            spec = self.engine.procedure(case.procedure, case.procedure_version)
+            roles = frozenset(
+                role
+                for branch in spec.transitions.get(trigger, ())
+                if case.state in branch.source
+                for role in branch.roles
+            )
+            when = max(at, case.updated_at)
+            return self.engine.fire(
+                case, trigger, actor=Actor(id=actor_id, roles=roles), data=data, at=when
+            )
+
+        # AlreadyDelivered: another worker resumed the parent with this very effect.
+        with contextlib.suppress(AlreadyDelivered):
+            self._run(effect.recipient, step, delivers=entry.id)
 
     def failed(self, *, limit: int = 100) -> list[OutboxEntry]:
         """The effects that ``deliver`` gave up on, oldest failure first."""

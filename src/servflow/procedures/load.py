@@ -22,6 +22,7 @@ from pydantic_core.core_schema import ErrorType
 from servflow._hints import did_you_mean
 from servflow._strict import WholeNumber
 from servflow.calendar_spec import CalendarSpec
+from servflow.engine.links import link_problems
 from servflow.engine.registry import (
     calendar_name_problem,
     calendar_references,
@@ -521,7 +522,9 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
     Cross-file checks run here, by the rules of :mod:`servflow.engine.registry` (the
     engine applies the same ones to what it is given): a procedure's calendars must
     exist, two files may not define the same procedure id and version, or the same
-    calendar, and none may define the built-in ``always``.
+    calendar, and none may define the built-in ``always``; and each linked case (a
+    branch's ``opens``) must fit the latest version of the procedure it opens
+    (:func:`servflow.engine.links.link_problems`).
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
@@ -553,11 +556,21 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                 result.procedure = None
             else:
                 seen_versions[key] = result.file
+    # Linked cases: each link against the latest version of the procedure it opens.
+    latest: dict[str, Procedure] = {}
+    for result in catalogue.results:
+        proc = result.procedure
+        if proc is not None and proc.version >= getattr(latest.get(proc.id), "version", 0):
+            latest[proc.id] = proc
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
             continue
         assert result.source_map is not None
+        for where, code, problem, on_key in link_problems(proc, latest):
+            result.diagnostics.append(
+                result.source_map.diagnostic(where, code, problem, key=on_key)
+            )
         for ref, name in calendar_references(proc):
             message = unknown_calendar_message(name, catalogue.calendars)
             if message is not None:

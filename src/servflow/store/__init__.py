@@ -8,10 +8,12 @@ is first built. See docs/storage.md.
 """
 
 from servflow.store.base import (
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     CaseStore,
     Conflict,
+    NewCase,
     OutboxEntry,
     OutboxStore,
     effect_id,
@@ -20,11 +22,13 @@ from servflow.store.memory import MemoryStore
 from servflow.store.sql import SqlStore
 
 __all__ = [
+    "AlreadyDelivered",
     "CaseExists",
     "CaseNotFound",
     "CaseStore",
     "Conflict",
     "MemoryStore",
+    "NewCase",
     "OutboxEntry",
     "OutboxStore",
     "SqlStore",

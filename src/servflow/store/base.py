@@ -36,10 +36,12 @@ from servflow.errors import ServflowError
 __all__ = [
     "ERROR_LENGTH",
     "MAX_CLAIM",
+    "AlreadyDelivered",
     "CaseExists",
     "CaseNotFound",
     "CaseStore",
     "Conflict",
+    "NewCase",
     "OutboxEntry",
     "OutboxStore",
     "check_claim",
@@ -97,6 +99,23 @@ class CaseExists(Conflict):
 
     def __init__(self, case_id: str, actual: int | None = None) -> None:
         super().__init__(case_id, None, actual, f"case {case_id!r} is already stored")
+
+
+class AlreadyDelivered(ServflowError):
+    """A save that was to mark an effect delivered found it delivered already; nothing written.
+
+    Another worker carried the effect out first (``Desk.deliver`` of a ``resume``): the
+    step must not be taken twice.
+    """
+
+    def __init__(self, effect_id: str) -> None:
+        self.effect_id = effect_id
+        super().__init__(f"effect {effect_id!r} is no longer pending: it was delivered already")
+
+
+#: A case to create in the same transaction as a save: the case, its first events, and
+#: the effects of its opening step.
+NewCase = tuple[Case, Sequence[Event], Sequence[Effect]]
 
 
 @runtime_checkable
@@ -190,8 +209,17 @@ class OutboxStore(CaseStore, Protocol):
         *,
         expected_version: int,
         effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
     ) -> None:
-        """:meth:`CaseStore.save`, with the step's effects put in the outbox atomically."""
+        """:meth:`CaseStore.save`, with the step's effects put in the outbox atomically.
+
+        In the same transaction: ``opened`` cases are created (linked cases the step
+        opens, with their own events and effects; :class:`CaseExists` if an id is taken),
+        and the outbox effect ``delivers`` (a ``resume`` this step carries out) is marked
+        delivered; if it is not pending any more, :class:`AlreadyDelivered`. Either way
+        nothing is written when any part fails.
+        """
         ...
 
     def claim_effects(self, at: datetime, *, limit: int, lease: timedelta) -> list[OutboxEntry]:

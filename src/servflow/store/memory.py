@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from servflow.engine import Case, Effect, Event
 from servflow.store.base import (
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     Conflict,
+    NewCase,
     OutboxEntry,
     check_claim,
     check_effects,
@@ -83,18 +85,37 @@ class MemoryStore:
         *,
         expected_version: int,
         effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
     ) -> None:
         check_save(case, events, expected_version)
         rows = check_effects(case, effects)
+        children = []
+        for child, child_events, child_effects in opened:
+            check_events(child, child_events, 1)
+            children.append((child, list(child_events), check_effects(child, child_effects)))
         with self._lock:
             stored = self._cases.get(case.id)
             if stored is None:
                 raise CaseNotFound(case.id)
             if stored.version != expected_version:
                 raise Conflict(case.id, expected_version, stored.version)
+            ids = [child.id for child, _, _ in children]
+            for child_id in ids:
+                if child_id in self._cases or ids.count(child_id) > 1:
+                    raise CaseExists(child_id)
+            if delivers is not None:
+                done = self._outbox.get(delivers)
+                if done is None or done.delivered_at is not None or done.failed_at is not None:
+                    raise AlreadyDelivered(delivers)
+                done.delivered_at = _utc(case.updated_at)
             self._logs[case.id].extend(events)
             self._cases[case.id] = case
             self._put(case, rows)
+            for child, child_events, child_rows in children:
+                self._cases[child.id] = child
+                self._logs[child.id] = child_events
+                self._put(child, child_rows)
 
     def _put(self, case: Case, rows: list[tuple[str, Effect]]) -> None:
         """Queue a step's effects (the lock is held): due at once, from the step's time."""

@@ -51,9 +51,11 @@ from servflow.engine import Case, Effect, Event
 from servflow.errors import IntegrityError
 from servflow.store.base import (
     ERROR_LENGTH,
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     Conflict,
+    NewCase,
     OutboxEntry,
     check_claim,
     check_effects,
@@ -225,11 +227,17 @@ class SqlStore:
         *,
         expected_version: int,
         effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
     ) -> None:
         import sqlalchemy as sa
 
         check_save(case, events, expected_version)
         rows = self._outbox_rows(case, effects)
+        children = []
+        for child, child_events, child_effects in opened:
+            check_events(child, child_events, 1)
+            children.append((child, child_events, self._outbox_rows(child, child_effects)))
         cases = self.cases
         with self._transaction() as conn:
             changed = conn.execute(
@@ -247,6 +255,27 @@ class SqlStore:
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
             if rows:
                 conn.execute(sa.insert(self.outbox), rows)
+            for child, child_events, child_rows in children:
+                try:  # the whole transaction rolls back when this raises
+                    conn.execute(sa.insert(self.cases).values(id=child.id, **self._case_row(child)))
+                except sa.exc.IntegrityError:
+                    raise CaseExists(child.id) from None
+                conn.execute(sa.insert(self.events), [self._event_row(e) for e in child_events])
+                if child_rows:
+                    conn.execute(sa.insert(self.outbox), child_rows)
+            if delivers is not None:
+                box = self.outbox
+                marked = conn.execute(
+                    sa.update(box)
+                    .where(
+                        box.c.id == delivers,
+                        box.c.delivered_at.is_(None),
+                        box.c.failed_at.is_(None),
+                    )
+                    .values(delivered_at=utc_text(case.updated_at))
+                ).rowcount
+                if marked != 1:
+                    raise AlreadyDelivered(delivers)
 
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa
