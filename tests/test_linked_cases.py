@@ -180,6 +180,29 @@ def test_a_linked_case_round_trips_and_an_unlinked_one_dumps_as_before():
     assert "parent" not in desk.load("f-1").model_dump(mode="json")
 
 
+def test_the_sales_chain_links_three_procedures(backend):
+    """認購 opens 簽約 and waits; signing closes 簽約, resumes 認購 and opens a callback."""
+    desk = Desk(ENGINE, backend.store)
+    sales = Actor(id="s1", roles=frozenset({"sales"}))
+    contracts = Actor(id="k1", roles=frozenset({"contract_desk"}))
+    data = {"unit": "A-1203", "buyer_phone": "139"}
+    desk.open("subscription", actor=sales, data=data, at=T0, case_id="s-1")
+    desk.fire("s-1", "to_contract", actor=sales, at=T0 + HOUR)
+    contract = desk.load("s-1-2-0")
+    assert (contract.procedure, contract.data["unit"]) == ("contract", "A-1203")
+    desk.fire("s-1-2-0", "sign", actor=contracts, at=T0 + 2 * HOUR)
+    callback = desk.load("s-1-2-0-2-0")  # opened by the closing step itself
+    assert callback.parent is not None
+    assert (callback.parent.case, callback.parent.trigger) == ("s-1-2-0", None)
+    assert callback.data["subject"] == "A-1203"
+    desk.deliver(lambda e: None, at=T0 + 3 * HOUR)
+    assert desk.load("s-1").state == "done"
+    assert desk.load("s-1").data["contract_outcome"] == "signed"
+    desk.fire("s-1-2-0-2-0", "give_up", actor=OFFICER, at=T0 + 4 * HOUR)
+    assert desk.deliver(lambda e: None, at=T0 + 5 * HOUR) == []  # nobody waits for it
+    _replays(desk, "s-1", "s-1-2-0", "s-1-2-0-2-0")
+
+
 # -- lives: replay equals live, and each parent is resumed exactly once ---------------------
 
 PARENTS = ("f-0", "f-1", "f-2")
@@ -220,6 +243,8 @@ def test_replay_equals_live_and_each_close_resumes_its_parent_once(plan):
     for parent in PARENTS:
         child = child_id(parent, 2, 0)
         cases = [parent] + ([child] if _exists(store, child) else [])
+        completed = [e for e in desk.history(parent) if e.trigger == "complete"]
+        assert len(cases) == 1 + len(completed)  # a child for each step taken, no other
         _replays(desk, *cases)
         resumed = [e for e in desk.history(parent) if e.trigger == "callback_done"]
         assert len(resumed) <= 1
