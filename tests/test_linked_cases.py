@@ -280,6 +280,19 @@ def test_the_linked_procedures_check_clean(capsys):
     assert "0 errors, 0 warnings" in printed.err
 
 
+def test_a_file_checked_alone_is_linked_to_the_procedures_beside_it(capsys, tmp_path):
+    from servflow.cli import main
+
+    assert main(["check", str(LINKED / "fault.yaml")]) == 0
+    assert "0 errors" in capsys.readouterr().err
+    alone = tmp_path / "fault.yaml"
+    alone.write_text((LINKED / "fault.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["check", str(alone)]) == 1
+    assert "unknown-procedure no procedure 'callback'" in capsys.readouterr().out
+    with pytest.raises(DefinitionError):  # an engine cannot run a link it does not hold
+        Engine.from_directory(LINKED / "fault.yaml")
+
+
 @pytest.mark.parametrize(
     ("lang", "text"),
     [

@@ -456,6 +456,9 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
       catalogue. ``always`` is built in; to use the calendars of another folder, name
       their file too.
 
+    (A procedure that a link of a file names, missing from the catalogue, is read from
+    that file's folder for the link check alone: see :func:`load_catalogue`.)
+
     Each file comes once (by resolved path), in the order given.
     """
     files: dict[Path, Path] = {}
@@ -469,6 +472,38 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
         for file in found:
             files.setdefault(_identity(file), file)
     return list(files.values())
+
+
+def _keep_latest(latest: dict[str, Procedure], proc: Procedure | None) -> None:
+    if proc is not None and proc.version >= getattr(latest.get(proc.id), "version", 0):
+        latest[proc.id] = proc
+
+
+def _linked_beside(catalogue: Catalogue, latest: dict[str, Procedure]) -> None:
+    """Add to ``latest`` the procedures that links name and the catalogue lacks, read from
+    the folder of each file that names them (``servflow check repair.yaml`` checks the
+    link to ``callback`` against the ``callback`` beside it). Only for the link check:
+    they join neither the catalogue nor its diagnostics."""
+    loaded = {_identity(Path(r.file)) for r in catalogue.results}
+    folders: dict[Path, None] = {}
+    for result in catalogue.results:
+        proc = result.procedure
+        if proc is not None and any(
+            link.procedure not in latest
+            for branches in proc.transitions.values()
+            for branch in branches
+            for link in branch.opens
+        ):
+            folders.setdefault(Path(result.file).parent, None)
+    known = set(latest)  # a procedure of the catalogue is never replaced from beside it
+    for folder in folders:
+        for file in _folder_files(folder):
+            if _identity(file) in loaded or _is_calendar_file(file):
+                continue
+            loaded.add(_identity(file))
+            found = load_file(file).procedure
+            if found is not None and found.id not in known:
+                _keep_latest(latest, found)
 
 
 def _identity(file: Path) -> Path:
@@ -559,9 +594,8 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
     # Linked cases: each link against the latest version of the procedure it opens.
     latest: dict[str, Procedure] = {}
     for result in catalogue.results:
-        proc = result.procedure
-        if proc is not None and proc.version >= getattr(latest.get(proc.id), "version", 0):
-            latest[proc.id] = proc
+        _keep_latest(latest, result.procedure)
+    _linked_beside(catalogue, latest)
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
