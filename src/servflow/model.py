@@ -417,22 +417,16 @@ class Branch(_BranchSpec):
         description="The state (or list of states) the step leaves.",
         examples=[["recorded"]],
     )
+    # A branch that opens nothing dumps as it did before `opens` existed, so the digest
+    # of every procedure written before it is unchanged.
     opens: list[Link] = Field(
         default_factory=list,
         description=(
             "Cases of other procedures this step opens, linked to this case (language 1.1)."
         ),
         examples=[[{"procedure": "callback", "role": "callback_desk", "resume": "callback_done"}]],
+        exclude_if=lambda opens: not opens,
     )
-
-    @model_serializer(mode="wrap")
-    def _without_empty_opens(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A branch that opens nothing dumps as it did before `opens` existed, so the
-        # digest of every procedure written before it is unchanged.
-        data: dict[str, Any] = handler(self)
-        if not self.opens:
-            data.pop("opens", None)
-        return data
 
     @field_validator("source", mode="before")
     @classmethod

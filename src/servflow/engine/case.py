@@ -16,15 +16,7 @@ import warnings
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    field_validator,
-    model_serializer,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from servflow.bounds import VERSION_LIMIT, id_problem, text_problem
 
@@ -205,9 +197,12 @@ class Case(BaseModel):
     next_due: AwareDatetime | None = Field(
         default=None, description="Earliest moment advance() would change this case."
     )
+    # Left out of the JSON when None: cases stored before linked cases existed read
+    # back, and dump, as they were.
     parent: CaseParent | None = Field(
         default=None,
         description="The case that opened this one, for a linked case; omitted when none.",
+        exclude_if=lambda parent: parent is None,
     )
 
     @field_validator("id")
@@ -217,14 +212,6 @@ class Case(BaseModel):
         if problem is not None:
             raise ValueError(problem)
         return value
-
-    @model_serializer(mode="wrap")
-    def _parent_only_when_linked(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Cases stored before linked cases existed read back, and dump, as they were.
-        data: dict[str, Any] = handler(self)
-        if self.parent is None:
-            data.pop("parent", None)
-        return data
 
 
 class Event(BaseModel):
