@@ -134,6 +134,7 @@ ALLOWED: dict[str, set[str]] = {
         "ValueError",
     },
     "Desk.advance, Desk.run_due": {
+        "Rejected",
         "CalendarError",
         "CaseNotFound",
         "Conflict",

@@ -315,3 +315,90 @@ def test_the_diagram_shows_the_link_on_its_arrow():
     assert "complete<br/>Reception clerk<br/>⇢ callback ⇠ callback_done" in mermaid
     dot = render_diagram(ENGINE.procedure("fault"), "dot", "en")
     assert "⇢ callback ⇠ callback_done" in dot
+
+
+# -- the clock opens linked cases too --------------------------------------------------------
+
+CHASE = """
+servflow: 1
+id: chase
+version: 1
+title: {en: Chase}
+roles:
+  clerk: {title: {en: Clerk}}
+fields:
+  topic: {type: string, title: {en: Topic}}
+  outcome: {type: string, title: {en: Outcome}}
+states:
+  open: {title: {en: Open}}
+  calling: {title: {en: Calling}}
+  closed: {title: {en: Closed}, final: true}
+start: {to: open, roles: [clerk], requires: [topic]}
+transitions:
+  call_back:
+    from: open
+    to: calling
+    roles: [clerk]
+    opens:
+      - procedure: callback
+        role: callback_desk
+        data: {subject: SOURCE}
+        resume: called
+        returns: {outcome: state}
+  called: {from: calling, to: closed, roles: [clerk]}
+time_limits:
+  answer_in_time:
+    starts: {entered: open}
+    stops: {left: open}
+    within: [{limit: 1h}]
+    on_breach: [{fire: call_back}]
+"""
+
+
+def _chase(source: str) -> Engine:
+    from servflow.procedures import load_text
+
+    result = load_text(CHASE.replace("SOURCE", source), file="chase.yaml")
+    assert result.procedure is not None, result.diagnostics
+    return Engine([result.procedure, load_procedure(LINKED / "callback.yaml")])
+
+
+def test_a_breach_that_fires_a_linking_step_opens_the_child_with_it():
+    engine = _chase("topic")
+    desk = Desk(engine, MemoryStore())
+    clerk = Actor(id="c1", roles=frozenset({"clerk"}))
+    desk.open("chase", actor=clerk, data={"topic": "noise"}, at=T0, case_id="c-1")
+    [out] = desk.run_due(T0 + 2 * HOUR)
+    assert [e.kind for e in out.events] == ["breached", "auto_fired"]
+    child = desk.load("c-1-3-0")
+    assert (child.state, child.data["subject"]) == ("to_call", "noise")
+    assert desk.history("c-1")[-1].detail["opens"] == ["c-1-3-0"]
+    desk.fire("c-1-3-0", "answer", actor=OFFICER, data={"satisfied": True}, at=T0 + 3 * HOUR)
+    desk.deliver(lambda e: None, at=T0 + 4 * HOUR)
+    assert (desk.load("c-1").state, desk.load("c-1").data["outcome"]) == ("closed", "answered")
+    for case_id in ("c-1", "c-1-3-0"):
+        assert engine.replay(desk.history(case_id)) == desk.load(case_id)
+
+
+def test_a_breach_whose_child_cannot_be_opened_saves_nothing_and_says_why():
+    engine = _chase("outcome")  # empty when the clock fires: the callback needs a subject
+    desk = Desk(engine, MemoryStore())
+    clerk = Actor(id="c1", roles=frozenset({"clerk"}))
+    desk.open("chase", actor=clerk, data={"topic": "noise"}, at=T0, case_id="c-1")
+    with pytest.raises(Rejected) as info:
+        desk.run_due(T0 + 2 * HOUR)
+    assert "the callback case this step opens cannot be opened" in info.value.message
+    assert desk.load("c-1").version == 1
+    with pytest.raises(CaseNotFound):
+        desk.load("c-1-3-0")
+
+
+@pytest.mark.parametrize(
+    "parent",
+    [5, "f-1", {"case": ""}, {"case": "f-1", "returns": {"x": 1}}, {"case": "f-1", "extra": 1}],
+)
+def test_a_parent_that_is_not_one_is_refused_by_start(parent):
+    with pytest.raises(ValueError, match="parent"):
+        ENGINE.start(
+            "callback", actor=OFFICER, data={"subject": "x"}, at=T0, case_id="c", parent=parent
+        )
