@@ -161,7 +161,8 @@ def link_problems(proc: Procedure, procedures: Mapping[str, Procedure]) -> list[
     open the child (``link-role``); a child field that does not exist
     (``link-unknown-field``) or a value of another type (``link-type-mismatch``), in
     `data` and `returns`; a `resume` trigger that does not leave the state the step
-    enters (``resume-not-waiting``); a field of ``proc`` itself that does not exist
+    enters (``resume-not-waiting``) or does not accept a field `returns` sets
+    (``resume-not-accepted``); a field of ``proc`` itself that does not exist
     (``unknown-field``, as everywhere in a procedure).
     """
     found: list[Problem] = []
@@ -277,6 +278,16 @@ def _link_problems(
                 ),
                 False,
             )
+        for name in link.returns:
+            refusing = [b for b in leaves if b.accepts is not None and name not in b.accepts]
+            if name in proc.fields and refusing:
+                yield (
+                    (*at, "returns", name),
+                    "resume-not-accepted",
+                    f"{link.resume!r} does not accept field {name!r}, which `returns` sets; "
+                    f"add it to the `accepts` of {link.resume!r}",
+                    True,
+                )
 
 
 _TEXT = ("string", "text")
