@@ -402,3 +402,39 @@ def test_a_parent_that_is_not_one_is_refused_by_start(parent):
         ENGINE.start(
             "callback", actor=OFFICER, data={"subject": "x"}, at=T0, case_id="c", parent=parent
         )
+
+
+def test_workers_racing_over_resumes_resume_each_parent_exactly_once(backend):
+    """Leases so short that every effect is handed to both workers: still one resume each."""
+    import threading
+
+    desk = Desk(ENGINE, backend.store)
+    parents = [f"f-{n}" for n in range(4)]
+    for parent in parents:
+        child = _completed(desk, parent)
+        desk.fire(child, "answer", actor=OFFICER, data={"satisfied": True}, at=T0 + 2 * HOUR)
+    workers = [Desk(ENGINE, backend.another(), lease=timedelta(microseconds=1)) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait()
+            for k in range(12):
+                at = T0 + 3 * HOUR + timedelta(milliseconds=k)
+                workers[n].deliver(lambda e: None, at=at, limit=2, backoff=timedelta(0))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    for parent in parents:
+        log = desk.history(parent)
+        assert [e.trigger for e in log].count("callback_done") == 1
+        assert desk.load(parent).state == "closed"
+        assert ENGINE.replay(log) == desk.load(parent)
+    assert desk.failed() == []
