@@ -134,6 +134,7 @@ ALLOWED: dict[str, set[str]] = {
         "ValueError",
     },
     "Desk.advance, Desk.run_due": {
+        "Rejected",
         "CalendarError",
         "CaseNotFound",
         "Conflict",
@@ -153,6 +154,7 @@ ALLOWED: dict[str, set[str]] = {
         "ValueError",
     },
     "Desk.load, Desk.history": {"CaseNotFound", "IntegrityError", "TypeError"},
+    "Desk.deliver, Desk.failed, Desk.retry": {"IntegrityError", "TypeError", "ValueError"},
     "store create": {"CaseExists", "TypeError", "ValueError"},
     "store load, history": {"CaseNotFound", "IntegrityError", "TypeError"},
     "store save": {"CaseNotFound", "Conflict", "TypeError", "ValueError"},
@@ -162,6 +164,8 @@ ALLOWED: dict[str, set[str]] = {
     "Engine.open": {"Rejected", "CalendarError", "KeyError", "TypeError", "ValueError"},
     "Desk.open_due": {"CalendarError", "Rejected", "TypeError", "ValueError"},
     "store schedule_cursor, move_schedule_cursor": {"TypeError", "ValueError"},
+    "store claim_effects, failed_effects": {"IntegrityError", "TypeError", "ValueError"},
+    "store effect_delivered, effect_failed, retry_effect": {"TypeError", "ValueError"},
 }
 
 
@@ -608,6 +612,32 @@ def test_store_claims_raise_only_documented_errors(store, at, limit, lease):
     claimed = only_documented("store claim_due", store.claim_due, at, limit=limit, lease=lease)
     for case in claimed or []:
         store.release(case.id)
+
+
+@STORE_FUZZ
+@given(
+    at=st.one_of(st.just(T0), hostile_at),
+    limit=st.one_of(st.just(5), hostile_int, hostile_value),
+    lease=st.one_of(st.just(timedelta(minutes=5)), st.timedeltas(), hostile_value),
+    effect=st.one_of(st.just("c-1:1:0"), hostile_text, hostile_value),
+    error=st.one_of(st.just("TimeoutError"), hostile_text, hostile_value),
+    retry=st.one_of(st.none(), st.just(T0), hostile_at),
+)
+def test_store_outbox_calls_raise_only_documented_errors(
+    store, at, limit, lease, effect, error, retry
+):
+    listed = "store claim_effects, failed_effects"
+    only_documented(listed, store.claim_effects, at, limit=limit, lease=lease)
+    only_documented(listed, store.failed_effects, limit=limit)
+    marks = "store effect_delivered, effect_failed, retry_effect"
+    only_documented(marks, store.effect_failed, effect, at=at, error=error, retry_at=retry)
+    only_documented(marks, store.retry_effect, effect, at=at)
+    only_documented(marks, store.effect_delivered, effect, at=at)
+    desk = Desk(ENGINE, store)
+    calls = "Desk.deliver, Desk.failed, Desk.retry"
+    only_documented(calls, desk.deliver, lambda entry: None, at=at, limit=limit, backoff=lease)
+    only_documented(calls, desk.failed, limit=limit)
+    only_documented(calls, desk.retry, effect, at=at)
 
 
 @STORE_FUZZ

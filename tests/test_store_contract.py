@@ -28,12 +28,16 @@ from hypothesis import strategies as st
 
 from servflow import Actor, Case, Engine, Outcome, ServflowError
 from servflow.store import (
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     CaseStore,
     Conflict,
     MemoryStore,
+    OutboxEntry,
+    OutboxStore,
     SqlStore,
+    effect_id,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -367,6 +371,194 @@ def test_concurrent_claimers_never_get_the_same_case(backend):
     assert len(every) == len(set(every)) == total
 
 
+# -- the outbox ---------------------------------------------------------------------------
+
+
+def _with_effects(store: OutboxStore, case_id: str = "r-1") -> tuple[Outcome, Outcome]:
+    """A repair opened (a record to file) and dispatched (a role to notify), with effects."""
+    first = opened(case_id)
+    store.create(first.case, first.events, first.effects)
+    step = dispatched(first.case)
+    store.save(step.case, step.events, expected_version=1, effects=step.effects)
+    return first, step
+
+
+def test_every_adapter_keeps_an_outbox(store):
+    assert isinstance(store, OutboxStore)
+
+
+def test_effects_are_saved_with_their_step_under_stable_ids(store):
+    first, step = _with_effects(store)
+    assert [e.kind for e in (*first.effects, *step.effects)] == ["record", "notify"]
+    got = store.claim_effects(T0 + timedelta(hours=1), limit=10, lease=LEASE)
+    assert [e.id for e in got] == ["r-1:1:0", "r-1:2:0"]
+    assert [e.id for e in got] == [effect_id("r-1", 1, 0), effect_id("r-1", 2, 0)]
+    assert [e.effect for e in got] == [*first.effects, *step.effects]
+    assert all(isinstance(e, OutboxEntry) and e.attempts == 0 and e.error is None for e in got)
+
+
+def test_a_claimed_effect_goes_to_one_worker_until_its_lease_ends(backend):
+    _with_effects(backend.store)
+    at = T0 + timedelta(hours=1)
+    assert len(backend.store.claim_effects(at, limit=1, lease=LEASE)) == 1
+    other = backend.another()
+    assert [e.id for e in other.claim_effects(at, limit=5, lease=LEASE)] == ["r-1:2:0"]
+    assert other.claim_effects(at + LEASE - timedelta(seconds=1), limit=5, lease=LEASE) == []
+    again = other.claim_effects(at + LEASE, limit=5, lease=LEASE)  # the first worker died
+    assert [e.id for e in again] == ["r-1:1:0", "r-1:2:0"]
+
+
+def test_an_effect_is_not_due_before_its_step(store):
+    _, step = _with_effects(store)
+    assert store.claim_effects(T0 - timedelta(seconds=1), limit=5, lease=LEASE) == []
+    before = step.case.updated_at - timedelta(seconds=1)
+    assert [e.id for e in store.claim_effects(before, limit=5, lease=LEASE)] == ["r-1:1:0"]
+    got = store.claim_effects(step.case.updated_at, limit=5, lease=LEASE)
+    assert [e.id for e in got] == ["r-1:2:0"]
+
+
+def test_a_delivered_effect_is_never_handed_out_again(store):
+    _with_effects(store)
+    at = T0 + timedelta(hours=1)
+    first, second = store.claim_effects(at, limit=5, lease=LEASE)
+    store.effect_delivered(first.id, at=at)
+    store.effect_delivered("no-such-effect", at=at)  # ignored
+    store.effect_failed(first.id, at=at, error="Late", retry_at=None)  # too late: delivered
+    later = at + timedelta(days=1)
+    assert [e.id for e in store.claim_effects(later, limit=5, lease=LEASE)] == [second.id]
+    assert store.failed_effects() == []
+
+
+def test_a_failed_delivery_is_retried_from_its_time_then_given_up(store):
+    _with_effects(store)
+    at = T0 + timedelta(hours=1)
+    entry = store.claim_effects(at, limit=1, lease=LEASE)[0]
+    store.effect_failed(entry.id, at=at, error="TimeoutError", retry_at=at + timedelta(hours=1))
+    rest = store.claim_effects(at + LEASE, limit=5, lease=LEASE)
+    assert [e.id for e in rest] == ["r-1:2:0"]  # the failed one waits for its retry time
+    store.effect_delivered(rest[0].id, at=at + LEASE)
+    retried = store.claim_effects(at + timedelta(hours=1), limit=5, lease=LEASE)
+    assert [(e.id, e.attempts, e.error) for e in retried] == [(entry.id, 1, "TimeoutError")]
+    store.effect_failed(entry.id, at=at + timedelta(hours=1), error="x" * 500, retry_at=None)
+    failed = store.failed_effects()
+    assert [(e.id, e.attempts, len(e.error or "")) for e in failed] == [(entry.id, 2, 200)]
+    assert failed[0].failed_at == at + timedelta(hours=1)
+    assert failed[0].effect == entry.effect
+    assert store.claim_effects(at + timedelta(days=9), limit=5, lease=LEASE) == []
+    store.retry_effect(entry.id, at=at + timedelta(days=2))
+    assert store.failed_effects() == []
+    back = store.claim_effects(at + timedelta(days=2), limit=5, lease=LEASE)
+    assert [(e.id, e.attempts) for e in back] == [(entry.id, 0)]
+
+
+def test_a_lost_save_writes_none_of_its_effects(store):
+    first = opened("r-1")
+    store.create(first.case, first.events, first.effects)
+    winner = cancelled(first.case)
+    store.save(winner.case, winner.events, expected_version=1, effects=winner.effects)
+    loser = dispatched(first.case)
+    with pytest.raises(Conflict):
+        store.save(loser.case, loser.events, expected_version=1, effects=loser.effects)
+    later = T0 + timedelta(days=1)
+    got = store.claim_effects(later, limit=10, lease=LEASE)
+    assert [e.effect for e in got] == [*first.effects, *winner.effects]
+    assert all(e.id.startswith(("r-1:1:", "r-1:2:")) for e in got)
+
+
+def test_an_effect_of_another_case_is_refused_before_anything_is_written(store):
+    _, step = _with_effects(store, "r-1")
+    other = opened("r-2")
+    with pytest.raises(ValueError, match="effect of case 'r-1'"):
+        store.create(other.case, other.events, step.effects)
+    with pytest.raises(TypeError, match="Effect objects"):
+        store.create(other.case, other.events, ["notify"])  # type: ignore[list-item]
+    with pytest.raises(CaseNotFound):
+        store.load("r-2")
+
+
+def test_a_save_creates_the_cases_it_opens_in_the_same_transaction(store):
+    first = opened("r-1")
+    store.create(first.case, first.events, first.effects)
+    step = dispatched(first.case)
+    child = opened("r-1-2-0", T0 + timedelta(minutes=10))
+    store.save(
+        step.case,
+        step.events,
+        expected_version=1,
+        effects=step.effects,
+        opened=[(child.case, child.events, child.effects)],
+    )
+    assert store.load("r-1-2-0") == child.case
+    assert store.history("r-1-2-0") == list(child.events)
+    got = store.claim_effects(T0 + timedelta(hours=1), limit=10, lease=LEASE)
+    assert [e.id for e in got] == ["r-1:1:0", "r-1:2:0", "r-1-2-0:1:0"]
+
+
+def test_a_save_whose_opened_case_exists_writes_nothing(store):
+    first = opened("r-1")
+    store.create(first.case, first.events)
+    taken = opened("r-2")
+    store.create(taken.case, taken.events)
+    step = dispatched(first.case)
+    again = opened("r-2", T0 + timedelta(minutes=10))
+    with pytest.raises(CaseExists):
+        store.save(
+            step.case,
+            step.events,
+            expected_version=1,
+            effects=step.effects,
+            opened=[(again.case, again.events, again.effects)],
+        )
+    assert store.load("r-1") == first.case
+    assert store.load("r-2") == taken.case
+    assert store.claim_effects(T0 + timedelta(days=1), limit=10, lease=LEASE) == []
+
+
+def test_a_save_that_delivers_an_effect_marks_it_once(store):
+    first = opened("r-1")
+    store.create(first.case, first.events, first.effects)
+    mark = effect_id("r-1", 1, 0)
+    other = opened("r-2")
+    store.create(other.case, other.events)
+    step = dispatched(other.case)
+    store.save(step.case, step.events, expected_version=1, delivers=mark)
+    assert store.claim_effects(T0 + timedelta(days=1), limit=10, lease=LEASE) == []
+    late = cancelled(step.case)
+    with pytest.raises(AlreadyDelivered):
+        store.save(late.case, late.events, expected_version=2, delivers=mark)
+    assert store.load("r-2") == step.case  # nothing written
+    with pytest.raises(AlreadyDelivered):
+        store.save(late.case, late.events, expected_version=2, delivers="r-9:1:0")
+
+
+def test_concurrent_deliverers_never_get_the_same_effect(backend):
+    total = 6
+    for n in range(total):
+        _with_effects(backend.store, f"r-{n}")
+    at = T0 + timedelta(hours=2)
+    handles = [backend.another(), backend.another()]
+    barrier = threading.Barrier(2)
+    claimed: list[list[str]] = [[], []]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait()
+            while batch := handles[n].claim_effects(at, limit=1, lease=LEASE):
+                claimed[n].extend(e.id for e in batch)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    every = claimed[0] + claimed[1]
+    assert len(every) == len(set(every)) == 2 * total  # a record and a notify per case
+
+
 # -- memory and SQLite agree on any sequence of operations ----------------------------------
 
 IDS = ("a", "b", "c")
@@ -401,6 +593,9 @@ operations = st.lists(
         st.tuples(st.just("save"), st.sampled_from(IDS), st.integers(1, 3)),
         st.tuples(st.just("claim"), st.integers(0, 3 * 24 * 60), st.integers(0, 3)),
         st.tuples(st.just("release"), st.sampled_from(IDS)),
+        st.tuples(st.just("claim_effects"), st.integers(0, 3 * 24 * 60), st.integers(0, 3)),
+        st.tuples(st.just("delivered"), st.sampled_from(IDS), st.integers(1, 4)),
+        st.tuples(st.just("failed"), st.sampled_from(IDS), st.integers(1, 4), st.booleans()),
     ),
     max_size=25,
 )
@@ -411,13 +606,23 @@ def _apply(store: CaseStore, op: tuple[Any, ...]) -> Any:
     try:
         if op[0] == "create":
             first = lives[op[1]][0]
-            store.create(first.case, first.events)
+            store.create(first.case, first.events, first.effects)
         elif op[0] == "save":
             before, step = lives[op[1]][op[2] - 1], lives[op[1]][op[2]]
-            store.save(step.case, step.events, expected_version=before.case.version)
+            store.save(
+                step.case, step.events, expected_version=before.case.version, effects=step.effects
+            )
         elif op[0] == "claim":
             at = T0 + timedelta(minutes=op[1])
             return [c.id for c in store.claim_due(at, limit=op[2], lease=LEASE)]
+        elif op[0] == "claim_effects":
+            at = T0 + timedelta(minutes=op[1])
+            return [(e.id, e.attempts) for e in store.claim_effects(at, limit=op[2], lease=LEASE)]
+        elif op[0] == "delivered":
+            store.effect_delivered(effect_id(op[1], op[2], 0), at=T0)
+        elif op[0] == "failed":
+            retry = T0 + timedelta(hours=op[2]) if op[3] else None
+            store.effect_failed(effect_id(op[1], op[2], 0), at=T0, error="E", retry_at=retry)
         else:
             store.release(op[1])
     except (Conflict, CaseNotFound) as exc:
@@ -443,6 +648,7 @@ def test_memory_and_sqlite_stores_agree_on_any_sequence_of_operations(ops):
         for op in ops:
             assert _apply(memory, op) == _apply(sql, op), op
         assert _contents(memory) == _contents(sql)
+        assert memory.failed_effects() == sql.failed_effects()
         for found in _contents(sql).values():
             if found is not None:
                 assert ENGINE.replay(found[1]) == found[0]

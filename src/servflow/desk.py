@@ -12,14 +12,27 @@
 * ``run_due`` claims the cases whose ``next_due`` has passed (each to one worker at a
   time, see the store) and advances them, then opens the cases the procedures'
   schedules have due (``open_due``): any number of workers may run it at once;
-* effects go to the ``on_effects`` hook after the save has committed, never for a step
-  that was rejected or lost.
+* a step's effects are written to the store's outbox in the same transaction as the
+  case and its events (when the store keeps one, :class:`~servflow.store.OutboxStore`);
+  ``deliver`` hands them to a handler, each at least once and under a stable id, with
+  retries and back-off, and ``failed`` lists those it gave up on;
+* effects also go to the ``on_effects`` hook after the save has committed, never for a
+  step that was rejected or lost: a quick in-process signal, not a durable one;
+* linked cases (language 1.1): a step whose branch ``opens`` a case of another procedure
+  returns an ``open`` effect, and the desk opens that case in the same transaction as
+  the step (a child that cannot be opened rejects the step: nothing is saved). A child
+  that closes returns a ``resume`` effect, which goes through the outbox: ``deliver``
+  fires the parent's trigger itself and marks the effect delivered in the parent's own
+  transaction, so the parent is resumed exactly once. Not in the child's transaction:
+  the parent may be busy or have moved on, and the child's closing must not wait for it
+  or be refused because of it.
 
 The desk may use randomness (new case ids are random) and I/O; the engine may not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
@@ -29,7 +42,16 @@ from servflow.engine import Actor, Availability, Case, Effect, Engine, Event, Ou
 from servflow.engine.integrity import check_time
 from servflow.errors import Rejected
 from servflow.model import Procedure
-from servflow.store.base import CaseExists, CaseStore, Conflict
+from servflow.store.base import (
+    ERROR_LENGTH,
+    AlreadyDelivered,
+    CaseExists,
+    CaseStore,
+    Conflict,
+    NewCase,
+    OutboxEntry,
+    OutboxStore,
+)
 
 __all__ = ["Desk"]
 
@@ -37,6 +59,12 @@ __all__ = ["Desk"]
 _CATCH_UP_CHUNK = timedelta(days=366)
 
 EffectsHook = Callable[[Sequence[Effect]], None]
+DeliveryHandler = Callable[[OutboxEntry], object]
+
+_LONGEST_BACKOFF = timedelta(days=1)
+
+#: The actor a parent's resume event names when the child's id is too long to name.
+_SYSTEM_ACTOR = "servflow"
 
 
 class Desk:
@@ -44,8 +72,10 @@ class Desk:
 
     ``on_effects`` receives the effects of each step after its save has committed.
     ``retries`` bounds how often a step lost to a concurrent writer is run again.
-    ``lease`` is how long ``run_due`` holds its claim on a case (a crashed worker's claim
-    expires after it).
+    ``lease`` is how long ``run_due`` holds its claim on a case, and ``deliver`` its claim
+    on an effect (a crashed worker's claim expires after it). ``outbox`` (on by default)
+    writes each step's effects to the store's outbox, if the store keeps one
+    (:class:`~servflow.store.OutboxStore`); ``outbox=False`` keeps only ``on_effects``.
     """
 
     def __init__(
@@ -56,6 +86,7 @@ class Desk:
         on_effects: EffectsHook | None = None,
         retries: int = 5,
         lease: timedelta = timedelta(minutes=5),
+        outbox: bool = True,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int):
             raise TypeError(f"retries must be an int, not {type(retries).__name__}")
@@ -65,11 +96,19 @@ class Desk:
             raise TypeError(f"lease must be a timedelta, not {type(lease).__name__}")
         if not timedelta(0) < lease <= timedelta(days=366):
             raise ValueError("lease must be more than 0 and at most 366 days")
+        if not isinstance(outbox, bool):
+            raise TypeError(f"outbox must be True or False, not {type(outbox).__name__}")
         self.engine = engine
         self.store = store
         self.on_effects = on_effects
         self.retries = retries
         self.lease = lease
+        self.outbox: OutboxStore | None = (
+            store if outbox and isinstance(store, OutboxStore) else None
+        )
+        # Linked cases are written with the step that opens them: that needs the
+        # outbox store's save, whether effects are kept or not.
+        self._linking: OutboxStore | None = store if isinstance(store, OutboxStore) else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -104,9 +143,16 @@ class Desk:
             at=at,
             case_id=case_id if case_id is not None else uuid.uuid4().hex,
         )
-        self.store.create(out.case, out.events)
+        self._create(out)
         self._deliver(out)
         return out.case
+
+    def _create(self, out: Outcome) -> None:
+        """Store a new case, with its effects in the outbox when the store keeps one."""
+        if self.outbox is not None:
+            self.outbox.create(out.case, out.events, out.effects)
+        else:
+            self.store.create(out.case, out.events)
 
     def fire(
         self,
@@ -140,8 +186,9 @@ class Desk:
             return self._run(case_id, step).case
         case = self.store.load(case_id)
         out = step(case)
+        children = self._children(out)
         try:
-            self.store.save(out.case, out.events, expected_version=case.version)
+            self._save(out, case.version, children)
         except Conflict as exc:
             raise Rejected(
                 "stale_version",
@@ -150,7 +197,7 @@ class Desk:
                 expected=expected_version,
                 actual=exc.actual,
             ) from exc
-        self._deliver(out)
+        self._deliver(out, children)
         return out.case
 
     def advance(self, case_id: str, *, at: datetime) -> Case:
@@ -235,7 +282,7 @@ class Desk:
                     budget -= 1
                     try:
                         out = self.engine.open(opening)
-                        self.store.create(out.case, out.events)
+                        self._create(out)
                     except CaseExists:
                         continue  # opened already, by another worker or an earlier run
                     except Exception as exc:
@@ -255,7 +302,12 @@ class Desk:
     # -- the loop --------------------------------------------------------------------------
 
     def _run(
-        self, case_id: str, step: Callable[[Case], Outcome], *, first: Case | None = None
+        self,
+        case_id: str,
+        step: Callable[[Case], Outcome],
+        *,
+        first: Case | None = None,
+        delivers: str | None = None,
     ) -> Outcome:
         """Load, step, save with compare-and-set; on a lost race reload and step again."""
         case = first if first is not None else self.store.load(case_id)
@@ -264,20 +316,200 @@ class Desk:
             out = step(case)
             if not out.events:
                 return out
+            children = self._children(out)
             try:
-                self.store.save(out.case, out.events, expected_version=case.version)
+                self._save(out, case.version, children, delivers)
             except Conflict:
                 attempt += 1
                 if attempt > self.retries:
                     raise
                 case = self.store.load(case_id)
                 continue
-            self._deliver(out)
+            self._deliver(out, children)
             return out
 
-    def _deliver(self, out: Outcome) -> None:
-        if out.effects and self.on_effects is not None:
+    def _children(self, out: Outcome) -> list[NewCase]:
+        """The linked cases a step opens, each started as its ``open`` effect says.
+
+        A child the engine refuses to open (its start data does not fit, say) rejects the
+        step itself: the reason is the child's, the message says which case it was.
+        """
+        made: list[NewCase] = []
+        for effect in out.effects:
+            if effect.kind != "open":
+                continue
+            how = effect.detail
+            procedure = str(how["procedure"])
+            actor = Actor(id=str(how["actor"]), roles=frozenset({str(how["role"])}))
+            try:
+                child = self.engine.start(
+                    procedure,
+                    actor=actor,
+                    data=how["data"],
+                    at=effect.at,
+                    case_id=effect.recipient,
+                    parent=how["parent"],
+                )
+            except Rejected as exc:
+                raise Rejected(
+                    exc.reason,
+                    f"the {procedure} case this step opens cannot be opened: {exc.message}",
+                    **exc.details,
+                ) from exc
+            made.append((child.case, child.events, child.effects))
+        if made and self._linking is None:
+            raise TypeError(
+                f"{type(self.store).__name__} cannot open linked cases: it is not an OutboxStore"
+            )
+        return made
+
+    def _save(
+        self,
+        out: Outcome,
+        expected_version: int,
+        children: list[NewCase] | None = None,
+        delivers: str | None = None,
+    ) -> None:
+        """Save a step: the case, its events, the cases it opens and (with an outbox) the
+        effects, atomically."""
+        if self.outbox is not None:
+            if children or delivers is not None:
+                self.outbox.save(
+                    out.case,
+                    out.events,
+                    expected_version=expected_version,
+                    effects=out.effects,
+                    opened=children or (),
+                    delivers=delivers,
+                )
+            else:
+                self.outbox.save(
+                    out.case, out.events, expected_version=expected_version, effects=out.effects
+                )
+        elif children or delivers is not None:
+            assert self._linking is not None  # checked by _children and deliver
+            self._linking.save(
+                out.case,
+                out.events,
+                expected_version=expected_version,
+                opened=[(case, events, ()) for case, events, _ in children or ()],
+                delivers=delivers,
+            )
+        else:
+            self.store.save(out.case, out.events, expected_version=expected_version)
+
+    def _deliver(self, out: Outcome, children: list[NewCase] | None = None) -> None:
+        if self.on_effects is None:
+            return
+        if out.effects:
             self.on_effects(out.effects)
+        for _, _, effects in children or ():
+            if effects:
+                self.on_effects(tuple(effects))
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def deliver(
+        self,
+        handler: DeliveryHandler,
+        *,
+        at: datetime,
+        limit: int = 100,
+        attempts: int = 5,
+        backoff: timedelta = timedelta(minutes=1),
+    ) -> list[OutboxEntry]:
+        """Hand up to ``limit`` pending effects of the outbox to ``handler``, one at a time.
+
+        Each is claimed for ``lease`` (as ``run_due`` claims cases, so many workers may
+        deliver at once), passed to ``handler`` and marked delivered once it returns; the
+        delivered entries are returned. A handler that raises does not stop the others: its
+        effect is tried again after ``backoff``, doubled on each further failure (at most
+        a day), and after ``attempts`` failed tries it is given up on and listed by
+        :meth:`failed`. Delivery is at least once: a worker that dies after ``handler``
+        returned but before the mark hands the effect out again when its lease ends, so
+        a receiver de-duplicates on ``entry.id``.
+        """
+        box = self._outbox()
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise TypeError(f"attempts must be an int, not {type(attempts).__name__}")
+        if not 1 <= attempts <= 100:
+            raise ValueError("attempts must be from 1 to 100")
+        if not isinstance(backoff, timedelta):
+            raise TypeError(f"backoff must be a timedelta, not {type(backoff).__name__}")
+        if not timedelta(0) <= backoff <= _LONGEST_BACKOFF:
+            raise ValueError("backoff must be from 0 to one day")
+        delivered: list[OutboxEntry] = []
+        for entry in box.claim_effects(at, limit=limit, lease=self.lease):
+            kind = entry.effect.kind
+            if kind == "open":  # carried out in the transaction of its step
+                box.effect_delivered(entry.id, at=at)
+                continue
+            try:
+                if kind == "resume":
+                    self._resume(entry, at)  # marks it delivered in the parent's save
+                    delivered.append(entry)
+                    continue
+                handler(entry)
+            except Exception as exc:
+                # Only the exception's class is kept: its message may quote personal data.
+                error = type(exc).__name__[:ERROR_LENGTH]
+                tries = entry.attempts + 1
+                if tries >= attempts:
+                    box.effect_failed(entry.id, at=at, error=error, retry_at=None)
+                else:
+                    wait = min(backoff * 2 ** (tries - 1), _LONGEST_BACKOFF)
+                    box.effect_failed(entry.id, at=at, error=error, retry_at=at + wait)
+                continue
+            box.effect_delivered(entry.id, at=at)
+            delivered.append(entry)
+        return delivered
+
+    def _resume(self, entry: OutboxEntry, at: datetime) -> None:
+        """Fire a ``resume`` effect's trigger on the parent case, once.
+
+        The procedure authorises the step (the roles of the trigger's branches from the
+        parent's state); the actor the event names is the child case (``case <id>``).
+        The effect is marked delivered in the transaction that saves the parent, so a
+        second worker holding the same effect (a lease that ran out) writes nothing.
+        """
+        effect = entry.effect
+        trigger = str(effect.detail["trigger"])
+        data = dict(effect.detail.get("data") or {})
+        name = f"case {effect.case_id}"
+        actor_id = name if len(name) <= 200 else _SYSTEM_ACTOR
+
+        def step(case: Case) -> Outcome:
+            spec = self.engine.procedure(case.procedure, case.procedure_version)
+            roles = frozenset(
+                role
+                for branch in spec.transitions.get(trigger, ())
+                if case.state in branch.source
+                for role in branch.roles
+            )
+            when = max(at, case.updated_at)
+            return self.engine.fire(
+                case, trigger, actor=Actor(id=actor_id, roles=roles), data=data, at=when
+            )
+
+        # AlreadyDelivered: another worker resumed the parent with this very effect.
+        with contextlib.suppress(AlreadyDelivered):
+            self._run(effect.recipient, step, delivers=entry.id)
+
+    def failed(self, *, limit: int = 100) -> list[OutboxEntry]:
+        """The effects that ``deliver`` gave up on, oldest failure first."""
+        return self._outbox().failed_effects(limit=limit)
+
+    def retry(self, effect_id: str, *, at: datetime) -> None:
+        """Put an effect that ``deliver`` gave up on back in the outbox, due at ``at``."""
+        self._outbox().retry_effect(effect_id, at=at)
+
+    def _outbox(self) -> OutboxStore:
+        if self.outbox is None:
+            raise TypeError(
+                f"this desk keeps no outbox: {type(self.store).__name__} is not an "
+                "OutboxStore, or the desk was built with outbox=False"
+            )
+        return self.outbox
 
 
 def _first_start(proc: Procedure, engine: Engine, at: datetime) -> datetime:

@@ -66,6 +66,7 @@ __all__ = [
     "FieldType",
     "Invariant",
     "Language",
+    "Link",
     "LocalizedText",
     "Measures",
     "Names",
@@ -321,6 +322,57 @@ class EffectSpec(BaseModel):
 _Names = Annotated[list[str], Field(description="Names defined elsewhere in the procedure.")]
 
 
+class Link(BaseModel):
+    """A linked case: taking the step opens a case of another procedure (language 1.1).
+
+    The desk opens the child case in the same transaction as the step. With `resume`,
+    the child's closing (reaching a final state) fires that trigger on this case, with
+    the child's outcome as its data.
+    """
+
+    model_config = _STRICT
+
+    procedure: str = Field(
+        pattern=NAME_PATTERN,
+        description="The id of the procedure whose case is opened (in the same catalogue).",
+        examples=["callback"],
+    )
+    role: str = Field(
+        description="The role of the child procedure's `start` the child case is opened as.",
+        examples=["callback_desk"],
+    )
+    data: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The child's start data: each child field, from a field of this case (its value"
+            " after the step)."
+        ),
+        examples=[{"subject": "fault", "contact_phone": "phone"}],
+    )
+    resume: str | None = Field(
+        default=None,
+        description=(
+            "A trigger of this procedure, leaving the state this step enters, fired when the"
+            " child case closes."
+        ),
+        examples=["callback_done"],
+    )
+    returns: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The data of the `resume` trigger: each field of this case, from a child field or"
+            " `state` (the child's final state)."
+        ),
+        examples=[{"callback_result": "state", "satisfied": "satisfied"}],
+    )
+
+    @model_validator(mode="after")
+    def _returns_need_resume(self) -> Link:
+        if self.returns and self.resume is None:
+            raise ValueError("`returns` is the data of the `resume` trigger: name `resume` too")
+        return self
+
+
 class _BranchSpec(BaseModel):
     """What a transition's branch and `start` (the branch that opens a case) share."""
 
@@ -388,6 +440,16 @@ class Branch(_BranchSpec):
         alias="from",
         description="The state (or list of states) the step leaves.",
         examples=[["recorded"]],
+    )
+    # A branch that opens nothing dumps as it did before `opens` existed, so the digest
+    # of every procedure written before it is unchanged.
+    opens: list[Link] = Field(
+        default_factory=list,
+        description=(
+            "Cases of other procedures this step opens, linked to this case (language 1.1)."
+        ),
+        examples=[[{"procedure": "callback", "role": "callback_desk", "resume": "callback_done"}]],
+        exclude_if=lambda opens: not opens,
     )
 
     @field_validator("source", mode="before")

@@ -24,6 +24,7 @@ __all__ = [
     "Actor",
     "Availability",
     "Case",
+    "CaseParent",
     "CycleRecord",
     "Effect",
     "Event",
@@ -152,6 +153,29 @@ class TimerState(BaseModel):
         return self.actions_done
 
 
+class CaseParent(BaseModel):
+    """The case that opened this one (a linked case), and what to tell it on closing."""
+
+    model_config = _FROZEN
+
+    case: str = Field(description="The id of the parent case.")
+    trigger: str | None = Field(
+        default=None, description="The parent's trigger to fire when this case closes."
+    )
+    returns: dict[str, str] = Field(
+        default_factory=dict,
+        description="The trigger's data: each parent field from a field of this case or `state`.",
+    )
+
+    @field_validator("case")
+    @classmethod
+    def _storable_case(cls, value: str) -> str:
+        problem = id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
 class Case(BaseModel):
     """One case of a procedure, pinned to the version (and digest) it started on."""
 
@@ -172,6 +196,13 @@ class Case(BaseModel):
     timers: dict[str, TimerState] = Field(default_factory=dict)
     next_due: AwareDatetime | None = Field(
         default=None, description="Earliest moment advance() would change this case."
+    )
+    # Left out of the JSON when None: cases stored before linked cases existed read
+    # back, and dump, as they were.
+    parent: CaseParent | None = Field(
+        default=None,
+        description="The case that opened this one, for a linked case; omitted when none.",
+        exclude_if=lambda parent: parent is None,
     )
 
     @field_validator("id")
@@ -213,12 +244,20 @@ class Event(BaseModel):
         return value
 
 
+EffectKind = Literal["notify", "record", "open", "resume"]
+
+
 class Effect(BaseModel):
-    """Something the host must do: notify a role, file a record."""
+    """Something the host must do: notify a role, file a record.
+
+    Two kinds the desk carries out itself (linked cases): ``open`` (recipient: the id of
+    the case to open; ``detail`` says how) and ``resume`` (recipient: the parent case;
+    ``detail["trigger"]`` and ``detail["data"]`` say what to fire on it).
+    """
 
     model_config = _STORED_KEYS
 
-    kind: Literal["notify", "record"]
+    kind: EffectKind
     case_id: str
     at: datetime
     trigger: str
@@ -265,7 +304,7 @@ class Availability(BaseModel):
 
 
 def _effect(
-    kind: Literal["notify", "record"],
+    kind: EffectKind,
     case_id: str,
     at: datetime,
     trigger: str,

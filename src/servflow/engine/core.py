@@ -55,6 +55,7 @@ from servflow.engine.case import (
     Actor,
     Availability,
     Case,
+    CaseParent,
     Event,
     Outcome,
 )
@@ -62,6 +63,7 @@ from servflow.engine.compiled import CompiledProcedure, compile_procedure
 from servflow.engine.due import advance as _advance
 from servflow.engine.integrity import check_arguments, check_case
 from servflow.engine.integrity import check_time as _check_time
+from servflow.engine.links import closing_effects, link_problems, opening_effects, parent_of
 from servflow.engine.provisional import needs_replan
 from servflow.engine.registry import (
     BUILT_IN_CALENDAR,
@@ -149,6 +151,11 @@ class Engine:
                 continue
             self._versions[key] = compile_procedure(proc, digest_of(proc))
             self._latest[proc.id] = max(self._latest.get(proc.id, 0), proc.version)
+        # Linked cases: each link must fit the latest version of the procedure it opens.
+        latest = {pid: self._versions[(pid, v)].procedure for pid, v in self._latest.items()}
+        for cp in self._versions.values():
+            for _, code, message, _ in link_problems(cp.procedure, latest):
+                problems.append(Diagnostic(cp.procedure.id, 0, 0, "error", code, message))
         if problems:
             raise DefinitionError(problems)
 
@@ -223,14 +230,23 @@ class Engine:
         at: datetime,
         case_id: str | None = None,
         version: int | None = None,
+        parent: CaseParent | Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """Open a case. ``case_id`` defaults to a digest of the opening event."""
+        """Open a case. ``case_id`` defaults to a digest of the opening event.
+
+        ``parent`` makes it a linked case: the case that opened it (its id, and the
+        trigger to fire on it with which fields when this case closes), recorded in the
+        opening event and kept in the case. The desk passes it when a step ``opens`` a case.
+        """
         check_arguments(at, actor, data, case_id=case_id)
+        linked = None if parent is None else parent_of(parent)
         cp = self._compiled(procedure_id, version)
         changes = validate_data(cp, cp.start, dict(data or {}), cp.defaults)
         if case_id is None:
             case_id = _derived_id(cp.procedure.id, actor.id, at, {**cp.defaults, **changes})
-        decided = decide(cp, None, (cp.start,), changes, at=at, actor=actor, case_id=case_id)
+        decided = decide(
+            cp, None, (cp.start,), changes, at=at, actor=actor, case_id=case_id, parent=linked
+        )
         assert decided is not None  # a person's step is taken or rejected
         event, case = stamped(self.calendars, cp, None, decided.event)
         return Outcome(case=case, events=(event,), effects=decided.effects)
@@ -293,7 +309,11 @@ class Engine:
         decided = decide(cp, case, branches, changes, at=at, actor=actor, given=given)
         assert decided is not None  # a person's step is taken or rejected
         event, new_case = stamped(self.calendars, cp, case, decided.event)
-        effects = decided.effects
+        effects = (
+            *decided.effects,
+            *opening_effects(decided.branch, event, new_case),
+            *closing_effects(cp, case, new_case),
+        )
         if due is not None:
             return Outcome(
                 case=new_case, events=(*due.events, event), effects=(*due.effects, *effects)

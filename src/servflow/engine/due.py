@@ -21,6 +21,7 @@ from servflow.engine.limits import (
     WarnDue,
     parse_due,
 )
+from servflow.engine.links import closing_effects, opening_effects
 from servflow.engine.provisional import (
     PUBLICATIONS,
     Calendars,
@@ -73,9 +74,12 @@ def advance(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datetim
             if action.fire is not None:
                 fired = _auto_fire(cp, case, action.fire, moment, limit.name)
                 if fired is not None:
+                    before = case
                     event, case = stamped(calendars, cp, case, fired.event)
                     events.append(event)
                     effects.extend(fired.effects)
+                    effects.extend(opening_effects(fired.branch, event, case))
+                    effects.extend(closing_effects(cp, before, case))
     return Outcome(case=case, events=tuple(events), effects=tuple(effects))
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
-from servflow.engine.case import Actor, Case, TimerState
+from servflow.engine.case import Actor, Case, CaseParent, TimerState
 from servflow.engine.compiled import CompiledProcedure
 from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due
 from servflow.engine.values import FieldValueError, normalise
@@ -144,7 +144,31 @@ def case_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str]) 
             return problem
     if case.updated_at < case.opened_at:
         return "updated_at is before opened_at"
+    problem = _parent_problem(cp, case.parent)
+    if problem is not None:
+        return problem
     return _timers_problem(cp, case, calendars)
+
+
+def _parent_problem(cp: CompiledProcedure, parent: Any) -> str | None:
+    """What is wrong with a linked case's record of its parent (see engine/links.py)."""
+    if parent is None:
+        return None
+    if not isinstance(parent, CaseParent):
+        return "parent must name the case that opened this one"
+    problem = id_problem(parent.case)
+    if problem is not None:
+        return f"parent: {problem}"
+    if parent.trigger is not None and not isinstance(parent.trigger, str):
+        return "parent: the trigger must be a name"
+    returns = parent.returns
+    if not isinstance(returns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in returns.items()
+    ):
+        return "parent: returns must map names to names"
+    if any(v != "state" and v not in cp.fields for v in returns.values()):
+        return "parent: returns reads a field the procedure does not have"
+    return None
 
 
 def _int(value: Any) -> bool:

@@ -23,8 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from servflow.engine.case import Actor, Case, Effect, Event, _case_event, _effect, _trusted
+from servflow.engine.case import (
+    Actor,
+    Case,
+    CaseParent,
+    Effect,
+    Event,
+    _case_event,
+    _effect,
+    _trusted,
+)
 from servflow.engine.compiled import CompiledBranch, CompiledProcedure
+from servflow.engine.links import OPENS, PARENT, opened_ids, parent_of
 from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
 from servflow.engine.rules import (
     authorise,
@@ -35,6 +45,7 @@ from servflow.engine.rules import (
 )
 from servflow.engine.timing import timers_after
 from servflow.errors import Rejected
+from servflow.model import Branch
 
 __all__ = [
     "SYSTEM_ACTOR",
@@ -75,6 +86,7 @@ def decide(
     time_limit: str | None = None,
     case_id: str = "",
     claims: Callable[[CompiledBranch], None] | None = None,
+    parent: CaseParent | None = None,
 ) -> Decided | None:
     """Decide which of ``branches`` (the branches of one trigger from the case's state) is
     taken with ``changes`` (stored values, as the data's validation gives them), and
@@ -90,6 +102,7 @@ def decide(
     condition, as it always has. ``claims``, if given, is called with the branch as soon as
     it is chosen, before its other rules: a replay checks there what its log claims of the
     branch, so a log is refuted for the first thing wrong in the order ``fire`` checks.
+    ``parent`` (opening only) is the case that opened this one, recorded in its event.
 
     The clock (``actor`` None, ``time_limit`` the limit whose breach asks for the step):
     the procedure authorises it, so no role is checked, and every other rule holds as
@@ -98,7 +111,7 @@ def decide(
     """
     if case is None:
         assert actor is not None
-        return _opened(cp, branches[0], changes, at, actor, case_id)
+        return _opened(cp, branches[0], changes, at, actor, case_id, parent)
     trigger = branches[0].trigger
     state, level = case.state, case.escalation_level
     merged = {**case.data, **changes}
@@ -173,6 +186,7 @@ def _opened(
     at: datetime,
     actor: Actor,
     case_id: str,
+    parent: CaseParent | None = None,
 ) -> Decided:
     """The opening step: the start's rules on the defaults and the data given."""
     merged = {**cp.defaults, **changes}
@@ -203,6 +217,7 @@ def _opened(
             "procedure": cp.procedure.id,
             "procedure_version": cp.procedure.version,
             "digest": cp.digest,
+            "detail": {} if parent is None else {PARENT: parent.model_dump(mode="json")},
         },
     )
     return Decided(start, event)
@@ -217,6 +232,8 @@ def event_detail(
         detail["branch"] = branch.index
     if branch.spec.escalates:
         detail["escalation_level"] = cp.raised_level(case.escalation_level)
+    if isinstance(branch.spec, Branch) and branch.spec.opens:
+        detail[OPENS] = opened_ids(case.id, case.version + 1, branch.spec.opens)
     return detail
 
 
@@ -250,11 +267,14 @@ def apply_event(
     published = event.detail.get(PUBLICATIONS)
     if published:
         calendars = viewed(calendars, published)
+    parent = None
     if case is None:
         data = dict.fromkeys(cp.fields)
         level = 0
         timers: Mapping[str, Any] = {}
         next_due = None
+        if PARENT in event.detail:
+            parent = parent_of(event.detail[PARENT])
     else:
         data = dict(case.data)
         level = event.detail.get("escalation_level", case.escalation_level)
@@ -282,6 +302,7 @@ def apply_event(
             updated_at=event.at,
             timers=timers,
             next_due=next_due,
+            parent=parent,
         )
     return case.model_copy(
         update={

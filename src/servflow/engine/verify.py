@@ -52,6 +52,7 @@ from pydantic import ValidationError
 from servflow.engine.case import Actor, Case, Event, Outcome, _trusted
 from servflow.engine.due import advance
 from servflow.engine.integrity import check_time
+from servflow.engine.links import PARENT, parent_of
 from servflow.engine.provisional import (
     PUBLICATIONS,
     Calendars,
@@ -332,9 +333,22 @@ def check_started(
             if not _accepted(start, name):
                 raise _Refuted(f"field {name!r} lost its default value at the start")
             changes[name] = None  # the caller cleared it
+    parent = None
+    if PARENT in event.detail:
+        try:
+            parent = parent_of(event.detail[PARENT])
+        except ValueError as exc:
+            raise _Refuted(f"detail.parent: {exc}") from None
     try:
         decided = decide(
-            cp, None, (start,), changes, at=event.at, actor=actor, case_id=event.case_id
+            cp,
+            None,
+            (start,),
+            changes,
+            at=event.at,
+            actor=actor,
+            case_id=event.case_id,
+            parent=parent,
         )
     except Rejected as exc:
         raise _rule(exc) from None

@@ -168,6 +168,8 @@ class _Linter:
         used: set[str] = set()
         for _, _, branch in _branches(p):
             used |= set(branch.requires) | set(branch.clear) | set(branch.accepts or ())
+            for link in getattr(branch, "opens", ()):  # read by a linked case, set from it
+                used |= set(link.data.values()) | set(link.returns)
         for _, source in expressions_of(p):
             try:
                 used |= compiled(source).names

@@ -22,6 +22,7 @@ from pydantic_core.core_schema import ErrorType
 from servflow._hints import did_you_mean
 from servflow._strict import WholeNumber
 from servflow.calendar_spec import CalendarSpec
+from servflow.engine.links import link_problems
 from servflow.engine.registry import (
     calendar_name_problem,
     calendar_references,
@@ -456,6 +457,9 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
       catalogue. ``always`` is built in; to use the calendars of another folder, name
       their file too.
 
+    (A procedure that a link of a file names, missing from the catalogue, is read from
+    that file's folder for the link check alone: see :func:`load_catalogue`.)
+
     Each file comes once (by resolved path), in the order given.
     """
     files: dict[Path, Path] = {}
@@ -469,6 +473,38 @@ def catalogue_files(paths: Iterable[str | Path]) -> list[Path]:
         for file in found:
             files.setdefault(_identity(file), file)
     return list(files.values())
+
+
+def _keep_latest(latest: dict[str, Procedure], proc: Procedure | None) -> None:
+    if proc is not None and proc.version >= getattr(latest.get(proc.id), "version", 0):
+        latest[proc.id] = proc
+
+
+def _linked_beside(catalogue: Catalogue, latest: dict[str, Procedure]) -> None:
+    """Add to ``latest`` the procedures that links name and the catalogue lacks, read from
+    the folder of each file that names them (``servflow check repair.yaml`` checks the
+    link to ``callback`` against the ``callback`` beside it). Only for the link check:
+    they join neither the catalogue nor its diagnostics."""
+    loaded = {_identity(Path(r.file)) for r in catalogue.results}
+    folders: dict[Path, None] = {}
+    for result in catalogue.results:
+        proc = result.procedure
+        if proc is not None and any(
+            link.procedure not in latest
+            for branches in proc.transitions.values()
+            for branch in branches
+            for link in branch.opens
+        ):
+            folders.setdefault(Path(result.file).parent, None)
+    known = set(latest)  # a procedure of the catalogue is never replaced from beside it
+    for folder in folders:
+        for file in _folder_files(folder):
+            if _identity(file) in loaded or _is_calendar_file(file):
+                continue
+            loaded.add(_identity(file))
+            found = load_file(file).procedure
+            if found is not None and found.id not in known:
+                _keep_latest(latest, found)
 
 
 def _identity(file: Path) -> Path:
@@ -522,7 +558,9 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
     Cross-file checks run here, by the rules of :mod:`servflow.engine.registry` (the
     engine applies the same ones to what it is given): a procedure's calendars must
     exist, two files may not define the same procedure id and version, or the same
-    calendar, and none may define the built-in ``always``.
+    calendar, and none may define the built-in ``always``; and each linked case (a
+    branch's ``opens``) must fit the latest version of the procedure it opens
+    (:func:`servflow.engine.links.link_problems`).
     """
     catalogue = Catalogue()
     seen_versions: dict[tuple[str, int], str] = {}
@@ -554,11 +592,20 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
                 result.procedure = None
             else:
                 seen_versions[key] = result.file
+    # Linked cases: each link against the latest version of the procedure it opens.
+    latest: dict[str, Procedure] = {}
+    for result in catalogue.results:
+        _keep_latest(latest, result.procedure)
+    _linked_beside(catalogue, latest)
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
             continue
         assert result.source_map is not None
+        for where, code, problem, on_key in link_problems(proc, latest):
+            result.diagnostics.append(
+                result.source_map.diagnostic(where, code, problem, key=on_key)
+            )
         for ref, name in calendar_references(proc):
             message = unknown_calendar_message(name, catalogue.calendars)
             if message is not None:

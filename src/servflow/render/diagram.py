@@ -90,6 +90,10 @@ def _branch_lines(
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
     ]
     lines.append(", ".join(roles))
+    # A linked case the step opens (language 1.1): the procedure's id, and the trigger
+    # its closing fires back here.
+    for link in branch.opens if isinstance(branch, Branch) else ():
+        lines.append(f"⇢ {link.procedure}" + (f" ⇠ {link.resume}" if link.resume else ""))
     return tuple(lines)
 
 

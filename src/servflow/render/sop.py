@@ -251,6 +251,11 @@ class _Reader:
                 effects.append(text)
             if effect.record:
                 effects.append(t["file_record"].format(form=markdown_text(effect.record)))
+        for link in step.opens if isinstance(step, Branch) else ():
+            text = t["opens"].format(procedure=code_span(link.procedure), role=code_span(link.role))
+            if link.resume is not None:
+                text += t["opens_resume"].format(trigger=self.trigger(link.resume))
+            effects.append(text)
         notes: list[str] = []
         if step.escalates:
             notes.append(str(t["escalates"]))

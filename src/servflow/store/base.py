@@ -18,32 +18,48 @@ contract suite in ``tests/test_store_contract.py`` checks against every adapter:
 * **Exclusive claims.** ``claim_due`` hands each due case to one worker at a time, for a
   lease that expires if the worker dies, so that many workers can run ``Desk.run_due``.
 
+A store may also keep an *outbox* (:class:`OutboxStore`): the effects of each step,
+written in the same transaction as the case and its events, each under a stable id
+(:func:`effect_id`), and handed out to delivery workers with the same kind of lease
+(``Desk.deliver``). Both adapters of this package keep one.
+
 Times passed to a store are timezone-aware; adapters compare them in UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from servflow.bounds import VERSION_LIMIT, id_problem
-from servflow.engine import Case, Event
+from servflow.bounds import VERSION_LIMIT, id_problem, text_problem
+from servflow.engine import Case, Effect, Event
 from servflow.engine.integrity import check_time
 from servflow.errors import ServflowError
 from servflow.store.query import CaseQuery, Page
 
 __all__ = [
+    "ERROR_LENGTH",
     "MAX_CLAIM",
+    "AlreadyDelivered",
     "CaseExists",
     "CaseLister",
     "CaseNotFound",
     "CaseStore",
     "Conflict",
+    "NewCase",
+    "OutboxEntry",
+    "OutboxStore",
     "check_claim",
     "check_cursor",
+    "check_effects",
     "check_events",
+    "check_limit",
+    "check_outbox_call",
     "check_save",
+    "effect_id",
+    "error_text",
     "storable_id",
 ]
 
@@ -51,6 +67,9 @@ MAX_CLAIM = 10_000
 """The most cases one ``claim_due`` hands out; a larger ``limit`` is read as this."""
 
 _LONGEST_LEASE = timedelta(days=366)
+
+ERROR_LENGTH = 200
+"""The longest error text the outbox keeps for a failed delivery (longer text is cut)."""
 
 
 class CaseNotFound(ServflowError, KeyError):
@@ -88,6 +107,23 @@ class CaseExists(Conflict):
 
     def __init__(self, case_id: str, actual: int | None = None) -> None:
         super().__init__(case_id, None, actual, f"case {case_id!r} is already stored")
+
+
+class AlreadyDelivered(ServflowError):
+    """A save that was to mark an effect delivered found it delivered already; nothing written.
+
+    Another worker carried the effect out first (``Desk.deliver`` of a ``resume``): the
+    step must not be taken twice.
+    """
+
+    def __init__(self, effect_id: str) -> None:
+        self.effect_id = effect_id
+        super().__init__(f"effect {effect_id!r} is no longer pending: it was delivered already")
+
+
+#: A case to create in the same transaction as a save: the case, its first events, and
+#: the effects of its opening step.
+NewCase = tuple[Case, Sequence[Event], Sequence[Effect]]
 
 
 @runtime_checkable
@@ -155,6 +191,100 @@ class CaseStore(Protocol):
         ...
 
 
+def effect_id(case_id: str, seq: int, index: int) -> str:
+    """The outbox id of an effect: ``<case id>:<seq>:<index>``.
+
+    ``seq`` is the case's version after the step that asked for the effect (the ``seq``
+    of the step's last event) and ``index`` the effect's place in that step's effects, from
+    0. A step is saved once (compare-and-set on the version), so the id names one effect
+    for good: a receiver that is handed an effect twice (a worker died after delivering
+    it, before marking it delivered) recognises it by this id.
+    """
+    return f"{case_id}:{seq}:{index}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One effect in the outbox, as a delivery worker is handed it.
+
+    ``attempts`` counts the deliveries that failed so far; ``error`` is what the last one
+    raised (the exception's class name); ``failed_at`` is set once the outbox gave up on
+    it (see ``Desk.failed``).
+    """
+
+    id: str
+    effect: Effect
+    attempts: int = 0
+    error: str | None = None
+    failed_at: datetime | None = None
+
+
+@runtime_checkable
+class OutboxStore(CaseStore, Protocol):
+    """A :class:`CaseStore` that also keeps the effects of each step: an outbox.
+
+    ``create`` and ``save`` take the step's ``effects`` and write them in the same
+    transaction as the case and its events, under :func:`effect_id` ids, pending. The
+    rest hands them out: each pending effect to one delivery worker at a time, for a lease
+    (as ``claim_due`` does cases), until it is marked delivered or failed.
+    """
+
+    def create(self, case: Case, events: Sequence[Event], effects: Sequence[Effect] = ()) -> None:
+        """:meth:`CaseStore.create`, with the step's effects put in the outbox atomically."""
+        ...
+
+    def save(
+        self,
+        case: Case,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
+    ) -> None:
+        """:meth:`CaseStore.save`, with the step's effects put in the outbox atomically.
+
+        In the same transaction: ``opened`` cases are created (linked cases the step
+        opens, with their own events and effects; :class:`CaseExists` if an id is taken),
+        and the outbox effect ``delivers`` (a ``resume`` this step carries out) is marked
+        delivered; if it is not pending any more, :class:`AlreadyDelivered`. Either way
+        nothing is written when any part fails.
+        """
+        ...
+
+    def claim_effects(self, at: datetime, *, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        """Claim up to ``limit`` pending effects whose turn has come by ``at``, oldest first.
+
+        A claimed effect is not handed out again until ``at + lease`` (a worker that died
+        loses its claim), unless it is marked failed with a ``retry_at``.
+        """
+        ...
+
+    def effect_delivered(self, effect_id: str, *, at: datetime) -> None:
+        """Mark an effect delivered: it is never handed out again. Unknown ids are ignored."""
+        ...
+
+    def effect_failed(
+        self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
+        """Count a failed delivery: try again from ``retry_at``, or give up (``None``).
+
+        ``error`` (cut to :data:`ERROR_LENGTH` characters) is kept as the last error. An
+        effect given up on is listed by :meth:`failed_effects`. An effect already
+        delivered, or an unknown id, is left alone.
+        """
+        ...
+
+    def failed_effects(self, *, limit: int = 100) -> list[OutboxEntry]:
+        """The effects given up on, oldest failure first."""
+        ...
+
+    def retry_effect(self, effect_id: str, *, at: datetime) -> None:
+        """Put an effect given up on back in the outbox, due at ``at``, its count reset."""
+        ...
+
+
 def storable_id(case_id: object) -> bool:
     """Whether a case of this id could be stored; ``TypeError`` if it is not text.
 
@@ -180,7 +310,57 @@ def check_claim(at: datetime, limit: int, lease: timedelta) -> tuple[datetime, d
         raise TypeError(f"`lease` must be a timedelta, not {type(lease).__name__}")
     if not timedelta(0) <= lease <= _LONGEST_LEASE:
         raise ValueError("`lease` must be between 0 and 366 days")
-    return at, at + lease, max(0, min(limit, MAX_CLAIM))
+    return at, at + lease, check_limit(limit)
+
+
+def check_limit(limit: object) -> int:
+    """A ``limit`` argument: an int (``TypeError``), read as 0 .. :data:`MAX_CLAIM`."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"`limit` must be an int, not {type(limit).__name__}")
+    return max(0, min(limit, MAX_CLAIM))
+
+
+def check_effects(case: Case, effects: Sequence[Effect]) -> list[tuple[str, Effect]]:
+    """The outbox rows of a step's ``effects``: ``(effect_id, effect)``, in order.
+
+    Refuses (``TypeError``/``ValueError``, before anything is written) an effect that is
+    not an :class:`Effect` or belongs to another case.
+    """
+    rows: list[tuple[str, Effect]] = []
+    for index, effect in enumerate(effects):
+        if not isinstance(effect, Effect):
+            raise TypeError(f"the effects must be Effect objects, not {type(effect).__name__}")
+        if effect.case_id != case.id:
+            raise ValueError(
+                f"an effect of case {effect.case_id!r} cannot be saved with {case.id!r}"
+            )
+        rows.append((effect_id(case.id, case.version, index), effect))
+    return rows
+
+
+def check_outbox_call(at: datetime, effect_id: object) -> bool:
+    """Check ``at`` and ``effect_id`` of an outbox call; whether any effect could have the id.
+
+    ``at`` as the engine's event times (``TypeError``/``ValueError``); an id that is not
+    text is a ``TypeError``; text that no :func:`effect_id` can be (as an unknown id)
+    makes the call do nothing, without asking the database.
+    """
+    check_time(at)
+    if not isinstance(effect_id, str):
+        raise TypeError(f"an effect id is text, not {type(effect_id).__name__}")
+    parts = effect_id.rsplit(":", 2)  # the case id may hold ':' itself
+    return (
+        len(parts) == 3
+        and id_problem(parts[0]) is None
+        and all(p.isascii() and p.isdigit() and len(p) <= 10 for p in parts[1:])
+    )
+
+
+def error_text(error: object) -> str:
+    """The error text an outbox keeps: at most :data:`ERROR_LENGTH` storable characters."""
+    if not isinstance(error, str):
+        raise TypeError(f"an error is text, not {type(error).__name__}")
+    return "".join(c if text_problem(c) is None else "?" for c in error[:ERROR_LENGTH])
 
 
 def check_save(case: Case, events: Sequence[Event], expected_version: int) -> None:

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from servflow.engine import Case, Event
+from servflow.engine import Case, Effect, Event
 from servflow.store.base import (
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     Conflict,
+    NewCase,
+    OutboxEntry,
     check_claim,
     check_cursor,
+    check_effects,
     check_events,
+    check_limit,
+    check_outbox_call,
     check_save,
+    error_text,
     storable_id,
 )
 from servflow.store.query import (
@@ -37,8 +45,25 @@ from servflow.store.query import (
 __all__ = ["MemoryStore"]
 
 
+@dataclass
+class _Outgoing:
+    """An effect in the outbox and where its delivery stands."""
+
+    order: tuple[str, int, int]
+    effect: Effect
+    due_at: datetime
+    attempts: int = 0
+    error: str | None = None
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+
+    def entry(self, effect_id: str) -> OutboxEntry:
+        return OutboxEntry(effect_id, self.effect, self.attempts, self.error, self.failed_at)
+
+
 class MemoryStore:
-    """Dicts behind a lock. Implements :class:`~servflow.store.CaseStore`.
+    """Dicts behind a lock. Implements :class:`~servflow.store.OutboxStore`
+    (and so :class:`~servflow.store.CaseStore`).
 
     ``assignee_fields`` names the fields :meth:`find` may be asked about by ``assignee``
     (as :class:`~servflow.store.SqlStore` indexes them; see :mod:`servflow.store.query`).
@@ -51,14 +76,17 @@ class MemoryStore:
         self._logs: dict[str, list[Event]] = {}
         self._claims: dict[str, datetime] = {}
         self._cursors: dict[str, datetime] = {}
+        self._outbox: dict[str, _Outgoing] = {}
 
-    def create(self, case: Case, events: Sequence[Event]) -> None:
+    def create(self, case: Case, events: Sequence[Event], effects: Sequence[Effect] = ()) -> None:
         check_events(case, events, 1)
+        rows = check_effects(case, effects)
         with self._lock:
             if case.id in self._cases:
                 raise CaseExists(case.id, self._cases[case.id].version)
             self._cases[case.id] = case
             self._logs[case.id] = list(events)
+            self._put(case, rows)
 
     def load(self, case_id: str) -> Case:
         if not storable_id(case_id):
@@ -69,16 +97,51 @@ class MemoryStore:
             except KeyError:
                 raise CaseNotFound(case_id) from None
 
-    def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
+    def save(
+        self,
+        case: Case,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
+    ) -> None:
         check_save(case, events, expected_version)
+        rows = check_effects(case, effects)
+        children = []
+        for child, child_events, child_effects in opened:
+            check_events(child, child_events, 1)
+            children.append((child, list(child_events), check_effects(child, child_effects)))
         with self._lock:
             stored = self._cases.get(case.id)
             if stored is None:
                 raise CaseNotFound(case.id)
             if stored.version != expected_version:
                 raise Conflict(case.id, expected_version, stored.version)
+            ids = [child.id for child, _, _ in children]
+            for child_id in ids:
+                if child_id in self._cases or ids.count(child_id) > 1:
+                    raise CaseExists(child_id)
+            if delivers is not None:
+                done = self._outbox.get(delivers)
+                if done is None or done.delivered_at is not None or done.failed_at is not None:
+                    raise AlreadyDelivered(delivers)
+                done.delivered_at = _utc(case.updated_at)
             self._logs[case.id].extend(events)
             self._cases[case.id] = case
+            self._put(case, rows)
+            for child, child_events, child_rows in children:
+                self._cases[child.id] = child
+                self._logs[child.id] = child_events
+                self._put(child, child_rows)
+
+    def _put(self, case: Case, rows: list[tuple[str, Effect]]) -> None:
+        """Queue a step's effects (the lock is held): due at once, from the step's time."""
+        for index, (effect_id, effect) in enumerate(rows):
+            self._outbox[effect_id] = _Outgoing(
+                (case.id, case.version, index), effect, _utc(case.updated_at)
+            )
 
     def history(self, case_id: str) -> list[Event]:
         if not storable_id(case_id):
@@ -139,6 +202,69 @@ class MemoryStore:
             [case for _, case in page],
             encode_after(query.order, page[-1][0]) if more else None,
         )
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def claim_effects(self, at: datetime, *, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        at, until, limit = check_claim(at, limit, lease)
+        now = _utc(at)
+        with self._lock:
+            due = sorted(
+                (
+                    (effect_id, row)
+                    for effect_id, row in self._outbox.items()
+                    if row.delivered_at is None and row.failed_at is None and row.due_at <= now
+                ),
+                key=lambda item: (item[1].due_at, item[1].order),
+            )[:limit]
+            for _, row in due:
+                row.due_at = _utc(until)
+            return [row.entry(effect_id) for effect_id, row in due]
+
+    def effect_delivered(self, effect_id: str, *, at: datetime) -> None:
+        if not check_outbox_call(at, effect_id):
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is not None and row.delivered_at is None:
+                row.delivered_at, row.failed_at = _utc(at), None
+
+    def effect_failed(
+        self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
+        known = check_outbox_call(at, effect_id)
+        if retry_at is not None:
+            check_outbox_call(retry_at, effect_id)
+        error = error_text(error)
+        if not known:
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is None or row.delivered_at is not None or row.failed_at is not None:
+                return
+            row.attempts += 1
+            row.error = error
+            if retry_at is None:
+                row.failed_at = _utc(at)
+            else:
+                row.due_at = _utc(retry_at)
+
+    def failed_effects(self, *, limit: int = 100) -> list[OutboxEntry]:
+        limit = check_limit(limit)
+        with self._lock:
+            failed = sorted(
+                ((i, r) for i, r in self._outbox.items() if r.failed_at is not None),
+                key=lambda item: (item[1].failed_at or item[1].due_at, item[1].order),
+            )[:limit]
+            return [row.entry(effect_id) for effect_id, row in failed]
+
+    def retry_effect(self, effect_id: str, *, at: datetime) -> None:
+        if not check_outbox_call(at, effect_id):
+            return
+        with self._lock:
+            row = self._outbox.get(effect_id)
+            if row is not None and row.failed_at is not None:
+                row.failed_at, row.attempts, row.due_at = None, 0, _utc(at)
 
     def close(self) -> None:
         """Nothing to close; here so that every adapter can be closed alike."""

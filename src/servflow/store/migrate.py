@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "current", "upgrade"]
 
-HEAD = "0003"
+HEAD = "0004"
 """The revision this release's :class:`~servflow.store.SqlStore` reads and writes."""
 
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"

@@ -9,6 +9,8 @@ Tables (names take a ``prefix``, ``servflow_`` by default)::
     servflow_assignees  case_id, field, PK (case_id, field), value: the store's
                         ``assignee_fields``, indexed (field, value, case_id) for ``find``
     servflow_schedule_cursors  procedure PK, until (how far its schedules were opened)
+    servflow_outbox     id PK (case_id:seq:index), case_id, seq, idx, kind, due_at (indexed),
+                        attempts, error, delivered_at, failed_at, body (the effect's JSON)
 
 The JSON columns are the source of truth (``Case.model_dump_json()``,
 ``Event.model_dump_json()``); the other columns are copies for queries. Personal data
@@ -24,6 +26,9 @@ Concurrency:
 * ``save`` is ``UPDATE ... WHERE id = :id AND version = :expected``; no row changed means
   another writer saved first (:class:`~servflow.store.Conflict`). The events are
   inserted in the same transaction.
+* The effects of a step go into the outbox in the transaction that saves the step.
+  ``claim_effects`` works as ``claim_due`` does, on ``due_at`` (which a claim moves to
+  the end of its lease, and a failed delivery to the time of the next try).
 * ``claim_due`` selects due, unclaimed (or expired) rows and stamps ``claimed_until`` in one
   transaction. On PostgreSQL the select is ``FOR UPDATE SKIP LOCKED``: concurrent
   claimers skip each other's rows instead of waiting for them. On SQLite every writing
@@ -46,16 +51,24 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from servflow.bounds import ID_LENGTH
-from servflow.engine import Case, Event
+from servflow.engine import Case, Effect, Event
 from servflow.errors import IntegrityError, ServflowError
 from servflow.store.base import (
+    ERROR_LENGTH,
+    AlreadyDelivered,
     CaseExists,
     CaseNotFound,
     Conflict,
+    NewCase,
+    OutboxEntry,
     check_claim,
     check_cursor,
+    check_effects,
     check_events,
+    check_limit,
+    check_outbox_call,
     check_save,
+    error_text,
     storable_id,
 )
 from servflow.store.query import (
@@ -77,10 +90,12 @@ if TYPE_CHECKING:
 __all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "sqlite_engine", "utc_text"]
 
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
+# An effect's id is its case's id, ":", the step's seq and ":", its index (two ints).
+_EFFECT_ID_LENGTH = ID_LENGTH + 24
 
 
 class SqlStore:
-    """Cases and their audit logs in two SQL tables. Implements :class:`~servflow.store.CaseStore`.
+    """Cases, audit logs and the outbox in SQL tables. Implements :class:`~servflow.store.OutboxStore`.
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///servflow.db`` (the default, a file beside the
     process), ``sqlite://`` (in memory, one per store), or
@@ -89,7 +104,7 @@ class SqlStore:
     are written in one transaction (each operation then runs in a savepoint of the host's
     transaction, and the host commits). ``create`` upgrades the tables to this release's
     schema, creating them if missing (see :mod:`servflow.store.migrate`). ``prefix``
-    names the tables (``<prefix>cases``, ...). ``assignee_fields`` names the fields
+    names the tables (``<prefix>cases``, ``<prefix>events``, ``<prefix>outbox``, ...). ``assignee_fields`` names the fields
     :meth:`find` may ask about (recorded in the database; see docs/storage.md). Call
     :meth:`close` (or use ``with``) when done.
     """
@@ -187,6 +202,24 @@ class SqlStore:
             sa.Column("kind", sa.String(32), nullable=False),
             sa.Column("body", sa.Text, nullable=False),
         )
+        self.outbox: sa.Table = sa.Table(
+            f"{prefix}outbox",
+            self.metadata,
+            sa.Column("id", sa.String(_EFFECT_ID_LENGTH), primary_key=True),
+            sa.Column(
+                "case_id", sa.String(ID_LENGTH), sa.ForeignKey(self.cases.c.id), nullable=False
+            ),
+            sa.Column("seq", sa.Integer, nullable=False),
+            sa.Column("idx", sa.Integer, nullable=False),
+            sa.Column("kind", sa.String(32), nullable=False),
+            sa.Column("due_at", time_type, nullable=False),
+            sa.Column("attempts", sa.Integer, nullable=False),
+            sa.Column("error", sa.String(ERROR_LENGTH), nullable=True),
+            sa.Column("delivered_at", time_type, nullable=True),
+            sa.Column("failed_at", time_type, nullable=True),
+            sa.Column("body", sa.Text, nullable=False),
+            sa.Index(f"ix_{prefix}outbox_due_at", "due_at"),
+        )
         self.cursors: sa.Table = sa.Table(
             f"{prefix}schedule_cursors",
             self.metadata,
@@ -237,10 +270,11 @@ class SqlStore:
 
     # -- the contract ----------------------------------------------------------------------
 
-    def create(self, case: Case, events: Sequence[Event]) -> None:
+    def create(self, case: Case, events: Sequence[Event], effects: Sequence[Effect] = ()) -> None:
         import sqlalchemy as sa
 
         check_events(case, events, 1)
+        rows = self._outbox_rows(case, effects)
         with self._transaction() as conn:
             try:
                 conn.execute(sa.insert(self.cases).values(id=case.id, **self._case_row(case)))
@@ -248,6 +282,8 @@ class SqlStore:
                 raise CaseExists(case.id) from None
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
             self._write_assignees(conn, case, fresh=True)
+            if rows:
+                conn.execute(sa.insert(self.outbox), rows)
 
     def load(self, case_id: str) -> Case:
         import sqlalchemy as sa
@@ -262,10 +298,24 @@ class SqlStore:
             raise CaseNotFound(case_id)
         return _stored(Case, data, case_id)
 
-    def save(self, case: Case, events: Sequence[Event], *, expected_version: int) -> None:
+    def save(
+        self,
+        case: Case,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        effects: Sequence[Effect] = (),
+        opened: Sequence[NewCase] = (),
+        delivers: str | None = None,
+    ) -> None:
         import sqlalchemy as sa
 
         check_save(case, events, expected_version)
+        rows = self._outbox_rows(case, effects)
+        children = []
+        for child, child_events, child_effects in opened:
+            check_events(child, child_events, 1)
+            children.append((child, child_events, self._outbox_rows(child, child_effects)))
         cases = self.cases
         with self._transaction() as conn:
             changed = conn.execute(
@@ -282,6 +332,30 @@ class SqlStore:
                 raise Conflict(case.id, expected_version, actual)
             conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
             self._write_assignees(conn, case, fresh=False)
+            if rows:
+                conn.execute(sa.insert(self.outbox), rows)
+            for child, child_events, child_rows in children:
+                try:  # the whole transaction rolls back when this raises
+                    conn.execute(sa.insert(self.cases).values(id=child.id, **self._case_row(child)))
+                except sa.exc.IntegrityError:
+                    raise CaseExists(child.id) from None
+                conn.execute(sa.insert(self.events), [self._event_row(e) for e in child_events])
+                self._write_assignees(conn, child, fresh=True)
+                if child_rows:
+                    conn.execute(sa.insert(self.outbox), child_rows)
+            if delivers is not None:
+                box = self.outbox
+                marked = conn.execute(
+                    sa.update(box)
+                    .where(
+                        box.c.id == delivers,
+                        box.c.delivered_at.is_(None),
+                        box.c.failed_at.is_(None),
+                    )
+                    .values(delivered_at=utc_text(case.updated_at))
+                ).rowcount
+                if marked != 1:
+                    raise AlreadyDelivered(delivers)
 
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa
@@ -516,6 +590,139 @@ class SqlStore:
                 [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
             )
 
+    # -- the outbox ------------------------------------------------------------------------
+
+    def claim_effects(self, at: datetime, *, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        import sqlalchemy as sa
+
+        at, lease_end, limit = check_claim(at, limit, lease)
+        if limit <= 0:
+            return []
+        box = self.outbox
+        query = (
+            sa.select(box.c.id, box.c.body, box.c.attempts, box.c.error)
+            .where(
+                box.c.delivered_at.is_(None),
+                box.c.failed_at.is_(None),
+                box.c.due_at <= utc_text(at),
+            )
+            .order_by(box.c.due_at, box.c.case_id, box.c.seq, box.c.idx)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # as in claim_due
+        )
+        with self._transaction() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    sa.update(box)
+                    .where(box.c.id.in_([row.id for row in rows]))
+                    .values(due_at=utc_text(lease_end))
+                )
+        return [
+            OutboxEntry(row.id, _stored(Effect, row.body, row.id), row.attempts, row.error)
+            for row in rows
+        ]
+
+    def effect_delivered(self, effect_id: str, *, at: datetime) -> None:
+        import sqlalchemy as sa
+
+        if not check_outbox_call(at, effect_id):
+            return
+        box = self.outbox
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(box)
+                .where(box.c.id == effect_id, box.c.delivered_at.is_(None))
+                .values(delivered_at=utc_text(at), failed_at=None)
+            )
+
+    def effect_failed(
+        self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
+        import sqlalchemy as sa
+
+        known = check_outbox_call(at, effect_id)
+        if retry_at is not None:
+            check_outbox_call(retry_at, effect_id)
+        values: dict[str, Any] = {"error": error_text(error)}
+        if not known:
+            return
+        box = self.outbox
+        values["attempts"] = box.c.attempts + 1
+        if retry_at is None:
+            values["failed_at"] = utc_text(at)
+        else:
+            values["due_at"] = utc_text(retry_at)
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(box)
+                .where(
+                    box.c.id == effect_id,
+                    box.c.delivered_at.is_(None),
+                    box.c.failed_at.is_(None),
+                )
+                .values(**values)
+            )
+
+    def failed_effects(self, *, limit: int = 100) -> list[OutboxEntry]:
+        import sqlalchemy as sa
+
+        limit = check_limit(limit)
+        box = self.outbox
+        with self._transaction(read=True) as conn:
+            rows = conn.execute(
+                sa.select(box.c.id, box.c.body, box.c.attempts, box.c.error, box.c.failed_at)
+                .where(box.c.failed_at.is_not(None))
+                .order_by(box.c.failed_at, box.c.case_id, box.c.seq, box.c.idx)
+                .limit(limit)
+            ).all()
+        return [
+            OutboxEntry(
+                row.id,
+                _stored(Effect, row.body, row.id),
+                row.attempts,
+                row.error,
+                _from_utc_text(row.failed_at),
+            )
+            for row in rows
+        ]
+
+    def retry_effect(self, effect_id: str, *, at: datetime) -> None:
+        import sqlalchemy as sa
+
+        if not check_outbox_call(at, effect_id):
+            return
+        box = self.outbox
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(box)
+                .where(box.c.id == effect_id, box.c.failed_at.is_not(None))
+                .values(failed_at=None, attempts=0, due_at=utc_text(at))
+            )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _outbox_rows(case: Case, effects: Sequence[Effect]) -> list[dict[str, Any]]:
+        """The outbox rows of a step's effects, due at once (from the step's time)."""
+        due = utc_text(case.updated_at)
+        return [
+            {
+                "id": effect_id,
+                "case_id": case.id,
+                "seq": case.version,
+                "idx": index,
+                "kind": effect.kind,
+                "due_at": due,
+                "attempts": 0,
+                "error": None,
+                "delivered_at": None,
+                "failed_at": None,
+                "body": effect.model_dump_json(),
+            }
+            for index, (effect_id, effect) in enumerate(check_effects(case, effects))
+        ]
+
     @contextmanager
     def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
         """One transaction; commits when the block ends, rolls back if it raises.
@@ -566,7 +773,12 @@ class SqlStore:
 
 _ASSIGNEES = "assignee_fields"
 
-_M = TypeVar("_M", Case, Event)
+_M = TypeVar("_M", Case, Event, Effect)
+
+
+def _from_utc_text(text: str) -> datetime:
+    """A time read back from a column :func:`utc_text` wrote."""
+    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
 
 
 class SchemaOutOfDate(ServflowError):
