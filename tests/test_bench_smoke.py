@@ -61,7 +61,17 @@ def _load(name: str) -> ModuleType:
         ),
         ("load", {"load_catalogue_ms", "from_directory_ms", "files"}),
         (
-            "queue",
+            "desk",
+            {
+                "sqlite_fire_1_writer_per_s",
+                "sqlite_fire_8_writers_per_s",
+                "sqlite_run_due_100_ms",
+                "sqlite_deliver_100_ms",
+                "sqlite_queue_ms",
+            },
+        ),
+        (
+            "queries",
             {
                 "my_queue_ms",
                 "my_queue_size",

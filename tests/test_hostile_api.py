@@ -166,6 +166,8 @@ ALLOWED: dict[str, set[str]] = {
     "store schedule_cursor, move_schedule_cursor": {"TypeError", "ValueError"},
     "store claim_effects, failed_effects": {"IntegrityError", "TypeError", "ValueError"},
     "store effect_delivered, effect_failed, retry_effect": {"TypeError", "ValueError"},
+    "store find": {"IntegrityError", "TypeError", "ValueError"},
+    "store save_batch": {"TypeError", "ValueError"},
 }
 
 
@@ -697,3 +699,45 @@ def test_open_due_and_cursors_raise_only_documented_errors(at, limit, procedure,
     with SqlStore("sqlite://") as sql:
         only_documented(call, sql.schedule_cursor, procedure)
         only_documented(call, sql.move_schedule_cursor, procedure, to)
+
+
+@STORE_FUZZ
+@given(
+    limit=st.one_of(st.just(5), hostile_int, hostile_value),
+    after=st.one_of(st.none(), hostile_text, hostile_value),
+    states=st.one_of(st.none(), hostile_text, st.lists(hostile_text, max_size=3), hostile_value),
+    assignee=st.one_of(st.none(), st.tuples(hostile_text, hostile_text), hostile_value),
+    moment=st.one_of(st.none(), hostile_at),
+    order=st.one_of(st.just("due"), hostile_text),
+)
+def test_store_queries_raise_only_documented_errors(
+    store, limit, after, states, assignee, moment, order
+):
+    from servflow.store import CaseQuery
+
+    try:
+        query = CaseQuery(
+            states=states, assignee=assignee, due_before=moment, opened_from=moment, order=order
+        )
+    except (TypeError, ValueError):
+        query = None
+    only_documented("store find", store.find, query, limit=limit, after=after)
+
+
+@STORE_FUZZ
+@given(
+    version=st.one_of(st.just(1), hostile_int, hostile_value),
+    release=st.one_of(st.just(()), st.lists(hostile_text, max_size=3), hostile_value),
+    events=st.sampled_from(["right", "none", "stranger"]),
+)
+def test_store_batches_raise_only_documented_errors(store, version, release, events):
+    from servflow.store import Write
+
+    out = ENGINE.fire(OPENED, "edit", actor=CLERK, at=T0 + timedelta(minutes=1))
+    given_events = {
+        "right": list(out.events),
+        "none": [],
+        "stranger": [e.model_copy(update={"case_id": "someone-else"}) for e in out.events],
+    }[events]
+    write = Write(out.case, given_events, version)
+    only_documented("store save_batch", store.save_batch, [write], release=release)

@@ -720,3 +720,87 @@ def test_case_ids_lists_every_stored_case_sorted_and_by_procedure(store):
     assert store.case_ids() == ["r-1", "r-10", "r-2"]
     assert store.case_ids("repair") == ["r-1", "r-10", "r-2"]
     assert store.case_ids("complaint") == []
+
+
+# -- batches (Desk.run_due saves a batch of due cases in one transaction) ------------------
+
+
+def test_a_batch_saves_each_write_on_its_own_compare_and_set(store):
+    from servflow.store import BatchStore, Write
+
+    assert isinstance(store, BatchStore)
+    cases = {}
+    for n in range(3):
+        out = opened(f"b-{n}", T0 + timedelta(minutes=n))
+        store.create(out.case, out.events)
+        cases[out.case.id] = out.case
+    at = T0 + timedelta(hours=2)
+    claimed = store.claim_due(at, limit=10, lease=LEASE)
+    assert sorted(c.id for c in claimed) == ["b-0", "b-1", "b-2"]
+    # A clerk dispatches b-1 between the claim and the batch: its write loses its race.
+    clerk_step = dispatched(cases["b-1"], T0 + timedelta(minutes=20))
+    store.save(clerk_step.case, clerk_step.events, expected_version=1)
+    steps = {c.id: ENGINE.advance(c, at=at) for c in claimed}
+    writes = [
+        Write(steps[i].case, steps[i].events, 1, steps[i].effects) for i in ("b-0", "b-1", "b-2")
+    ]
+    assert store.save_batch(writes, release=[]) == ["b-1"]
+    assert store.load("b-0") == steps["b-0"].case
+    assert store.load("b-2") == steps["b-2"].case
+    assert store.load("b-1") == clerk_step.case  # nothing of the lost write
+    assert ENGINE.replay(store.history("b-0")) == steps["b-0"].case
+    # The saved cases' claims ended; the lost one keeps its claim until released.
+    later = at + timedelta(days=3)
+    again = [c.id for c in store.claim_due(at + timedelta(seconds=1), limit=10, lease=LEASE)]
+    assert "b-1" not in again
+    store.release("b-1")
+    assert "b-1" in [c.id for c in store.claim_due(later, limit=10, lease=LEASE)]
+    # The saved steps' effects went to the outbox with them.
+    pending = store.claim_effects(later, limit=100, lease=LEASE)
+    assert {e.effect.case_id for e in pending if e.effect.kind == "notify"} >= {"b-0", "b-2"}
+
+
+def test_a_batch_with_a_malformed_write_writes_nothing(store):
+    from servflow.store import Write
+
+    good, bad = opened("g-1"), opened("g-2")
+    store.create(good.case, good.events)
+    store.create(bad.case, bad.events)
+    step = dispatched(good.case)
+    other = dispatched(bad.case)
+    with pytest.raises(ValueError, match="seq"):
+        store.save_batch(
+            [Write(step.case, step.events, 1), Write(other.case, [], 1)], release=["g-1"]
+        )
+    assert store.load("g-1") == good.case
+    assert store.history("g-1") == list(good.events)
+
+
+def test_run_due_in_batches_ends_as_case_by_case_would(backend):
+    """The batch path and the case-by-case path leave the same cases and logs."""
+    from servflow import Desk
+
+    class OneByOne:
+        """The same store, without save_batch: Desk takes the case-by-case path."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "save_batch":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    batch_store = backend.store
+    with open_backend("memory", Path(".")) as plain:
+        for store in (batch_store, plain.store):
+            for n in range(5):
+                out = opened(f"d-{n}", T0 + timedelta(minutes=7 * n))
+                store.create(out.case, out.events)
+        at = T0 + timedelta(hours=3)
+        fast = Desk(ENGINE, batch_store).run_due(at, limit=3)
+        slow = Desk(ENGINE, OneByOne(plain.store)).run_due(at, limit=3)
+        assert [o.case for o in fast] == [o.case for o in slow]
+        for n in range(5):
+            assert batch_store.load(f"d-{n}") == plain.store.load(f"d-{n}")
+            assert batch_store.history(f"d-{n}") == plain.store.history(f"d-{n}")

@@ -45,12 +45,14 @@ from servflow.model import Procedure
 from servflow.store.base import (
     ERROR_LENGTH,
     AlreadyDelivered,
+    BatchStore,
     CaseExists,
     CaseStore,
     Conflict,
     NewCase,
     OutboxEntry,
     OutboxStore,
+    Write,
 )
 
 __all__ = ["Desk"]
@@ -219,7 +221,11 @@ class Desk:
         claimed = self.store.claim_due(at, limit=limit, lease=self.lease)
         done: list[Outcome] = []
         failure: Exception | None = None
-        for case in claimed:
+        one_by_one = list(claimed)
+        if isinstance(self.store, BatchStore) and claimed:
+            one_by_one, saved, failure = self._advance_batch(self.store, claimed, at)
+            done += saved
+        for case in one_by_one:
             try:
                 out = self._run(case.id, lambda c: self.engine.advance(c, at=at), first=case)
             except Exception as exc:
@@ -235,6 +241,50 @@ class Desk:
         if failure is not None:
             raise failure
         return done
+
+    def _advance_batch(
+        self, store: BatchStore, claimed: list[Case], at: datetime
+    ) -> tuple[list[Case], list[Outcome], Exception | None]:
+        """Advance the claimed cases and save them in one transaction (each with its own
+        compare-and-set). Returns the cases left to the one-by-one path (a lost race, a
+        step that opens a linked case, or every case if the batch itself failed), the
+        saved outcomes, and the first error of a case whose advance failed (that case
+        keeps its claim until the lease runs out, as in the one-by-one path)."""
+        failure: Exception | None = None
+        rest: list[Case] = []
+        steps: list[tuple[Case, Outcome]] = []
+        for case in claimed:
+            try:
+                out = self.engine.advance(case, at=at)
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            if any(effect.kind == "open" for effect in out.effects):
+                rest.append(case)
+            else:
+                steps.append((case, out))
+        keep_effects = self.outbox is not None
+        writes = [
+            Write(out.case, out.events, case.version, out.effects if keep_effects else ())
+            for case, out in steps
+            if out.events
+        ]
+        quiet = [case.id for case, out in steps if not out.events]
+        try:
+            lost = set(store.save_batch(writes, release=quiet))
+        except Exception:
+            return rest + [case for case, _ in steps], [], failure
+        saved: list[Outcome] = []
+        for case, out in steps:
+            if case.id in lost:
+                rest.append(case)
+            elif out.events:
+                saved.append(out)
+                try:
+                    self._deliver(out)  # the step is saved; a failing hook is reported
+                except Exception as exc:
+                    failure = failure or exc
+        return rest, saved, failure
 
     def open_due(self, at: datetime, *, limit: int = 100) -> list[Outcome]:
         """Open the scheduled cases due by ``at`` (inclusive), at most ``limit`` per call.

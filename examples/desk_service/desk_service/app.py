@@ -29,12 +29,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from desk_service.settings import ASSIGNEE_FIELDS, Directory, Settings
 from servflow import Actor, Case, Desk, Engine, Event, Rejected
 from servflow.errors import RejectionReason
+from servflow.render.forms import FormError, Forms, render_template
 from servflow.store import CaseNotFound, CaseQuery, SqlStore
 
 MASK = "***"
@@ -138,6 +139,7 @@ def create_app(
     store = SqlStore(settings.db, assignee_fields=ASSIGNEE_FIELDS)
     desk = Desk(engine, store)
     directory = Directory.load(settings.actors_file)
+    forms = Forms(settings.procedures) if settings.procedures else Forms.standard()
     now = clock or (lambda: datetime.now(settings.timezone))
     open_states = sorted(
         {name for p in engine.procedures() for name, state in p.states.items() if not state.final}
@@ -281,6 +283,22 @@ def create_app(
             )
             for e in events
         ]
+
+    @app.get("/cases/{case_id}/forms/{name}", response_class=HTMLResponse, responses=REFUSALS)
+    def form(
+        case_id: str,
+        name: str,
+        who: Who,
+        lang: Literal["zh-Hant", "zh-Hans", "en"] = "zh-Hant",
+    ) -> HTMLResponse:
+        """A record form of the case (住戶報修記錄表, 維修任務單, ...) as a printable page,
+        personal data shown only to the roles the procedure lets see it."""
+        case = desk.load(case_id)
+        try:
+            page = render_template(engine, case, name, lang, viewer_roles=who.roles, forms=forms)
+        except (FormError, KeyError) as exc:
+            raise HTTPException(404, f"no form {name!r} for this case") from exc
+        return HTMLResponse(page)
 
     @app.get("/queue", responses=REFUSALS)
     def queue(

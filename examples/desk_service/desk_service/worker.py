@@ -1,9 +1,12 @@
-"""The worker: applies what fell due (warnings, breaches, escalations), in a loop.
+"""The worker: applies what fell due, opens scheduled cases, delivers the outbox, in a loop.
 
     python -m desk_service.worker [--interval SECONDS] [--batch N] [--once]
 
-Each round claims at most ``--batch`` due cases (``Desk.run_due``), advances and saves
-them, then sleeps ``--interval`` seconds, or goes straight on when the batch was full.
+Each round claims at most ``--batch`` due cases (``Desk.run_due``: warnings, breaches,
+escalations, then the cases the procedures' schedules have due), then hands at most
+``--batch`` pending effects of the outbox to :func:`send` (``Desk.deliver``: each at
+least once, under a stable id the receiver de-duplicates on, retried with back-off), and
+sleeps ``--interval`` seconds, or goes straight on when a batch was full.
 Any number of workers may run against one database: each due case is claimed by one of
 them at a time. SIGTERM and SIGINT stop the worker cleanly: the round under way finishes,
 its claims are released, and the process exits 0.
@@ -22,9 +25,23 @@ from types import FrameType
 
 from desk_service.settings import ASSIGNEE_FIELDS, Settings
 from servflow import Desk, Engine
-from servflow.store import SqlStore
+from servflow.store import OutboxEntry, SqlStore
 
 log = logging.getLogger("desk_service.worker")
+
+
+def send(entry: OutboxEntry) -> None:
+    """Deliver one effect. This example logs it; a host sends the SMS, the e-mail, the
+    message to the maintenance team's app here, keyed on ``entry.id`` so that a repeated
+    delivery (after a crash between sending and marking) is recognised and dropped."""
+    effect = entry.effect
+    log.info(
+        "deliver %s: %s to %s%s",
+        entry.id,
+        effect.kind,
+        effect.recipient,
+        f" ({effect.template})" if effect.template else "",
+    )
 
 
 def run(
@@ -48,9 +65,14 @@ def run(
         for outcome in done:
             kinds = ", ".join(e.kind for e in outcome.events)
             log.info("case %s: %s", outcome.case.id, kinds)
+        try:
+            sent = desk.deliver(send, at=clock(), limit=batch)
+        except Exception:
+            log.exception("a round of deliver failed; the next round retries")
+            sent = []
         if once:
             break
-        if len(done) < batch:
+        if len(done) < batch and len(sent) < batch:
             stop.wait(interval)
     return changed
 

@@ -218,3 +218,15 @@ def test_the_openapi_document_names_every_refusal(client):
     assert "stale_version" in fire["409"]["description"]
     assert "forbidden" in fire["403"]["description"]
     assert "Problem" in spec["components"]["schemas"]
+
+
+def test_a_record_form_is_a_printable_page_with_personal_data_masked(client):
+    open_repair(client)
+    page = client.get("/cases/r-1/forms/住戶報修記錄表", params={"lang": "en"}, headers=as_("t1"))
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert "r-1" in page.text
+    assert "Kitchen pipe leaking" in page.text
+    assert "138 0000 0000" not in page.text  # pii: no role of the standard catalogue sees it
+    missing = client.get("/cases/r-1/forms/no_such_form", headers=as_("t1"))
+    assert missing.status_code == 404

@@ -160,6 +160,11 @@ def test_service_and_worker_as_processes(tmp_path):
     assert worker.returncode == 0, outputs[0]
     assert "worker stopped" in outputs[0]
     assert "case late-1: warned, breached" in outputs[0]
+    # The effects of the steps were delivered from the outbox: the dispatch-overdue
+    # notice of the late case, and the record form of the case opened over HTTP.
+    assert "deliver late-1:" in outputs[0]
+    assert "notify to cs_supervisor (dispatch_overdue)" in outputs[0]
+    assert "deliver r-1:1:0: record" in outputs[0]
     # uvicorn shuts down gracefully, then re-raises the signal so that its exit status
     # says what stopped it.
     assert "Application shutdown complete" in outputs[1]

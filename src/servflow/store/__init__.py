@@ -9,6 +9,7 @@ is first built. See docs/storage.md.
 
 from servflow.store.base import (
     AlreadyDelivered,
+    BatchStore,
     CaseExists,
     CaseLister,
     CaseNotFound,
@@ -17,6 +18,7 @@ from servflow.store.base import (
     NewCase,
     OutboxEntry,
     OutboxStore,
+    Write,
     effect_id,
 )
 from servflow.store.memory import MemoryStore
@@ -25,6 +27,7 @@ from servflow.store.sql import SqlStore
 
 __all__ = [
     "AlreadyDelivered",
+    "BatchStore",
     "CaseExists",
     "CaseLister",
     "CaseNotFound",
@@ -37,5 +40,6 @@ __all__ = [
     "OutboxStore",
     "Page",
     "SqlStore",
+    "Write",
     "effect_id",
 ]

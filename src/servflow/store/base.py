@@ -43,6 +43,7 @@ __all__ = [
     "ERROR_LENGTH",
     "MAX_CLAIM",
     "AlreadyDelivered",
+    "BatchStore",
     "CaseExists",
     "CaseLister",
     "CaseNotFound",
@@ -51,6 +52,7 @@ __all__ = [
     "NewCase",
     "OutboxEntry",
     "OutboxStore",
+    "Write",
     "check_claim",
     "check_cursor",
     "check_effects",
@@ -430,4 +432,34 @@ class CaseLister(Protocol):
 
     def case_ids(self, procedure: str | None = None) -> list[str]:
         """The ids of every stored case (of ``procedure`` only, when given), sorted."""
+        ...
+
+
+@dataclass(frozen=True)
+class Write:
+    """One step of a :meth:`BatchStore.save_batch`: a case, the events that took it from
+    ``expected_version`` to its version, and the effects for the outbox."""
+
+    case: Case
+    events: Sequence[Event]
+    expected_version: int
+    effects: Sequence[Effect] = ()
+
+
+@runtime_checkable
+class BatchStore(Protocol):
+    """A store that saves many steps in one transaction (``Desk.run_due`` uses it).
+
+    Each step keeps its own compare-and-set: a step whose case moved on is left out,
+    the others are written. Both reference adapters implement it.
+    """
+
+    def save_batch(self, writes: Sequence[Write], *, release: Sequence[str] = ()) -> list[str]:
+        """Save each write whose case is still at its ``expected_version``, in one
+        transaction; the claims of the saved cases end, and so do those on ``release``.
+
+        Returns the ids of the writes that lost their race (nothing of them was written,
+        and their claims stay unless listed in ``release``). Any other failure raises and
+        writes nothing.
+        """
         ...

@@ -20,6 +20,7 @@ from servflow.store.base import (
     Conflict,
     NewCase,
     OutboxEntry,
+    Write,
     check_claim,
     check_cursor,
     check_effects,
@@ -135,6 +136,27 @@ class MemoryStore:
                 self._cases[child.id] = child
                 self._logs[child.id] = child_events
                 self._put(child, child_rows)
+
+    def save_batch(self, writes: Sequence[Write], *, release: Sequence[str] = ()) -> list[str]:
+        prepared = []
+        for write in writes:
+            check_save(write.case, write.events, write.expected_version)
+            prepared.append((write, check_effects(write.case, write.effects)))
+        lost = []
+        with self._lock:
+            for write, rows in prepared:
+                case = write.case
+                stored = self._cases.get(case.id)
+                if stored is None or stored.version != write.expected_version:
+                    lost.append(case.id)
+                    continue
+                self._logs[case.id].extend(write.events)
+                self._cases[case.id] = case
+                self._put(case, rows)
+                self._claims.pop(case.id, None)
+            for case_id in release:
+                self._claims.pop(case_id, None)
+        return lost
 
     def _put(self, case: Case, rows: list[tuple[str, Effect]]) -> None:
         """Queue a step's effects (the lock is held): due at once, from the step's time."""

@@ -61,6 +61,7 @@ from servflow.store.base import (
     Conflict,
     NewCase,
     OutboxEntry,
+    Write,
     check_claim,
     check_cursor,
     check_effects,
@@ -356,6 +357,41 @@ class SqlStore:
                 ).rowcount
                 if marked != 1:
                     raise AlreadyDelivered(delivers)
+
+    def save_batch(self, writes: Sequence[Write], *, release: Sequence[str] = ()) -> list[str]:
+        import sqlalchemy as sa
+
+        prepared = []
+        for write in writes:
+            check_save(write.case, write.events, write.expected_version)
+            prepared.append((write, self._outbox_rows(write.case, write.effects)))
+        cases, lost = self.cases, []
+        with self._transaction() as conn:
+            events: list[dict[str, Any]] = []
+            outgoing: list[dict[str, Any]] = []
+            for write, rows in prepared:
+                case = write.case
+                changed = conn.execute(
+                    sa.update(cases)
+                    .where(cases.c.id == case.id, cases.c.version == write.expected_version)
+                    .values(**self._case_row(case), claimed_until=None)
+                ).rowcount
+                if changed != 1:
+                    lost.append(case.id)
+                    continue
+                events += [self._event_row(e) for e in write.events]
+                outgoing += rows
+                self._write_assignees(conn, case, fresh=False)
+            if events:
+                conn.execute(sa.insert(self.events), events)
+            if outgoing:
+                conn.execute(sa.insert(self.outbox), outgoing)
+            ended = [case_id for case_id in release if storable_id(case_id)]
+            if ended:
+                conn.execute(
+                    sa.update(cases).where(cases.c.id.in_(ended)).values(claimed_until=None)
+                )
+        return lost
 
     def history(self, case_id: str) -> list[Event]:
         import sqlalchemy as sa

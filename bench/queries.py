@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/queue.py                  # 10,000 open cases (about 30 s)
-    .venv/bin/python bench/queue.py --cases 100000   # a larger desk
-    .venv/bin/python bench/queue.py --quick          # smoke mode
+    .venv/bin/python bench/queries.py                  # 10,000 open cases (about 30 s)
+    .venv/bin/python bench/queries.py --cases 100000   # a larger desk
+    .venv/bin/python bench/queries.py --quick          # smoke mode
 
 The cases are real: each is opened and dispatched by the engine to one of 100
 technicians (so "my queue" holds about 1 % of them) and created through the store, in a
