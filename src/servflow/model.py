@@ -262,6 +262,36 @@ class State(BaseModel):
     final: TrueOrFalse = Field(
         default=False, description="A final state closes the case; nothing leaves it."
     )
+    waits: LocalizedText | None = Field(
+        default=None,
+        description=(
+            "Why a case may wait in this state without a time limit, per language (shown in"
+            " the SOP as 'waits for ...'); it silences the `no-time-limit` warning."
+        ),
+        examples=[{"zh-Hant": "住戶約定的簽約日", "en": "the signing day the client chose"}],
+    )
+
+    @field_validator("waits")
+    @classmethod
+    def _waits_gives_a_reason(cls, value: LocalizedText | None) -> LocalizedText | None:
+        if value is not None and not any(text.strip() for text in value.values()):
+            raise ValueError("`waits` needs the reason in at least one language")
+        return value
+
+    @model_validator(mode="after")
+    def _final_waits_for_nothing(self) -> State:
+        if self.final and self.waits is not None:
+            raise ValueError("a final state waits for nothing: `waits` is for open states")
+        return self
+
+    # Written only when given, so that the digest of every procedure without it (which
+    # pins its stored cases) stays what it was.
+    @model_serializer(mode="wrap")
+    def _waits_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.waits is None:
+            data.pop("waits", None)
+        return data
 
 
 # The specification as the file writes it; the engine turns each into a servflow.Effect,
@@ -398,8 +428,10 @@ class TimeLimitTarget(BaseModel):
         description=(
             "A date or datetime field holding the deadline itself (a promised reply date);"
             " a date means the close of business that day. Skipped while the field is empty."
+            " An offset moves it, counted in the target's calendar like any duration:"
+            " `signing_date - 5wd`, `appointment_at + 2h`."
         ),
-        examples=["reply_due"],
+        examples=["reply_due", "signing_date - 5wd", "appointment_at + 2h"],
     )
     calendar: str | None = Field(
         default=None, description="Calendar to count in; default: the procedure's."

@@ -25,7 +25,7 @@ from servflow.engine.expr import (
     compile_expression,
     constants_of,
 )
-from servflow.engine.limits import Percent
+from servflow.engine.limits import Percent, parse_until
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
@@ -499,16 +499,22 @@ class _Checker:
                 )
             for i, target in enumerate(limit.within):
                 if target.until is not None:
-                    field = p.fields.get(target.until)
+                    at = (*base, "within", i, "until")
+                    try:
+                        until = parse_until(target.until)
+                    except ValueError as exc:
+                        self.error(at, "bad-until", str(exc))
+                        continue
+                    field = p.fields.get(until.field)
                     if field is None:
-                        self.ref(
-                            (*base, "within", i, "until"), "field", target.until, set(p.fields)
-                        )
+                        self.ref(at, "field", until.field, set(p.fields))
                     elif field.type not in ("date", "datetime"):
+                        why = "" if until.offset is None else ": an offset moves a date or a time"
                         self.error(
-                            (*base, "within", i, "until"),
+                            at,
                             "until-not-a-date",
-                            f"`until: {target.until}` needs a date or datetime field, not {field.type!r}",
+                            f"`until: {target.until}` needs a date or datetime field, not "
+                            f"{field.type!r}{why}",
                         )
                     continue
                 try:
