@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -84,6 +85,13 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
                 yield ("time_limits", name, "within", i, "when"), target.when
 
 
+# `field|sum(attribute='column')` (and min, max, join): a table field and the column read.
+_ATTRIBUTE_OF = re.compile(
+    r"\b(?P<field>[a-z][a-z0-9_]*)\s*\|\s*(?:sum|min|max|join)\s*\("
+    r"[^()]*?\battribute\s*=\s*(?P<quote>['\"])(?P<column>[^'\"]*)(?P=quote)"
+)
+
+
 # Values the ambiguity search tries besides the constants a guard names, per field type.
 _SAMPLES: dict[str, list[Any]] = {
     "string": [""],
@@ -93,6 +101,7 @@ _SAMPLES: dict[str, list[Any]] = {
     "date": [date(2026, 1, 1)],
     "datetime": [datetime(2026, 1, 1, tzinfo=UTC)],
     "list": [[]],
+    "table": [[]],
 }
 
 
@@ -301,6 +310,7 @@ class _Checker:
                     + did_you_mean(name, valid),
                     offset=quote + expr.positions.get(name, 0),
                 )
+            self.table_columns(path, source, quote)
             # A part that reads no field gives the same answer on every case: if it fails
             # (a bound exceeded, text compared with a number), every evaluation will.
             for offset, problem in expr.constant_failures():
@@ -311,6 +321,24 @@ class _Checker:
                     "fails on every case",
                     offset=quote + offset,
                 )
+
+    def table_columns(self, path: Path, source: str, quote: int) -> None:
+        """`items|sum(attribute='amout')`: a column the table does not have, at its column.
+
+        The expression compiles (the grammar does not know the field's columns); every
+        evaluation would fail with "an item has no 'amout'", so it is an error here.
+        """
+        for match in _ATTRIBUTE_OF.finditer(source):
+            spec = self.proc.fields.get(match["field"])
+            if spec is None or spec.columns is None or match["column"] in spec.columns:
+                continue
+            self.error(
+                path,
+                "unknown-column",
+                f"table {match['field']!r} has no column {match['column']!r} (its columns: "
+                f"{', '.join(spec.columns)})" + did_you_mean(match["column"], spec.columns),
+                offset=quote + match.start("column"),
+            )
 
     def _quote_offset(self, path: Path) -> int:
         line, column = self.smap.position(path)

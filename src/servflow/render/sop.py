@@ -30,7 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from servflow.engine.calendar import CalendarSpec
 from servflow.engine.limits import parse_until
-from servflow.model import Branch, Clause, Pause, Procedure, Start, name_list
+from servflow.model import Branch, Clause, ColumnSpec, Pause, Procedure, Start, name_list
 from servflow.procedures.lint import limit_coverage
 from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
@@ -53,6 +53,9 @@ _UNTIL_AFTER = {
     "zh-Hans": "至「{field}」所载日期后 {offset}",
     "en": "{offset} after the date in “{field}”",
 }
+# The columns of a `table` field, and its bound on rows.
+_COLUMNS = {"zh-Hant": "欄：{}", "zh-Hans": "栏：{}", "en": "columns: {}"}
+_MAX_ROWS = {"zh-Hant": "最多 {} 行", "zh-Hans": "最多 {} 行", "en": "at most {} rows"}
 # A state that waits on purpose, without a time limit (`waits`), and what for.
 _WAITS = {"zh-Hant": "等候：{}", "zh-Hans": "等候：{}", "en": "waits for: {}"}
 
@@ -372,6 +375,16 @@ class _Reader:
             )
         return out
 
+    def columns(self, columns: Mapping[str, ColumnSpec]) -> str:
+        """A table's columns in words: title (type), a pii column marked confidential."""
+        shown = []
+        for name, column in columns.items():
+            title = markdown_text(localized(column.title, self.lang, name))
+            kind = str(self.t["types"][column.type])
+            shown.append(f"{title} ({kind})" + (" 🔒" if column.pii else ""))
+        words = _COLUMNS.get(self.lang, _COLUMNS["en"])
+        return words.format(str(self.t["comma"]).join(shown))
+
     def fields(self) -> list[_Field]:
         t = self.t
         required_at: dict[str, list[str]] = {name: [] for name in self.proc.fields}
@@ -398,6 +411,10 @@ class _Reader:
                 notes.append(t["at_least"].format(low=f"{spec.minimum:g}"))
             elif spec.maximum is not None:
                 notes.append(t["at_most"].format(high=f"{spec.maximum:g}"))
+            if spec.columns:
+                notes.append(self.columns(spec.columns))
+            if spec.max_rows is not None:
+                notes.append(_MAX_ROWS.get(self.lang, _MAX_ROWS["en"]).format(spec.max_rows))
             description = markdown_text(localized(spec.description, self.lang))
             if description:
                 notes.append(description)
