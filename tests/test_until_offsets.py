@@ -23,7 +23,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from servflow import Actor, Engine, Rejected
-from servflow.engine.calendar import Calendar
+from servflow.engine.calendar import Calendar, CalendarSpec
 from servflow.engine.durations import Duration
 from servflow.engine.limits import Until, parse_until, until_field
 from servflow.engine.registry import digest_of
@@ -31,7 +31,13 @@ from servflow.errors import CalendarError
 from servflow.model import State
 from servflow.procedures import load_file, load_procedure, load_text
 from servflow.render import render_mermaid, render_sop
-from tests.strategies_time import calendars, day_durations, instants, second_durations
+from tests.strategies_time import (
+    calendar_specs,
+    calendars,
+    day_durations,
+    instants,
+    second_durations,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CALENDARS = load_file(REPO / "procedures" / "calendars.yaml").calendars
@@ -273,6 +279,58 @@ def test_the_deadline_is_the_field_moved_by_the_offset(
     timer = case.timers["preparation"]
     assert timer.due_at == expected.astimezone(UTC)
     assert timer.budget_seconds == int(cal.elapsed(start, expected).total_seconds())
+
+
+GENERATED = """
+servflow: 1
+id: visit
+version: 1
+title: {en: Visit}
+calendar: generated
+roles:
+  clerk: {title: {en: Clerk}}
+fields:
+  visit_at: {type: datetime, title: {en: Visit}}
+states:
+  booked: {title: {en: Booked}}
+  done: {title: {en: Done}, final: true}
+start: {to: booked, roles: [clerk], requires: [visit_at]}
+transitions:
+  finish: {from: booked, to: done, roles: [clerk]}
+time_limits:
+  ready:
+    starts: {entered: booked}
+    stops: {left: booked}
+    within:
+      - {until: visit_at OFFSET}
+"""
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    calendar_specs(),
+    instants(),
+    st.sampled_from(["- 30m", "- 4h", "+ 2h", "- 1wd", "- 3wd", "+ 2wd", "- 1wd 2h"]),
+)
+def test_under_any_calendar_the_deadline_is_the_field_moved_by_the_offset(
+    spec: CalendarSpec, visit: datetime, offset: str
+) -> None:
+    proc = load_procedure(GENERATED.replace("OFFSET", offset))
+    desk = Engine([proc], calendars={"generated": spec})
+    cal = desk.calendars["generated"]
+    until = parse_until(f"visit_at {offset}")
+    assert until.offset is not None
+    try:
+        expected = (
+            cal.subtract(visit, until.offset) if until.before else cal.add(visit, until.offset)
+        )
+    except CalendarError:
+        assume(False)  # a calendar with too little working time for the offset
+        raise
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    case = desk.start("visit", actor=CLERK, data={"visit_at": visit}, at=start).case
+    assert case.timers["ready"].due_at == expected.astimezone(UTC)
+    assert case.timers["ready"].fixed
 
 
 @prop
