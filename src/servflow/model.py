@@ -222,6 +222,13 @@ class ColumnSpec(BaseModel):
             raise ValueError(message.removeprefix("Value error, ")) from None
         return self
 
+    # The keys the file wrote, and only those: a key added to columns later leaves the
+    # digest of every procedure with tables (which pins its stored cases) as it was.
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
     @property
     def as_field(self) -> FieldSpec:
         """The column as a field spec: what a cell is normalised and typed by."""
