@@ -87,7 +87,7 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
 
 # `field|sum(attribute='column')` (and min, max, join): a table field and the column read.
 _ATTRIBUTE_OF = re.compile(
-    r"\b(?P<field>[a-z][a-z0-9_]*)\s*\|\s*(?:sum|min|max|join)\s*\("
+    r"\b(?P<field>[a-z][a-z0-9_]*)\s*\|\s*(?P<filter>sum|min|max|join)\s*\("
     r"[^()]*?\battribute\s*=\s*(?P<quote>['\"])(?P<column>[^'\"]*)(?P=quote)"
 )
 
@@ -330,7 +330,20 @@ class _Checker:
         """
         for match in _ATTRIBUTE_OF.finditer(source):
             spec = self.proc.fields.get(match["field"])
-            if spec is None or spec.columns is None or match["column"] in spec.columns:
+            if spec is None or spec.columns is None:
+                continue
+            column = spec.columns.get(match["column"])
+            if column is not None:
+                if match["filter"] == "sum" and column.type not in ("integer", "decimal"):
+                    self.error(
+                        path,
+                        "column-not-a-number",
+                        f"`sum` adds numbers, and column {match['column']!r} of table "
+                        f"{match['field']!r} holds {column.type} values: the sum would fail "
+                        "on every row; sum an `integer` or `decimal` column, or count rows "
+                        "with `length`",
+                        offset=quote + match.start("column"),
+                    )
                 continue
             self.error(
                 path,
