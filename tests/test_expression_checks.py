@@ -76,6 +76,7 @@ def test_the_ambiguity_search_only_ever_produces_diagnostics(text: str) -> None:
 @given(kind=st.sampled_from(TYPES))
 def test_is_none_and_is_not_none_never_overlap(kind: str) -> None:
     spec = f"type: {kind}" + (", choices: [a, b]" if kind == "choice" else "")
+    spec += ", columns: {c: {type: string}}" if kind == "table" else ""
     text = (
         "servflow: 1\nid: p\nversion: 1\ntitle: {en: P}\n"
         "roles: {r: {title: {en: R}}}\n"

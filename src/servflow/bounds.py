@@ -37,6 +37,8 @@ __all__ = [
     "LIST_ITEM_LENGTH",
     "NUMBER_TEXT_LENGTH",
     "PATTERN_LENGTH",
+    "TABLE_COLUMNS",
+    "TABLE_ROWS",
     "TEXT_LENGTH",
     "VERSION_LIMIT",
     "PatternError",
@@ -70,6 +72,12 @@ LIST_ITEM_LENGTH = 200
 
 PATTERN_LENGTH = 1_000
 """The longest ``pattern`` a field may have."""
+
+TABLE_ROWS = 1_000
+"""The most rows a ``table`` value holds unless its ``max_rows`` says fewer."""
+
+TABLE_COLUMNS = 50
+"""The most columns a ``table`` field may have."""
 
 FIRST_YEAR = 1900
 LAST_YEAR = 2999

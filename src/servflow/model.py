@@ -42,6 +42,8 @@ from pydantic_core import PydanticCustomError
 from servflow._strict import TrueOrFalse, WarnAt, WholeNumber, number, whole_number
 from servflow.bounds import (
     DECIMAL_INTEGER_DIGITS,
+    TABLE_COLUMNS,
+    TABLE_ROWS,
     TEXT_LENGTH,
     VERSION_LIMIT,
     PatternError,
@@ -61,6 +63,7 @@ __all__ = [
     "CallbackMeasure",
     "Clause",
     "ClauseRule",
+    "ColumnSpec",
     "EffectSpec",
     "FieldSpec",
     "FieldType",
@@ -116,7 +119,11 @@ RESERVED_NAMES = frozenset(
 )
 
 FieldType = Literal[
-    "string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list"
+    "string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice", "list", "table"
+]
+#: The types a column of a `table` may have: one value per cell.
+ColumnType = Literal[
+    "string", "text", "integer", "decimal", "boolean", "date", "datetime", "choice"
 ]
 
 # `minimum` and `maximum` are plain floats: bounded so that they compare with any decimal
@@ -151,6 +158,87 @@ class Role(BaseModel):
     description: LocalizedText = Field(
         default_factory=dict, description="What the role does, per language."
     )
+
+
+class ColumnSpec(BaseModel):
+    """One column of a `table` field: every cell is checked as a field of its type is."""
+
+    model_config = _STRICT
+
+    type: ColumnType = Field(description="The type of every cell.", examples=["decimal"])
+    title: Title = Field(default_factory=dict)
+    pii: TrueOrFalse = Field(
+        default=False,
+        description="Personal data: the column's cells are never shown, like a pii field.",
+        examples=[True],
+    )
+    choices: list[str] | None = Field(
+        default=None,
+        description="Allowed values of a `choice` column.",
+        examples=[["cash", "card"]],
+    )
+    pattern: str | None = Field(
+        default=None,
+        description="Regular expression (RE2) a `string` or `text` cell must match in full.",
+        examples=["^[A-Z]{2}[0-9]{4}$"],
+    )
+    minimum: float | None = Field(
+        default=None,
+        ge=-_NUMBER_LIMIT,
+        le=_NUMBER_LIMIT,
+        description="Smallest allowed `integer` or `decimal` cell.",
+        examples=[0],
+    )
+    maximum: float | None = Field(
+        default=None,
+        ge=-_NUMBER_LIMIT,
+        le=_NUMBER_LIMIT,
+        description="Largest allowed `integer` or `decimal` cell.",
+        examples=[100000],
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=1,
+        le=TEXT_LENGTH,
+        description="Longest allowed `string` or `text` cell (characters).",
+        examples=[100],
+    )
+
+    _field: FieldSpec = PrivateAttr()
+
+    @field_validator("minimum", "maximum", mode="before")
+    @classmethod
+    def _bound_is_a_number(cls, value: Any) -> Any:
+        return None if value is None else number(value)
+
+    @field_validator("max_length", mode="before")
+    @classmethod
+    def _max_length_is_whole(cls, value: Any) -> Any:
+        return None if value is None else whole_number(value)
+
+    @model_validator(mode="after")
+    def _checked_as_a_field(self) -> ColumnSpec:
+        # A cell is checked by the rules of a field of its type: the column is one.
+        try:
+            self._field = FieldSpec.model_validate(self.model_dump(exclude_defaults=True))
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            found = errors() if callable(errors) else []
+            message = found[0]["msg"] if found else str(exc)
+            raise ValueError(message.removeprefix("Value error, ")) from None
+        return self
+
+    # The keys the file wrote, and only those: a key added to columns later leaves the
+    # digest of every procedure with tables (which pins its stored cases) as it was.
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+    @property
+    def as_field(self) -> FieldSpec:
+        """The column as a field spec: what a cell is normalised and typed by."""
+        return self._field
 
 
 class FieldSpec(BaseModel):
@@ -215,6 +303,21 @@ class FieldSpec(BaseModel):
         ),
         examples=[["repair_reception", "maintenance"]],
     )
+    columns: dict[str, ColumnSpec] | None = Field(
+        default=None,
+        description=(
+            "The columns of a `table` field (line items), each typed and checked in every"
+            " row like a field: name -> {type, title, pii, choices, pattern, minimum, maximum}."
+        ),
+        examples=[{"name": {"type": "string"}, "amount": {"type": "decimal", "minimum": 0}}],
+    )
+    max_rows: int | None = Field(
+        default=None,
+        ge=1,
+        le=TABLE_ROWS,
+        description=f"Most rows a `table` holds (default and at most {TABLE_ROWS}).",
+        examples=[100],
+    )
 
     # Checked before pydantic's lax float and int (see WholeNumber); as validators rather
     # than annotated types so that the JSON Schema keeps its minimum and maximum.
@@ -223,10 +326,27 @@ class FieldSpec(BaseModel):
     def _bound_is_a_number(cls, value: Any) -> Any:
         return None if value is None else number(value)
 
-    @field_validator("max_length", mode="before")
+    @field_validator("max_length", "max_rows", mode="before")
     @classmethod
     def _max_length_is_whole(cls, value: Any) -> Any:
         return None if value is None else whole_number(value)
+
+    @field_validator("columns")
+    @classmethod
+    def _columns_named(cls, value: dict[str, ColumnSpec] | None) -> dict[str, ColumnSpec] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("a `table` needs at least one column")
+        if len(value) > TABLE_COLUMNS:
+            raise ValueError(f"a `table` has at most {TABLE_COLUMNS} columns")
+        for name in value:
+            if not _NAME_RE.match(name):
+                raise ValueError(
+                    f"column name {name!r} must start with a lower-case letter and hold only "
+                    "a-z, 0-9 and _"
+                )
+        return value
 
     @field_validator("maximum")
     @classmethod
@@ -255,12 +375,19 @@ class FieldSpec(BaseModel):
     @model_serializer(mode="wrap")
     def _without_unset_new_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if self.visible_to is None:
-            data.pop("visible_to", None)
+        for key in ("visible_to", "columns", "max_rows"):
+            if getattr(self, key) is None:
+                data.pop(key, None)
         return data
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
+        if self.type == "table" and self.columns is None:
+            raise ValueError("a `table` field needs `columns`, e.g. {amount: {type: decimal}}")
+        if self.type != "table" and (self.columns is not None or self.max_rows is not None):
+            raise ValueError(
+                f"`columns` and `max_rows` are only for `table` fields, not {self.type!r}"
+            )
         if self.type == "choice" and not self.choices:
             raise ValueError("a `choice` field needs a non-empty `choices` list")
         if self.type != "choice" and self.choices is not None:
@@ -287,6 +414,36 @@ class State(BaseModel):
     final: TrueOrFalse = Field(
         default=False, description="A final state closes the case; nothing leaves it."
     )
+    waits: LocalizedText | None = Field(
+        default=None,
+        description=(
+            "Why a case may wait in this state without a time limit, per language (shown in"
+            " the SOP as 'waits for ...'); it silences the `no-time-limit` warning."
+        ),
+        examples=[{"zh-Hant": "住戶約定的簽約日", "en": "the signing day the client chose"}],
+    )
+
+    @field_validator("waits")
+    @classmethod
+    def _waits_gives_a_reason(cls, value: LocalizedText | None) -> LocalizedText | None:
+        if value is not None and not any(text.strip() for text in value.values()):
+            raise ValueError("`waits` needs the reason in at least one language")
+        return value
+
+    @model_validator(mode="after")
+    def _final_waits_for_nothing(self) -> State:
+        if self.final and self.waits is not None:
+            raise ValueError("a final state waits for nothing: `waits` is for open states")
+        return self
+
+    # Written only when given, so that the digest of every procedure without it (which
+    # pins its stored cases) stays what it was.
+    @model_serializer(mode="wrap")
+    def _waits_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.waits is None:
+            data.pop("waits", None)
+        return data
 
 
 # The specification as the file writes it; the engine turns each into a servflow.Effect,
@@ -484,8 +641,10 @@ class TimeLimitTarget(BaseModel):
         description=(
             "A date or datetime field holding the deadline itself (a promised reply date);"
             " a date means the close of business that day. Skipped while the field is empty."
+            " An offset moves it, counted in the target's calendar like any duration:"
+            " `signing_date - 5wd`, `appointment_at + 2h`."
         ),
-        examples=["reply_due"],
+        examples=["reply_due", "signing_date - 5wd", "appointment_at + 2h"],
     )
     calendar: str | None = Field(
         default=None, description="Calendar to count in; default: the procedure's."

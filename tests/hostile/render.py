@@ -132,6 +132,9 @@ def procedure(
     about = dict.fromkeys(words, description if description is not None else text)
     states: dict[str, Any] = {name: {"title": words} for name in names}
     states[names[-1]]["final"] = True
+    if text.strip():  # a state between the first and the last waits, saying what for
+        for name in names[1:-1]:
+            states[name]["waits"] = words
     transitions = {
         f"step_{i}": {
             "from": names[i],
@@ -168,6 +171,14 @@ def procedure(
                 "form": text or None,
             },
             "kind": {"type": "choice", "choices": [text or "c", "other"], "title": words},
+            "items": {
+                "type": "table",
+                "title": words,
+                "columns": {
+                    "what": {"type": "string", "title": words},
+                    "cost": {"type": "decimal"},
+                },
+            },
         },
         "states": states,
         "start": {"to": names[0], "roles": ["desk"], "title": words},

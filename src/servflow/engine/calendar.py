@@ -372,6 +372,42 @@ class Calendar:
         except OverflowError:
             raise self._out_of_range() from None
 
+    def subtract(self, end: datetime, duration: Duration) -> datetime:
+        """The instant ``duration`` of working time before ``end``: :meth:`add` backwards.
+
+        Working time in seconds: the *latest* instant from which that much working time
+        remains until ``end`` (``elapsed(result, end) == duration``), so it is always a
+        working instant; when the count runs out exactly at the start of a working
+        interval, that start (13:30 after lunch, not 12:00). Working days: the latest
+        working instant at or before ``end`` gives a working day and a position on it
+        (from the opening of a day, the position is the whole previous working day);
+        the result has the same position on the Nth working day before it (the end of
+        that day if it is shorter), placed as :meth:`add` places it. A duration with both
+        parts takes the seconds off first, then the days. The result is in ``end``'s
+        tzinfo; subtracting zero returns ``end`` unchanged.
+        """
+        try:
+            u = _utc(end, "end")
+            if not isinstance(duration, Duration):
+                raise TypeError(f"subtract() takes a Duration, not {type(duration).__name__}")
+            if duration.is_zero:
+                self._local_date(u)  # still refuses an end beyond published_through
+                return end
+            if self._continuous:
+                step = timedelta(days=duration.working_days, seconds=duration.seconds)
+                try:
+                    return (u - step).astimezone(end.tzinfo)
+                except OverflowError:
+                    raise CalendarError(self._name, f"{end} - {duration} is out of range") from None
+            limit = self._local_date(u) - HORIZON
+            if duration.seconds:
+                u = self._subtract_working_time(u, duration.seconds * 1_000_000, limit)
+            if duration.working_days:
+                u = self._subtract_working_days(u, duration.working_days, limit)
+            return u.astimezone(end.tzinfo)
+        except OverflowError:
+            raise self._out_of_range() from None
+
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Working time between ``a`` and ``b``; zero if ``b`` is not after ``a``."""
         try:
@@ -485,6 +521,46 @@ class Calendar:
                 left -= e - begin
             day += 1
         return self._beyond_horizon(u)
+
+    def _subtract_working_time(self, u: datetime, left: int, limit: date) -> datetime:
+        """``left`` microseconds of working time before ``u``, walking back to ``limit``."""
+        x = _micros(u)
+        day = self._local_date(u).toordinal()
+        end = limit.toordinal()
+        while day >= end:
+            for s, e in reversed(self._day_spans(day)):
+                if s >= x:
+                    continue
+                top = e if e < x else x
+                if left <= top - s:
+                    return _from_micros(top - left)
+                left -= top - s
+            day -= 1
+        return self._beyond_horizon(u)
+
+    def _subtract_working_days(self, u: datetime, count: int, limit: date) -> datetime:
+        """The same position ``count`` working days before the working day of ``u``."""
+        day = self._local_date(u)
+        while True:
+            before = [(s, min(e, u)) for s, e in self._intervals(day) if s < u]
+            if before:
+                break
+            day -= _ONE_DAY
+            if day < limit:
+                self._beyond_horizon(u)
+        position = sum((e - s for s, e in before), _ZERO)
+        for _ in range(count):
+            day -= _ONE_DAY
+            while not self._intervals(day):
+                if day < limit:
+                    self._beyond_horizon(u)
+                day -= _ONE_DAY
+        intervals = self._intervals(day)
+        for s, e in intervals:
+            if position <= e - s:
+                return s + position
+            position -= e - s
+        return intervals[-1][1]  # a shorter day: its end
 
     def _walk(self, first: date, limit: date, origin: datetime) -> Iterator[tuple[date, Interval]]:
         day = first

@@ -31,7 +31,15 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Any
 
 from jinja2 import nodes
@@ -323,11 +331,26 @@ def _extreme(pick: Callable[[list[Any]], Any], name: str) -> Callable[..., Any]:
     return apply
 
 
+# Decimals are summed exactly: the default context keeps 28 digits, and a column of 15
+# digits before the point and 12 after it (the bounds of a `decimal`) needs more. With
+# more digits than any sum of bounded items can have, an inexact sum is an error.
+_EXACT = Context(prec=120, traps=[Inexact, InvalidOperation, Overflow])
+
+
 def _sum(value: Any, attribute: Any = None) -> Any:
     items = _items(value, attribute)
     if not all(_is_number(i) for i in items):
         raise Failure("filter 'sum' adds numbers; an item is not a number")
-    return bounded_number(sum(items))
+    if not any(type(i) is Decimal for i in items):
+        return bounded_number(sum(items))
+    if any(type(i) is float for i in items):
+        raise Failure("filter 'sum' does not add exact decimals to fractions written as floats")
+    try:
+        with localcontext(_EXACT):
+            total = sum(items, Decimal(0))
+    except (Inexact, InvalidOperation, Overflow):
+        raise Failure(f"a number beyond {MAX_DIGITS} digits") from None
+    return bounded_number(total)
 
 
 def _end(index: int, name: str) -> Callable[[Any], Any]:

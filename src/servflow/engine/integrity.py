@@ -263,6 +263,7 @@ _FORMS = {
     "datetime": "ISO text with its offset",
     "choice": "text",
     "list": "a list of texts",
+    "table": "a list of rows, each with every column in its own stored form",
 }
 
 

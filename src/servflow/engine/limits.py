@@ -27,7 +27,7 @@ from servflow._strict import percent_form_problem
 from servflow.engine.case import CycleRecord, TimerState, _trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
-from servflow.model import ClauseRule, TimeLimit
+from servflow.model import ClauseRule, TimeLimit, TimeLimitTarget
 
 __all__ = [
     "BREACH",
@@ -40,9 +40,12 @@ __all__ = [
     "Due",
     "Percent",
     "Target",
+    "Until",
     "WarnDue",
     "compile_limits",
     "parse_due",
+    "parse_until",
+    "until_field",
 ]
 
 
@@ -149,6 +152,60 @@ def due_text(due: Due | None) -> str | None:
     return "breach"
 
 
+# `until: field`, `until: field + 2h`, `until: field - 5wd`: a field name, maybe an offset.
+_UNTIL = re.compile(r"\s*([a-z][a-z0-9_]{0,62})\s*(?:([+-])\s*(.*?))?\s*", re.ASCII)
+_UNTIL_NAME = re.compile(r"\s*([a-z][a-z0-9_]{0,62})\b", re.ASCII)
+_UNTIL_EXAMPLES = (
+    "write a date field, maybe with an offset: signing_date - 5wd, appointment_at + 2h"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """A deadline read from a field: ``field``, moved by ``offset`` (earlier if ``before``).
+
+    The offset is a :class:`Duration` counted in the target's calendar, like every
+    duration of the language: ``- 5wd`` is five working days earlier, ``+ 2h`` two hours
+    of working time later (round the clock in the calendar ``always``).
+    """
+
+    field: str
+    offset: Duration | None = None
+    before: bool = False
+
+
+def until_field(text: str) -> str | None:
+    """The field an `until` names, even when its offset is written wrong (None: no name)."""
+    match = _UNTIL_NAME.match(text)
+    return match.group(1) if match else None
+
+
+def parse_until(text: str) -> Until:
+    """``"signing_date - 5wd"`` -> Until("signing_date", 5wd, before=True): the one rule.
+
+    ValueError, with what to write instead, for anything but a field name optionally
+    followed by ``+`` or ``-`` and a duration (calendar days are refused as everywhere).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"`until` is text such as 'reply_due', not {type(text).__name__}")
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    match = _UNTIL.fullmatch(text)
+    if match is None:
+        raise ValueError(f"bad `until: {shown}`: {_UNTIL_EXAMPLES}")
+    name, sign, offset = match.groups()
+    if sign is None:
+        return Until(name)
+    if not offset:
+        raise ValueError(
+            f"bad `until: {shown}`: an offset after {sign!r} is missing; {_UNTIL_EXAMPLES}"
+        )
+    try:
+        duration = parse_duration(offset)
+    except ValueError as exc:
+        raise ValueError(f"bad offset in `until: {shown}`: {exc}") from None
+    return Until(name, duration, before=sign == "-")
+
+
 @dataclass(frozen=True)
 class Target:
     """One ``within`` entry, compiled."""
@@ -159,6 +216,9 @@ class Target:
     text: str
     calendar: str | None
     end_of_working_day: bool
+    # The offset of an `until` deadline (None: the field's moment itself).
+    offset: Duration | None = None
+    before: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,17 +251,7 @@ class CompiledLimit:
 def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]:
     out: list[CompiledLimit] = []
     for name, limit in limits.items():
-        targets = tuple(
-            Target(
-                when=compile_expression(t.when) if t.when else None,
-                duration=parse_duration(t.limit) if t.limit else Duration(),
-                until=t.until,
-                text=t.limit or f"until {t.until}",
-                calendar=t.calendar,
-                end_of_working_day=t.end_of_working_day,
-            )
-            for t in limit.within
-        )
+        targets = tuple(_target(t) for t in limit.within)
         target_names: set[str] = set()
         for target in targets:
             if target.when is not None:
@@ -235,6 +285,20 @@ def compile_limits(limits: Mapping[str, TimeLimit]) -> tuple[CompiledLimit, ...]
             )
         )
     return tuple(out)
+
+
+def _target(spec: TimeLimitTarget) -> Target:
+    until = parse_until(spec.until) if spec.until is not None else None
+    return Target(
+        when=compile_expression(spec.when) if spec.when else None,
+        duration=parse_duration(spec.limit) if spec.limit else Duration(),
+        until=until.field if until is not None else None,
+        text=spec.limit or f"until {spec.until}",
+        calendar=spec.calendar,
+        end_of_working_day=spec.end_of_working_day,
+        offset=until.offset if until is not None else None,
+        before=until.before if until is not None else False,
+    )
 
 
 Status = Literal["running", "paused", "stopped"]

@@ -14,7 +14,7 @@ from typing import Any
 from servflow._hints import did_you_mean
 from servflow.engine.case import Actor, Case
 from servflow.engine.compiled import CompiledBranch, CompiledProcedure
-from servflow.engine.values import FieldValueError, normalise
+from servflow.engine.values import CellValueError, FieldValueError, normalise
 from servflow.errors import EvaluationError, Rejected
 
 __all__ = [
@@ -83,6 +83,14 @@ def validate_data(
             )
         try:
             stored = normalise(spec, value)
+        except CellValueError as exc:  # a row or cell of a table: say which, items[2].amount
+            raise Rejected(
+                "invalid_data",
+                f"field {name!r}: {exc}",
+                field=name,
+                cell=exc.where(name),
+                trigger=branch.trigger,
+            ) from None
         except FieldValueError as exc:
             raise Rejected(
                 "invalid_data", f"field {name!r}: {exc}", field=name, trigger=branch.trigger

@@ -290,6 +290,17 @@ def _target_due(cal: Calendar, target: Target, start: datetime, scope_of: _Scope
             f"the time limit's deadline field {target.until!r} has no value",
             field=target.until,
         )
+    moment = _field_moment(cal, value)
+    if target.offset is None:
+        return moment
+    # An offset is a duration like any other: counted in the target's calendar.
+    if target.before:
+        return cal.subtract(moment, target.offset)
+    return cal.add(moment, target.offset)
+
+
+def _field_moment(cal: Calendar, value: date | datetime) -> datetime:
+    """The instant a deadline field names, before any offset."""
     if isinstance(value, datetime):
         return value.astimezone(UTC)
     # A date: "by Friday" means by the close of business on Friday, or the end of that

@@ -23,6 +23,7 @@ from servflow.bounds import (
     LIST_ITEM_LENGTH,
     LIST_ITEMS,
     NUMBER_TEXT_LENGTH,
+    TABLE_ROWS,
     TEXT_LENGTH,
     compile_pattern,
     date_problem,
@@ -31,11 +32,26 @@ from servflow.bounds import (
 )
 from servflow.model import FieldSpec
 
-__all__ = ["FieldValueError", "normalise", "typed_value"]
+__all__ = ["CellValueError", "FieldValueError", "normalise", "typed_value"]
 
 
 class FieldValueError(ValueError):
     """A value does not fit its field; the message is safe to show (no pii values)."""
+
+
+class CellValueError(FieldValueError):
+    """A row or a cell of a `table` does not fit: ``row`` (0-based) and ``column`` say where.
+
+    ``where(field)`` is the place as an analyst writes it: ``items[2].amount``.
+    """
+
+    def __init__(self, message: str, row: int, column: str | None = None) -> None:
+        place = f"row {row}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{place}: {message}")
+        self.row, self.column = row, column
+
+    def where(self, field: str) -> str:
+        return f"{field}[{self.row}]" + (f".{self.column}" if self.column else "")
 
 
 def _show(spec: FieldSpec, value: Any) -> str:
@@ -87,6 +103,8 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
         return _datetime(spec, value)
     if kind == "list":
         return _list(spec, value)
+    if kind == "table":
+        return _table(spec, value, match_pattern)
     raise FieldValueError(f"unknown field type {kind!r}")  # pragma: no cover - model forbids
 
 
@@ -208,6 +226,45 @@ def _list(spec: FieldSpec, value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _table(spec: FieldSpec, value: Any, match_pattern: bool) -> list[dict[str, Any]]:
+    """Rows of cells, each cell in its column's stored form; every column in every row
+    (an empty cell is None), in the order the columns are written."""
+    columns = spec.columns or {}
+    if not isinstance(value, list | tuple):
+        raise FieldValueError("expected a table: a list of rows, each a mapping of columns")
+    limit = spec.max_rows if spec.max_rows is not None else TABLE_ROWS
+    if len(value) > limit:
+        raise FieldValueError(f"more than {limit} rows")
+    # A pii table's cells are all pii: no message shows one.
+    specs = {
+        name: column.as_field.model_copy(update={"pii": True})
+        if spec.pii and not column.pii
+        else column.as_field
+        for name, column in columns.items()
+    }
+    rows: list[dict[str, Any]] = []
+    for index, row in enumerate(value):
+        if not isinstance(row, dict):
+            raise CellValueError(
+                f"expected a row: a mapping of columns, got {type(row).__name__}", index
+            )
+        for name in row:
+            if not isinstance(name, str) or name not in columns:
+                shown = repr(name) if isinstance(name, str) and len(name) <= 60 else "a key"
+                hint = did_you_mean(name, columns) if isinstance(name, str) else ""
+                raise CellValueError(
+                    f"unknown column {shown} (the columns: {', '.join(columns)}){hint}", index
+                )
+        cells: dict[str, Any] = {}
+        for name, cell in specs.items():
+            try:
+                cells[name] = normalise(cell, row.get(name), match_pattern=match_pattern)
+            except FieldValueError as exc:
+                raise CellValueError(str(exc), index, name) from None
+        rows.append(cells)
+    return rows
+
+
 def _bounds(spec: FieldSpec, number: int | Decimal) -> None:
     if spec.minimum is not None and number < Decimal(str(spec.minimum)):
         raise FieldValueError(f"{_show(spec, number)} is below the minimum {spec.minimum:g}")
@@ -226,4 +283,11 @@ def typed_value(spec: FieldSpec, stored: Any) -> Any:
         return date.fromisoformat(stored)
     if kind == "datetime" and isinstance(stored, str):
         return datetime.fromisoformat(stored)
+    if kind == "table" and isinstance(stored, list):
+        columns = spec.columns or {}
+        return [
+            {name: typed_value(column.as_field, row.get(name)) for name, column in columns.items()}
+            for row in stored
+            if isinstance(row, dict)
+        ]
     return stored

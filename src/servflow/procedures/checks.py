@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -25,7 +26,7 @@ from servflow.engine.expr import (
     compile_expression,
     constants_of,
 )
-from servflow.engine.limits import Percent
+from servflow.engine.limits import Percent, parse_until
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
@@ -86,6 +87,13 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
                 yield ("time_limits", name, "within", i, "when"), target.when
 
 
+# `field|sum(attribute='column')` (and min, max, join): a table field and the column read.
+_ATTRIBUTE_OF = re.compile(
+    r"\b(?P<field>[a-z][a-z0-9_]*)\s*\|\s*(?P<filter>sum|min|max|join)\s*\("
+    r"[^()]*?\battribute\s*=\s*(?P<quote>['\"])(?P<column>[^'\"]*)(?P=quote)"
+)
+
+
 # Values the ambiguity search tries besides the constants a guard names, per field type.
 _SAMPLES: dict[str, list[Any]] = {
     "string": [""],
@@ -95,6 +103,7 @@ _SAMPLES: dict[str, list[Any]] = {
     "date": [date(2026, 1, 1)],
     "datetime": [datetime(2026, 1, 1, tzinfo=UTC)],
     "list": [[]],
+    "table": [[]],
 }
 
 
@@ -306,6 +315,7 @@ class _Checker:
                     + did_you_mean(name, valid),
                     offset=quote + expr.positions.get(name, 0),
                 )
+            self.table_columns(path, source, quote)
             # A part that reads no field gives the same answer on every case: if it fails
             # (a bound exceeded, text compared with a number), every evaluation will.
             for offset, problem in expr.constant_failures():
@@ -316,6 +326,37 @@ class _Checker:
                     "fails on every case",
                     offset=quote + offset,
                 )
+
+    def table_columns(self, path: Path, source: str, quote: int) -> None:
+        """`items|sum(attribute='amout')`: a column the table does not have, at its column.
+
+        The expression compiles (the grammar does not know the field's columns); every
+        evaluation would fail with "an item has no 'amout'", so it is an error here.
+        """
+        for match in _ATTRIBUTE_OF.finditer(source):
+            spec = self.proc.fields.get(match["field"])
+            if spec is None or spec.columns is None:
+                continue
+            column = spec.columns.get(match["column"])
+            if column is not None:
+                if match["filter"] == "sum" and column.type not in ("integer", "decimal"):
+                    self.error(
+                        path,
+                        "column-not-a-number",
+                        f"`sum` adds numbers, and column {match['column']!r} of table "
+                        f"{match['field']!r} holds {column.type} values: the sum would fail "
+                        "on every row; sum an `integer` or `decimal` column, or count rows "
+                        "with `length`",
+                        offset=quote + match.start("column"),
+                    )
+                continue
+            self.error(
+                path,
+                "unknown-column",
+                f"table {match['field']!r} has no column {match['column']!r} (its columns: "
+                f"{', '.join(spec.columns)})" + did_you_mean(match["column"], spec.columns),
+                offset=quote + match.start("column"),
+            )
 
     def _quote_offset(self, path: Path) -> int:
         line, column = self.smap.position(path)
@@ -504,16 +545,22 @@ class _Checker:
                 )
             for i, target in enumerate(limit.within):
                 if target.until is not None:
-                    field = p.fields.get(target.until)
+                    at = (*base, "within", i, "until")
+                    try:
+                        until = parse_until(target.until)
+                    except ValueError as exc:
+                        self.error(at, "bad-until", str(exc))
+                        continue
+                    field = p.fields.get(until.field)
                     if field is None:
-                        self.ref(
-                            (*base, "within", i, "until"), "field", target.until, set(p.fields)
-                        )
+                        self.ref(at, "field", until.field, set(p.fields))
                     elif field.type not in ("date", "datetime"):
+                        why = "" if until.offset is None else ": an offset moves a date or a time"
                         self.error(
-                            (*base, "within", i, "until"),
+                            at,
                             "until-not-a-date",
-                            f"`until: {target.until}` needs a date or datetime field, not {field.type!r}",
+                            f"`until: {target.until}` needs a date or datetime field, not "
+                            f"{field.type!r}{why}",
                         )
                     continue
                 try:

@@ -4,7 +4,9 @@ The static checks of :mod:`servflow.procedures.checks` refuse what cannot work; 
 module only warns, about what works but looks like a slip of the analyst's pen:
 
 ``no-time-limit``
-    a state that no time limit covers: a case can wait there for ever and nobody is told.
+    a state in which no time limit runs (none covers it, or every clock that does is
+    paused there) and that does not say what it ``waits`` for: a case can wait there for
+    ever and nobody is told.
 ``unused-role``
     a role that no step, notification, escalation or authority names.
 ``unused-field``
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servflow.engine.expr import ExpressionSyntaxError
+from servflow.engine.limits import until_field
 from servflow.errors import Diagnostic, EvaluationError
 from servflow.model import Branch, Procedure, Start, TimeLimit
 from servflow.procedures.checks import compiled, constants, expressions_of, sample_values
@@ -127,20 +130,26 @@ class _Linter:
 
     def time_limits(self) -> None:
         p = self.proc
-        governed: set[str] = set()
+        # A clock paused in a state watches nothing there: only a running clock, or a
+        # `waits` reason the analyst wrote, says that waiting there is meant.
+        running: set[str] = set()
+        paused: set[str] = set()
         for limit in p.time_limits.values():
             coverage = limit_coverage(p, limit)
-            governed |= coverage.running | coverage.paused
-            governed |= limit.pauses.states
+            running |= coverage.running
+            paused |= coverage.paused
         reachable = _reachable(p)
         for name, state in p.states.items():
-            if state.final or name in governed or name not in reachable:
+            if state.final or state.waits is not None or name in running:
                 continue
+            if name not in reachable:
+                continue
+            why = "every time limit is paused" if name in paused else "no time limit runs"
             self.warn(
                 ("states", name),
                 "no-time-limit",
-                f"no time limit runs in state {name!r}: a case can wait there for ever "
-                "unnoticed; add a time limit that covers it (or pauses in it on purpose)",
+                f"{why} in state {name!r}: a case can wait there for ever unnoticed; add a "
+                "time limit that runs in it, or say what it waits for with `waits:`",
                 key=True,
             )
 
@@ -175,6 +184,8 @@ class _Linter:
                 used |= compiled(source).names
             except ExpressionSyntaxError:
                 continue
+        for limit in p.time_limits.values():  # a deadline field is read by its clock
+            used |= {until_field(t.until) or "" for t in limit.within if t.until is not None}
         for name in p.fields:
             if name not in used:
                 self.warn(

@@ -69,11 +69,16 @@ def _nodes(proc: Procedure, lang: str) -> list[_Node]:
                 running[state].append(f"⏱ {_limit_text(proc, name, lang)}")
             elif state in coverage.paused:
                 paused[state].append(f"⏸ {localized(limit.title, lang, name)}")
+    # A state that waits on purpose says what for (`waits`), in one short line.
+    waits = {
+        name: [f"⏳ {abbreviate(localized(state.waits, lang))}"] if state.waits else []
+        for name, state in proc.states.items()
+    }
     return [
         _Node(
             name=name,
             title=localized(state.title, lang, name),
-            lines=tuple(running[name] + paused[name]),
+            lines=tuple(running[name] + paused[name] + waits[name]),
             final=state.final,
         )
         for name, state in proc.states.items()

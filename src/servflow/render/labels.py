@@ -13,16 +13,16 @@ __all__ = ["LABELS"]
 
 _TYPES_HANT = {
     "string": "文字", "text": "長文字", "integer": "整數", "decimal": "數值", "boolean": "是／否",
-    "date": "日期", "datetime": "日期時間", "choice": "選項", "list": "清單",
+    "date": "日期", "datetime": "日期時間", "choice": "選項", "list": "清單", "table": "明細表",
 }  # fmt: skip
 _TYPES_HANS = {
     "string": "文字", "text": "长文字", "integer": "整数", "decimal": "数值", "boolean": "是／否",
-    "date": "日期", "datetime": "日期时间", "choice": "选项", "list": "清单",
+    "date": "日期", "datetime": "日期时间", "choice": "选项", "list": "清单", "table": "明细表",
 }  # fmt: skip
 _TYPES_EN = {
     "string": "text", "text": "long text", "integer": "whole number", "decimal": "number",
     "boolean": "yes / no", "date": "date", "datetime": "date and time", "choice": "choice",
-    "list": "list",
+    "list": "list", "table": "table of line items",
 }  # fmt: skip
 
 LABELS: dict[str, dict[str, Any]] = {

@@ -29,7 +29,8 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from servflow.engine.calendar import CalendarSpec
-from servflow.model import Branch, Clause, Pause, Procedure, Start, name_list
+from servflow.engine.limits import parse_until
+from servflow.model import Branch, Clause, ColumnSpec, Pause, Procedure, Start, name_list
 from servflow.procedures.lint import limit_coverage
 from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.render.diagram import render_mermaid
@@ -43,6 +44,22 @@ __all__ = ["render_sop"]
 
 # A target that is a date held in a field ("by the promised reply date").
 _UNTIL = {"zh-Hant": "至「{}」所載日期", "zh-Hans": "至「{}」所载日期", "en": "by the date in “{}”"}
+# ... moved by an offset ("5 working days before the signing date").
+_UNTIL_BEFORE = {
+    "zh-Hant": "至「{field}」所載日期前 {offset}",
+    "zh-Hans": "至「{field}」所载日期前 {offset}",
+    "en": "{offset} before the date in “{field}”",
+}
+_UNTIL_AFTER = {
+    "zh-Hant": "至「{field}」所載日期後 {offset}",
+    "zh-Hans": "至「{field}」所载日期后 {offset}",
+    "en": "{offset} after the date in “{field}”",
+}
+# The columns of a `table` field, and its bound on rows.
+_COLUMNS = {"zh-Hant": "欄：{}", "zh-Hans": "栏：{}", "en": "columns: {}"}
+_MAX_ROWS = {"zh-Hant": "最多 {} 行", "zh-Hans": "最多 {} 行", "en": "at most {} rows"}
+# A state that waits on purpose, without a time limit (`waits`), and what for.
+_WAITS = {"zh-Hant": "等候：{}", "zh-Hans": "等候：{}", "en": "waits for: {}"}
 
 
 @dataclass(frozen=True)
@@ -308,6 +325,19 @@ class _Reader:
             out.append(self.t[f"clause_{kind}"].format(names=self.t["or"].join(quoted)))
         return out
 
+    def until(self, text: str) -> str:
+        """An `until` target in words: the field's title, and its offset if it has one."""
+        try:
+            until = parse_until(text)
+        except ValueError:
+            return markdown_text(text)  # the checks report it; the SOP shows it as written
+        field = self.field_title(until.field)
+        if until.offset is None:
+            return _UNTIL.get(self.lang, _UNTIL["en"]).format(field)
+        words = _UNTIL_BEFORE if until.before else _UNTIL_AFTER
+        offset = markdown_text(format_duration(str(until.offset), self.lang))
+        return words.get(self.lang, words["en"]).format(field=field, offset=offset)
+
     def limits(self) -> list[_Limit]:
         t = self.t
         out: list[_Limit] = []
@@ -341,9 +371,7 @@ class _Reader:
                             limit=(
                                 markdown_text(format_duration(target.limit, self.lang))
                                 if target.limit is not None
-                                else _UNTIL.get(self.lang, _UNTIL["en"]).format(
-                                    self.field_title(target.until or "")
-                                )
+                                else self.until(target.until or "")
                             )
                             + (f" {t['end_of_day']}" if target.end_of_working_day else ""),
                             calendar=self.calendar(target.calendar),
@@ -357,6 +385,16 @@ class _Reader:
                 )
             )
         return out
+
+    def columns(self, columns: Mapping[str, ColumnSpec]) -> str:
+        """A table's columns in words: title (type), a pii column marked confidential."""
+        shown = []
+        for name, column in columns.items():
+            title = markdown_text(localized(column.title, self.lang, name))
+            kind = str(self.t["types"][column.type])
+            shown.append(f"{title} ({kind})" + (" 🔒" if column.pii else ""))
+        words = _COLUMNS.get(self.lang, _COLUMNS["en"])
+        return words.format(str(self.t["comma"]).join(shown))
 
     def fields(self) -> list[_Field]:
         t = self.t
@@ -389,6 +427,10 @@ class _Reader:
                 notes.append(t["at_least"].format(low=f"{spec.minimum:g}"))
             elif spec.maximum is not None:
                 notes.append(t["at_most"].format(high=f"{spec.maximum:g}"))
+            if spec.columns:
+                notes.append(self.columns(spec.columns))
+            if spec.max_rows is not None:
+                notes.append(_MAX_ROWS.get(self.lang, _MAX_ROWS["en"]).format(spec.max_rows))
             description = markdown_text(localized(spec.description, self.lang))
             if description:
                 notes.append(description)
@@ -444,6 +486,11 @@ class _Reader:
                 limits_by_state[s].append(title)
             for s in coverage.paused:
                 limits_by_state[s].append(f"{title} ({self.t['paused']})")
+        waits = _WAITS.get(lang, _WAITS["en"])
+        for name, state in p.states.items():
+            if state.waits is not None:
+                reason = markdown_text(localized(state.waits, lang))
+                limits_by_state[name].append(waits.format(reason))
         guards = [
             (markdown_text(localized(branch.title, lang, trigger)), branch.when)
             for trigger, branch in self._all_branches()

@@ -73,6 +73,15 @@ class Display:
         if name in self.pii:
             return MASK
         spec = self.fields.get(name)
+        if spec is not None and spec.columns and isinstance(value, list | tuple):
+            # A table: the cells of its pii columns are masked, row by row.
+            secret = {n for n, column in spec.columns.items() if column.pii}
+            value = [
+                {k: MASK if k in secret and v is not None else v for k, v in row.items()}
+                if isinstance(row, dict)
+                else row
+                for row in value
+            ]
         if spec is not None and spec.type == "datetime" and isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = datetime.fromisoformat(value)

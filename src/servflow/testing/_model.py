@@ -345,6 +345,7 @@ class RejectionSpec(_Model):
     escalation_level: Any = None
     expected: Any = None
     actual: Any = None
+    cell: Any = Field(None, description="the row or cell of a table: items[2].amount")
 
 
 def _rejection(value: Any) -> Any:

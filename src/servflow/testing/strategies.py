@@ -55,6 +55,12 @@ def valid_values(spec: FieldSpec) -> st.SearchStrategy[Any]:
         return st.dates(date(2026, 1, 1), date(2027, 12, 31))
     if kind == "datetime":
         return st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(_TZ))
+    if kind == "table":  # rows of valid cells, a few of them
+        columns = spec.columns or {}
+        row = st.fixed_dictionaries(
+            {name: valid_values(column.as_field) for name, column in columns.items()}
+        )
+        return st.lists(row, max_size=min(3, spec.max_rows or 3))
     letters = st.characters(blacklist_categories=("Cs", "Cc"))
     if kind == "list":
         return st.lists(st.text(letters, max_size=10), max_size=min(3, spec.max_length or 3))
