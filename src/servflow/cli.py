@@ -1,4 +1,4 @@
-"""The ``servflow`` command: check, schema, diagram, docs, test and demo.
+"""The ``servflow`` command: check, schema, diagram, docs, test, explore and demo.
 
 Each subcommand lives in its own module under :mod:`servflow.commands`, exposing
 ``register(subparsers)`` and ``run(args) -> int``. Exit codes: 0 success, 1 problems found
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = ("check", "schema", "diagram", "docs", "test", "demo")
+COMMANDS = ("check", "schema", "diagram", "docs", "test", "explore", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

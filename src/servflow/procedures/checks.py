@@ -28,7 +28,14 @@ from servflow.engine.expr import (
 from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
-from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
+from servflow.model import (
+    HAPPENING_PREFIXES,
+    LANGUAGES,
+    RESERVED_NAMES,
+    FieldSpec,
+    Procedure,
+    happening_parts,
+)
 from servflow.procedures.source import SourceMap
 
 __all__ = ["check_procedure", "compiled", "constants", "expressions_of", "sample_values"]
@@ -78,6 +85,11 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
                 yield ("transitions", trigger, i, "authority", role), expr
     for i, inv in enumerate(proc.invariants):
         yield ("invariants", i, "check"), inv.check
+    for i, prop in enumerate(proc.properties):
+        for pattern in ("never", "always", "eventually"):
+            source = getattr(prop, pattern)
+            if source is not None:
+                yield ("properties", i, pattern), source
     for name, limit in proc.time_limits.items():
         for i, target in enumerate(limit.within):
             if target.when:
@@ -553,6 +565,54 @@ class _Checker:
                     f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have",
                 )
 
+    # -- properties ----------------------------------------------------------------------
+
+    def properties(self) -> None:
+        """What each property's happenings name exists; property names are distinct."""
+        p = self.proc
+        forms = {
+            e.record
+            for b in [p.start, *(x for bs in p.transitions.values() for x in bs)]
+            for e in b.effects
+            if e.record is not None
+        }
+        valid = {
+            "notify": set(p.roles),
+            "record": forms,
+            "breached": set(p.time_limits),
+        }
+        bare = set(p.transitions) | set(p.states)
+        seen: set[str] = set()
+        for i, prop in enumerate(p.properties):
+            if prop.name in seen:
+                self.error(
+                    ("properties", i, "name"),
+                    "duplicate-property",
+                    f"property {prop.name!r} is named twice; give each its own name",
+                )
+            seen.add(prop.name)
+            keys: list[tuple[Path, str]] = []
+            if prop.precedes is not None:
+                keys += [(("precedes", "first"), prop.precedes.first)]
+                keys += [(("precedes", "then"), prop.precedes.then)]
+            if prop.responds is not None:
+                keys += [(("responds", "to"), prop.responds.to)]
+                keys += [(("responds", "with"), prop.responds.with_)]
+            for sub, text in keys:
+                prefix, name = happening_parts(text)
+                choices = valid[prefix] if prefix else bare
+                if name in choices:
+                    continue
+                what = HAPPENING_PREFIXES[prefix] if prefix else "trigger or state"
+                hint = did_you_mean(name, choices)
+                if not hint and not prefix:
+                    hint = "; write a trigger, a state, or notify:ROLE, record:FORM, breached:LIMIT"
+                self.error(
+                    ("properties", i, *sub),
+                    "unknown-happening",
+                    f"property {prop.name!r}: {text!r} names no {what} of this procedure{hint}",
+                )
+
 
 def _each(path: Path, value: str | list[str]) -> Iterator[tuple[Path, str]]:
     """Each name of a clause with its path: the key itself for one name, else each item."""
@@ -570,6 +630,7 @@ def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
     checker.expressions()
     checker.graph()
     checker.time_limits()
+    checker.properties()
     if not any(d.severity == "error" for d in checker.out):
         checker.ambiguity()
     checker.translations()

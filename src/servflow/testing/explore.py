@@ -1,0 +1,822 @@
+"""Exploring a procedure: the mistakes of its author that no single test shows.
+
+:func:`explore` runs a procedure's cases through the engine, generically over its compiled
+form (``(trigger, state) -> branches``), in two ways that share one graph of the cases
+reached:
+
+* a systematic, breadth-first search: from every case reached, every trigger that leaves
+  its state, fired by an actor of each role its branches allow, with data drawn from the
+  classes the guards' constants split each field into (``priority`` is ``emergency`` or
+  not; ``compensation`` below, at or above 200), and waiting until the next deadline;
+* random lives (seeded walks through the same moves), which go deeper than the search's
+  budget.
+
+Two cases that agree on their state, escalation level, the class of every field, their
+clocks' status and the properties' progress count as one: the search visits each once,
+by its shortest life. From the graph it reports (:class:`Finding`, ``kind``):
+
+``stuck``
+    a reachable case from which no permitted steps by any role reach a final state;
+``dead-state``, ``dead-branch``
+    a state or branch the static checks call reachable that no life reached or took, with
+    the reasons the engine gave when it refused;
+``limit-never-started``, ``limit-never-breached``, ``limit-never-met``
+    a time limit that never ran, that no life breached even by waiting, or that every
+    life that ran it breached;
+``property``
+    a life that breaks one of the procedure's ``properties``.
+
+Each finding carries the shortest life that shows it and the step that should have gone
+otherwise, which :func:`scenario_text` writes as a scenario file that fails in
+``servflow test`` for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from servflow.engine import Actor, Case, Engine, Outcome
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure
+from servflow.errors import Rejected, ServflowError
+from servflow.model import Branch, FieldSpec
+from servflow.procedures.checks import compiled, constants, expressions_of, sample_values
+from servflow.testing.properties import Broken, Monitor
+
+__all__ = [
+    "DEFAULT_LIVES",
+    "DEFAULT_STEPS",
+    "FINDING_KINDS",
+    "Coverage",
+    "Exploration",
+    "Finding",
+    "Move",
+    "explore",
+    "scenario_text",
+]
+
+DEFAULT_LIVES = 200
+DEFAULT_STEPS = 30_000
+FINDING_KINDS = (
+    "stuck",
+    "dead-state",
+    "dead-branch",
+    "limit-never-started",
+    "limit-never-breached",
+    "limit-never-met",
+    "property",
+)
+_ZONE = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 11, 2, 8, 0, tzinfo=_ZONE)
+_GAP = timedelta(minutes=1)
+_MAX_DEPTH = 40
+
+
+@dataclass(frozen=True)
+class Move:
+    """One step of a life: the start, a trigger fired by one role, or the clock advanced."""
+
+    kind: str  # "start", "fire" or "advance"
+    at: datetime
+    trigger: str = ""
+    role: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        if self.kind == "advance":
+            return f"advance to {self.at.isoformat(sep=' ')}"
+        return f"{self.trigger or 'start'} by {self.role}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something exploration found wrong, with the shortest life that shows it.
+
+    ``life`` is the steps that lead there (all accepted); ``last`` the step that should
+    have gone otherwise, and ``expect`` what the analyst would have expected of it (empty:
+    to be accepted).
+    """
+
+    kind: str
+    procedure: str
+    subject: str
+    message: str
+    life: tuple[Move, ...]
+    last: Move | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "procedure": self.procedure,
+            "subject": self.subject,
+            "message": self.message,
+            "steps": len(self.life) + (1 if self.last is not None else 0),
+        }
+
+
+@dataclass
+class Coverage:
+    """What the explored lives reached, for the table ``servflow explore`` prints."""
+
+    states: dict[str, bool]
+    branches: dict[str, bool]
+    roles: dict[str, bool]
+    limits: dict[str, dict[str, bool]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "states": self.states,
+            "branches": self.branches,
+            "roles": self.roles,
+            "time_limits": self.limits,
+        }
+
+
+@dataclass
+class Exploration:
+    """The result of exploring one procedure."""
+
+    procedure: str
+    file: Path | None
+    findings: list[Finding]
+    coverage: Coverage
+    engine_steps: int
+    cases: int
+    lives: int
+    seconds: float
+    complete: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.procedure,
+            "file": str(self.file) if self.file else None,
+            "findings": [f.as_dict() for f in self.findings],
+            "coverage": self.coverage.as_dict(),
+            "engine_steps": self.engine_steps,
+            "cases": self.cases,
+            "lives": self.lives,
+            "seconds": round(self.seconds, 3),
+            "complete": self.complete,
+        }
+
+
+# -- the graph ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Node:
+    id: int
+    case: Case
+    monitor: Monitor
+    life: tuple[Move, ...]
+    expanded: bool = False
+    edges: list[int] = field(default_factory=list)
+    refused: list[tuple[Move, Rejected]] = field(default_factory=list)
+
+
+class _Explorer:
+    def __init__(self, engine: Engine, cp: CompiledProcedure, budget: int, seed: int) -> None:
+        self.engine = engine
+        self.cp = cp
+        self.proc = cp.procedure
+        self.budget = budget
+        self.rng = random.Random(seed)
+        self.steps = 0
+        self.nodes: list[_Node] = []
+        self.index: dict[Any, int] = {}
+        self.broken: list[tuple[Broken, tuple[Move, ...]]] = []
+        self.broken_names: set[str] = set()
+        self.branch_of: dict[tuple[str, str, str], str] = {}
+        consts: dict[str, set[Any]] = {}
+        read: set[str] = set()
+        for _, source in expressions_of(self.proc):
+            read |= compiled(source).names
+            for name, values in constants(source).items():
+                consts.setdefault(name, set()).update(values)
+        self.read = read & set(self.proc.fields)
+        self.samples = {
+            name: [v for v in sample_values(spec, consts.get(name, set())) if v is not None]
+            for name, spec in self.proc.fields.items()
+            if name in self.read
+        }
+        self.consts = consts
+        self.plain: dict[str, Any] = {}
+        self.taken: set[str] = set()
+        self.roles_used: set[str] = set()
+        self.limit_seen: dict[str, set[str]] = {name: set() for name in self.proc.time_limits}
+
+    # -- abstraction ----------------------------------------------------------------------
+
+    def _class(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name not in self.read:
+            return "set"
+        spec = self.proc.fields[name]
+        if spec.type == "boolean":
+            return value
+        numbers = sorted(
+            c for c in self.consts.get(name, ()) if isinstance(c, int | float | Decimal)
+        )
+        if spec.type in ("integer", "decimal") and not isinstance(value, bool):
+            try:
+                number = Decimal(str(value))
+            except ArithmeticError:
+                return "set"
+            return tuple((number > Decimal(str(c))) - (number < Decimal(str(c))) for c in numbers)
+        texts = self.consts.get(name, set())
+        if isinstance(value, str) and value in texts:
+            return value
+        if isinstance(value, list):
+            return tuple(sorted(str(v) for v in value if v in texts))
+        return "set"
+
+    def key(self, case: Case, monitor: Monitor) -> Any:
+        # Fields no expression reads only matter to `requires`, which every move fills.
+        data = tuple(self._class(n, case.data.get(n)) for n in self.proc.fields if n in self.read)
+        timers = tuple(
+            (n, t.status, t.breached_at is not None, min(t.cycle, 2))
+            for n, t in sorted(case.timers.items())
+        )
+        return (case.state, case.escalation_level, data, timers, monitor.key)
+
+    # -- moves ----------------------------------------------------------------------------
+
+    def _plain(self, name: str, at: datetime) -> Any:
+        spec = self.proc.fields[name]
+        if spec.type == "datetime":
+            return (at + timedelta(days=2)).isoformat()
+        if name not in self.plain:
+            self.plain[name] = _plain_value(spec)
+        return self.plain[name]
+
+    def moves(self, case: Case) -> list[Move]:
+        at = case.updated_at.astimezone(_ZONE) + _GAP
+        out: list[Move] = []
+        for trigger in self.proc.transitions:
+            branches = self.cp.table.get((trigger, case.state))
+            if not branches:
+                continue
+            roles = sorted({r for b in branches for r in b.roles})
+            required = sorted({n for b in branches for n in b.requires})
+            accepted: set[str] = set()
+            for b in branches:
+                accepted |= set(b.accepts if b.accepts is not None else self.proc.fields)
+            base = {n: self._plain(n, at) for n in required}
+            datas = [base]
+            for name in sorted(accepted & set(self.samples)):
+                for value in self.samples[name]:
+                    if base.get(name) != value:
+                        datas.append({**base, name: _stored(value)})
+            for role in roles:
+                out.extend(Move("fire", at, trigger, role, d) for d in datas)
+        # Waiting: until the earliest clock still to be breached is (its warnings on the way),
+        # else until whatever else falls due (a breach's later steps).
+        dues = [
+            t.due_at
+            for t in case.timers.values()
+            if t.status == "running" and t.breached_at is None and t.due_at is not None
+        ]
+        wake = min(dues) if dues else case.next_due
+        if wake is not None:
+            out.append(Move("advance", max(wake, case.updated_at).astimezone(_ZONE)))
+        return out
+
+    def run(self, case: Case, move: Move) -> Outcome:
+        self.steps += 1
+        if move.kind == "advance":
+            return self.engine.advance(case, at=move.at)
+        actor = Actor(id=move.role, roles=frozenset({move.role}))
+        return self.engine.fire(case, move.trigger, actor=actor, data=dict(move.data), at=move.at)
+
+    # -- recording ------------------------------------------------------------------------
+
+    def note(self, out: Outcome) -> None:
+        for event in out.events:
+            if event.role:
+                self.roles_used.add(event.role)
+            if event.kind in ("started", "fired", "auto_fired", "breach_step"):
+                branch = self._branch(
+                    event.trigger, event.source, event.target, event.detail.get("branch")
+                )
+                if branch:
+                    self.taken.add(branch)
+        for name, timer in out.case.timers.items():
+            seen = self.limit_seen.setdefault(name, set())
+            seen.add("started")
+            for record in timer.history:
+                seen.add("breached" if record.breached_at is not None else "met")
+            if timer.breached_at is not None:
+                seen.add("breached")
+            elif timer.status == "stopped":
+                seen.add("met")
+
+    def _branch(self, trigger: str, source: str | None, target: str, index: Any) -> str | None:
+        if source is None:
+            return "start"
+        for b in self.cp.table.get((trigger, source), ()):
+            if b.index == index or (index is None and b.to == target):
+                return _branch_name(self.proc, b)
+        return None
+
+    def add(self, case: Case, monitor: Monitor, life: tuple[Move, ...]) -> tuple[int, bool]:
+        key = self.key(case, monitor)
+        found = self.index.get(key)
+        if found is not None:
+            return found, False
+        node = _Node(len(self.nodes), case, monitor, life)
+        self.nodes.append(node)
+        self.index[key] = node.id
+        return node.id, True
+
+    def step(self, node: _Node, move: Move) -> tuple[int, bool] | Rejected | None:
+        """Take ``move`` from ``node``: the node reached (and whether it is new), the
+        refusal, or None when the engine could not say (a calendar's published end)."""
+        try:
+            out = self.run(node.case, move)
+        except Rejected as exc:
+            return exc
+        except ServflowError:
+            return None
+        if not out.events:
+            return None
+        self.note(out)
+        life = (*node.life, move)
+        monitor, broken = node.monitor.step(out.case, out.events, out.effects)
+        broken += monitor.finish(out.case)
+        for b in broken:
+            if b.name not in self.broken_names:
+                self.broken_names.add(b.name)
+                self.broken.append((b, life))
+        return self.add(out.case, monitor, life)
+
+    # -- the search -----------------------------------------------------------------------
+
+    def opening(self) -> list[int]:
+        """The cases opened by each role of the start, with each class of opening data."""
+        start = self.cp.start
+        base = {n: self._plain(n, START) for n in start.requires}
+        accepted = set(start.accepts if start.accepts is not None else self.proc.fields)
+        datas = [base]
+        for name in sorted(accepted & set(self.samples)):
+            datas.extend({**base, name: _stored(v)} for v in self.samples[name])
+        roots: list[int] = []
+        for role in sorted(start.roles):
+            for data in datas:
+                move = Move("start", START, "", role, data)
+                try:
+                    self.steps += 1
+                    out = self.engine.start(
+                        self.proc.id,
+                        actor=Actor(id=role, roles=frozenset({role})),
+                        data=data,
+                        at=START,
+                        case_id="explored",
+                    )
+                except (Rejected, ServflowError):
+                    continue
+                self.note(out)
+                monitor, broken = Monitor.of(self.cp).step(out.case, out.events, out.effects)
+                for b in broken:
+                    if b.name not in self.broken_names:
+                        self.broken_names.add(b.name)
+                        self.broken.append((b, (move,)))
+                node, new = self.add(out.case, monitor, (move,))
+                if new:
+                    roots.append(node)
+        return roots
+
+    def search(self, roots: Sequence[int]) -> bool:
+        queue = deque(roots)
+        while queue:
+            node = self.nodes[queue.popleft()]
+            if node.case.state in self.cp.finals or len(node.life) >= _MAX_DEPTH:
+                continue
+            moves = self.moves(node.case)
+            if self.steps + len(moves) > self.budget:
+                return False
+            for move in moves:
+                result = self.step(node, move)
+                if isinstance(result, Rejected):
+                    node.refused.append((move, result))
+                elif result is not None:
+                    child, new = result
+                    node.edges.append(child)
+                    if new:
+                        queue.append(child)
+            node.expanded = True
+        return True
+
+    def walk(self, roots: Sequence[int], lives: int, budget: int) -> int:
+        walked = 0
+        for _ in range(lives):
+            if self.steps >= budget:
+                break
+            walked += 1
+            node = self.nodes[self.rng.choice(roots)]
+            for _ in range(_MAX_DEPTH * 2):
+                if node.case.state in self.cp.finals or self.steps >= budget:
+                    break
+                moves = self.moves(node.case)
+                if not moves:
+                    break
+                result = self.step(node, self.rng.choice(moves))
+                if isinstance(result, tuple):
+                    node = self.nodes[result[0]]
+        return walked
+
+
+def _branch_name(proc: Any, b: CompiledBranch) -> str:
+    many = len(proc.transitions.get(b.trigger, ())) > 1
+    return f"{b.trigger}[{b.index}]" if many else b.trigger
+
+
+def _sources(b: CompiledBranch) -> list[str]:
+    spec = b.spec
+    return list(spec.source) if isinstance(spec, Branch) else []
+
+
+def _plain_value(spec: FieldSpec) -> Any:
+    """A valid value of ``spec`` that reads as plain as possible (the same every run)."""
+    if spec.type == "choice":
+        return spec.default if spec.default is not None else (spec.choices or [""])[0]
+    if spec.type == "boolean":
+        return True
+    if spec.type == "date":
+        return "2026-11-10"
+    if spec.type == "list":
+        return []
+    if spec.type in ("integer", "decimal"):
+        if spec.minimum is not None and spec.minimum > 0:
+            return math.ceil(spec.minimum)
+        if spec.maximum is not None and spec.maximum < 0:
+            return math.floor(spec.maximum)
+        return 0
+    if spec.pattern is None:
+        return "x"
+    from hypothesis import HealthCheck, Phase, find, settings
+
+    from servflow.testing.strategies import valid_values
+
+    quiet = settings(
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        max_examples=100,
+    )
+    return _stored(find(valid_values(spec), lambda _: True, settings=quiet))
+
+
+def _stored(value: Any) -> Any:
+    """A value as a scenario file writes it (and the engine reads it back)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return value
+
+
+# -- the analysis ------------------------------------------------------------------------
+
+
+def _static_reach(cp: CompiledProcedure) -> set[str]:
+    reached = {cp.start.to}
+    todo = [cp.start.to]
+    while todo:
+        state = todo.pop()
+        for (_, source), branches in cp.table.items():
+            if source == state:
+                for b in branches:
+                    if b.to not in reached:
+                        reached.add(b.to)
+                        todo.append(b.to)
+    return reached
+
+
+def _refusal_text(exc: Rejected) -> str:
+    return f"{exc.reason}: {exc.message}"
+
+
+def _explain(refusals: Sequence[tuple[Move, Rejected]]) -> str:
+    counts = Counter(_refusal_text(exc) for _, exc in refusals)
+    return "; ".join(f"{text} ({n}x)" for text, n in counts.most_common(3))
+
+
+def _pick(refusals: Sequence[tuple[Move, Rejected]]) -> tuple[Move, Rejected]:
+    """The refusal that tells most: a failed rule before a missing role or datum."""
+    order = {"guard_failed": 0, "beyond_authority": 1, "invalid_data": 2, "forbidden": 3}
+    return min(refusals, key=lambda mr: order.get(mr[1].reason, 9))
+
+
+class _Analysis:
+    def __init__(self, x: _Explorer, complete: bool) -> None:
+        self.x = x
+        self.cp = x.cp
+        self.proc = x.proc
+        self.complete = complete
+        self.findings: list[Finding] = []
+        self.reached = {n.case.state for n in x.nodes}
+
+    def finding(
+        self, kind: str, subject: str, message: str, life: tuple[Move, ...], **kw: Any
+    ) -> None:
+        self.findings.append(Finding(kind, self.proc.id, subject, message, life, **kw))
+
+    def run(self) -> list[Finding]:
+        self.stuck()
+        self.dead()
+        self.limits()
+        for broken, life in self.x.broken:
+            self.finding(
+                "property",
+                broken.name,
+                f"property {broken.name!r} ({broken.pattern}) is broken: {broken.reason}",
+                life,
+            )
+        return self.findings
+
+    def stuck(self) -> None:
+        nodes = self.x.nodes
+        parents: dict[int, list[int]] = {}
+        for n in nodes:
+            for child in n.edges:
+                parents.setdefault(child, []).append(n.id)
+        good = [n.id for n in nodes if n.case.state in self.cp.finals or not n.expanded]
+        ok = set(good)
+        todo = list(good)
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in ok:
+                    ok.add(parent)
+                    todo.append(parent)
+        stuck = sorted((n for n in nodes if n.id not in ok), key=lambda n: len(n.life))
+        done_states: set[str] = set()
+        for node in stuck:
+            if node.case.state in done_states:
+                continue
+            done_states.add(node.case.state)
+            exits = (
+                _explain(node.refused) if node.refused else "every permitted step leads back here"
+            )
+            last = _pick(node.refused)[0] if node.refused else None
+            finals = sorted(self.cp.finals)
+            self.finding(
+                "stuck",
+                node.case.state,
+                f"a case in `{node.case.state}` (after {len(node.life)} steps) can never reach "
+                f"a final state ({', '.join(finals)}): {exits}",
+                node.life,
+                last=last,
+                expect={} if last is not None else {"state": finals[0]},
+            )
+
+    def dead(self) -> None:
+        static = _static_reach(self.cp)
+        by_source: dict[str, list[_Node]] = {}
+        for n in self.x.nodes:
+            by_source.setdefault(n.case.state, []).append(n)
+        reported_states: set[str] = set()
+        for state in self.proc.states:
+            if state in self.reached or state not in static:
+                continue
+            into = [
+                b
+                for (_, src), bs in self.cp.table.items()
+                for b in bs
+                if b.to == state and src in self.reached
+            ]
+            if not into:
+                continue  # reached only through another dead state: reported there
+            reported_states.add(state)
+            branch = into[0]
+            life, last, why = self._attempt(branch, by_source)
+            self.finding(
+                "dead-state",
+                state,
+                f"no life reached `{state}`: {why}",
+                life,
+                last=last,
+                expect={"state": state},
+            )
+        seen: set[str] = set()
+        for bs in self.cp.table.values():
+            for b in bs:
+                name = _branch_name(self.proc, b)
+                if name in self.x.taken or name in seen or b.to in reported_states:
+                    continue
+                if not any(s in self.reached for s in _sources(b)):
+                    continue
+                seen.add(name)
+                life, last, why = self._attempt(b, by_source)
+                self.finding(
+                    "dead-branch",
+                    name,
+                    f"no life took `{name}` ({', '.join(_sources(b))} -> {b.to}): {why}",
+                    life,
+                    last=last,
+                    expect={"state": b.to},
+                )
+
+    def _attempt(
+        self, branch: CompiledBranch, by_source: Mapping[str, list[_Node]]
+    ) -> tuple[tuple[Move, ...], Move | None, str]:
+        refusals: list[tuple[_Node, Move, Rejected]] = []
+        firsts: list[_Node] = []
+        for src in _sources(branch):
+            for node in by_source.get(src, []):
+                firsts.append(node)
+                refusals.extend(
+                    (node, m, exc) for m, exc in node.refused if m.trigger == branch.trigger
+                )
+        if refusals:
+            pairs = [(m, exc) for _, m, exc in refusals]
+            reason = _pick(pairs)[1].reason
+            shortest = [(n, m) for n, m, e in refusals if e.reason == reason]
+            node, chosen = min(shortest, key=lambda t: len(t[0].life))
+            return node.life, chosen, f"every `{branch.trigger}` was refused: {_explain(pairs)}"
+        node = min(firsts, key=lambda n: len(n.life))
+        others = sorted(
+            {
+                _branch_name(self.proc, b)
+                for b in self.cp.table.get((branch.trigger, node.case.state), ())
+                if _branch_name(self.proc, b) in self.x.taken
+            }
+        )
+        why = (
+            f"`{branch.trigger}` always took {', '.join(others)} instead"
+            if others
+            else f"`{branch.trigger}` was never accepted there"
+        )
+        attempt = next((m for m in self.x.moves(node.case) if m.trigger == branch.trigger), None)
+        return node.life, attempt, why
+
+    def limits(self) -> None:
+        nodes = sorted(self.x.nodes, key=lambda n: len(n.life))
+        for name in self.proc.time_limits:
+            seen = self.x.limit_seen.get(name, set())
+            if "started" not in seen:
+                end = next((n for n in nodes if n.case.state in self.cp.finals), None)
+                if end is None or not self.complete:
+                    continue
+                self.finding(
+                    "limit-never-started",
+                    name,
+                    f"time limit `{name}` never started in any life (its `starts` clause is "
+                    "never met)",
+                    end.life[:-1],
+                    last=end.life[-1],
+                    expect={"time_limits": {name: {"status": "stopped"}}},
+                )
+                continue
+            running = next((n for n in nodes if name in n.case.timers), None)
+            assert running is not None
+            if "breached" not in seen:
+                timer = running.case.timers[name]
+                late = timer.started_at.astimezone(_ZONE) + timedelta(days=30)
+                self.finding(
+                    "limit-never-breached",
+                    name,
+                    f"time limit `{name}` was never breached, even by waiting: it is "
+                    f"{timer.status} as soon as it starts",
+                    running.life,
+                    last=Move("advance", late),
+                    expect={"time_limits": {name: {"breached": True}}},
+                )
+            elif "met" not in seen and self.complete:
+                stopped = next(
+                    (
+                        n
+                        for n in nodes
+                        if name in n.case.timers
+                        and (n.case.timers[name].status == "stopped" or n.case.timers[name].history)
+                    ),
+                    None,
+                )
+                if stopped is None:
+                    stopped = next((n for n in nodes if n.case.state in self.cp.finals), running)
+                self.finding(
+                    "limit-never-met",
+                    name,
+                    f"time limit `{name}` was breached in every life that ran it: no step "
+                    "stops it in time",
+                    stopped.life[:-1],
+                    last=stopped.life[-1],
+                    expect={"time_limits": {name: {"breached": False}}},
+                )
+
+    def coverage(self) -> Coverage:
+        branches = {}
+        for trigger, bs in self.proc.transitions.items():
+            for i in range(len(bs)):
+                name = f"{trigger}[{i}]" if len(bs) > 1 else trigger
+                branches[name] = name in self.x.taken
+        roles = {r: r in self.x.roles_used for r in self.proc.roles}
+        limits = {
+            name: {
+                o: o in self.x.limit_seen.get(name, set()) for o in ("started", "met", "breached")
+            }
+            for name in self.proc.time_limits
+        }
+        return Coverage({s: s in self.reached for s in self.proc.states}, branches, roles, limits)
+
+
+def explore(
+    engine: Engine,
+    procedure_id: str,
+    *,
+    lives: int = DEFAULT_LIVES,
+    steps: int = DEFAULT_STEPS,
+    seed: int = 0,
+    file: Path | None = None,
+) -> Exploration:
+    """Explore the latest version of ``procedure_id`` within ``steps`` engine steps."""
+    began = time.perf_counter()
+    cp = engine._compiled(procedure_id)
+    x = _Explorer(engine, cp, steps, seed)
+    roots = x.opening()
+    complete = False
+    walked = 0
+    if roots:
+        complete = x.search(roots)
+        # The random lives get what the search left, and at least a tenth of the budget.
+        walked = x.walk(roots, lives, max(steps, x.steps + steps // 10))
+    analysis = _Analysis(x, complete)
+    findings = analysis.run() if roots else []
+    return Exploration(
+        procedure=procedure_id,
+        file=file,
+        findings=findings,
+        coverage=analysis.coverage(),
+        engine_steps=x.steps,
+        cases=len(x.nodes),
+        lives=walked,
+        seconds=time.perf_counter() - began,
+        complete=complete,
+    )
+
+
+# -- scenario files ----------------------------------------------------------------------
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _yaml_step(move: Move, expect: Mapping[str, Any] | None) -> dict[str, Any]:
+    step: dict[str, Any]
+    if move.kind == "advance":
+        step = {"advance": _time(move.at)}
+    elif move.kind == "start":
+        step = {"start": {"as": move.role, "at": _time(move.at), "data": dict(move.data)}}
+    else:
+        step = {"fire": move.trigger, "as": move.role, "at": _time(move.at)}
+        if move.data:
+            step["data"] = dict(move.data)
+    if expect:
+        step["expect"] = dict(expect)
+    return step
+
+
+def scenario_text(finding: Finding, procedure_file: Path, scenario_dir: Path) -> str:
+    """The scenario file that replays ``finding``'s life and fails where it goes wrong."""
+    moves = [*finding.life, *([finding.last] if finding.last is not None else [])]
+    roles = sorted({m.role for m in moves if m.role})
+    try:
+        target = os.path.relpath(procedure_file.resolve(), scenario_dir.resolve())
+    except ValueError:  # another drive
+        target = str(procedure_file.resolve())
+    steps = [_yaml_step(m, None) for m in finding.life]
+    if finding.last is not None:
+        steps.append(_yaml_step(finding.last, finding.expect))
+    elif finding.expect and steps:
+        steps[-1]["expect"] = dict(finding.expect)
+    body = {
+        "scenario": f"{finding.kind}: {finding.subject}",
+        "description": finding.message,
+        "procedure": target.replace(os.sep, "/"),
+        "timezone": "Asia/Shanghai",
+        "actors": {r: {"roles": [r]} for r in roles},
+        "steps": steps,
+    }
+    head = (
+        f"# Found by `servflow explore` in {procedure_file.name}: {finding.kind}.\n"
+        "# Run it with `servflow test` (from any folder); it fails for the reason above\n"
+        "# until the procedure is fixed.\n"
+    )
+    return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100)

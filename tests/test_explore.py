@@ -1,0 +1,92 @@
+"""`servflow explore`: the planted mistakes are found, the shipped catalogue explores clean.
+
+Each file of tests/planted/ is a shipped procedure with one mistake an analyst makes; its
+second line says the finding expected (`# expect: KIND SUBJECT`). Exploration must report
+it, and the scenario it writes must fail in `servflow test` (run from another folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from servflow import Engine
+from servflow.cli import main
+from servflow.testing import engine_for, load_scenario, run_scenario
+from servflow.testing.explore import FINDING_KINDS, explore, scenario_text
+
+PLANTED = Path(__file__).parent / "planted"
+CATALOGUE = Path(__file__).parent.parent / "procedures"
+FILES = sorted(p for p in PLANTED.glob("*.yaml") if p.name != "calendars.yaml")
+
+
+def _expected(path: Path) -> tuple[str, str]:
+    line = path.read_text(encoding="utf-8").splitlines()[1]
+    kind, _, subject = line.removeprefix("# expect: ").partition(" ")
+    return kind, subject
+
+
+def test_the_corpus_has_at_least_twelve_mistakes_covering_every_kind():
+    kinds = [_expected(p)[0] for p in FILES]
+    assert len(FILES) >= 12
+    assert set(kinds) == set(FINDING_KINDS)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_a_planted_mistake_is_found_with_a_scenario_that_fails(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kind, subject = _expected(path)
+    engine = Engine.from_directory(path)
+    proc = next(p for p in engine.procedures())
+    result = explore(engine, proc.id, lives=30, steps=6000, file=path)
+    found = [f for f in result.findings if f.kind == kind and f.subject == subject]
+    assert found, [(f.kind, f.subject) for f in result.findings]
+    finding = found[0]
+    folder = tmp_path / "found"
+    folder.mkdir()
+    scenario_file = folder / "finding.yaml"
+    scenario_file.write_text(scenario_text(finding, path, folder), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scenario = load_scenario(os.path.relpath(scenario_file, elsewhere))
+    outcome = run_scenario(scenario, engine_for(scenario))
+    assert not outcome.passed
+    # It fails on its last step: the life before it went as explored.
+    assert outcome.failures[0].step == len(scenario.steps)
+
+
+def test_the_shipped_catalogue_explores_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["explore", "--steps", "12000", "--lives", "50", "--format", "json", str(CATALOGUE)]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert [r["findings"] for r in report] == [[]] * len(report)
+    assert {r["procedure"] for r in report} == {"repair", "complaint", "renovation"}
+    assert code == 0
+
+
+def test_findings_exit_1_and_write_scenarios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    planted = PLANTED / "repair_invariant_blocks_close.yaml"
+    out = tmp_path / "found"
+    code = main(
+        ["explore", "--steps", "4000", "--lives", "10", "--write-scenarios", str(out), str(planted)]
+    )
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "dead-state closed" in text
+    assert "closed repairs have no open work order" in text
+    written = sorted(out.glob("*.yaml"))
+    assert written
+    assert all(load_scenario(w).procedure_path is not None for w in written)
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "no/such/folder"]) == 2
+    assert main(["explore", "--steps", "0", str(CATALOGUE)]) == 2
