@@ -61,6 +61,15 @@ def _load(name: str) -> ModuleType:
         ),
         ("load", {"load_catalogue_ms", "from_directory_ms", "files"}),
         (
+            "explore",
+            {
+                "explore_catalogue_s",
+                "explore_steps_per_cpu_s",
+                "kit_whole_steps_per_cpu_s",
+                "kit_fed_steps_per_cpu_s",
+            },
+        ),
+        (
             "time",
             {
                 "calendar_add_warm_us",
