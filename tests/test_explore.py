@@ -18,6 +18,8 @@ from servflow.cli import main
 from servflow.testing import engine_for, load_scenario, run_scenario
 from servflow.testing.explore import FINDING_KINDS, explore, scenario_text
 
+pytest_plugins = ["pytester"]
+
 PLANTED = Path(__file__).parent / "planted"
 CATALOGUE = Path(__file__).parent.parent / "procedures"
 FILES = sorted(p for p in PLANTED.glob("*.yaml") if p.name != "calendars.yaml")
@@ -90,3 +92,32 @@ def test_findings_exit_1_and_write_scenarios(
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explore", "no/such/folder"]) == 2
     assert main(["explore", "--steps", "0", str(CATALOGUE)]) == 2
+
+
+# -- the pytest plugin ---------------------------------------------------------------------
+
+
+def test_pytest_explores_each_procedure_file_as_a_test_item(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    folder = pytester.mkdir("procedures")
+    for name in ("calendars.yaml", "repair_invariant_blocks_close.yaml"):
+        (folder / name).write_text((PLANTED / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "repair.yaml").write_text(
+        (CATALOGUE / "repair.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    pytester.makeini("[pytest]\nservflow_explore_steps = 3000\nservflow_explore_lives = 10\n")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--servflow-explore", "procedures"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*servflow explore found * problem(s) in repair_invariant_blocks_close.yaml (seed 0;*",
+            "*dead-state closed: no life reached `closed`*",
+        ]
+    )
+    # Without the option, procedure files are not test items.
+    plain = pytester.runpytest_inprocess("-p", "no:cacheprovider", "procedures")
+    plain.assert_outcomes()
