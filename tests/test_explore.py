@@ -121,3 +121,24 @@ def test_pytest_explores_each_procedure_file_as_a_test_item(
     # Without the option, procedure files are not test items.
     plain = pytester.runpytest_inprocess("-p", "no:cacheprovider", "procedures")
     plain.assert_outcomes()
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "pattern", "statement"),
+    [
+        ("en", "### What always holds (checked, not enforced)", "response", "in the same step"),
+        ("zh-Hant", "### 始終如此（經檢驗，不強制）", "回應", "同一步內"),
+        ("zh-Hans", "### 始终如此（经检验，不强制）", "回应", "同一步内"),
+    ],
+)
+def test_the_sop_lists_the_properties_as_what_always_holds(lang, heading, pattern, statement):
+    from servflow.render.sop import render_sop
+
+    proc = Engine.from_directory(PLANTED / "repair_property_response.yaml").procedure("repair")
+    text = render_sop(proc, lang)
+    assert heading in text
+    row = next(line for line in text.splitlines() if "maintenance hears of every callback" in line)
+    assert f"| {pattern} |" in row
+    assert f"`callback → notify:maintenance ({statement})`" in row
+    plain = Engine.standard().procedure("repair")
+    assert heading not in render_sop(plain, lang)
