@@ -62,7 +62,13 @@ def register(subparsers: Any) -> None:
 def _table(result: Exploration) -> list[str]:
     cov = result.coverage
     lines = [f"  coverage of {result.procedure}:"]
-    for title, table in (("states", cov.states), ("branches", cov.branches), ("roles", cov.roles)):
+    tables = (
+        ("states", cov.states),
+        ("branches", cov.branches),
+        ("roles", cov.roles),
+        ("targets", cov.targets),
+    )
+    for title, table in tables:
         done = [k for k, v in table.items() if v]
         missing = [k for k, v in table.items() if not v]
         line = f"    {title:<10} {len(done)}/{len(table)}"

@@ -17,9 +17,10 @@ by its shortest life. From the graph it reports (:class:`Finding`, ``kind``):
 
 ``stuck``
     a reachable case from which no permitted steps by any role reach a final state;
-``dead-state``, ``dead-branch``
+``dead-state``, ``dead-branch``, ``dead-target``
     a state or branch the static checks call reachable that no life reached or took, with
-    the reasons the engine gave when it refused;
+    the reasons the engine gave when it refused; a target of a time limit's ``within``
+    that never applied to a clock that ran;
 ``limit-never-started``, ``limit-never-breached``, ``limit-never-met``
     a time limit that never ran, that no life breached even by waiting, or that every
     life that ran it breached;
@@ -73,6 +74,7 @@ FINDING_KINDS = (
     "stuck",
     "dead-state",
     "dead-branch",
+    "dead-target",
     "limit-never-started",
     "limit-never-breached",
     "limit-never-met",
@@ -135,6 +137,7 @@ class Coverage:
     branches: dict[str, bool]
     roles: dict[str, bool]
     limits: dict[str, dict[str, bool]]
+    targets: dict[str, bool] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +145,7 @@ class Coverage:
             "branches": self.branches,
             "roles": self.roles,
             "time_limits": self.limits,
+            "targets": self.targets,
         }
 
 
@@ -185,6 +189,7 @@ class _Node:
     expanded: bool = False
     edges: list[int] = field(default_factory=list)
     refused: list[tuple[Move, Rejected]] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)  # triggers some move took from here
 
 
 class _Explorer:
@@ -217,6 +222,15 @@ class _Explorer:
         self.taken: set[str] = set()
         self.roles_used: set[str] = set()
         self.limit_seen: dict[str, set[str]] = {name: set() for name in self.proc.time_limits}
+        self.targets_seen: set[tuple[str, int]] = set()
+        # Each limit's targets as a running clock names them: (text, calendar) -> indexes.
+        self.target_index: dict[str, dict[tuple[str, str], list[int]]] = {}
+        for name, limit in self.proc.time_limits.items():
+            table: dict[tuple[str, str], list[int]] = {}
+            for i, t in enumerate(limit.within):
+                text = t.limit or f"until {t.until}"
+                table.setdefault((text, t.calendar or self.proc.calendar), []).append(i)
+            self.target_index[name] = table
 
     # -- abstraction ----------------------------------------------------------------------
 
@@ -317,6 +331,8 @@ class _Explorer:
         for name, timer in out.case.timers.items():
             seen = self.limit_seen.setdefault(name, set())
             seen.add("started")
+            for i in self.target_index.get(name, {}).get((timer.within, timer.calendar), [])[:1]:
+                self.targets_seen.add((name, i))
             for record in timer.history:
                 seen.add("breached" if record.breached_at is not None else "met")
             if timer.breached_at is not None:
@@ -415,6 +431,7 @@ class _Explorer:
                 elif result is not None:
                     child, new = result
                     node.edges.append(child)
+                    node.accepted.add(move.trigger)
                     if new:
                         queue.append(child)
             node.expanded = True
@@ -566,24 +583,48 @@ class _Analysis:
                     ok.add(parent)
                     todo.append(parent)
         stuck = sorted((n for n in nodes if n.id not in ok), key=lambda n: len(n.life))
-        done_states: set[str] = set()
+        covered: set[int] = set()
+        told: set[str] = set()
+        finals = sorted(self.cp.finals)
         for node in stuck:
-            if node.case.state in done_states:
+            if node.id in covered:
                 continue
-            done_states.add(node.case.state)
-            exits = (
-                _explain(node.refused) if node.refused else "every permitted step leads back here"
-            )
-            last = _pick(node.refused)[0] if node.refused else None
-            finals = sorted(self.cp.finals)
+            # Everything reachable from a stuck case is stuck too: one finding per region,
+            # told by its first case and explained by the refusals met anywhere in it.
+            region = [node.id]
+            seen = {node.id}
+            for i in region:
+                for child in nodes[i].edges:
+                    if child not in seen:
+                        seen.add(child)
+                        region.append(child)
+            covered |= seen
+            region_states = {nodes[i].case.state for i in region}
+            if region_states <= told:
+                continue  # the same states stuck with other data: told already
+            told |= region_states
+            # A refusal tells only where no other data or role got the trigger through.
+            everything = [(nodes[i], m, e) for i in region for m, e in nodes[i].refused]
+            refusals = [t for t in everything if t[1].trigger not in t[0].accepted] or everything
+            states = sorted({nodes[i].case.state for i in region} - {node.case.state})
+            also = f" (and from there {', '.join(states)})" if states else ""
+            if refusals:
+                reason = _pick([(m, e) for _, m, e in refusals])[1].reason
+                best = [(n, m, e) for n, m, e in refusals if e.reason == reason]
+                at, move, exc = min(best, key=lambda t: len(t[0].life))
+                why = f"the way out is refused: {_refusal_text(exc)}"
+                life, last, expect = at.life, move, {}
+            else:
+                why = "every permitted step leads back to where it was"
+                life, last, expect = node.life, None, {"state": finals[0]}
             self.finding(
                 "stuck",
                 node.case.state,
-                f"a case in `{node.case.state}` (after {len(node.life)} steps) can never reach "
-                f"a final state ({', '.join(finals)}): {exits}",
-                node.life,
+                f"a case in `{node.case.state}`{also} can never reach a final state "
+                f"({', '.join(finals)}): {why}",
+                life,
                 last=last,
-                expect={} if last is not None else {"state": finals[0]},
+                expect=expect,
             )
 
     def dead(self) -> None:
@@ -668,6 +709,36 @@ class _Analysis:
 
     def limits(self) -> None:
         nodes = sorted(self.x.nodes, key=lambda n: len(n.life))
+        for name, limit in self.proc.time_limits.items():
+            seen = self.x.limit_seen.get(name, set())
+            first = next((n for n in nodes if name in n.case.timers), None)
+            if first is None or not self.complete:
+                continue
+            for i, target in enumerate(limit.within):
+                if (name, i) in self.x.targets_seen:
+                    continue
+                text = target.limit or f"until {target.until}"
+                when = f" (`when: {target.when}`)" if target.when else ""
+                # The life to show: one whose data meets the condition's constants most
+                # (the emergency, for `priority == 'emergency' and ...`), then the shortest.
+                wanted = constants(target.when) if target.when else {}
+                first = max(
+                    (n for n in nodes if name in n.case.timers),
+                    key=lambda n: (
+                        sum(n.case.data.get(f) in v for f, v in wanted.items()),
+                        -len(n.life),
+                    ),
+                )
+                ran = first.case.timers[name].within
+                self.finding(
+                    "dead-target",
+                    f"{name}.within[{i}]",
+                    f"target {i + 1} of time limit `{name}`, {text}{when}, never applied: "
+                    f"every clock that ran took another target (in this life: {ran})",
+                    first.life[:-1],
+                    last=first.life[-1],
+                    expect={"time_limits": {name: {"target": text}}},
+                )
         for name in self.proc.time_limits:
             seen = self.x.limit_seen.get(name, set())
             if "started" not in seen:
@@ -733,7 +804,13 @@ class _Analysis:
             }
             for name in self.proc.time_limits
         }
-        return Coverage({s: s in self.reached for s in self.proc.states}, branches, roles, limits)
+        targets = {
+            f"{name}.within[{i}]": (name, i) in self.x.targets_seen
+            for name, limit in self.proc.time_limits.items()
+            for i in range(len(limit.within))
+        }
+        states = {s: s in self.reached for s in self.proc.states}
+        return Coverage(states, branches, roles, limits, targets)
 
 
 def explore(
@@ -815,8 +892,9 @@ def scenario_text(finding: Finding, procedure_file: Path, scenario_dir: Path) ->
         "steps": steps,
     }
     head = (
-        f"# Found by `servflow explore` in {procedure_file.name}: {finding.kind}.\n"
-        "# Run it with `servflow test` (from any folder); it fails for the reason above\n"
-        "# until the procedure is fixed.\n"
+        f"# Found by `servflow explore` in {procedure_file.name}: {finding.kind} "
+        f"{finding.subject} (the description says why).\n"
+        "# `servflow test` runs it from any folder; it fails on its last step until the\n"
+        "# procedure is fixed, and then keeps the fix in place.\n"
     )
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100)
