@@ -592,6 +592,18 @@ class _Checker:
                 )
             seen.add(prop.name)
             keys: list[tuple[Path, str]] = []
+            pair = None
+            if prop.precedes is not None:
+                pair = ("precedes", prop.precedes.first, prop.precedes.then)
+            elif prop.responds is not None:
+                pair = ("responds", prop.responds.to, prop.responds.with_)
+            if pair is not None and happening_parts(pair[1]) == happening_parts(pair[2]):
+                self.warn(
+                    ("properties", i, pair[0]),
+                    "vacuous-property",
+                    f"property {prop.name!r} names {pair[1]!r} on both sides: it holds of every "
+                    "life and checks nothing; name two different happenings",
+                )
             if prop.precedes is not None:
                 keys += [(("precedes", "first"), prop.precedes.first)]
                 keys += [(("precedes", "then"), prop.precedes.then)]
