@@ -62,13 +62,20 @@ def test_a_planted_mistake_is_found_with_a_scenario_that_fails(
     assert outcome.failures[0].step == len(scenario.steps)
 
 
-def test_the_shipped_catalogue_explores_clean(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["explore", "--steps", "12000", "--lives", "50", "--format", "json", str(CATALOGUE)]
-    )
+def test_the_shipped_catalogue_explores_clean_and_completely(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["explore", "--format", "json", str(CATALOGUE)])  # the default budget
     report = json.loads(capsys.readouterr().out)
-    assert [r["findings"] for r in report] == [[]] * len(report)
     assert {r["procedure"] for r in report} == {"repair", "complaint", "renovation"}
+    assert [r["findings"] for r in report] == [[]] * len(report)
+    # Every reachable case was searched: "clean" is not an artefact of the budget.
+    assert all(r["complete"] for r in report)
+    for r in report:
+        cov = r["coverage"]
+        assert all(cov["states"].values())
+        assert all(cov["branches"].values())
+        assert all(all(o.values()) for o in cov["time_limits"].values())
     assert code == 0
 
 

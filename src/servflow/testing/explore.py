@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 DEFAULT_LIVES = 200
-DEFAULT_STEPS = 30_000
+DEFAULT_STEPS = 60_000
 FINDING_KINDS = (
     "stuck",
     "dead-state",
@@ -261,8 +261,9 @@ class _Explorer:
     def key(self, case: Case, monitor: Monitor) -> Any:
         # Fields no expression reads only matter to `requires`, which every move fills.
         data = tuple(self._class(n, case.data.get(n)) for n in self.proc.fields if n in self.read)
+        # A stopped clock changes nothing to come but its cycle count, should it restart.
         timers = tuple(
-            (n, t.status, t.breached_at is not None, min(t.cycle, 2))
+            (n, t.status, t.status != "stopped" and t.breached_at is not None, min(t.cycle, 2))
             for n, t in sorted(case.timers.items())
         )
         return (case.state, case.escalation_level, data, timers, monitor.key)
