@@ -104,7 +104,10 @@ class Monitor:
         """The monitor after one accepted step, and the properties the step broke."""
         if not self.watches or not events:
             return self, []
-        done = list(happenings(events, effects))
+        return self.after(case, list(happenings(events, effects)))
+
+    def after(self, case: Case, done: Sequence[str]) -> tuple[Monitor, list[Broken]]:
+        """The monitor after a step that did ``done`` (in order) and left ``case``."""
         seen, pending, broken = list(self.seen), list(self.pending), list(self.broken)
         out: list[Broken] = []
         for i, watch in enumerate(self.watches):
