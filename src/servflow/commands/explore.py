@@ -91,6 +91,14 @@ def run(args: argparse.Namespace) -> int:
             "servflow explore: error: --lives must be 0 or more, --steps 1 or more", file=sys.stderr
         )
         return 2
+    try:
+        import hypothesis  # noqa: F401  (the random lives and plain values are drawn with it)
+    except ImportError:  # pragma: no cover - the test extra is installed where tests run
+        print(
+            "servflow explore: error: it needs hypothesis: pip install 'servflow[test]'",
+            file=sys.stderr,
+        )
+        return 2
     for path in args.paths:
         if not Path(path).exists():
             print(f"servflow explore: error: no such file or folder: {path}", file=sys.stderr)

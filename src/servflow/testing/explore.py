@@ -8,8 +8,9 @@ reached:
   its state, fired by an actor of each role its branches allow, with data drawn from the
   classes the guards' constants split each field into (``priority`` is ``emergency`` or
   not; ``compensation`` below, at or above 200), and waiting until the next deadline;
-* random lives (seeded walks through the same moves), which go deeper than the search's
-  budget.
+* random lives through the same moves, each driven by a random source hypothesis draws
+  (seeded with ``seed``, so a seed gives the same lives), which go deeper than the
+  search's budget.
 
 Two cases that agree on their state, escalation level, the class of every field, their
 clocks' status and the properties' progress count as one: the search visits each once,
@@ -198,7 +199,7 @@ class _Explorer:
         self.cp = cp
         self.proc = cp.procedure
         self.budget = budget
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.steps = 0
         self.nodes: list[_Node] = []
         self.index: dict[Any, int] = {}
@@ -439,21 +440,44 @@ class _Explorer:
         return True
 
     def walk(self, roots: Sequence[int], lives: int, budget: int) -> int:
+        """``lives`` random lives, each from a random source hypothesis draws (seeded: the
+        same lives for the same seed), until the budget is spent."""
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import seed as seeded
+        from hypothesis import strategies as st
+
         walked = 0
-        for _ in range(lives):
-            if self.steps >= budget:
-                break
+
+        @seeded(self.seed)
+        @settings(
+            max_examples=lives,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        # One draw per life (the seed of its moves), whatever the life does: the graph it
+        # walks grows as it goes, so drawing move by move would not replay the same way.
+        @given(st.integers(0, 2**32 - 1))
+        def life(source: int) -> None:
+            nonlocal walked
+            if self.steps >= budget or walked >= lives:
+                return
             walked += 1
-            node = self.nodes[self.rng.choice(roots)]
+            rng = random.Random(source)
+            node = self.nodes[rng.choice(roots)]
             for _ in range(_MAX_DEPTH * 2):
                 if node.case.state in self.cp.finals or self.steps >= budget:
                     break
                 moves = self.moves(node.case)
                 if not moves:
                     break
-                result = self.step(node, self.rng.choice(moves))
+                result = self.step(node, rng.choice(moves))
                 if isinstance(result, tuple):
                     node = self.nodes[result[0]]
+
+        if lives > 0:
+            life()
         return walked
 
 
