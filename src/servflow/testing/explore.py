@@ -710,25 +710,25 @@ class _Analysis:
                 refusals.extend(
                     (node, m, exc) for m, exc in node.refused if m.trigger == branch.trigger
                 )
+        others = sorted(
+            {
+                _branch_name(self.proc, b)
+                for src in _sources(branch)
+                for b in self.cp.table.get((branch.trigger, src), ())
+                if b is not branch and _branch_name(self.proc, b) in self.x.taken
+            }
+        )
+        took = f"`{branch.trigger}` took only {', '.join(others)}" if others else ""
         if refusals:
             pairs = [(m, exc) for _, m, exc in refusals]
             reason = _pick(pairs)[1].reason
             shortest = [(n, m) for n, m, e in refusals if e.reason == reason]
             node, chosen = min(shortest, key=lambda t: len(t[0].life))
-            return node.life, chosen, f"every `{branch.trigger}` was refused: {_explain(pairs)}"
+            refused = f"otherwise it was refused: {_explain(pairs)}"
+            why = f"{took}; {refused}" if took else f"every `{branch.trigger}` was refused: "
+            return node.life, chosen, why + ("" if took else _explain(pairs))
         node = min(firsts, key=lambda n: len(n.life))
-        others = sorted(
-            {
-                _branch_name(self.proc, b)
-                for b in self.cp.table.get((branch.trigger, node.case.state), ())
-                if _branch_name(self.proc, b) in self.x.taken
-            }
-        )
-        why = (
-            f"`{branch.trigger}` always took {', '.join(others)} instead"
-            if others
-            else f"`{branch.trigger}` was never accepted there"
-        )
+        why = f"{took} instead" if took else f"`{branch.trigger}` was never accepted there"
         attempt = next((m for m in self.x.moves(node.case) if m.trigger == branch.trigger), None)
         return node.life, attempt, why
 
@@ -770,11 +770,26 @@ class _Analysis:
                 end = next((n for n in nodes if n.case.state in self.cp.finals), None)
                 if end is None or not self.complete:
                     continue
+                clause = self.proc.time_limits[name].starts
+                written = ", ".join(
+                    f"{kind}: {', '.join(v) if isinstance(v, list) else v}"
+                    for kind, v in clause.written()
+                )
+                states = set(clause.rule.entered) | set(clause.rule.left)
+                unreached = sorted(states - self.reached)
+                because = (
+                    f"; no life reached {', '.join(unreached)}"
+                    if unreached and unreached == sorted(states)
+                    else ""
+                )
+                finals_left = sorted(set(clause.rule.left) & self.cp.finals)
+                if finals_left:
+                    because += f"; no case leaves {', '.join(finals_left)}, a final state"
                 self.finding(
                     "limit-never-started",
                     name,
-                    f"time limit `{name}` never started in any life (its `starts` clause is "
-                    "never met)",
+                    f"time limit `{name}` never started in any life: its `starts` "
+                    f"({written}) was never met{because}",
                     end.life[:-1],
                     last=end.life[-1],
                     expect={"time_limits": {name: {"status": "stopped"}}},
