@@ -116,9 +116,9 @@ class Monitor:
             if watch.expr is not None:
                 holds = self._holds(watch.expr, case)
                 if prop.never is not None and holds:
-                    why = f"after {_what(done)} `{prop.never}` became true"
+                    why = f"after {_what(done)}, `{prop.never}` became true"
                 elif prop.always is not None and not holds:
-                    why = f"after {_what(done)} `{prop.always}` was no longer true"
+                    why = f"after {_what(done)}, `{prop.always}` was no longer true"
                 elif prop.eventually is not None and holds:
                     seen[i] = True
             elif prop.precedes is not None:
