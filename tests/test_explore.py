@@ -58,8 +58,21 @@ def test_a_planted_mistake_is_found_with_a_scenario_that_fails(
     scenario = load_scenario(os.path.relpath(scenario_file, elsewhere))
     outcome = run_scenario(scenario, engine_for(scenario))
     assert not outcome.passed
-    # It fails on its last step: the life before it went as explored.
-    assert outcome.failures[0].step == len(scenario.steps)
+    # It fails on its last step (the life before it went as explored), for the reason
+    # the finding gives.
+    failure = outcome.failures[0]
+    assert failure.step == len(scenario.steps)
+    if kind == "property":
+        assert failure.what == f"property {subject!r}"
+        assert failure.actual in finding.message
+    elif kind.startswith("limit-") or kind == "dead-target":
+        limit = subject.split(".")[0]
+        assert failure.what.startswith(f"time_limits.{limit}.")
+    elif failure.what == "result":  # a refusal: the one the finding quotes
+        assert failure.actual.startswith("rejected, ")
+        assert failure.actual.removeprefix("rejected, ") in finding.message
+    else:  # the trigger went another way
+        assert failure.what == "state"
 
 
 def test_the_shipped_catalogue_explores_clean_and_completely(
