@@ -162,3 +162,28 @@ def test_the_sop_lists_the_properties_as_what_always_holds(lang, heading, patter
     assert f"`callback → notify:maintenance ({statement})`" in row
     plain = Engine.standard().procedure("repair")
     assert heading not in render_sop(plain, lang)
+
+
+def test_a_search_cut_by_the_budget_infers_nothing_from_what_it_did_not_see():
+    path = PLANTED / "repair_limit_starts_after_close.yaml"
+    engine = Engine.from_directory(path)
+    cut = explore(engine, "repair", lives=0, steps=40, file=path)
+    assert not cut.complete
+    assert cut.engine_steps <= 40
+    assert cut.findings == []  # a broken property would be reported: there is none here
+    full = explore(engine, "repair", lives=0, steps=6000, file=path)
+    assert full.complete
+    assert [f.kind for f in full.findings] == ["limit-never-started"]
+
+
+def test_the_same_seed_explores_the_same_lives():
+    path = PLANTED / "repair_property_precedence.yaml"
+    engine = Engine.from_directory(path)
+
+    def run(seed: int) -> dict:
+        result = explore(engine, "repair", lives=30, steps=3000, seed=seed).as_dict()
+        result.pop("seconds")
+        return result
+
+    assert run(7) == run(7)
+    assert run(7)["lives"] == 30

@@ -28,6 +28,11 @@ by its shortest life. From the graph it reports (:class:`Finding`, ``kind``):
 ``property``
     a life that breaks one of the procedure's ``properties``.
 
+Dead states, branches and targets and the time-limit findings are inferred from what no
+life did, so only from a search that explored every reachable case; a search cut by its
+budget (or by the depth of a life, 40 steps) reports broken properties and stuck cases
+only (a case counts as stuck only when every way on from it was explored).
+
 Each finding carries the shortest life that shows it and the step that should have gone
 otherwise, which :func:`scenario_text` writes as a scenario file that fails in
 ``servflow test`` for the same reason.
@@ -191,6 +196,7 @@ class _Node:
     edges: list[int] = field(default_factory=list)
     refused: list[tuple[Move, Rejected]] = field(default_factory=list)
     accepted: set[str] = field(default_factory=set)  # triggers some move took from here
+    unknown: bool = False  # a move from here could not be judged (the engine raised)
 
 
 class _Explorer:
@@ -201,6 +207,7 @@ class _Explorer:
         self.budget = budget
         self.seed = seed
         self.steps = 0
+        self.failed = False
         self.nodes: list[_Node] = []
         self.index: dict[Any, int] = {}
         self.broken: list[tuple[Broken, tuple[Move, ...]]] = []
@@ -363,11 +370,13 @@ class _Explorer:
     def step(self, node: _Node, move: Move) -> tuple[int, bool] | Rejected | None:
         """Take ``move`` from ``node``: the node reached (and whether it is new), the
         refusal, or None when the engine could not say (a calendar's published end)."""
+        self.failed = False
         try:
             out = self.run(node.case, move)
         except Rejected as exc:
             return exc
         except ServflowError:
+            self.failed = True  # e.g. past a calendar's published end: nothing is known
             return None
         if not out.events:
             return None
@@ -418,10 +427,15 @@ class _Explorer:
         return roots
 
     def search(self, roots: Sequence[int]) -> bool:
+        """Breadth first from ``roots``; False when the budget or the depth cut it short."""
         queue = deque(roots)
+        complete = True
         while queue:
             node = self.nodes[queue.popleft()]
-            if node.case.state in self.cp.finals or len(node.life) >= _MAX_DEPTH:
+            if node.case.state in self.cp.finals:
+                continue
+            if len(node.life) >= _MAX_DEPTH:
+                complete = False
                 continue
             moves = self.moves(node.case)
             if self.steps + len(moves) > self.budget:
@@ -436,8 +450,10 @@ class _Explorer:
                     node.accepted.add(move.trigger)
                     if new:
                         queue.append(child)
+                elif self.failed:
+                    node.unknown = True
             node.expanded = True
-        return True
+        return complete
 
     def walk(self, roots: Sequence[int], lives: int, budget: int) -> int:
         """``lives`` random lives, each from a random source hypothesis draws (seeded: the
@@ -450,7 +466,7 @@ class _Explorer:
 
         @seeded(self.seed)
         @settings(
-            max_examples=lives,
+            max_examples=max(lives, 1),
             database=None,
             deadline=None,
             phases=[Phase.generate],
@@ -581,9 +597,12 @@ class _Analysis:
         self.findings.append(Finding(kind, self.proc.id, subject, message, life, **kw))
 
     def run(self) -> list[Finding]:
-        self.stuck()
-        self.dead()
-        self.limits()
+        self.stuck()  # only cases whose every way on was explored can be stuck
+        if self.complete:
+            # What no life did is a finding only when every reachable case was explored:
+            # a search cut by its budget may not have got there (the coverage shows it).
+            self.dead()
+            self.limits()
         for broken, life in self.x.broken:
             self.finding(
                 "property",
@@ -599,7 +618,9 @@ class _Analysis:
         for n in nodes:
             for child in n.edges:
                 parents.setdefault(child, []).append(n.id)
-        good = [n.id for n in nodes if n.case.state in self.cp.finals or not n.expanded]
+        good = [
+            n.id for n in nodes if n.case.state in self.cp.finals or not n.expanded or n.unknown
+        ]
         ok = set(good)
         todo = list(good)
         while todo:
@@ -797,6 +818,8 @@ class _Analysis:
                 continue
             running = next((n for n in nodes if name in n.case.timers), None)
             assert running is not None
+            if not self.complete:
+                continue  # what no explored life did may be done by one not explored
             if "breached" not in seen:
                 timer = running.case.timers[name]
                 late = timer.started_at.astimezone(_ZONE) + timedelta(days=30)
@@ -809,7 +832,7 @@ class _Analysis:
                     last=Move("advance", late),
                     expect={"time_limits": {name: {"breached": True}}},
                 )
-            elif "met" not in seen and self.complete:
+            elif "met" not in seen:
                 stopped = next(
                     (
                         n
