@@ -73,6 +73,13 @@ def test_a_planted_mistake_is_found_with_a_scenario_that_fails(
         assert failure.actual.removeprefix("rejected, ") in finding.message
     else:  # the trigger went another way
         assert failure.what == "state"
+    # Every other finding of the file comes with a scenario that fails on its last step too.
+    for i, other in enumerate(result.findings):
+        written = folder / f"other_{i}.yaml"
+        written.write_text(scenario_text(other, path, folder), encoding="utf-8")
+        replayed = run_scenario(load_scenario(written), engine_for(load_scenario(written)))
+        assert not replayed.passed, (other.kind, other.subject)
+        assert replayed.failures[0].step == replayed.steps_run == len(replayed.scenario.steps)
 
 
 def test_the_shipped_catalogue_explores_clean_and_completely(
@@ -187,3 +194,17 @@ def test_the_same_seed_explores_the_same_lives():
 
     assert run(7) == run(7)
     assert run(7)["lives"] == 30
+
+
+def test_files_given_one_by_one_are_explored_each_on_its_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two variants of one procedure (same id and version): each is its own catalogue.
+    files = [PLANTED / "repair_property_rework.yaml", PLANTED / "repair_property_response.yaml"]
+    code = main(
+        ["explore", "--steps", "3000", "--lives", "5", "--format", "json", *map(str, files)]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert [Path(r["file"]).name for r in report] == [f.name for f in files]
+    assert [r["findings"][0]["kind"] for r in report] == ["property", "property"]
+    assert code == 1

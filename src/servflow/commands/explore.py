@@ -1,7 +1,7 @@
 """``servflow explore PATH...``: find the mistakes of a procedure that no single test shows.
 
-Each argument is a procedure file or a folder of them (with their calendar files). Each
-procedure is explored (:mod:`servflow.testing.explore`): stuck cases, states and branches
+Each argument is a procedure file or a folder of them (with their calendar files), read
+as ``servflow check`` reads it, each on its own. Each procedure is explored (:mod:`servflow.testing.explore`): stuck cases, states and branches
 no life reaches, time limits that never run, are never breached or never met, and
 ``properties`` a life breaks, each with the shortest life that shows it; then a coverage
 table. ``--write-scenarios DIR`` writes each finding as a scenario file that
@@ -103,37 +103,35 @@ def run(args: argparse.Namespace) -> int:
         if not Path(path).exists():
             print(f"servflow explore: error: no such file or folder: {path}", file=sys.stderr)
             return 2
-    catalogue = load_catalogue([Path(p) for p in args.paths])
     status = 0
-    for diagnostic in catalogue.errors:
-        print(diagnostic, file=sys.stderr)
-        status = 1
     results: list[Exploration] = []
-    for loaded in catalogue.results:
-        proc = loaded.procedure
-        if proc is None or not loaded.ok:
-            continue
-        engine = Engine([proc], calendars=catalogue.calendars)
-        result = explore(
-            engine,
-            proc.id,
-            lives=args.lives,
-            steps=args.steps,
-            seed=args.seed,
-            file=Path(loaded.file),
-        )
-        results.append(result)
-        if result.findings:
+    # Each argument is a catalogue of its own (a folder, or a file with the calendars
+    # beside it), as `servflow check` reads it: files given one by one may define the same
+    # procedure (variants of one file, say) and are explored each on its own.
+    for path in args.paths:
+        catalogue = load_catalogue([Path(path)])
+        for diagnostic in catalogue.errors:
+            print(diagnostic, file=sys.stderr)
             status = 1
-        if args.write_scenarios is not None:
-            args.write_scenarios.mkdir(parents=True, exist_ok=True)
-            for i, finding in enumerate(result.findings, 1):
-                name = f"{proc.id}_{i:02d}_{finding.kind}_{_slug(finding.subject)}.yaml"
-                target = args.write_scenarios / name
-                target.write_text(
-                    scenario_text(finding, Path(loaded.file), args.write_scenarios),
-                    encoding="utf-8",
-                )
+        for loaded in catalogue.results:
+            proc = loaded.procedure
+            if proc is None or not loaded.ok:
+                continue
+            engine = Engine([proc], calendars=catalogue.calendars)
+            file = Path(loaded.file)
+            result = explore(
+                engine, proc.id, lives=args.lives, steps=args.steps, seed=args.seed, file=file
+            )
+            results.append(result)
+            if result.findings:
+                status = 1
+            if args.write_scenarios is not None:
+                args.write_scenarios.mkdir(parents=True, exist_ok=True)
+                for i, finding in enumerate(result.findings, 1):
+                    name = f"{file.stem}_{i:02d}_{finding.kind}_{_slug(finding.subject)}.yaml"
+                    (args.write_scenarios / name).write_text(
+                        scenario_text(finding, file, args.write_scenarios), encoding="utf-8"
+                    )
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2))
         return status

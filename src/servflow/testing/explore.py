@@ -340,7 +340,8 @@ class _Explorer:
         for name, timer in out.case.timers.items():
             seen = self.limit_seen.setdefault(name, set())
             seen.add("started")
-            for i in self.target_index.get(name, {}).get((timer.within, timer.calendar), [])[:1]:
+            # Targets written alike cannot be told apart on a clock: each counts as applied.
+            for i in self.target_index.get(name, {}).get((timer.within, timer.calendar), []):
                 self.targets_seen.add((name, i))
             for record in timer.history:
                 seen.add("breached" if record.breached_at is not None else "met")
