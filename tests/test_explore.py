@@ -208,3 +208,18 @@ def test_files_given_one_by_one_are_explored_each_on_its_own(
     assert [Path(r["file"]).name for r in report] == [f.name for f in files]
     assert [r["findings"][0]["kind"] for r in report] == ["property", "property"]
     assert code == 1
+
+
+def test_the_json_report_gives_each_life_with_personal_data_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    planted = PLANTED / "repair_invariant_blocks_close.yaml"
+    main(["explore", "--steps", "3000", "--lives", "5", "--format", "json", str(planted)])
+    [report] = json.loads(capsys.readouterr().out)
+    [finding] = report["findings"]
+    life = finding["life"]
+    assert [s["step"] for s in life] == ["start", "fire", "fire", "fire", "fire"]
+    assert life[0]["data"]["phone"] == "***"  # pii: true
+    assert life[0]["data"]["fault"] == "x"
+    assert life[-1] == {**life[-1], "trigger": "callback", "expect": {"state": "closed"}}
+    assert finding["steps"] == len(life)

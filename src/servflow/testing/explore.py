@@ -124,15 +124,31 @@ class Finding:
     life: tuple[Move, ...]
     last: Move | None = None
     expect: Mapping[str, Any] = field(default_factory=dict)
+    pii: frozenset[str] = field(default=frozenset(), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """The finding as data, its life included (values of ``pii`` fields masked)."""
+        steps = [self._step(m) for m in self.life]
+        if self.last is not None:
+            steps.append({**self._step(self.last), "expect": _plain(self.expect)})
         return {
             "kind": self.kind,
             "procedure": self.procedure,
             "subject": self.subject,
             "message": self.message,
-            "steps": len(self.life) + (1 if self.last is not None else 0),
+            "steps": len(steps),
+            "life": steps,
         }
+
+    def _step(self, move: Move) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": move.kind, "at": move.at.isoformat()}
+        if move.kind != "advance":
+            out["as"] = move.role
+        if move.kind == "fire":
+            out["trigger"] = move.trigger
+        if move.data:
+            out["data"] = {k: "***" if k in self.pii else _plain(v) for k, v in move.data.items()}
+        return out
 
 
 @dataclass
@@ -540,6 +556,15 @@ def _plain_value(spec: FieldSpec) -> Any:
     return _stored(find(valid_values(spec), lambda _: True, settings=quiet))
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can hold it (mappings and lists through)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return _stored(value)
+
+
 def _stored(value: Any) -> Any:
     """A value as a scenario file writes it (and the engine reads it back)."""
     if isinstance(value, datetime):
@@ -595,7 +620,8 @@ class _Analysis:
     def finding(
         self, kind: str, subject: str, message: str, life: tuple[Move, ...], **kw: Any
     ) -> None:
-        self.findings.append(Finding(kind, self.proc.id, subject, message, life, **kw))
+        pii = frozenset(n for n, f in self.proc.fields.items() if f.pii)
+        self.findings.append(Finding(kind, self.proc.id, subject, message, life, pii=pii, **kw))
 
     def run(self) -> list[Finding]:
         self.stuck()  # only cases whose every way on was explored can be stuck
