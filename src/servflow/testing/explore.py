@@ -55,6 +55,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from servflow.bounds import compile_pattern
 from servflow.engine import Actor, Case, Engine, Outcome
 from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 from servflow.errors import Rejected, ServflowError
@@ -228,7 +229,6 @@ class _Explorer:
         self.index: dict[Any, int] = {}
         self.broken: list[tuple[Broken, tuple[Move, ...]]] = []
         self.broken_names: set[str] = set()
-        self.branch_of: dict[tuple[str, str, str], str] = {}
         consts: dict[str, set[Any]] = {}
         read: set[str] = set()
         for _, source in expressions_of(self.proc):
@@ -474,25 +474,15 @@ class _Explorer:
 
     def walk(self, roots: Sequence[int], lives: int, budget: int) -> int:
         """``lives`` random lives, each from a random source hypothesis draws (seeded: the
-        same lives for the same seed), until the budget is spent."""
-        from hypothesis import HealthCheck, Phase, given, settings
+        same lives for the same seed), until the budget is spent. Inside a hypothesis test
+        (which may not nest another), the sources come from ``random.Random(seed)``."""
+        from hypothesis import HealthCheck, Phase, currently_in_test_context, given, settings
         from hypothesis import seed as seeded
         from hypothesis import strategies as st
 
         walked = 0
 
-        @seeded(self.seed)
-        @settings(
-            max_examples=max(lives, 1),
-            database=None,
-            deadline=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        # One draw per life (the seed of its moves), whatever the life does: the graph it
-        # walks grows as it goes, so drawing move by move would not replay the same way.
-        @given(st.integers(0, 2**32 - 1))
-        def life(source: int) -> None:
+        def one(source: int) -> None:
             nonlocal walked
             if self.steps >= budget or walked >= lives:
                 return
@@ -509,8 +499,29 @@ class _Explorer:
                 if isinstance(result, tuple):
                     node = self.nodes[result[0]]
 
-        if lives > 0:
-            life()
+        if lives <= 0:
+            return 0
+        if currently_in_test_context():
+            sources = random.Random(self.seed)
+            for _ in range(lives):
+                one(sources.getrandbits(32))
+            return walked
+
+        # One draw per life (the seed of its moves), whatever the life does: the graph it
+        # walks grows as it goes, so drawing move by move would not replay the same way.
+        @seeded(self.seed)
+        @settings(
+            max_examples=lives,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(st.integers(0, 2**32 - 1))
+        def life(source: int) -> None:
+            one(source)
+
+        life()
         return walked
 
 
@@ -542,10 +553,19 @@ def _plain_value(spec: FieldSpec) -> Any:
         return 0
     if spec.pattern is None:
         return "x"
-    from hypothesis import HealthCheck, Phase, find, settings
+    # The plainest text the pattern takes: one character repeated, tried in order.
+    program = compile_pattern(spec.pattern)
+    longest = min(spec.max_length or 40, 40)
+    for char in "x0aA1 -+.@_":
+        for n in range(1, longest + 1):
+            if program.fullmatch(char * n) is not None:
+                return char * n
+    from hypothesis import HealthCheck, Phase, currently_in_test_context, find, settings
 
     from servflow.testing.strategies import valid_values
 
+    if currently_in_test_context():  # hypothesis may not nest: the field is left plain
+        return "x"
     quiet = settings(
         database=None,
         derandomize=True,
