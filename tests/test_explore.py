@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from servflow import Engine
 from servflow.cli import main
@@ -223,3 +225,12 @@ def test_the_json_report_gives_each_life_with_personal_data_masked(
     assert life[0]["data"]["fault"] == "x"
     assert life[-1] == {**life[-1], "trigger": "callback", "expect": {"state": "closed"}}
     assert finding["steps"] == len(life)
+
+
+@settings(max_examples=2, deadline=None, database=None)
+@given(seed=st.integers(0, 3))
+def test_explore_runs_inside_a_hypothesis_test(seed: int) -> None:
+    path = PLANTED / "repair_property_precedence.yaml"
+    result = explore(Engine.from_directory(path), "repair", lives=5, steps=2000, seed=seed)
+    assert result.lives == 5
+    assert [f.kind for f in result.findings] == ["property"]
