@@ -81,6 +81,15 @@ def _load(name: str) -> ModuleType:
             },
         ),
         (
+            "explore",
+            {
+                "explore_catalogue_s",
+                "explore_steps_per_cpu_s",
+                "kit_whole_steps_per_cpu_s",
+                "kit_fed_steps_per_cpu_s",
+            },
+        ),
+        (
             "time",
             {
                 "calendar_add_warm_us",

@@ -73,6 +73,11 @@ def _properties(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
         for name, prop in node.get("properties", {}).items():
             found.append((f"{path}.{name}", prop))
         for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                # A mapping of keys to their schemas (one key is itself named `properties`).
+                for name, prop in value.items():
+                    found.extend(_properties(prop, f"{path}/properties/{name}"))
+                continue
             found.extend(_properties(value, f"{path}/{key}"))
     elif isinstance(node, list):
         for i, value in enumerate(node):

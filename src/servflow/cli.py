@@ -1,4 +1,5 @@
-"""The ``servflow`` command: check, schema, diagram, docs, render, test, demo, report and db.
+"""The ``servflow`` command: check, schema, diagram, docs, render, test, explore, demo,
+report and db.
 
 Each subcommand lives in its own module under :mod:`servflow.commands`, exposing
 ``register(subparsers)`` and ``run(args) -> int``. Exit codes: 0 success, 1 problems found
@@ -14,7 +15,18 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = ("check", "schema", "diagram", "docs", "render", "test", "demo", "report", "db")
+COMMANDS = (
+    "check",
+    "schema",
+    "diagram",
+    "docs",
+    "render",
+    "test",
+    "explore",
+    "demo",
+    "report",
+    "db",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

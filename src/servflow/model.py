@@ -53,8 +53,10 @@ from servflow.calendar_spec import CalendarSpec
 
 __all__ = [
     "BREACH_ACTIONS",
+    "HAPPENING_PREFIXES",
     "LANGUAGES",
     "NAME_PATTERN",
+    "PROPERTY_PATTERNS",
     "RESERVED_NAMES",
     "SCHEDULE_EVERY",
     "Branch",
@@ -74,13 +76,17 @@ __all__ = [
     "Measures",
     "Names",
     "Pause",
+    "Precedence",
     "Procedure",
+    "Property",
+    "Response",
     "Role",
     "Schedule",
     "Start",
     "State",
     "TimeLimit",
     "TimeLimitTarget",
+    "happening_parts",
     "name_list",
 ]
 
@@ -627,6 +633,116 @@ class Invariant(BaseModel):
     )
 
 
+#: The patterns a property may take, one per property (docs/language.md, "Properties").
+PROPERTY_PATTERNS = ("never", "always", "eventually", "precedes", "responds")
+
+_Happening = Annotated[
+    str,
+    Field(
+        description="Something that happens to a case: a trigger fired (`callback`), a state "
+        "entered (`closed`), a notice sent (`notify:resident`), a form filed "
+        "(`record:回訪記錄表`) or a time limit breached (`breached:completion`).",
+        examples=["callback", "notify:resident"],
+    ),
+]
+
+
+#: The prefixes of a happening that is not a trigger or a state, and what each names.
+HAPPENING_PREFIXES = {"notify": "role", "record": "form", "breached": "time limit"}
+
+
+def happening_parts(text: str) -> tuple[str, str]:
+    """``("notify", "resident")`` for ``notify:resident``; ``("", name)`` for a bare name."""
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix.strip() in HAPPENING_PREFIXES:
+        return prefix.strip(), rest.strip()
+    return "", text.strip()
+
+
+class Precedence(BaseModel):
+    """`first` happens before `then`, every time `then` happens."""
+
+    model_config = _STRICT
+
+    first: _Happening
+    then: _Happening
+
+
+class Response(BaseModel):
+    """Every `to` is answered by a `with`, within so many steps if `within` is given."""
+
+    model_config = _STRICT
+
+    to: _Happening
+    with_: _Happening = Field(alias="with")
+    within: WholeNumber | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="At most this many steps after `to` (0: in the same step). Without it, "
+        "before the case is closed.",
+        examples=[0, 2],
+    )
+
+
+class Property(BaseModel):
+    """What always holds over a case's life: checked by `servflow explore` and the testing
+    kit, never enforced while cases run. Exactly one pattern per property."""
+
+    model_config = _STRICT
+
+    name: str = Field(
+        description="Short name shown when a life breaks the property.",
+        examples=["a repair is never closed without a callback"],
+    )
+    title: LocalizedText = Field(
+        default_factory=dict,
+        description="The property in each language, for the SOP.",
+        examples=[{"en": "A repair is never closed without a callback"}],
+    )
+    never: str | None = Field(
+        default=None,
+        description="Absence: an expression that is false after every step of every life.",
+        examples=["state == 'closed' and not satisfied"],
+    )
+    always: str | None = Field(
+        default=None,
+        description="Universality: an expression that is true after every step of every life.",
+        examples=["state != 'closed' or callback_notes is not none"],
+    )
+    eventually: str | None = Field(
+        default=None,
+        description="Existence: an expression that is true at some point of every life "
+        "that reaches a final state.",
+        examples=["technician is not none or state == 'cancelled'"],
+    )
+    precedes: Precedence | None = Field(
+        default=None,
+        description="Precedence: `then` never happens before `first` has happened.",
+        examples=[{"first": "callback", "then": "closed"}],
+    )
+    responds: Response | None = Field(
+        default=None,
+        description="Response (bounded with `within`): every `to` is followed by a `with`.",
+        examples=[{"to": "escalate", "with": "notify:resident", "within": 0}],
+    )
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> Property:
+        given = [k for k in PROPERTY_PATTERNS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a property takes exactly one of never, always, eventually, precedes, "
+                f"responds (here: {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def pattern(self) -> str:
+        """The pattern this property uses: one of :data:`PROPERTY_PATTERNS`."""
+        return next(k for k in PROPERTY_PATTERNS if getattr(self, k) is not None)
+
+
 class TimeLimitTarget(BaseModel):
     """One candidate target of a time limit; the first whose `when` holds applies."""
 
@@ -1112,6 +1228,20 @@ class Procedure(BaseModel):
         examples=[[{"every": "working day", "at": "17:30", "role": "cashier"}]],
     )
 
+    properties: list[Property] = Field(
+        default_factory=list,
+        description="What always holds over a case's life; checked by `servflow explore` and "
+        "the testing kit, not enforced at run time.",
+        examples=[
+            [
+                {
+                    "name": "callback before closing",
+                    "precedes": {"first": "callback", "then": "closed"},
+                }
+            ]
+        ],
+    )
+
     # New keys of the language stay out of the digest while unset, so that every
     # procedure written before them keeps its digest (and its stored cases load).
     @model_serializer(mode="wrap")
@@ -1119,6 +1249,8 @@ class Procedure(BaseModel):
         data: dict[str, Any] = handler(self)
         if not self.schedule:
             data.pop("schedule", None)
+        if not self.properties:
+            data.pop("properties", None)
         return data
 
     @field_validator("transitions", mode="before")

@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.batch <= 10_000 or args.interval < 0:
         parser.error("--batch must be 1 to 10000 and --interval 0 or more")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings.from_environment()
     engine = (
         Engine.from_directory(settings.procedures) if settings.procedures else Engine.standard()

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
+import sqlalchemy as sa
 
 from servflow import Actor, Engine
 from servflow.store import SqlStore
@@ -153,6 +154,19 @@ def test_service_and_worker_as_processes(tmp_path):
             return "breached" in [e["kind"] for e in log]
 
         wait_until(breached)
+
+        def all_delivered() -> bool:
+            bind = sa.create_engine(db)
+            try:
+                with bind.connect() as conn:
+                    pending = conn.execute(
+                        sa.text("SELECT count(*) FROM servflow_outbox WHERE delivered_at IS NULL")
+                    ).scalar_one()
+            finally:
+                bind.dispose()
+            return pending == 0
+
+        wait_until(all_delivered)
     finally:
         for process in (worker, service):
             process.send_signal(signal.SIGTERM)

@@ -85,7 +85,7 @@ from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
 if TYPE_CHECKING:
-    from servflow.engine.verify import ReplayReport
+    from servflow.engine.verify import Replayer, ReplayReport
 
 __all__ = ["Checker", "Engine"]
 
@@ -394,6 +394,14 @@ class Engine:
         from servflow.engine.verify import replay_log
 
         return replay_log(self._pinned, self.calendars, events)
+
+    def replayer(self) -> Replayer:
+        """A :class:`~servflow.engine.verify.Replayer`: replay a log as it grows, checking
+        only the new events at each ``feed`` (the case it returns equals ``replay`` of the
+        whole log)."""
+        from servflow.engine.verify import Replayer
+
+        return Replayer(self._pinned, self.calendars)
 
     def verify(
         self,

@@ -68,7 +68,7 @@ from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayErro
 if TYPE_CHECKING:
     from servflow.engine.compiled import CompiledBranch, CompiledProcedure
 
-__all__ = ["ReplayReport", "replay_log", "verify_log"]
+__all__ = ["ReplayReport", "Replayer", "replay_log", "verify_log"]
 
 #: How a replay finds the compiled version a log is pinned to (the engine's lookup, which
 #: refuses a changed procedure): procedure id, version, digest, and what is pinned.
@@ -484,6 +484,18 @@ class _Run:
         self.count = 0
         self.case_id: str | None = None
         self.actors: _Actors = {}
+        # The pass's progress, kept between calls of `feed` (see `Replayer`).
+        self.envelope = _Envelope()
+        self.cp: CompiledProcedure | None = None
+        self.current: Case | None = None  # the case as the events so far built it
+        self.good = True  # no problem yet: the rules are still being checked
+        # The clock's events of one moment come as a batch: `advance` builds the case
+        # after all of them, so those that matched so far (`pending`) are applied one by
+        # one only if the report needs the case in the middle of a batch.
+        self.batch: list[Event] = []  # the clock's events still expected, in order
+        self.batch_case: Case | None = None  # the case once the whole batch is applied
+        self.pending: list[Event] = []
+        self.position = -1
 
     def refuted(self, seq: int | None, problem: str) -> None:
         error = ReplayError(problem, seq=seq, case_id=self.case_id)
@@ -492,18 +504,15 @@ class _Run:
         self.problems.append(error)
 
     def run(self, events: Iterable[object]) -> None:
-        envelope = _Envelope()
-        cp: CompiledProcedure | None = None
-        case: Case | None = None
-        good = True  # no problem yet: the rules are still being checked
-        # The clock's events of one moment come as a batch: `advance` builds the case
-        # after all of them, so those that matched so far (`pending`) are applied one by
-        # one only if the report needs the case in the middle of a batch.
-        batch: list[Event] = []  # the clock's events still expected, in order
-        batch_case: Case | None = None  # the case once the whole batch is applied
-        pending: list[Event] = []
-        position = -1
-        for position, raw in enumerate(events):
+        self.feed(events)
+        self.finish()
+
+    def feed(self, events: Iterable[object]) -> None:
+        """Check and apply more events of the log; may be called again with the next ones."""
+        envelope = self.envelope
+        for raw in events:
+            self.position += 1
+            position = self.position
             seq = _seq_of(raw)
             try:
                 event = _as_event(raw)
@@ -512,52 +521,60 @@ class _Run:
                     self.case_id = event.case_id
                 envelope.check(event, position)
             except _Refuted as exc:
-                if good:
-                    self._settle(cp, pending)
+                if self.good:
+                    self._settle(self.cp, self.pending)
                 self.refuted(seq, exc.problem)
-                good = False
+                self.good = False
                 continue
-            if not good:
+            if not self.good:
                 continue
+            cp, case = self.cp, self.current
             try:
                 if cp is None:
-                    cp = self.pinned(
+                    cp = self.cp = self.pinned(
                         event.procedure,
                         event.procedure_version,
                         event.digest,
                         f"the log of {event.case_id}",
                     )
                     case = check_started(self.view(event), cp, event, self.actors)
-                elif batch:
-                    expected = batch.pop(0)
+                elif self.batch:
+                    expected = self.batch.pop(0)
                     if event.__dict__ != expected.__dict__:
                         assert case is not None
-                        batch, batch_case = self._again(cp, case, pending, event, expected)
-                    pending.append(event)
-                    if not batch:
-                        case, pending = batch_case, []
+                        self.batch, self.batch_case = self._again(
+                            cp, case, self.pending, event, expected
+                        )
+                    self.pending.append(event)
+                    if not self.batch:
+                        case, self.pending = self.batch_case, []
                 else:
                     assert case is not None
-                    case, batch, batch_case = self._step(cp, case, event)
-                    if batch:
-                        pending = [event]
+                    case, self.batch, self.batch_case = self._step(cp, case, event)
+                    if self.batch:
+                        self.pending = [event]
             except _Refuted as exc:
-                self._settle(cp, pending)
+                self._settle(cp, self.pending)
                 self.refuted(event.seq, exc.problem)
-                good = False
+                self.good = False
                 continue
             except (Rejected, CalendarError, EvaluationError, OverflowError) as exc:
                 # Applying the event (its clocks) failed where fire would have refused it.
-                self._settle(cp, pending)
+                self._settle(cp, self.pending)
                 self.refuted(event.seq, _unappliable(exc))
-                good = False
+                self.good = False
                 continue
-            if not pending:
+            self.current = case
+            if not self.pending:
                 self.verified = position + 1
                 self.case = case
-        self.count = position + 1
-        if good and batch:
-            self._settle(cp, pending)
+
+    def finish(self) -> None:
+        """The end of the log: a batch cut off, or no event at all, is a problem."""
+        self.count = self.position + 1
+        batch = self.batch
+        if self.good and batch:
+            self._settle(self.cp, self.pending)
             # The log stops in the middle of what the clock did at one moment: a host
             # stores an outcome's events together, so the rest was cut off.
             assert self.case is not None
@@ -658,6 +675,27 @@ def _advanced(calendars: Calendars, cp: CompiledProcedure, case: Case, at: datet
     """What ``Engine.advance`` answers for a case this replay built, which it trusts."""
     check_time(at)
     return advance(calendars, cp, case, at)
+
+
+class Replayer:
+    """A log replayed as it grows: each :meth:`feed` checks only the events it is given.
+
+    The same pass as :func:`replay_log`, kept open between calls, so that a test that
+    checks "replay equals live" after every step costs one step's check per step, not the
+    whole log's. Feed whole outcomes (an outcome's events are one batch); the first event
+    refuted raises :class:`~servflow.errors.ReplayError` as :func:`replay_log` would.
+    """
+
+    def __init__(self, pinned: Pinned, calendars: Calendars) -> None:
+        self._run = _Run(pinned, calendars, None)
+
+    def feed(self, events: Iterable[object]) -> Case:
+        """The case the log rebuilds once ``events`` are added to what was fed before."""
+        self._run.feed(events)
+        if self._run.batch:
+            self._run.finish()  # raises: the events stop in the middle of a batch
+        assert self._run.case is not None, "feed the log from its first event"
+        return self._run.case
 
 
 def replay_log(pinned: Pinned, calendars: Calendars, events: Iterable[object]) -> Case:

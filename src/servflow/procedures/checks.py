@@ -29,7 +29,14 @@ from servflow.engine.expr import (
 from servflow.engine.limits import Percent, parse_until
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
-from servflow.model import LANGUAGES, RESERVED_NAMES, FieldSpec, Procedure
+from servflow.model import (
+    HAPPENING_PREFIXES,
+    LANGUAGES,
+    RESERVED_NAMES,
+    FieldSpec,
+    Procedure,
+    happening_parts,
+)
 from servflow.procedures.measures import check_measures
 from servflow.procedures.schedules import check_schedules
 from servflow.procedures.source import SourceMap
@@ -81,6 +88,11 @@ def expressions_of(proc: Procedure) -> Iterator[tuple[Path, str]]:
                 yield ("transitions", trigger, i, "authority", role), expr
     for i, inv in enumerate(proc.invariants):
         yield ("invariants", i, "check"), inv.check
+    for i, prop in enumerate(proc.properties):
+        for pattern in ("never", "always", "eventually"):
+            source = getattr(prop, pattern)
+            if source is not None:
+                yield ("properties", i, pattern), source
     for name, limit in proc.time_limits.items():
         for i, target in enumerate(limit.within):
             if target.when:
@@ -605,6 +617,66 @@ class _Checker:
                     f"{'.'.join(map(str, path))} has no {', '.join(missing)} title, which other titles have",
                 )
 
+    # -- properties ----------------------------------------------------------------------
+
+    def properties(self) -> None:
+        """What each property's happenings name exists; property names are distinct."""
+        p = self.proc
+        forms = {
+            e.record
+            for b in [p.start, *(x for bs in p.transitions.values() for x in bs)]
+            for e in b.effects
+            if e.record is not None
+        }
+        valid = {
+            "notify": set(p.roles),
+            "record": forms,
+            "breached": set(p.time_limits),
+        }
+        bare = set(p.transitions) | set(p.states)
+        seen: set[str] = set()
+        for i, prop in enumerate(p.properties):
+            if prop.name in seen:
+                self.error(
+                    ("properties", i, "name"),
+                    "duplicate-property",
+                    f"property {prop.name!r} is named twice; give each its own name",
+                )
+            seen.add(prop.name)
+            keys: list[tuple[Path, str]] = []
+            pair = None
+            if prop.precedes is not None:
+                pair = ("precedes", prop.precedes.first, prop.precedes.then)
+            elif prop.responds is not None:
+                pair = ("responds", prop.responds.to, prop.responds.with_)
+            if pair is not None and happening_parts(pair[1]) == happening_parts(pair[2]):
+                self.warn(
+                    ("properties", i, pair[0]),
+                    "vacuous-property",
+                    f"property {prop.name!r} names {pair[1]!r} on both sides: it holds of every "
+                    "life and checks nothing; name two different happenings",
+                )
+            if prop.precedes is not None:
+                keys += [(("precedes", "first"), prop.precedes.first)]
+                keys += [(("precedes", "then"), prop.precedes.then)]
+            if prop.responds is not None:
+                keys += [(("responds", "to"), prop.responds.to)]
+                keys += [(("responds", "with"), prop.responds.with_)]
+            for sub, text in keys:
+                prefix, name = happening_parts(text)
+                choices = valid[prefix] if prefix else bare
+                if name in choices:
+                    continue
+                what = HAPPENING_PREFIXES[prefix] if prefix else "trigger or state"
+                hint = did_you_mean(name, choices)
+                if not hint and not prefix:
+                    hint = "; write a trigger, a state, or notify:ROLE, record:FORM, breached:LIMIT"
+                self.error(
+                    ("properties", i, *sub),
+                    "unknown-happening",
+                    f"property {prop.name!r}: {text!r} names no {what} of this procedure{hint}",
+                )
+
 
 def _each(path: Path, value: str | list[str]) -> Iterator[tuple[Path, str]]:
     """Each name of a clause with its path: the key itself for one name, else each item."""
@@ -623,6 +695,7 @@ def check_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
     checker.graph()
     checker.time_limits()
     checker.out.extend(check_schedules(proc, smap))
+    checker.properties()
     if not any(d.severity == "error" for d in checker.out):
         checker.ambiguity()
     checker.translations()

@@ -173,6 +173,7 @@ class _View:
     schedules: list[str] = field(default_factory=list)
     measures: list[tuple[str, str]] = field(default_factory=list)
     mt: Mapping[str, str] = field(default_factory=dict)
+    properties: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class _Reader:
@@ -396,6 +397,26 @@ class _Reader:
         words = _COLUMNS.get(self.lang, _COLUMNS["en"])
         return words.format(str(self.t["comma"]).join(shown))
 
+    def properties(self) -> list[tuple[str, str, str]]:
+        """Each property: its title (else its name), its pattern, and what it states."""
+        out = []
+        for prop in self.proc.properties:
+            title = markdown_text(localized(prop.title, self.lang, prop.name))
+            pattern = prop.pattern
+            if prop.precedes is not None:
+                statement = f"{prop.precedes.first} → {prop.precedes.then}"
+            elif prop.responds is not None:
+                statement = f"{prop.responds.to} → {prop.responds.with_}"
+                if prop.responds.within == 0:
+                    statement += f" ({self.t['same_step']})"
+                elif prop.responds.within is not None:
+                    within = str(self.t["within_steps"]).format(n=prop.responds.within)
+                    statement += f" ({within})"
+            else:
+                statement = str(getattr(prop, pattern))
+            out.append((title, str(self.t[f"pattern_{pattern}"]), statement))
+        return out
+
     def fields(self) -> list[_Field]:
         t = self.t
         required_at: dict[str, list[str]] = {name: [] for name in self.proc.fields}
@@ -524,6 +545,7 @@ class _Reader:
             guards=guards,
             authority=authority,
             invariants=[(markdown_text(inv.name), inv.check) for inv in p.invariants],
+            properties=self.properties(),
             fields=self.fields(),
             forms=self.forms(),
             states=[

@@ -31,6 +31,7 @@ from servflow.errors import Rejected
 from servflow.model import Procedure
 from servflow.testing._display import MASK, Display, equal
 from servflow.testing._prepare import engine_for, procedure_of, static_problems
+from servflow.testing.properties import Monitor
 from servflow.testing.scenarios import Scenario, ScenarioError, SourcePath, Step, parse_time
 
 __all__ = ["Failure", "ScenarioResult", "engine_for", "run_scenario"]
@@ -122,6 +123,7 @@ class _Run:
         self.events: list[Event] = []
         self.timeline: list[str] = []
         self.failures: list[Failure] = []
+        self.monitor: Monitor | None = None
 
     def run(self) -> ScenarioResult:
         done = 0
@@ -206,6 +208,17 @@ class _Run:
             self.events.extend(outcome.events)
             self.timeline.extend(self.display.event_line(e) for e in outcome.events)
         self._check(step, outcome, rejection)
+        if outcome is not None and not self.failures:
+            self._properties(step, outcome)
+
+    def _properties(self, step: Step, outcome: Outcome) -> None:
+        """The procedure's ``properties`` over the life so far (docs/testing.md)."""
+        if self.monitor is None:
+            self.monitor = Monitor.of(self.engine._for_case(outcome.case))
+        self.monitor, broken = self.monitor.step(outcome.case, outcome.events, outcome.effects)
+        broken += self.monitor.finish(outcome.case)
+        for b in broken:
+            self.fail(step, f"property {b.name!r}", f"to hold ({b.pattern})", b.reason)
 
     def _data(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The step's data, with naive datetime texts read in the scenario's zone."""

@@ -8,8 +8,10 @@ after every step checks what must always hold, whatever the procedure says:
 * a refused step changes nothing (the case is equal to what it was, JSON and all);
 * an accepted step was authorised by a role the actor holds and the branch allows, and
   the case's version grew by exactly the number of events;
-* the case survives a JSON round trip, and replaying its audit log rebuilds it;
-* the procedure's own invariants hold;
+* the case survives a JSON round trip, and replaying its audit log rebuilds it (checked
+  incrementally: each step's events are replayed onto what the log rebuilt so far, by
+  :meth:`Engine.replayer`, rather than the whole log at every step);
+* the procedure's own invariants hold, and no life breaks its ``properties``;
 * a closed case refuses every trigger with ``final_state`` and has nothing due;
 * advancing twice to the same moment equals advancing once.
 
@@ -31,8 +33,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import assume
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from servflow.engine import Actor, Case, Engine, Event
+from servflow.engine import Actor, Case, Engine, Event, Outcome
 from servflow.errors import Rejected
+from servflow.testing.properties import Monitor
 from servflow.testing.strategies import Step, opening_data, steps
 
 __all__ = ["procedure_machine"]
@@ -62,6 +65,18 @@ def procedure_machine(
             self.case: Case | None = None
             self.log: list[Event] = []
             self.now = start
+            self.replayer = engine.replayer()
+            self.replayed: Case | None = None
+            self.monitor = Monitor.of(compiled)
+
+        def _follow(self, out: Outcome) -> None:
+            """The log, its replay and the properties after an accepted step."""
+            self.log.extend(out.events)
+            if out.events:
+                self.replayed = self.replayer.feed(out.events)
+            self.monitor, broken = self.monitor.step(out.case, out.events, out.effects)
+            broken += self.monitor.finish(out.case)
+            assert not broken, "; ".join(f"property {b.name!r} broken: {b.reason}" for b in broken)
 
         @initialize(data=opening_data(proc))
         def open_case(self, data: dict[str, Any]) -> None:
@@ -76,7 +91,8 @@ def procedure_machine(
                         f"opening refused for an unexpected reason: {exc}"
                     ) from exc
                 return
-            self.case, self.log = out.case, list(out.events)
+            self.case = out.case
+            self._follow(out)
 
         @rule(step=steps(proc))
         def take(self, step: Step) -> None:
@@ -108,14 +124,14 @@ def procedure_machine(
                 assert fired[0].role in step.actor.roles & allowed
             assert out.case.version == case.version + len(out.events)
             self.case = out.case
-            self.log.extend(out.events)
+            self._follow(out)
 
         @invariant()
         def survives_json_and_replay(self) -> None:
             if self.case is None:
                 return
             assert Case.model_validate(json.loads(_json(self.case))) == self.case
-            assert engine.replay(self.log) == self.case
+            assert self.replayed == self.case, "replaying the audit log gives another case"
 
         @invariant()
         def keeps_the_procedures_rules(self) -> None:
@@ -141,6 +157,11 @@ def procedure_machine(
                 else:  # pragma: no cover - the property itself
                     raise AssertionError(f"closed case accepted {trigger!r}")
                 assert reason == "final_state", f"closed case refused {trigger!r} as {reason}"
+
+        def teardown(self) -> None:
+            # Once per life, the whole log from scratch as well.
+            if self.case is not None:
+                assert engine.replay(self.log) == self.case
 
     ProcedureMachine.__name__ = f"{procedure_id.title().replace('_', '')}Machine"
     ProcedureMachine.__qualname__ = ProcedureMachine.__name__
