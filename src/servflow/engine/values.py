@@ -74,11 +74,11 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
         _bounds(spec, number)
         return str(number)
     if kind == "choice":
-        choices = spec.choices or []
+        choices = spec.choice_values
         if not isinstance(value, str) or value not in choices:
             raise FieldValueError(
-                f"{_kind(spec, value)} is not one of {', '.join(choices)}"
-                + ("" if spec.pii or not isinstance(value, str) else did_you_mean(value, choices))
+                f"{_kind(spec, value)} is not one of {', '.join(_choice_shown(c, spec) for c in choices)}"
+                + ("" if spec.pii or not isinstance(value, str) else _did_you_mean(spec, value))
             )
         return choices[choices.index(value)]
     if kind == "date":
@@ -88,6 +88,21 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
     if kind == "list":
         return _list(spec, value)
     raise FieldValueError(f"unknown field type {kind!r}")  # pragma: no cover - model forbids
+
+
+def _choice_shown(value: str, spec: FieldSpec) -> str:
+    """A choice for a message: its value, then its titles (every language the file gives,
+    so that whoever reads the message finds the one they know): ``emergency (緊急 / Emergency)``."""
+    titles = [t for t in dict.fromkeys(spec.choice_title(value).values()) if t and not t.isspace()]
+    return f"{value} ({' / '.join(titles)})" if titles else value
+
+
+def _did_you_mean(spec: FieldSpec, value: str) -> str:
+    """Did you mean: the value whose title was given (``緊急``), else the nearest value."""
+    for choice in spec.choice_values:
+        if value in spec.choice_title(choice).values():
+            return f"; did you mean {choice!r}? (the value, not its title)"
+    return did_you_mean(value, spec.choice_values)
 
 
 def _kind(spec: FieldSpec, value: Any) -> str:
