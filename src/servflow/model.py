@@ -402,10 +402,29 @@ class Branch(_BranchSpec):
         examples=[["recorded"]],
     )
 
+    counts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Integer fields the step adds one to (empty counts as 0): the engine keeps the"
+            " count, no one gives it. The guard sees the count before the step; `requires`"
+            " and the invariants see it after."
+        ),
+        examples=[["callback_attempts"]],
+    )
+
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    # `counts` came after the first release: a branch without it dumps (and so digests)
+    # as it always has.
+    @model_serializer(mode="wrap")
+    def _without_empty_counts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.counts:
+            data.pop("counts", None)
+        return data
 
 
 class Invariant(BaseModel):

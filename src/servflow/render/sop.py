@@ -265,6 +265,9 @@ class _Reader:
             notes.append(str(t["escalates"]))
         if step.follows_escalation:
             notes.append(str(t["follows_escalation"]))
+        if isinstance(step, Branch) and step.counts:
+            counted = str(t["comma"]).join(self.field_title(f) for f in step.counts)
+            notes.append(t["counts"].format(fields=counted))
         sources = step.source if isinstance(step, Branch) else []
         return _Branch(
             title=markdown_text(localized(step.title, self.lang, trigger)),
