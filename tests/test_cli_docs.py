@@ -156,9 +156,13 @@ def test_personal_data_is_flagged_confidential():
 def test_record_forms_list_their_fields_and_when_they_are_filed():
     text = sop("repair", "en")
     forms = text.split("## Record forms")[1].split("## States")[0]
-    assert "### 《維修任務單》" in forms
+    assert "### 《Maintenance work order》" in forms  # the form's name in the SOP's language
     assert "- **Contents**: Technician, Work order number" in forms
     assert "- **Filed at**: Record completion" in forms
+    # A record effect names the form in one language; the SOP shows it in its own.
+    simplified = sop("repair", "zh-Hans")
+    assert "### 《维修任务单》" in simplified
+    assert "維修任務單" not in simplified
 
 
 def test_no_pii_default_is_printed():
