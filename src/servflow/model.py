@@ -222,15 +222,10 @@ class FieldSpec(BaseModel):
         examples=["住戶報修記錄表", {"zh-Hant": "住戶報修記錄表", "zh-Hans": "住户报修记录表"}],
     )
 
-    _values: tuple[str, ...] = PrivateAttr(default=())
-
-    def model_post_init(self, context: Any, /) -> None:
-        self._values = tuple(self.choices or ())
-
     @property
     def choice_values(self) -> tuple[str, ...]:
         """The values a `choice` field may hold, in the file's order (either form)."""
-        return self._values
+        return tuple(self.choices or ())
 
     def choice_title(self, value: str) -> LocalizedText:
         """The title of one choice per language; empty when the choices are a plain list."""

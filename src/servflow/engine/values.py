@@ -74,13 +74,15 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
         _bounds(spec, number)
         return str(number)
     if kind == "choice":
-        choices = spec.choice_values
+        choices = spec.choices or ()  # a list, or a mapping of each value to its titles
         if not isinstance(value, str) or value not in choices:
+            shown = ", ".join(_choice_shown(c, spec) for c in spec.choice_values)
             raise FieldValueError(
-                f"{_kind(spec, value)} is not one of {', '.join(_choice_shown(c, spec) for c in choices)}"
+                f"{_kind(spec, value)} is not one of {shown}"
                 + ("" if spec.pii or not isinstance(value, str) else _did_you_mean(spec, value))
             )
-        return choices[choices.index(value)]
+        # The definition's own text is stored (not a str subclass the caller passed).
+        return str(value) if isinstance(choices, dict) else choices[choices.index(value)]
     if kind == "date":
         return _date(spec, value)
     if kind == "datetime":
