@@ -230,7 +230,12 @@ def perform(engine: Engine, case: Case | None, op: dict[str, Any]) -> Outcome:
     at = datetime.fromisoformat(op["at"])
     if op["op"] == "start":
         return engine.start(
-            op["procedure"], actor=actor(op["role"]), data=op["data"], at=at, case_id=op["case_id"]
+            op["procedure"],
+            actor=actor(op["role"]),
+            data=op["data"],
+            at=at,
+            case_id=op["case_id"],
+            version=op.get("version"),  # a case already opened: on the version it started on
         )
     assert case is not None
     if op["op"] == "fire":

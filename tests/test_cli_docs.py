@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 
 from servflow.cli import main
+from servflow.model import Procedure
 from servflow.procedures.load import Catalogue, load_catalogue, load_procedure
 from servflow.render.sop import render_sop
 
@@ -26,8 +27,13 @@ def catalogue() -> Catalogue:
 
 @cache
 def sop(proc_id: str, lang: str) -> str:
-    (proc,) = [p for p in catalogue().procedures if p.id == proc_id]
+    proc = latest(proc_id)
     return render_sop(proc, lang, calendars=catalogue().calendars)
+
+
+def latest(proc_id: str) -> Procedure:
+    """The newest version of a shipped procedure (older ones are kept for their cases)."""
+    return max((p for p in catalogue().procedures if p.id == proc_id), key=lambda p: p.version)
 
 
 def regen() -> ModuleType:
@@ -90,10 +96,10 @@ def test_the_steps_come_in_order_with_who_and_what():
     text = sop("repair", "en")
     steps = re.findall(r"^### (\d+)\. (.+) \(`(\w+)`\)$", text, re.M)
     assert [s[2] for s in steps] == [
-        "start", "dispatch", "complete", "designate_callback", "callback", "cancel",
-        "reprioritise", "chase",
+        "start", "dispatch", "complete", "designate_callback", "callback",
+        "close_unreachable", "cancel", "reprioritise", "chase", "callback_unanswered",
     ]  # fmt: skip
-    assert [int(s[0]) for s in steps] == list(range(1, 9))
+    assert [int(s[0]) for s in steps] == list(range(1, 11))
     dispatch = text.split("### 2. Dispatch (`dispatch`)")[1].split("###")[0]
     assert "- **From**: Recorded" in dispatch
     assert "- **Who**: Repair reception clerk" in dispatch
@@ -104,6 +110,10 @@ def test_the_steps_come_in_order_with_who_and_what():
     callback = text.split("(`callback`)")[1]
     assert "#### Case 5.2: Callback (unsatisfied, rework)" in callback
     assert "- **Only when**: `satisfied == false`" in callback
+    unanswered = text.split("(`callback_unanswered`)")[1]
+    assert (
+        "the system adds one to (no one fills it in): Unanswered callback attempts." in unanswered
+    )
 
 
 def test_time_limits_and_escalation():
@@ -146,9 +156,13 @@ def test_personal_data_is_flagged_confidential():
 def test_record_forms_list_their_fields_and_when_they_are_filed():
     text = sop("repair", "en")
     forms = text.split("## Record forms")[1].split("## States")[0]
-    assert "### 《維修任務單》" in forms
+    assert "### 《Maintenance work order》" in forms  # the form's name in the SOP's language
     assert "- **Contents**: Technician, Work order number" in forms
     assert "- **Filed at**: Record completion" in forms
+    # A record effect names the form in one language; the SOP shows it in its own.
+    simplified = sop("repair", "zh-Hans")
+    assert "### 《维修任务单》" in simplified
+    assert "維修任務單" not in simplified
 
 
 def test_no_pii_default_is_printed():
@@ -179,7 +193,7 @@ def test_markdown_tables_survive_pipes_in_text():
 
 def test_rendering_is_deterministic_and_tidy():
     text = sop("complaint", "zh-Hans")
-    (proc,) = [p for p in catalogue().procedures if p.id == "complaint"]
+    proc = latest("complaint")
     assert text == render_sop(
         proc.model_copy(deep=True), "zh-Hans", calendars=catalogue().calendars
     )
@@ -193,7 +207,7 @@ def test_generated_sops_are_up_to_date():
     module = regen()
     expected = module.expected_files(REPO)
     docs = {rel: text for rel, text in expected.items() if rel.startswith("docs/procedures/")}
-    shipped = {p.stem for p in (REPO / "procedures").glob("*.yaml") if p.stem != "calendars"}
+    shipped = {p.id for p in catalogue().procedures}
     for proc_id in shipped:
         for lang in ("zh-Hant", "zh-Hans", "en"):
             assert f"docs/procedures/{proc_id}.{lang}.md" in docs, f"no SOP of {proc_id}: {REGEN}"

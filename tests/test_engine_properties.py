@@ -163,8 +163,10 @@ def test_lives_reach_final_states_often_enough():
     """The strategies are useful only if random lives do get somewhere."""
     reached = set()
 
+    # Repair has ten triggers since version 2 (the unreachable callback): a random step
+    # dispatches less often, so the lives are more.
     @settings(
-        max_examples=100, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+        max_examples=200, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
     )
     @given(data=st.data())
     def explore(data):

@@ -10,6 +10,8 @@ SOURCES = [
     "commands/check.py",
     "engine/links.py",
     "procedures/checks.py",
+    "procedures/counts.py",
+    "procedures/labels.py",
     "procedures/lint.py",
     "procedures/load.py",
     "procedures/schedules.py",

@@ -90,7 +90,9 @@ def _repair_closed() -> tuple[Case, list[Event]]:
 
 
 CASES = filled_cases(ENGINE)
-NAMED = [(p.id, t.name, t.kind) for p in ENGINE.procedures() for t in template_names(p)]
+# The latest version of each procedure (the versions before it name the same templates).
+LATEST = {p.id: ENGINE.procedure(p.id) for p in ENGINE.procedures()}
+NAMED = [(p.id, t.name, t.kind) for p in LATEST.values() for t in template_names(p)]
 
 
 def test_the_catalogue_names_the_regulations_forms():
@@ -115,7 +117,11 @@ def test_every_named_template_renders_localized_with_pii_masked(procedure, name,
         assert text.startswith("<!DOCTYPE html>")
         assert f'<html lang="{lang}">' in text
         assert "@page { size: A4" in text
-        shown = [f for f, spec in proc.fields.items() if spec.form == name]
+        shown = [
+            f
+            for f, spec in proc.fields.items()
+            if name in (spec.form.values() if isinstance(spec.form, dict) else [spec.form])
+        ]
         assert shown, name
         for field in shown:
             title = proc.fields[field].title.get(lang, None)
@@ -232,7 +238,11 @@ def test_check_reports_missing_broken_and_unknown_names_at_their_lines(
     monkeypatch.chdir(tmp_path / "cat")
     lines = [line for line in _diagnostics(capsys, ".") if " template-" in line]
     assert lines == [
-        "repair.yaml:148:41: error template-missing notification 'work_order' has no en "
+        # Both versions of repair name the notification; the template's own problems are
+        # said once, though both versions use the template.
+        "repair.v1.yaml:151:41: error template-missing notification 'work_order' has no en "
+        "template: write work_order.en.txt in templates/repair/",
+        "repair.yaml:158:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt in templates/repair/",
         "templates/repair/repair_reminder.zh-Hans.txt:3:16: error template-unknown-name "
         "procedure 'repair' has no field 'phon'; did you mean 'phone'?",

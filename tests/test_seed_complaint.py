@@ -460,7 +460,11 @@ def test_invalid_data(seed_engine, seed_actors, seed_t0, seed_reject, trigger, d
     ("data", "field", "text"),
     [
         ({**COMPLAINT, "phone": "not a phone"}, "phone", "does not match the pattern"),
-        ({**COMPLAINT, "kind": "praise"}, "kind", "is not one of complaint, suggestion"),
+        (
+            {**COMPLAINT, "kind": "praise"},
+            "kind",
+            "is not one of complaint (投訴 / 投诉 / Complaint), suggestion (合理化建議",
+        ),
         ({**COMPLAINT, "received_at": "2026-11-09T08:55:00"}, "received_at", "naive"),
         ({k: v for k, v in COMPLAINT.items() if k != "unit"}, "unit", "requires unit"),
         ({**COMPLAINT, "department": "security"}, "department", "does not accept"),

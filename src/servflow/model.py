@@ -63,6 +63,7 @@ __all__ = [
     "BreachAction",
     "CalendarSpec",
     "CallbackMeasure",
+    "ChoiceLabels",
     "Clause",
     "ClauseRule",
     "ColumnSpec",
@@ -72,6 +73,7 @@ __all__ = [
     "Invariant",
     "Language",
     "Link",
+    "LocalizedName",
     "LocalizedText",
     "Measures",
     "Names",
@@ -137,6 +139,13 @@ ColumnType = Literal[
 _NUMBER_LIMIT = float(10**DECIMAL_INTEGER_DIGITS)
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+#: A choice field's values, each with its title per language (the value is what is stored).
+ChoiceLabels = dict[str, LocalizedText]
+
+#: A name shown to readers (a record form, a regulation): one text, or one per language.
+LocalizedName = str | LocalizedText
 
 
 Title = Annotated[
@@ -263,10 +272,19 @@ class FieldSpec(BaseModel):
     default: Any = Field(
         default=None, description="Value a new case starts with.", examples=["normal"]
     )
-    choices: list[str] | None = Field(
+    choices: list[str] | ChoiceLabels | None = Field(
         default=None,
-        description="Allowed values of a `choice` field.",
-        examples=[["emergency", "urgent", "normal"]],
+        description=(
+            "Allowed values of a `choice` field: a list of values, or a mapping of each value"
+            " to its title per language (zh-Hant, zh-Hans, en); the case stores the value."
+        ),
+        examples=[
+            ["emergency", "urgent", "normal"],
+            {
+                "emergency": {"zh-Hant": "緊急", "zh-Hans": "紧急", "en": "Emergency"},
+                "normal": {"zh-Hant": "一般", "zh-Hans": "一般", "en": "Normal"},
+            },
+        ],
     )
     pattern: str | None = Field(
         default=None,
@@ -296,10 +314,12 @@ class FieldSpec(BaseModel):
         description="Longest allowed `string`/`text` (characters) or `list` (items).",
         examples=[200],
     )
-    form: str | None = Field(
+    form: LocalizedName | None = Field(
         default=None,
-        description="The paper record form this field belongs to.",
-        examples=["住戶報修記錄表"],
+        description=(
+            "The paper record form this field belongs to: its name, or its name per language."
+        ),
+        examples=["住戶報修記錄表", {"zh-Hant": "住戶報修記錄表", "zh-Hans": "住户报修记录表"}],
     )
     visible_to: list[str] | None = Field(
         default=None,
@@ -324,6 +344,17 @@ class FieldSpec(BaseModel):
         description=f"Most rows a `table` holds (default and at most {TABLE_ROWS}).",
         examples=[100],
     )
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        """The values a `choice` field may hold, in the file's order (either form)."""
+        return tuple(self.choices or ())
+
+    def choice_title(self, value: str) -> LocalizedText:
+        """The title of one choice per language; empty when the choices are a plain list."""
+        if isinstance(self.choices, dict):
+            return self.choices.get(value, {})
+        return {}
 
     # Checked before pydantic's lax float and int (see WholeNumber); as validators rather
     # than annotated types so that the JSON Schema keeps its minimum and maximum.
@@ -615,10 +646,29 @@ class Branch(_BranchSpec):
         exclude_if=lambda opens: not opens,
     )
 
+    counts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Integer fields the step adds one to (empty counts as 0): the engine keeps the"
+            " count, no one gives it. The guard sees the count before the step; `requires`"
+            " and the invariants see it after."
+        ),
+        examples=[["callback_attempts"]],
+    )
+
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    # `counts` came after the first release: a branch without it dumps (and so digests)
+    # as it always has.
+    @model_serializer(mode="wrap")
+    def _without_empty_counts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.counts:
+            data.pop("counts", None)
+        return data
 
 
 class Invariant(BaseModel):
@@ -1192,10 +1242,13 @@ class Procedure(BaseModel):
     )
     title: Title
     description: LocalizedText = Field(default_factory=dict, description="Purpose per language.")
-    source: str | None = Field(
+    source: LocalizedName | None = Field(
         default=None,
-        description="The regulation this procedure encodes.",
-        examples=["客服部管理制度 §4.2"],
+        description="The regulation this procedure encodes: its name, or its name per language.",
+        examples=[
+            "客服部管理制度 §4.2",
+            {"zh-Hant": "客服部管理制度 §4.2", "en": "Customer service rules §4.2"},
+        ],
     )
     calendar: str = Field(default="always", description="Default calendar for time limits.")
     roles: dict[str, Role] = Field(description="Who may act.")

@@ -168,7 +168,11 @@ def _template_problems(catalogue: Catalogue) -> list[Diagnostic]:
         smap = result.source_map
         if result.procedure is None or smap is None:
             continue
-        found += check_templates(result.procedure, Path(result.file).parent, smap.diagnostic)
+        for problem in check_templates(result.procedure, Path(result.file).parent, smap.diagnostic):
+            # The versions of a procedure share its templates: say each problem of a
+            # template file once, not once per version that names it.
+            if problem not in found:
+                found.append(problem)
     return found
 
 

@@ -24,6 +24,8 @@ from servflow import catalogue
 from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
+from servflow.model import LANGUAGES
+from servflow.render.common import DEFAULT_LANGUAGE
 from servflow.store import CaseStore, MemoryStore, SqlStore
 from servflow.testing._display import Display
 
@@ -54,6 +56,12 @@ def register(sub: Any) -> None:
         help="folder of procedure files (default: the standard catalogue)",
     )
     parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help=f"language of the titles shown beside choice values (default: {DEFAULT_LANGUAGE})",
+    )
+    parser.add_argument(
         "--store",
         choices=("sql", "memory"),
         default="sql",
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     loading = catalogue.Engine
     engine = loading.from_directory(args.procedures) if args.procedures else loading.standard()
     if args.store == "memory":
-        return run_demo(engine, sys.stdout, MemoryStore(), "memory (nothing is kept)")
+        return run_demo(engine, sys.stdout, MemoryStore(), "memory (nothing is kept)", args.lang)
     if args.db:
         url, where = args.db, None
     else:
@@ -89,22 +97,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"servflow demo: cannot open the database: {reason}", file=sys.stderr)
         return 1
     try:
-        return run_demo(engine, sys.stdout, store, where or store.url)
+        return run_demo(engine, sys.stdout, store, where or store.url, args.lang)
     finally:
         store.close()
 
 
-def format_timeline(engine: Engine, events: Iterable[Event]) -> list[str]:
+def format_timeline(engine: Engine, events: Iterable[Event], lang: str | None = None) -> list[str]:
     """The testing kit's timeline, numbered and wrapped to fit :data:`WIDTH` columns.
 
     An event's line is the kit's; what does not fit (who acted, the escalation level) goes
     on the next line, and the data the event changed follows below it. Values of ``pii``
-    fields are masked by the kit's :class:`Display`.
+    fields are masked by the kit's :class:`Display`; with ``lang``, a choice is shown
+    with its title in that language where its field gives titles.
     """
     lines = []
     for event in events:
         proc = engine.procedure(event.procedure, event.procedure_version)
-        display = Display(TZ, proc.fields)
+        display = Display(TZ, proc.fields, lang)
         line = f"  {event.seq:>3}  {display.event_line(event, changes=False)}"
         # The kit writes the time and the kind in fixed columns, then the parts of the
         # event separated by two spaces: those are the places to break.
@@ -155,8 +164,10 @@ def _words(text: str, first: str, indent: str) -> list[str]:
 class _Story:
     """A case's life, step by step, through a desk; effects collected from its hook."""
 
-    def __init__(self, engine: Engine, store: CaseStore, out: TextIO, title: str) -> None:
-        self.engine, self.out = engine, out
+    def __init__(
+        self, engine: Engine, store: CaseStore, out: TextIO, lang: str, title: str
+    ) -> None:
+        self.engine, self.out, self.lang = engine, out, lang
         self.effects: list[Effect] = []
         self.desk = Desk(engine, store, on_effects=self._collect)
         self.case: Case | None = None
@@ -209,7 +220,7 @@ class _Story:
     def finish(self) -> None:
         case = self.live
         events = self.desk.history(case.id)
-        self._write(format_timeline(self.engine, events))
+        self._write(format_timeline(self.engine, events, self.lang))
         self.out.write(
             f"  state: {case.state}, version {case.version}, escalation level {case.escalation_level}\n"
         )
@@ -222,7 +233,8 @@ class _Story:
             self.out.write(
                 f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.within})\n"
             )
-        display = Display(TZ, self.engine.procedure(case.procedure, case.procedure_version).fields)
+        proc = self.engine.procedure(case.procedure, case.procedure_version)
+        display = Display(TZ, proc.fields, self.lang)
         mine = [display.effect_text(e) for e in self.effects if e.case_id == case.id]
         if mine:
             self._write(pack(mine, "    ", "  effects for the host: ", sep="; "))
@@ -232,13 +244,13 @@ class _Story:
         self.out.write(f"  replay of {len(events)} stored events equals the live case: yes\n")
 
 
-def _repair(engine: Engine, store: CaseStore, out: TextIO) -> None:
+def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     clerk = Actor(id="clerk-chen", roles={"repair_reception"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     officer = Actor(id="officer-zhao", roles={"callback_officer"})
     t0 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
     s = _Story(
-        engine, store, out, "repair: a leaking pipe, called back unsatisfied, repaired again"
+        engine, store, out, lang, "repair: a leaking pipe, called back unsatisfied, repaired again"
     )
     s.start(
         "repair",
@@ -291,10 +303,10 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO) -> None:
     s.finish()
 
 
-def _repair_late(engine: Engine, store: CaseStore, out: TextIO) -> None:
+def _repair_late(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     clerk = Actor(id="clerk-chen", roles={"repair_reception"})
     t0 = datetime(2026, 11, 24, 22, 10, tzinfo=TZ)
-    s = _Story(engine, store, out, "repair: an emergency at night, dispatched late")
+    s = _Story(engine, store, out, lang, "repair: an emergency at night, dispatched late")
     s.start(
         "repair",
         clerk,
@@ -313,11 +325,13 @@ def _repair_late(engine: Engine, store: CaseStore, out: TextIO) -> None:
     s.finish()
 
 
-def _complaint(engine: Engine, store: CaseStore, out: TextIO) -> None:
+def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     officer = Actor(id="officer-zhang", roles={"cs_staff"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     t0 = datetime(2026, 12, 2, 14, 0, tzinfo=TZ)
-    s = _Story(engine, store, out, "complaint: a compensation claim beyond the officer's authority")
+    s = _Story(
+        engine, store, out, lang, "complaint: a compensation claim beyond the officer's authority"
+    )
     s.start(
         "complaint",
         officer,
@@ -366,14 +380,16 @@ def _complaint(engine: Engine, store: CaseStore, out: TextIO) -> None:
     s.finish()
 
 
-def _renovation(engine: Engine, store: CaseStore, out: TextIO) -> None:
+def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     resident = Actor(id="owner-ho", roles={"resident"})
     staff = Actor(id="staff-wu", roles={"cs_staff"})
     technician = Actor(id="tech-li", roles={"maintenance"})
     cashier = Actor(id="cashier-qian", roles={"cashier"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
     t0 = datetime(2026, 11, 2, 10, 0, tzinfo=TZ)
-    s = _Story(engine, store, out, "renovation: a structural change, reviewed, inspected twice")
+    s = _Story(
+        engine, store, out, lang, "renovation: a structural change, reviewed, inspected twice"
+    )
     s.start(
         "renovation",
         resident,
@@ -423,7 +439,7 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO) -> None:
     s.finish()
 
 
-DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO], None]], ...] = (
+DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
     ("complaint", _complaint),
@@ -432,7 +448,11 @@ DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO], None]], ...] = (
 
 
 def run_demo(
-    engine: Engine, out: TextIO, store: CaseStore | None = None, where: str | None = None
+    engine: Engine,
+    out: TextIO,
+    store: CaseStore | None = None,
+    where: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> int:
     """Run every demo whose procedure the engine holds; returns the exit code.
 
@@ -445,5 +465,5 @@ def run_demo(
     out.write(f"servflow demo: cases and audit logs in {where or store}\n")
     for procedure, demo in DEMOS:
         if procedure in held:
-            demo(engine, store, out)
+            demo(engine, store, out, lang)
     return 0

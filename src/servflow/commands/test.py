@@ -18,7 +18,9 @@ from typing import Any
 from servflow.commands._common import add_procedures_option, default_procedures_dir
 from servflow.engine import Engine
 from servflow.errors import DefinitionError
+from servflow.model import LANGUAGES
 from servflow.procedures.source import peek_source
+from servflow.render.common import DEFAULT_LANGUAGE
 from servflow.testing import ScenarioError, engine_for, load_scenario, run_scenario
 from servflow.testing.scenarios import Scenario
 
@@ -41,6 +43,12 @@ def register(subparsers: Any) -> None:
     add_procedures_option(parser)
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print the timeline of passing scenarios too"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help=f"language of the titles shown beside choice values (default: {DEFAULT_LANGUAGE})",
     )
 
 
@@ -85,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             key = _engine_key(scenario)
             if key not in engines:
                 engines[key] = engine_for(scenario, folder)
-            result = run_scenario(scenario, engines[key])
+            result = run_scenario(scenario, engines[key], lang=args.lang)
         except ScenarioError as exc:
             failed += 1
             print(f"ERROR {path}: the scenario file has problems")

@@ -22,13 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from servflow._hints import did_you_mean
 from servflow.engine.expr import Expression, compile_expression
 from servflow.engine.limits import CompiledLimit, compile_limits
 from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
 
-__all__ = ["CompiledBranch", "CompiledProcedure", "compile_procedure"]
+__all__ = ["CompiledBranch", "CompiledProcedure", "compile_procedure", "count_problem"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +50,7 @@ class CompiledBranch:
     accepts: frozenset[str] | None
     requires: tuple[str, ...]
     clear: tuple[str, ...]
+    counts: tuple[str, ...] = ()
 
     @property
     def to(self) -> str:
@@ -115,6 +117,7 @@ def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> 
         accepts=frozenset(spec.accepts) if spec.accepts is not None else None,
         requires=tuple(spec.requires),
         clear=tuple(spec.clear),
+        counts=tuple(spec.counts) if isinstance(spec, Branch) else (),
     )
 
 
@@ -132,6 +135,29 @@ def _undeclared_states(proc: Procedure) -> list[tuple[str, str]]:
     return out
 
 
+def count_problem(proc: Procedure, name: str) -> tuple[str, str] | None:
+    """``(code, message)`` when a step may not count field ``name``, else None."""
+    spec = proc.fields.get(name)
+    if spec is None:
+        return "unknown-field", f"unknown field {name!r}" + did_you_mean(name, proc.fields)
+    if spec.type != "integer":
+        return "count-not-integer", f"field {name!r} is {spec.type!r}: a step counts only integers"
+    return None
+
+
+def _miscounted(proc: Procedure) -> list[tuple[str, str, str]]:
+    """``(where, code, message)`` for every field a branch counts that it may not."""
+    out: list[tuple[str, str, str]] = []
+    for trigger, branches in proc.transitions.items():
+        for i, branch in enumerate(branches):
+            where = f"transitions.{trigger}" + (f"[{i}]" if len(branches) > 1 else "")
+            for name in branch.counts:
+                problem = count_problem(proc, name)
+                if problem is not None:
+                    out.append((f"{where}.counts", *problem))
+    return out
+
+
 def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
     """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off."""
     undeclared = _undeclared_states(proc)
@@ -142,6 +168,14 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
                     proc.id, 0, 0, "error", "unknown-state", f"{where}: unknown state {name!r}"
                 )
                 for where, name in undeclared
+            ]
+        )
+    miscounted = _miscounted(proc)
+    if miscounted:
+        raise DefinitionError(
+            [
+                Diagnostic(proc.id, 0, 0, "error", code, f"{where}: {message}")
+                for where, code, message in miscounted
             ]
         )
     # In the file's order: the first branch whose guard holds is the one taken.

@@ -44,6 +44,7 @@ from servflow.engine.rules import (
     holds,
 )
 from servflow.engine.timing import timers_after
+from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import Rejected
 from servflow.model import Branch
 
@@ -153,6 +154,10 @@ def _built(
             if name not in given and merged.get(name) is not None:
                 merged[name] = None
                 changes[name] = None
+    if branch.counts:
+        changes, merged = dict(changes), dict(merged)
+        for name in branch.counts:
+            merged[name] = changes[name] = _counted(cp, branch, name, case.data.get(name), given)
     role = (
         None
         if actor is None
@@ -177,6 +182,30 @@ def _built(
     values["detail"] = detail
     event = _case_event(case, values)
     return Decided(branch, event)
+
+
+def _counted(
+    cp: CompiledProcedure, branch: CompiledBranch, name: str, now: Any, given: Collection[str]
+) -> int:
+    """The count ``branch`` leaves in field ``name`` (``now`` its value before the step)."""
+    trigger = branch.trigger
+    if name in given:
+        raise Rejected(
+            "invalid_data",
+            f"{trigger!r} counts field {name!r} itself; it cannot be given",
+            field=name,
+            trigger=trigger,
+        )
+    try:
+        counted: int = normalise(cp.fields[name], (now or 0) + 1)
+    except FieldValueError as exc:
+        raise Rejected(
+            "invalid_data",
+            f"{trigger!r} cannot count field {name!r}: {exc}",
+            field=name,
+            trigger=trigger,
+        ) from None
+    return counted
 
 
 def _opened(

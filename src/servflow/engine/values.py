@@ -90,13 +90,15 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
         _bounds(spec, number)
         return str(number)
     if kind == "choice":
-        choices = spec.choices or []
+        choices = spec.choices or ()  # a list, or a mapping of each value to its titles
         if not isinstance(value, str) or value not in choices:
+            shown = ", ".join(_choice_shown(c, spec) for c in spec.choice_values)
             raise FieldValueError(
-                f"{_kind(spec, value)} is not one of {', '.join(choices)}"
-                + ("" if spec.pii or not isinstance(value, str) else did_you_mean(value, choices))
+                f"{_kind(spec, value)} is not one of {shown}"
+                + ("" if spec.pii or not isinstance(value, str) else _did_you_mean(spec, value))
             )
-        return choices[choices.index(value)]
+        # The definition's own text is stored (not a str subclass the caller passed).
+        return str(value) if isinstance(choices, dict) else choices[choices.index(value)]
     if kind == "date":
         return _date(spec, value)
     if kind == "datetime":
@@ -106,6 +108,21 @@ def normalise(spec: FieldSpec, value: Any, *, match_pattern: bool = True) -> Any
     if kind == "table":
         return _table(spec, value, match_pattern)
     raise FieldValueError(f"unknown field type {kind!r}")  # pragma: no cover - model forbids
+
+
+def _choice_shown(value: str, spec: FieldSpec) -> str:
+    """A choice for a message: its value, then its titles (every language the file gives,
+    so that whoever reads the message finds the one they know): ``emergency (緊急 / Emergency)``."""
+    titles = [t for t in dict.fromkeys(spec.choice_title(value).values()) if t and not t.isspace()]
+    return f"{value} ({' / '.join(titles)})" if titles else value
+
+
+def _did_you_mean(spec: FieldSpec, value: str) -> str:
+    """Did you mean: the value whose title was given (``緊急``), else the nearest value."""
+    for choice in spec.choice_values:
+        if value in spec.choice_title(choice).values():
+            return f"; did you mean {choice!r}? (the value, not its title)"
+    return did_you_mean(value, spec.choice_values)
 
 
 def _kind(spec: FieldSpec, value: Any) -> str:

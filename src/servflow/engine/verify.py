@@ -396,10 +396,15 @@ def check_fired(
     for name, value in changes.items():
         if value == data.get(name):
             raise _Refuted(f"field {name!r} is recorded as changed but keeps its value")
+    # A field a branch of the trigger counts is the engine's to set: no caller gives it
+    # (fire refuses it), so its logged value is the count, checked with the whole event.
+    counted = {n for s in branches for n in s.counts}
     # Which cleared values the caller gave (they count for the guards) and which the
     # branch's `clear` made (they do not): a None for a field no branch clears was given.
     given = {
-        n: v for n, v in changes.items() if v is not None or not any(n in s.clear for s in branches)
+        n: v
+        for n, v in changes.items()
+        if n not in counted and (v is not None or not any(n in s.clear for s in branches))
     }
     # A value a branch clears that the log leaves as it was, the caller gave again.
     named = {*given, *(n for s in branches for n in s.clear if n not in changes)}
@@ -408,7 +413,9 @@ def check_fired(
     def claims(branch: CompiledBranch) -> None:
         """What the log claims of the branch, checked as soon as it is chosen."""
         if again and any(
-            v is None and n not in branch.clear for n, v in changes.items() if n not in given
+            v is None and n not in branch.clear
+            for n, v in changes.items()
+            if n not in given and n not in counted
         ):
             raise _Again(branch)  # a None this branch does not clear was given after all
         for name in given:
@@ -431,7 +438,9 @@ def check_fired(
         except _Again as first:
             # Decide again with that None counted as given (as fire would have seen it).
             given = {
-                n: v for n, v in changes.items() if v is not None or n not in first.branch.clear
+                n: v
+                for n, v in changes.items()
+                if n not in counted and (v is not None or n not in first.branch.clear)
             }
             named = {*given, *(n for s in branches for n in s.clear if n not in changes)}
             again = False

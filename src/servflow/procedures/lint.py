@@ -10,7 +10,7 @@ module only warns, about what works but looks like a slip of the analyst's pen:
 ``unused-role``
     a role that no step, notification, escalation or authority names.
 ``unused-field``
-    a field that no step requires, accepts or clears and no rule reads.
+    a field that no step requires, accepts, clears or counts and no rule reads.
 ``unfireable-transition``
     a step no role can ever take: its guard is always false, every role's authority is
     always false, or it follows the escalation ladder and every role ranks below it.
@@ -179,6 +179,8 @@ class _Linter:
             used |= set(branch.requires) | set(branch.clear) | set(branch.accepts or ())
             for link in getattr(branch, "opens", ()):  # read by a linked case, set from it
                 used |= set(link.data.values()) | set(link.returns)
+            if isinstance(branch, Branch):
+                used |= set(branch.counts)  # the engine keeps the count: the field is used
         for _, source in expressions_of(p):
             try:
                 used |= compiled(source).names

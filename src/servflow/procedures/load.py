@@ -33,6 +33,8 @@ from servflow.engine.registry import (
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.checks import check_procedure
+from servflow.procedures.counts import check_counts
+from servflow.procedures.labels import lint_labels
 from servflow.procedures.lint import lint_procedure
 from servflow.procedures.schedules import calendar_problems
 from servflow.procedures.source import (
@@ -399,7 +401,9 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
         result.diagnostics.extend(_unreported(pydantic_diagnostics(exc, smap, Procedure), problems))
         return result
     result.diagnostics.extend(_unreported(check_procedure(procedure, smap), problems))
+    result.diagnostics.extend(_unreported(check_counts(procedure, smap), problems))
     result.diagnostics.extend(_unreported(lint_procedure(procedure, smap), problems))
+    result.diagnostics.extend(_unreported(lint_labels(procedure, smap), problems))
     if result.ok:
         result.procedure = procedure
     return result

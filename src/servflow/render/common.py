@@ -6,14 +6,25 @@ English, then to the name itself, so that a half-translated procedure still rend
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from servflow.engine.durations import parse_duration
-from servflow.model import LANGUAGES, Language
+from servflow.engine.expr import ExpressionSyntaxError
+from servflow.model import LANGUAGES, FieldSpec, Language, LocalizedName, Procedure
+from servflow.procedures.checks import constants
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "format_duration", "localized"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "choice_label",
+    "format_duration",
+    "labelled_expression",
+    "localized",
+    "localized_name",
+]
 
 DEFAULT_LANGUAGE: Language = "zh-Hant"
 
@@ -45,6 +56,53 @@ def localized(texts: Mapping[Any, str], lang: str, default: str = "") -> str:
         if text and not text.isspace():
             return _printable(text)
     return default
+
+
+def localized_name(name: LocalizedName | None, lang: str) -> str:
+    """A name written as one text (as is) or per language (in ``lang``, or the nearest)."""
+    if name is None:
+        return ""
+    if isinstance(name, str):
+        return _printable(name)
+    return localized(name, lang)
+
+
+def choice_label(spec: FieldSpec, value: str, lang: str) -> str:
+    """A choice's title in ``lang`` (or the nearest language), or the value itself."""
+    return localized(spec.choice_title(value), lang, value)
+
+
+# A quoted text of the expression language with nothing escaped in it: the only kind a
+# choice's value is written as in a guard.
+_QUOTED = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
+
+
+def labelled_expression(proc: Procedure, source: str, lang: str) -> str:
+    """``source`` with each quoted choice value compared to its field shown as its title.
+
+    ``priority == 'emergency'`` reads ``priority == 「緊急」`` in zh-Hant. A text is
+    replaced only when every labelled choice field the expression compares it with gives
+    it the same title, so the reader never sees a title that belongs to another field.
+    """
+    try:
+        compared = constants(source)
+    except ExpressionSyntaxError:
+        return source
+    titles: dict[str, set[str]] = {}
+    for name, values in compared.items():
+        spec = proc.fields.get(name)
+        if spec is None or not isinstance(spec.choices, dict):
+            continue
+        for value in values:
+            if isinstance(value, str) and value in spec.choices:
+                titles.setdefault(value, set()).add(choice_label(spec, value, lang))
+
+    def title(match: re.Match[str]) -> str:
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        shown = titles.get(text, set())
+        return f"「{next(iter(shown))}」" if len(shown) == 1 else match.group(0)
+
+    return _QUOTED.sub(title, source) if titles else source
 
 
 def _printable(text: str) -> str:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from servflow.model import Branch, Procedure, Start
 from servflow.procedures.lint import limit_coverage
-from servflow.render.common import DEFAULT_LANGUAGE, localized
+from servflow.render.common import DEFAULT_LANGUAGE, labelled_expression, localized
 
 __all__ = ["DiagramFormat", "render_diagram", "render_dot", "render_mermaid"]
 
@@ -90,7 +90,7 @@ def _branch_lines(
 ) -> tuple[str, ...]:
     lines = [localized(branch.title, lang, trigger)]
     if branch.when:
-        lines.append(f"[{abbreviate(branch.when)}]")
+        lines.append(f"[{abbreviate(labelled_expression(proc, branch.when, lang))}]")
     roles = [
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
     ]

@@ -232,7 +232,11 @@ def template_context(
     for name, spec in proc.fields.items():
         value = case.data.get(name)
         hidden = spec.pii and not viewers.intersection(spec.visible_to or ())
-        fields[name] = masked if hidden and value is not None else _display(value, spec.type, lang)
+        shown = _display(value, spec.type, lang)
+        if spec.type == "choice" and isinstance(value, str):
+            named = spec.choice_title(value)  # the choice's title in the form's language
+            shown = named.get(lang) or named.get("en") or shown
+        fields[name] = masked if hidden and value is not None else shown
 
     def titles(items: Mapping[str, Any]) -> _View:
         return _View({k: localized(v.title, lang, k) for k, v in items.items()})

@@ -30,9 +30,25 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from servflow.engine.calendar import CalendarSpec
 from servflow.engine.limits import parse_until
-from servflow.model import Branch, Clause, ColumnSpec, Pause, Procedure, Start, name_list
+from servflow.model import (
+    Branch,
+    Clause,
+    ColumnSpec,
+    FieldSpec,
+    LocalizedName,
+    Pause,
+    Procedure,
+    Start,
+    name_list,
+)
 from servflow.procedures.lint import limit_coverage
-from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
+from servflow.render.common import (
+    DEFAULT_LANGUAGE,
+    choice_label,
+    format_duration,
+    localized,
+    localized_name,
+)
 from servflow.render.diagram import render_mermaid
 from servflow.render.escape import code_span, markdown_paragraphs, markdown_text
 from servflow.render.labels import LABELS
@@ -268,7 +284,7 @@ class _Reader:
                     text += f" ({code_span(effect.template)})"
                 effects.append(text)
             if effect.record:
-                effects.append(t["file_record"].format(form=markdown_text(effect.record)))
+                effects.append(t["file_record"].format(form=self.record_name(effect.record)))
         for link in step.opens if isinstance(step, Branch) else ():
             text = t["opens"].format(procedure=code_span(link.procedure), role=code_span(link.role))
             if link.resume is not None:
@@ -279,6 +295,9 @@ class _Reader:
             notes.append(str(t["escalates"]))
         if step.follows_escalation:
             notes.append(str(t["follows_escalation"]))
+        if isinstance(step, Branch) and step.counts:
+            counted = str(t["comma"]).join(self.field_title(f) for f in step.counts)
+            notes.append(t["counts"].format(fields=counted))
         sources = step.source if isinstance(step, Branch) else []
         return _Branch(
             title=markdown_text(localized(step.title, self.lang, trigger)),
@@ -437,9 +456,13 @@ class _Reader:
                     notes.append(t["visible_to"].format(roles=roles))
             if spec.choices:
                 # The notes go in a table cell: code with a pipe must not end it.
-                notes.append(t["choices"].format(values=", ".join(map(_code_cell, spec.choices))))
+                shown = [self.choice(spec, value) for value in spec.choice_values]
+                notes.append(t["choices"].format(values=", ".join(shown)))
             if spec.default is not None and not spec.pii:
-                notes.append(t["default"].format(value=_code_cell(spec.default)))
+                default = _code_cell(spec.default)
+                if isinstance(spec.default, str) and spec.default in spec.choice_values:
+                    default = self.choice(spec, spec.default)
+                notes.append(t["default"].format(value=default))
             if spec.pattern:
                 notes.append(t["pattern"].format(value=_code_cell(spec.pattern)))
             if spec.minimum is not None and spec.maximum is not None:
@@ -462,33 +485,54 @@ class _Reader:
                     type=str(t["types"][spec.type]),
                     pii=spec.pii,
                     required_at=required_at[name],
-                    form=markdown_text(spec.form or ""),
+                    form=markdown_text(localized_name(spec.form, self.lang)),
                     notes=notes,
                 )
             )
         return out
 
-    def forms(self) -> list[_Form]:
-        names: list[str] = []
+    def choice(self, spec: FieldSpec, value: str) -> str:
+        """A choice as the SOP shows it: the value, and its title when the file gives one."""
+        label = choice_label(spec, value, self.lang)
+        return _code_cell(value) + ("" if label == value else f" {markdown_text(label)}")
+
+    def record_name(self, record: str) -> str:
+        """A record effect's form in the SOP's language: the field form it names, if any."""
         for spec in self.proc.fields.values():
-            if spec.form and spec.form not in names:
-                names.append(spec.form)
-        filed: dict[str, list[str]] = {}
+            if isinstance(spec.form, dict) and record in spec.form.values():
+                return markdown_text(localized_name(spec.form, self.lang))
+        return markdown_text(record)
+
+    def forms(self) -> list[_Form]:
+        # A form is named by its fields as written (one text, or one per language); a
+        # record effect names it by any of its texts. Shown in the SOP's language.
+        forms: list[LocalizedName] = []
+        for spec in self.proc.fields.values():
+            if spec.form and spec.form not in forms:
+                forms.append(spec.form)
+
+        def form_of(record: str) -> LocalizedName:
+            for form in forms:
+                if record == form or (isinstance(form, dict) and record in form.values()):
+                    return form
+            forms.append(record)
+            return record
+
+        filed: dict[int, list[str]] = {}
         for trigger, branch in self._all_branches():
             for effect in branch.effects:
                 if effect.record:
-                    if effect.record not in names:
-                        names.append(effect.record)
+                    index = forms.index(form_of(effect.record))
                     title = self.trigger(trigger)
-                    if title not in filed.setdefault(effect.record, []):
-                        filed[effect.record].append(title)
+                    if title not in filed.setdefault(index, []):
+                        filed[index].append(title)
         return [
             _Form(
-                name=markdown_text(form),
+                name=markdown_text(localized_name(form, self.lang)),
                 fields=[self.field_title(n) for n, s in self.proc.fields.items() if s.form == form],
-                filed_at=filed.get(form, []),
+                filed_at=filed.get(i, []),
             )
-            for form in names
+            for i, form in enumerate(forms)
         ]
 
     def _all_branches(self) -> list[tuple[str, Start | Branch]]:
@@ -528,7 +572,7 @@ class _Reader:
             version=p.version,
             title=markdown_text(localized(p.title, lang, p.id)),
             description=markdown_paragraphs(localized(p.description, lang)),
-            source=None if p.source is None else markdown_text(p.source),
+            source=None if p.source is None else markdown_text(localized_name(p.source, lang)),
             calendar=self.calendar(p.calendar),
             roles=[
                 _Role(

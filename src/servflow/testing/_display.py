@@ -3,7 +3,8 @@
 :class:`Display` writes times in the scenario's zone (``2026-11-23 09:24``), values the
 way they are written in YAML (``null``, ``true``, ``80%``) and one line per audit event.
 Values of fields marked ``pii`` are shown as ``***`` everywhere, since failure output
-ends up in CI logs that many people read.
+ends up in CI logs that many people read. Given a language, a choice whose field gives
+titles is shown with its title in that language: ``'emergency' (緊急)``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from servflow.engine import Effect, Event
 from servflow.model import FieldSpec
+from servflow.render.common import choice_label
 
 __all__ = ["MASK", "Display", "equal"]
 
@@ -24,9 +26,12 @@ MASK = "***"
 class Display:
     """How one scenario shows times, values and events."""
 
-    def __init__(self, zone: tzinfo | None, fields: Mapping[str, FieldSpec]) -> None:
+    def __init__(
+        self, zone: tzinfo | None, fields: Mapping[str, FieldSpec], lang: str | None = None
+    ) -> None:
         self.zone = zone
         self.fields = fields
+        self.lang = lang
         self.pii = frozenset(name for name, spec in fields.items() if spec.pii)
 
     def time(self, moment: datetime) -> str:
@@ -86,6 +91,10 @@ class Display:
             with contextlib.suppress(ValueError):
                 value = datetime.fromisoformat(value)
         text = self.show(value)
+        if spec is not None and self.lang is not None and isinstance(value, str):
+            label = choice_label(spec, value, self.lang) if value in spec.choice_values else value
+            if label != value:
+                text = f"{text} ({label})"
         return text if len(text) <= 60 else text[:57] + "..."
 
     def event_text(self, event: Event) -> str:

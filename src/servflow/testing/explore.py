@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 DEFAULT_LIVES = 200
-DEFAULT_STEPS = 60_000
+DEFAULT_STEPS = 150_000
 FINDING_KINDS = (
     "stuck",
     "dead-state",
@@ -242,6 +242,15 @@ class _Explorer:
             if name in self.read
         }
         self.consts = consts
+        # A field the engine counts (`counts`) climbs one step at a time, so its classes
+        # by the guards' constants would merge the steps on the way to a threshold: keep
+        # its value exactly, up to one past the largest constant it is compared with.
+        self.counted: dict[str, int] = {}
+        for branches in self.proc.transitions.values():
+            for branch in branches:
+                for name in branch.counts:
+                    numbers = [c for c in consts.get(name, ()) if isinstance(c, int | float)]
+                    self.counted[name] = int(max(numbers, default=0)) + 1
         self.plain: dict[str, Any] = {}
         self.taken: set[str] = set()
         self.roles_used: set[str] = set()
@@ -266,6 +275,8 @@ class _Explorer:
         spec = self.proc.fields[name]
         if spec.type == "boolean":
             return value
+        if name in self.counted and isinstance(value, int) and not isinstance(value, bool):
+            return ("count", min(value, self.counted[name]))
         numbers = sorted(
             c for c in self.consts.get(name, ()) if isinstance(c, int | float | Decimal)
         )
@@ -538,7 +549,7 @@ def _sources(b: CompiledBranch) -> list[str]:
 def _plain_value(spec: FieldSpec) -> Any:
     """A valid value of ``spec`` that reads as plain as possible (the same every run)."""
     if spec.type == "choice":
-        return spec.default if spec.default is not None else (spec.choices or [""])[0]
+        return spec.default if spec.default is not None else (spec.choice_values or ("",))[0]
     if spec.type == "boolean":
         return True
     if spec.type == "date":

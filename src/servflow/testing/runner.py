@@ -87,9 +87,16 @@ class ScenarioResult:
 
 
 def run_scenario(
-    scenario: Scenario, engine: Engine | None = None, *, procedures: str | Path | None = None
+    scenario: Scenario,
+    engine: Engine | None = None,
+    *,
+    procedures: str | Path | None = None,
+    lang: str | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` with ``engine`` (default: :func:`engine_for` the scenario).
+
+    With ``lang``, the timeline and the failures show each choice with its title in that
+    language, where its field gives titles.
 
     Raises :class:`ScenarioError` when an expectation names something the procedure does
     not have; unmet expectations are in the result, never raised.
@@ -100,7 +107,7 @@ def run_scenario(
     problems = static_problems(scenario, proc)
     if problems:
         raise ScenarioError(problems)
-    return _Run(scenario, engine, proc).run()
+    return _Run(scenario, engine, proc, lang).run()
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -111,12 +118,14 @@ class _Mismatch(Exception):
 
 
 class _Run:
-    def __init__(self, scenario: Scenario, engine: Engine, proc: Procedure) -> None:
+    def __init__(
+        self, scenario: Scenario, engine: Engine, proc: Procedure, lang: str | None = None
+    ) -> None:
         self.scenario = scenario
         self.engine = engine
         self.proc = proc
         self.zone: tzinfo | None = scenario.timezone
-        self.display = Display(scenario.timezone, proc.fields)
+        self.display = Display(scenario.timezone, proc.fields, lang)
         self.pii = self.display.pii
         self.case: Case | None = None
         self.clock: datetime | None = None

@@ -40,7 +40,7 @@ def valid_values(spec: FieldSpec) -> st.SearchStrategy[Any]:
     """Values that fit ``spec`` (its type, choices, pattern and bounds)."""
     kind = spec.type
     if kind == "choice":
-        return st.sampled_from(spec.choices or [""])
+        return st.sampled_from(spec.choice_values or ("",))
     if kind == "boolean":
         return st.booleans()
     if kind == "integer":
