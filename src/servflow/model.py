@@ -297,10 +297,46 @@ class EffectSpec(BaseModel):
 _Names = Annotated[list[str], Field(description="Names defined elsewhere in the procedure.")]
 
 
-class _BranchSpec(BaseModel):
+def _message_field() -> Any:
+    return Field(
+        default=None,
+        description=(
+            "What a person is told, in each language, when this condition does not hold: "
+            "shown in place of the expression by Rejected.message and the SOP."
+        ),
+        examples=[
+            {
+                "zh-Hant": "只有指定的回訪人員可以回訪",
+                "zh-Hans": "只有指定的回访人员可以回访",
+                "en": "Only the designated callback officer may call back",
+            }
+        ],
+    )
+
+
+class _LaterKeys(BaseModel):
+    """A mapping with keys added after 0.1, dumped only when the file writes them.
+
+    The content digest is computed from the dump (``servflow.procedures.digest_of``), and
+    stored cases name it: a procedure that does not use a newer key keeps its digest.
+    """
+
+    #: The keys added after 0.1 that this mapping omits from its dump when unset.
+    later_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self.later_keys - self.model_fields_set:
+            data.pop(key, None)
+        return data
+
+
+class _BranchSpec(_LaterKeys):
     """What a transition's branch and `start` (the branch that opens a case) share."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset({"assignee", "message"})
 
     to: str = Field(description="The state the case enters.", examples=["dispatched"])
     roles: _Names = Field(
@@ -344,6 +380,15 @@ class _BranchSpec(BaseModel):
             "Only roles at or above the rank of the case's current escalation level may take it."
         ),
     )
+    assignee: str | None = Field(
+        default=None,
+        description=(
+            "A text field naming the one person who may take this step: the actor's id must "
+            "equal the field's value (besides holding one of `roles`)."
+        ),
+        examples=["callback_officer"],
+    )
+    message: LocalizedText | None = _message_field()
 
     @field_validator("roles")
     @classmethod
@@ -372,16 +417,18 @@ class Branch(_BranchSpec):
         return [value] if isinstance(value, str) else value
 
 
-class Invariant(BaseModel):
+class Invariant(_LaterKeys):
     """A rule that must hold after every event."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset({"message"})
 
     name: str = Field(description="Short name shown when the rule is broken.")
     check: str = Field(
         description="An expression of the closed expression language (docs/language.md) that must be true.",
         examples=["state != 'closed' or satisfied is not none"],
     )
+    message: LocalizedText | None = _message_field()
 
 
 class TimeLimitTarget(BaseModel):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from servflow.engine.expr import Expression, compile_expression
@@ -28,7 +29,20 @@ from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
 
-__all__ = ["CompiledBranch", "CompiledProcedure", "compile_procedure"]
+__all__ = ["CompiledBranch", "CompiledProcedure", "Step", "compile_procedure"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Who takes a step and when: what `actor.id`, `actor.roles`, `now` and `today` read.
+
+    ``roles`` are the roles of the procedure the actor holds (the clock holds none), in
+    order, so that a guard reads the same list live and in replay.
+    """
+
+    at: datetime
+    actor: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +84,15 @@ class CompiledProcedure:
     finals: frozenset[str]
     ranks: Mapping[str, int]
     limits: tuple[CompiledLimit, ...]
+    # The zone of the procedure's calendar: the day `today` reads.
+    zone: tzinfo = UTC
+    # Whether a guard or an authority reads `actor.roles`: then each person's step records
+    # the roles the actor held (`detail["actor_roles"]`), so that replay reads them too.
+    reads_roles: bool = False
+
+    def roles_of(self, held: frozenset[str]) -> tuple[str, ...]:
+        """The roles of this procedure among ``held``, in order: what `actor.roles` reads."""
+        return tuple(sorted(r for r in held if r in self.ranks))
 
     def raised_level(self, level: int, by: int = 1) -> int:
         """The escalation level ``by`` rungs up, never past the top of the ladder."""
@@ -83,8 +106,13 @@ class CompiledProcedure:
         state: str,
         trigger: str,
         escalation_level: int,
+        step: Step | None = None,
     ) -> dict[str, Any]:
-        """The typed values an expression reading ``names`` sees."""
+        """The typed values an expression reading ``names`` sees.
+
+        The names of the step (`actor.id`, `actor.roles`, `now`, `today`) are there only
+        when ``step`` is given (guards and authorities); a field of the same name wins.
+        """
         scope: dict[str, Any] = {}
         fields = self.fields
         for name in names:
@@ -97,6 +125,15 @@ class CompiledProcedure:
                 scope[name] = trigger
             elif name == "escalation_level":
                 scope[name] = escalation_level
+            elif step is not None:
+                if name == "actor.id":
+                    scope[name] = step.actor
+                elif name == "actor.roles":
+                    scope[name] = list(step.roles)
+                elif name == "now":
+                    scope[name] = step.at.astimezone(self.zone)
+                elif name == "today":
+                    scope[name] = step.at.astimezone(self.zone).date()
         return scope
 
 
@@ -132,8 +169,11 @@ def _undeclared_states(proc: Procedure) -> list[tuple[str, str]]:
     return out
 
 
-def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
-    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off."""
+def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> CompiledProcedure:
+    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off.
+
+    ``zone`` is the time zone of the procedure's calendar, the day `today` reads.
+    """
     undeclared = _undeclared_states(proc)
     if undeclared:
         raise DefinitionError(
@@ -155,10 +195,17 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
     invariants = tuple((inv.name, compile_expression(inv.check)) for inv in proc.invariants)
+    start = _branch(proc, "start", 0, proc.start)
+    every = [start, *(b for branches in table.values() for b in branches)]
+    reads_roles = any(
+        "actor.roles" in expr.names
+        for b in every
+        for expr in (*([b.guard] if b.guard else []), *b.authority.values())
+    )
     return CompiledProcedure(
         procedure=proc,
         digest=digest,
-        start=_branch(proc, "start", 0, proc.start),
+        start=start,
         table={key: tuple(branches) for key, branches in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
         invariants=invariants,
@@ -169,4 +216,6 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         finals=frozenset(n for n, s in proc.states.items() if s.final),
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),
+        zone=zone,
+        reads_roles=reads_roles,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.case import Actor, Case
-from servflow.engine.compiled import CompiledBranch, CompiledProcedure
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure, Step
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import EvaluationError, Rejected
 
@@ -99,13 +99,14 @@ def choose_branch(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
 ) -> CompiledBranch:
     failure: Rejected | None = None
     for branch in branches:
         if branch.guard is None:
             return branch
         try:
-            if holds(cp, branch.guard, data, state, trigger, level):
+            if holds(cp, branch.guard, data, state, trigger, level, step):
                 return branch
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc
@@ -127,8 +128,9 @@ def holds(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
 ) -> bool:
-    scope = cp.scope(expr.names, data, state, trigger, level)
+    scope = cp.scope(expr.names, data, state, trigger, level, step)
     try:
         return bool(expr.evaluate(scope))
     except EvaluationError as exc:
@@ -149,6 +151,7 @@ def authorise(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
 ) -> str:
     held = actor.roles & branch.roles
     if not held:
@@ -173,12 +176,24 @@ def authorise(
                 actor=actor.id,
                 escalation_level=level,
             )
+    assignee = branch.spec.assignee
+    if assignee is not None and data.get(assignee) != actor.id:
+        # The field's value is never shown: it may be a pii field.
+        raise Rejected(
+            "forbidden",
+            f"{trigger!r} is assigned to the person named in {assignee!r}"
+            + ("" if data.get(assignee) is not None else ", which is empty")
+            + "; the actor is not that person",
+            trigger=trigger,
+            field=assignee,
+            actor=actor.id,
+        )
     failed: list[str] = []
     for role in branch.roles_by_rank:
         if role not in held:
             continue
         limit = branch.authority.get(role)
-        if limit is None or holds(cp, limit, data, state, trigger, level):
+        if limit is None or holds(cp, limit, data, state, trigger, level, step):
             return role
         failed.append(limit.source)
     could = [
@@ -187,7 +202,8 @@ def authorise(
         if r not in held
         and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
         and (
-            r not in branch.authority or holds(cp, branch.authority[r], data, state, trigger, level)
+            r not in branch.authority
+            or holds(cp, branch.authority[r], data, state, trigger, level, step)
         )
     ]
     raise Rejected(

@@ -25,6 +25,7 @@ from servflow.engine.expr import (
     compile_expression,
     constants_of,
 )
+from servflow.engine.grammar import STEP_NAMES
 from servflow.engine.limits import Percent
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
@@ -227,6 +228,8 @@ class _Checker:
                             "requires-not-accepted",
                             f"start requires {name!r} but does not accept it",
                         )
+            if branch.assignee is not None:
+                self.assignee((*base, "assignee"), branch.assignee)
             for role in branch.authority:
                 if role not in branch.roles:
                     self.error(
@@ -265,6 +268,19 @@ class _Checker:
                 )
         self.field_defaults()
 
+    def assignee(self, path: Path, name: str) -> None:
+        """`assignee` names a text field that holds an actor's id."""
+        spec = self.proc.fields.get(name)
+        if spec is None:
+            self.ref(path, "field", name, set(self.proc.fields))
+        elif spec.type != "string":
+            self.error(
+                path,
+                "assignee-type",
+                f"`assignee` names field {name!r} of type {spec.type}; it must be a `string` "
+                "field that holds the id of the person who may take the step",
+            )
+
     def field_defaults(self) -> None:
         for name, spec in self.proc.fields.items():
             if spec.default is not None:
@@ -282,6 +298,10 @@ class _Checker:
     def expressions(self) -> None:
         valid = set(self.proc.fields) | CONTEXT_NAMES
         for path, source in expressions_of(self.proc):
+            # Guards and authorities decide a step, so they may read who takes it and
+            # when; invariants and time-limit targets are about the case.
+            about_step = path[0] in ("start", "transitions")
+            names = valid | STEP_NAMES if about_step else valid
             quote = self._quote_offset(path)
             try:
                 expr = compiled(source)
@@ -293,12 +313,22 @@ class _Checker:
                     offset=quote + (exc.offset or 0),
                 )
                 continue
-            for name in sorted(expr.names - valid):
+            for name in sorted(expr.names - names):
+                if name in STEP_NAMES:
+                    what = "an invariant" if path[0] == "invariants" else "a time-limit target"
+                    self.error(
+                        path,
+                        "step-name-outside-guard",
+                        f"{name!r} describes the step being taken, which {what} cannot read "
+                        f"(it is about the case); only `when` and `authority` read it",
+                        offset=quote + expr.positions.get(name, 0),
+                    )
+                    continue
                 self.error(
                     path,
                     "unknown-name",
                     f"unknown name {name!r} in expression {_clip(source)!r}"
-                    + did_you_mean(name, valid),
+                    + did_you_mean(name, names),
                     offset=quote + expr.positions.get(name, 0),
                 )
             # A part that reads no field gives the same answer on every case: if it fails

@@ -89,7 +89,12 @@ def _branch_lines(
     roles = [
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
     ]
-    lines.append(", ".join(roles))
+    who = ", ".join(roles)
+    if branch.assignee is not None:
+        # Only the person the field names: the field's title, never a value.
+        spec = proc.fields.get(branch.assignee)
+        who += f" ({localized(spec.title, lang, branch.assignee) if spec else branch.assignee})"
+    lines.append(who)
     return tuple(lines)
 
 

@@ -250,6 +250,8 @@ class _Reader:
             notes.append(str(t["escalates"]))
         if step.follows_escalation:
             notes.append(str(t["follows_escalation"]))
+        if step.assignee is not None:
+            notes.append(t["assignee"].format(field=self.field_title(step.assignee)))
         sources = step.source if isinstance(step, Branch) else []
         return _Branch(
             title=markdown_text(localized(step.title, self.lang, trigger)),
