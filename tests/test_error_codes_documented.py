@@ -8,6 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [
     "commands/check.py",
+    "procedures/advice.py",
     "procedures/checks.py",
     "procedures/lint.py",
     "procedures/load.py",

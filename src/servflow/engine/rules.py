@@ -24,6 +24,8 @@ __all__ = [
     "check_requires",
     "choose_branch",
     "holds",
+    "in_english",
+    "joined",
     "validate_data",
 ]
 
@@ -110,15 +112,52 @@ def choose_branch(
                 return branch
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc
+    worded = [b.spec.message for b in branches if b.guard is not None and b.spec.message]
     if failure is not None and len(branches) == 1:
+        if worded:
+            messages = joined(worded)
+            failure.worded(
+                messages, f"{trigger!r}: {in_english(messages)} (the condition cannot be evaluated)"
+            )
         raise failure
     guards = [s.guard.source for s in branches if s.guard is not None]
-    raise Rejected(
+    refused = Rejected(
         "guard_failed",
         f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
         trigger=trigger,
         expression=guards[0] if len(guards) == 1 else guards,
     )
+    if worded:
+        messages = joined(worded)
+        refused.worded(messages, f"{trigger!r}: {in_english(messages)}")
+    raise refused
+
+
+def joined(messages: Sequence[Mapping[Any, str]]) -> dict[str, str]:
+    """Several branches' messages as one per language (each filled in from its nearest
+    language), joined by " / " as their expressions are."""
+    languages = [lang for lang in _LANGUAGES if any(lang in m for m in messages)]
+    return {lang: " / ".join(_nearest(m, lang) for m in messages) for lang in languages}
+
+
+def in_english(messages: Mapping[Any, str]) -> str:
+    """The message in English, the language of the engine's own messages, or the nearest."""
+    return _nearest(messages, "en")
+
+
+_LANGUAGES = ("zh-Hant", "zh-Hans", "en")
+_NEAREST = {
+    "zh-Hant": ("zh-Hant", "zh-Hans", "en"),
+    "zh-Hans": ("zh-Hans", "zh-Hant", "en"),
+    "en": ("en", "zh-Hant", "zh-Hans"),
+}
+
+
+def _nearest(message: Mapping[Any, str], lang: str) -> str:
+    for candidate in _NEAREST[lang]:
+        if message.get(candidate):
+            return message[candidate]
+    return ""
 
 
 def holds(
@@ -232,12 +271,19 @@ def check_requires(cp: CompiledProcedure, branch: CompiledBranch, data: Mapping[
 def check_invariants(
     cp: CompiledProcedure, data: Mapping[str, Any], state: str, trigger: str, level: int
 ) -> None:
-    for name, expr in cp.invariants:
+    for index, (name, expr) in enumerate(cp.invariants):
         if not holds(cp, expr, data, state, trigger, level):
-            raise Rejected(
+            exc = Rejected(
                 "guard_failed",
                 f"{trigger!r} would break the rule {name!r} ({expr.source})",
                 trigger=trigger,
                 invariant=name,
                 expression=expr.source,
             )
+            message = cp.procedure.invariants[index].message
+            if message:
+                exc.worded(
+                    dict(message),
+                    f"{trigger!r} would break the rule {name!r}: {in_english(message)}",
+                )
+            raise exc

@@ -32,6 +32,7 @@ from servflow.engine.rules import (
     check_requires,
     choose_branch,
     holds,
+    in_english,
 )
 from servflow.engine.timing import timers_after
 from servflow.errors import Rejected
@@ -189,12 +190,15 @@ def _opened(
     step = step_of(cp, at, actor)
     role = authorise(cp, [start], start, actor, merged, state, "start", 0, step)
     if start.guard is not None and not holds(cp, start.guard, merged, state, "start", 0, step):
-        raise Rejected(
+        exc = Rejected(
             "guard_failed",
             f"'start': the condition {start.guard.source!r} does not hold",
             trigger="start",
             expression=start.guard.source,
         )
+        if start.spec.message:
+            exc.worded(start.spec.message, f"'start': {in_english(start.spec.message)}")
+        raise exc
     check_requires(cp, start, merged)
     check_invariants(cp, merged, state, "start", 0)
     event = _trusted(

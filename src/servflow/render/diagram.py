@@ -85,7 +85,8 @@ def _branch_lines(
 ) -> tuple[str, ...]:
     lines = [localized(branch.title, lang, trigger)]
     if branch.when:
-        lines.append(f"[{abbreviate(branch.when)}]")
+        # The analyst's words for the condition, when written, read better than the rule.
+        lines.append(f"[{abbreviate(localized(branch.message or {}, lang) or branch.when)}]")
     roles = [
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
     ]

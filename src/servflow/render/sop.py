@@ -64,6 +64,8 @@ class _Branch:
     target: str
     roles: list[str]
     when: str | None
+    # The analyst's words for the condition (`message`), shown instead of `when`.
+    message: str | None
     requires: list[str]
     optional: list[str] | None  # None: any field of the procedure
     clears: list[str]
@@ -142,9 +144,9 @@ class _View:
     steps: list[_Trigger]
     limits: list[_Limit]
     escalation: list[str]
-    guards: list[tuple[str, str]]
+    guards: list[tuple[str, str, str | None]]
     authority: list[tuple[str, str, str]]
-    invariants: list[tuple[str, str]]
+    invariants: list[tuple[str, str, str | None]]
     fields: list[_Field]
     forms: list[_Form]
     states: list[_State]
@@ -172,6 +174,11 @@ class _Reader:
     def state(self, name: str) -> str:
         state = self.proc.states.get(name)
         return markdown_text(localized(state.title, self.lang, name) if state else name)
+
+    def message(self, message: Mapping[Any, str] | None) -> str | None:
+        """A condition's `message` in the SOP's language, or None when it has none."""
+        text = localized(message or {}, self.lang)
+        return markdown_text(text) if text else None
 
     def field_title(self, name: str) -> str:
         spec = self.proc.fields.get(name)
@@ -259,6 +266,7 @@ class _Reader:
             target=self.state(step.to),
             roles=[self.role(r) for r in step.roles],
             when=step.when,
+            message=self.message(step.message),
             requires=[self.field_title(f) for f in requires],
             optional=None if optional is None else [self.field_title(f) for f in optional],
             clears=[self.field_title(f) for f in step.clear],
@@ -431,7 +439,11 @@ class _Reader:
             for s in coverage.paused:
                 limits_by_state[s].append(f"{title} ({self.t['paused']})")
         guards = [
-            (markdown_text(localized(branch.title, lang, trigger)), branch.when)
+            (
+                markdown_text(localized(branch.title, lang, trigger)),
+                branch.when,
+                self.message(branch.message),
+            )
             for trigger, branch in self._all_branches()
             if branch.when
         ]
@@ -462,7 +474,10 @@ class _Reader:
             escalation=[self.role(r) for r in p.escalation],
             guards=guards,
             authority=authority,
-            invariants=[(markdown_text(inv.name), inv.check) for inv in p.invariants],
+            invariants=[
+                (markdown_text(inv.name), inv.check, self.message(inv.message))
+                for inv in p.invariants
+            ],
             fields=self.fields(),
             forms=self.forms(),
             states=[
