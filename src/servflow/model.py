@@ -336,7 +336,7 @@ class _BranchSpec(_LaterKeys):
     """What a transition's branch and `start` (the branch that opens a case) share."""
 
     model_config = _STRICT
-    later_keys: ClassVar[frozenset[str]] = frozenset({"assignee", "message"})
+    later_keys: ClassVar[frozenset[str]] = frozenset({"assignee", "message", "deescalates"})
 
     to: str = Field(description="The state the case enters.", examples=["dispatched"])
     roles: _Names = Field(
@@ -389,6 +389,15 @@ class _BranchSpec(_LaterKeys):
         examples=["callback_officer"],
     )
     message: LocalizedText | None = _message_field()
+    deescalates: TrueOrFalse | str | None = Field(
+        default=None,
+        description=(
+            "Taking this step brings the case's escalation level down once the matter is "
+            "handled: `true` back to the first rung of `escalation`, or a role of "
+            "`escalation` to go back to that rung (never up)."
+        ),
+        examples=[True, "cs_supervisor"],
+    )
 
     @field_validator("roles")
     @classmethod

@@ -94,6 +94,13 @@ class CompiledProcedure:
         """The roles of this procedure among ``held``, in order: what `actor.roles` reads."""
         return tuple(sorted(r for r in held if r in self.ranks))
 
+    def lowered_level(self, level: int, to: bool | str) -> int:
+        """The escalation level after a step that `deescalates` ``to`` (`true`: the first
+        rung; a role: its rung), never above ``level``."""
+        ladder = self.procedure.escalation
+        rung = ladder.index(to) if isinstance(to, str) and to in ladder else 0
+        return min(level, rung)
+
     def raised_level(self, level: int, by: int = 1) -> int:
         """The escalation level ``by`` rungs up, never past the top of the ladder."""
         ladder = len(self.procedure.escalation)

@@ -239,6 +239,10 @@ def event_detail(
         detail["branch"] = branch.index
     if branch.spec.escalates:
         detail["escalation_level"] = cp.raised_level(case.escalation_level)
+    elif branch.spec.deescalates not in (None, False):
+        detail["escalation_level"] = cp.lowered_level(
+            case.escalation_level, branch.spec.deescalates
+        )
     return detail
 
 

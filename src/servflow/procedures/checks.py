@@ -242,13 +242,15 @@ class _Checker:
             for j, effect in enumerate(branch.effects):
                 if effect.notify is not None:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
+            if branch.deescalates not in (None, False):
+                self.deescalates((*base, "deescalates"), branch)
             if branch.follows_escalation and not p.escalation:
                 self.error(
                     (*base, "follows_escalation"),
                     "no-escalation",
                     "follows_escalation needs the procedure's `escalation` list of roles",
                 )
-        for key in ("clear", "escalates", "follows_escalation"):
+        for key in ("clear", "escalates", "follows_escalation", "deescalates"):
             if key in p.start.model_fields_set:
                 self.error(
                     ("start", key),
@@ -267,6 +269,30 @@ class _Checker:
                     "escalation roles must be listed lowest rank first",
                 )
         self.field_defaults()
+
+    def deescalates(self, path: Path, branch: Any) -> None:
+        """`deescalates` goes down the procedure's own ladder, and only down."""
+        ladder, target = self.proc.escalation, branch.deescalates
+        if not ladder:
+            self.error(
+                path,
+                "no-escalation",
+                "deescalates needs the procedure's `escalation` list of roles",
+            )
+        elif isinstance(target, str) and target not in ladder:
+            self.error(
+                path,
+                "deescalates-not-a-rung",
+                f"deescalates to {target!r}, which is not a rung of `escalation` "
+                f"({', '.join(ladder)})" + did_you_mean(target, ladder),
+            )
+        if branch.escalates:
+            self.error(
+                path,
+                "escalates-and-deescalates",
+                "a step either raises the escalation level (`escalates`) or brings it down "
+                "(`deescalates`), not both",
+            )
 
     def assignee(self, path: Path, name: str) -> None:
         """`assignee` names a text field that holds an actor's id."""

@@ -257,6 +257,10 @@ class _Reader:
             notes.append(str(t["escalates"]))
         if step.follows_escalation:
             notes.append(str(t["follows_escalation"]))
+        if step.deescalates not in (None, False):
+            ladder, target = self.proc.escalation, step.deescalates
+            rung = target if isinstance(target, str) else (ladder[0] if ladder else "")
+            notes.append(t["deescalates"].format(role=self.role(rung)))
         if step.assignee is not None:
             notes.append(t["assignee"].format(field=self.field_title(step.assignee)))
         sources = step.source if isinstance(step, Branch) else []
