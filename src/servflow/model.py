@@ -147,10 +147,29 @@ class Role(BaseModel):
     )
 
 
-class FieldSpec(BaseModel):
+class _LaterKeys(BaseModel):
+    """A mapping with keys added after 0.1, dumped only when the file writes them.
+
+    The content digest is computed from the dump (``servflow.procedures.digest_of``), and
+    stored cases name it: a procedure that does not use a newer key keeps its digest.
+    """
+
+    #: The keys added after 0.1 that this mapping omits from its dump when unset.
+    later_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self.later_keys - self.model_fields_set:
+            data.pop(key, None)
+        return data
+
+
+class FieldSpec(_LaterKeys):
     """One item of the case's data, typed and validated on every event."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset({"round"})
 
     type: FieldType = Field(description="The value's type.", examples=["string", "choice"])
     title: Title = Field(default_factory=dict)
@@ -167,6 +186,15 @@ class FieldSpec(BaseModel):
         default=None,
         description="Allowed values of a `choice` field.",
         examples=[["emergency", "urgent", "normal"]],
+    )
+    round: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description=(
+            "The round of a repeated step this field belongs to: a branch with the same "
+            "`round` starts a new one and empties the field before its rules read the data."
+        ),
+        examples=["loan"],
     )
     pattern: str | None = Field(
         default=None,
@@ -314,29 +342,13 @@ def _message_field() -> Any:
     )
 
 
-class _LaterKeys(BaseModel):
-    """A mapping with keys added after 0.1, dumped only when the file writes them.
-
-    The content digest is computed from the dump (``servflow.procedures.digest_of``), and
-    stored cases name it: a procedure that does not use a newer key keeps its digest.
-    """
-
-    #: The keys added after 0.1 that this mapping omits from its dump when unset.
-    later_keys: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in self.later_keys - self.model_fields_set:
-            data.pop(key, None)
-        return data
-
-
 class _BranchSpec(_LaterKeys):
     """What a transition's branch and `start` (the branch that opens a case) share."""
 
     model_config = _STRICT
-    later_keys: ClassVar[frozenset[str]] = frozenset({"assignee", "message", "deescalates"})
+    later_keys: ClassVar[frozenset[str]] = frozenset(
+        {"assignee", "message", "deescalates", "round"}
+    )
 
     to: str = Field(description="The state the case enters.", examples=["dispatched"])
     roles: _Names = Field(
@@ -397,6 +409,15 @@ class _BranchSpec(_LaterKeys):
             "`escalation` to go back to that rung (never up)."
         ),
         examples=[True, "cs_supervisor"],
+    )
+    round: str | None = Field(
+        default=None,
+        description=(
+            "Taking this step starts a new round: the fields of that `round` are emptied "
+            "(unless the event gives them) before its condition, roles and `requires` read "
+            "the data, so an older round's values never count."
+        ),
+        examples=["loan"],
     )
 
     @field_validator("roles")

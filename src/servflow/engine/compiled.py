@@ -18,7 +18,7 @@ cost about as much as servflow's whole fire cycle (``bench/machine_per_case.py``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -63,6 +63,14 @@ class CompiledBranch:
     accepts: frozenset[str] | None
     requires: tuple[str, ...]
     clear: tuple[str, ...]
+    # The fields of the round this branch starts (`round:`), also in `clear`: emptied,
+    # unless the event gives them, before the branch's rules read the data.
+    fresh: tuple[str, ...] = ()
+
+    def fresh_view(self, data: Mapping[str, Any], given: Collection[str]) -> Mapping[str, Any]:
+        """``data`` as this branch's rules read it: a new round's fields emptied."""
+        stale = [n for n in self.fresh if n not in given and data.get(n) is not None]
+        return {**data, **dict.fromkeys(stale)} if stale else data
 
     @property
     def to(self) -> str:
@@ -148,6 +156,8 @@ def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> 
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
     ranks = {name: role.rank for name, role in proc.roles.items()}
+    rounds = spec.round
+    fresh = tuple(n for n, f in proc.fields.items() if rounds is not None and f.round == rounds)
     return CompiledBranch(
         trigger=trigger,
         index=index,
@@ -158,7 +168,8 @@ def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> 
         authority=authority,
         accepts=frozenset(spec.accepts) if spec.accepts is not None else None,
         requires=tuple(spec.requires),
-        clear=tuple(spec.clear),
+        clear=tuple(dict.fromkeys([*spec.clear, *fresh])),
+        fresh=fresh,
     )
 
 

@@ -8,7 +8,7 @@ the case's data and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from servflow._hints import did_you_mean
@@ -102,13 +102,15 @@ def choose_branch(
     trigger: str,
     level: int,
     step: Step | None = None,
+    given: Collection[str] = (),
 ) -> CompiledBranch:
     failure: Rejected | None = None
     for branch in branches:
         if branch.guard is None:
             return branch
         try:
-            if holds(cp, branch.guard, data, state, trigger, level, step):
+            seen = branch.fresh_view(data, given)  # a new round's fields are empty
+            if holds(cp, branch.guard, seen, state, trigger, level, step):
                 return branch
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc

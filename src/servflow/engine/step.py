@@ -109,14 +109,14 @@ def decide(
     merged = {**case.data, **changes}
     step = step_of(cp, at, actor)
     if actor is not None:
-        branch = choose_branch(cp, branches, merged, state, trigger, level, step)
+        branch = choose_branch(cp, branches, merged, state, trigger, level, step, given)
         if claims is not None:
             claims(branch)
         return _built(cp, case, branches, branch, changes, merged, given, step, actor, time_limit)
     for branch in branches:
         try:
             if branch.guard is not None and not holds(
-                cp, branch.guard, merged, state, trigger, level, step
+                cp, branch.guard, branch.fresh_view(merged, given), state, trigger, level, step
             ):
                 continue
             return _built(

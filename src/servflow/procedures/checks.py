@@ -188,6 +188,7 @@ class _Checker:
     def references(self) -> None:
         p = self.proc
         states, roles, fields = set(p.states), set(p.roles), set(p.fields)
+        rounds = {spec.round for spec in p.fields.values() if spec.round is not None}
         for name in p.fields:
             if name in RESERVED_NAMES:
                 self.error(
@@ -244,13 +245,15 @@ class _Checker:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
             if branch.deescalates not in (None, False):
                 self.deescalates((*base, "deescalates"), branch)
+            if branch.round is not None and base != ("start",):
+                self.ref((*base, "round"), "round", branch.round, rounds)
             if branch.follows_escalation and not p.escalation:
                 self.error(
                     (*base, "follows_escalation"),
                     "no-escalation",
                     "follows_escalation needs the procedure's `escalation` list of roles",
                 )
-        for key in ("clear", "escalates", "follows_escalation", "deescalates"):
+        for key in ("clear", "escalates", "follows_escalation", "deescalates", "round"):
             if key in p.start.model_fields_set:
                 self.error(
                     ("start", key),

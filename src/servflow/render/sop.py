@@ -261,6 +261,14 @@ class _Reader:
             ladder, target = self.proc.escalation, step.deescalates
             rung = target if isinstance(target, str) else (ladder[0] if ladder else "")
             notes.append(t["deescalates"].format(role=self.role(rung)))
+        if step.round is not None:
+            fresh = [n for n, f in self.proc.fields.items() if f.round == step.round]
+            notes.append(
+                t["round"].format(
+                    round=markdown_text(step.round),
+                    fields=str(t["comma"]).join(self.field_title(n) for n in fresh),
+                )
+            )
         if step.assignee is not None:
             notes.append(t["assignee"].format(field=self.field_title(step.assignee)))
         sources = step.source if isinstance(step, Branch) else []
