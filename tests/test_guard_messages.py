@@ -191,3 +191,13 @@ def test_strict_check_asks_for_a_message_on_every_condition(tmp_path, capsys) ->
     # A procedure that gives no message at all is left alone.
     assert main(["check", "--strict", str(REPO / "tests" / "mistakes" / "base.yaml")]) == 0
     assert "without-message" not in capsys.readouterr().out
+
+
+def test_a_key_set_to_nothing_is_as_if_absent() -> None:
+    text = (REPO / "procedures" / "repair.yaml").read_text(encoding="utf-8")
+    nulled = text.replace(
+        "  cancel:\n    from: [recorded, dispatched]\n",
+        "  cancel:\n    message: ~\n    assignee: ~\n    from: [recorded, dispatched]\n",
+    )
+    assert nulled != text
+    assert digest_of(load_procedure(nulled)) == digest_of(load_procedure(text))

@@ -160,8 +160,10 @@ class _LaterKeys(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_unset_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in self.later_keys - self.model_fields_set:
-            data.pop(key, None)
+        for key in self.later_keys:
+            # Unset, or set to nothing (`message: ~`, or None in Python): as if absent.
+            if key not in self.model_fields_set or data.get(key) is None:
+                data.pop(key, None)
         return data
 
 
