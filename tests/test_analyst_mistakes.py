@@ -4,7 +4,8 @@ Every file in ``tests/mistakes/`` is ``base.yaml`` (a small valid procedure) wit
 mistake an analyst really makes. Its second line says what ``servflow check`` must
 report: ``# expect: CODE LINE:COLUMN FRAGMENT`` -- the diagnostic's code, its exact
 position, and a fragment of its message (usually the "did you mean" that saves a look
-at the manual).
+at the manual). A mistake only ``servflow check --strict`` reports says so in its first
+line (``(checked with --strict)``), and is checked that way.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def test_each_mistake_is_reported_at_its_place(path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     expected = _expectation(path)
     rel = path.relative_to(REPO).as_posix()
-    code, lines = _check(capsys, rel)
+    strict = "(checked with --strict)" in path.read_text(encoding="utf-8").splitlines()[0]
+    code, lines = _check(capsys, *(["--strict"] if strict else []), rel)
     parsed = [LINE.match(line) for line in lines]
     assert all(parsed), lines
     found = [
@@ -96,7 +98,7 @@ def test_each_mistake_is_reported_at_its_place(path, capsys, monkeypatch):
     assert match["file"] == rel
     assert expected["fragment"] in match["message"]
     has_errors = any(m is not None and m["severity"] == "error" for m in parsed)
-    assert code == (1 if has_errors else 0)
+    assert code == (1 if has_errors or (strict and parsed) else 0)
     if match["severity"] == "error":
         # The mistake is the first error an analyst reads about, or one of few.
         errors = [m for m in parsed if m is not None and m["severity"] == "error"]

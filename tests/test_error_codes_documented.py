@@ -9,6 +9,7 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCES = [
     "commands/check.py",
     "engine/links.py",
+    "procedures/advice.py",
     "procedures/checks.py",
     "procedures/counts.py",
     "procedures/labels.py",

@@ -9,6 +9,7 @@ not only a message, and after any of them nothing has changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -103,6 +104,33 @@ class Rejected(ServflowError):
         self.details: dict[str, Any] = details
         super().__init__(f"{reason}: {message}")
         self.message = message
+        #: The analyst's words for the condition that failed (a branch's or invariant's
+        #: ``message``), per language as the procedure writes them; empty when none.
+        self.messages: dict[str, str] = {}
+
+    def message_in(self, lang: str) -> str:
+        """The analyst's message in ``lang`` (or the nearest language written), else
+        ``message``: what a host shows a person, in the language it chose."""
+        for candidate in (lang, *_MESSAGE_FALLBACK.get(lang, ()), *_MESSAGE_LANGUAGES):
+            text = self.messages.get(candidate)
+            if text:
+                return text
+        return self.message
+
+    def worded(self, messages: Mapping[Any, str], english: str) -> Rejected:
+        """This rejection in the analyst's words: ``messages`` kept, and ``message``
+        set to ``english``, the engine's own language (the expression stays in
+        ``details``)."""
+        self.messages = dict(messages)
+        self.message = english
+        self.args = (f"{self.reason}: {english}",)
+        return self
+
+
+# The languages of a procedure's texts, and which to try when one is missing: Chinese
+# in the other script before English (as the SOP and the diagrams fall back).
+_MESSAGE_LANGUAGES = ("en", "zh-Hant", "zh-Hans")
+_MESSAGE_FALLBACK = {"zh-Hant": ("zh-Hans",), "zh-Hans": ("zh-Hant",)}
 
 
 class EvaluationError(ServflowError):

@@ -256,10 +256,31 @@ class ColumnSpec(BaseModel):
         return self._field
 
 
-class FieldSpec(BaseModel):
+class _LaterKeys(BaseModel):
+    """A mapping with keys added after 0.1, dumped only when the file writes them.
+
+    The content digest is computed from the dump (``servflow.procedures.digest_of``), and
+    stored cases name it: a procedure that does not use a newer key keeps its digest.
+    """
+
+    #: The keys added after 0.1 that this mapping omits from its dump when unset.
+    later_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self.later_keys:
+            # Unset, or set to nothing (`message: ~`, or None in Python): as if absent.
+            if key not in self.model_fields_set or data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class FieldSpec(_LaterKeys):
     """One item of the case's data, typed and validated on every event."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset({"round", "visible_to", "columns", "max_rows"})
 
     type: FieldType = Field(description="The value's type.", examples=["string", "choice"])
     title: Title = Field(default_factory=dict)
@@ -285,6 +306,15 @@ class FieldSpec(BaseModel):
                 "normal": {"zh-Hant": "一般", "zh-Hans": "一般", "en": "Normal"},
             },
         ],
+    )
+    round: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description=(
+            "The round of a repeated step this field belongs to: a branch with the same "
+            "`round` starts a new one and empties the field before its rules read the data."
+        ),
+        examples=["loan"],
     )
     pattern: str | None = Field(
         default=None,
@@ -406,16 +436,6 @@ class FieldSpec(BaseModel):
             except PatternError as exc:
                 raise ValueError(str(exc)) from None
         return value
-
-    # A key added after 0.1 is left out of the dump when unset, so that the digest of every
-    # procedure written before it (and of the cases pinned to it) stays as it was.
-    @model_serializer(mode="wrap")
-    def _without_unset_new_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in ("visible_to", "columns", "max_rows"):
-            if getattr(self, key) is None:
-                data.pop(key, None)
-        return data
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FieldSpec:
@@ -567,10 +587,30 @@ class Link(BaseModel):
         return self
 
 
-class _BranchSpec(BaseModel):
+def _message_field() -> Any:
+    return Field(
+        default=None,
+        description=(
+            "What a person is told, in each language, when this condition does not hold: "
+            "shown in place of the expression by Rejected.message and the SOP."
+        ),
+        examples=[
+            {
+                "zh-Hant": "只有指定的回訪人員可以回訪",
+                "zh-Hans": "只有指定的回访人员可以回访",
+                "en": "Only the designated callback officer may call back",
+            }
+        ],
+    )
+
+
+class _BranchSpec(_LaterKeys):
     """What a transition's branch and `start` (the branch that opens a case) share."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset(
+        {"assignee", "message", "deescalates", "round"}
+    )
 
     to: str = Field(description="The state the case enters.", examples=["dispatched"])
     roles: _Names = Field(
@@ -614,6 +654,33 @@ class _BranchSpec(BaseModel):
             "Only roles at or above the rank of the case's current escalation level may take it."
         ),
     )
+    assignee: str | None = Field(
+        default=None,
+        description=(
+            "A text field naming the one person who may take this step: the actor's id must "
+            "equal the field's value (besides holding one of `roles`)."
+        ),
+        examples=["callback_officer"],
+    )
+    message: LocalizedText | None = _message_field()
+    deescalates: TrueOrFalse | str | None = Field(
+        default=None,
+        description=(
+            "Taking this step brings the case's escalation level down once the matter is "
+            "handled: `true` back to the first rung of `escalation`, or a role of "
+            "`escalation` to go back to that rung (never up)."
+        ),
+        examples=[True, "cs_supervisor"],
+    )
+    round: str | None = Field(
+        default=None,
+        description=(
+            "Taking this step starts a new round: the fields of that `round` are emptied "
+            "(unless the event gives them) before its condition, roles and `requires` read "
+            "the data, so an older round's values never count."
+        ),
+        examples=["loan"],
+    )
 
     @field_validator("roles")
     @classmethod
@@ -629,6 +696,10 @@ class Start(_BranchSpec):
 
 class Branch(_BranchSpec):
     """One way a trigger moves a case. A trigger may have several, tried in order."""
+
+    # `counts` came after the first release: a branch without it dumps (and so digests)
+    # as it always has.
+    later_keys: ClassVar[frozenset[str]] = _BranchSpec.later_keys | {"counts"}
 
     source: list[str] = Field(
         alias="from",
@@ -661,26 +732,19 @@ class Branch(_BranchSpec):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    # `counts` came after the first release: a branch without it dumps (and so digests)
-    # as it always has.
-    @model_serializer(mode="wrap")
-    def _without_empty_counts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.counts:
-            data.pop("counts", None)
-        return data
 
-
-class Invariant(BaseModel):
+class Invariant(_LaterKeys):
     """A rule that must hold after every event."""
 
     model_config = _STRICT
+    later_keys: ClassVar[frozenset[str]] = frozenset({"message"})
 
     name: str = Field(description="Short name shown when the rule is broken.")
     check: str = Field(
         description="An expression of the closed expression language (docs/language.md) that must be true.",
         examples=["state != 'closed' or satisfied is not none"],
     )
+    message: LocalizedText | None = _message_field()
 
 
 #: The patterns a property may take, one per property (docs/language.md, "Properties").

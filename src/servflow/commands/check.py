@@ -31,6 +31,7 @@ from pathlib import Path
 
 from servflow.commands._common import add_procedures_option
 from servflow.errors import Diagnostic
+from servflow.procedures.advice import strict_advice
 from servflow.procedures.load import Catalogue, load_catalogue
 from servflow.render.forms import check_templates
 
@@ -58,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="files or folders to check (default: the procedures folder)",
     )
     parser.add_argument(
-        "--strict", action="store_true", help="treat warnings as errors (exit 1 on any)"
+        "--strict",
+        action="store_true",
+        help="treat warnings as errors (exit 1 on any), and warn of conditions without a message",
     )
     parser.add_argument(
         "--format",
@@ -98,8 +101,9 @@ def _usage_problems(paths: Iterable[Path]) -> list[str]:
     return problems
 
 
-def check(paths: list[Path], *, today: date) -> CheckReport:
-    """Check the catalogue of ``paths`` as the engine would load it, as of ``today``."""
+def check(paths: list[Path], *, today: date, strict: bool = False) -> CheckReport:
+    """Check the catalogue of ``paths`` as the engine would load it, as of ``today``;
+    ``strict`` adds the advice only a strict check gives (:mod:`servflow.procedures.advice`)."""
     problems = _usage_problems(paths)
     if problems:
         return CheckReport(problems=problems)
@@ -112,6 +116,10 @@ def check(paths: list[Path], *, today: date) -> CheckReport:
         *_expiry_warnings(catalogue, today),
         *_template_problems(catalogue),
     ]
+    if strict:
+        for result in catalogue.results:
+            if result.procedure is not None and result.source_map is not None:
+                found.extend(strict_advice(result.procedure, result.source_map))
     return CheckReport(
         diagnostics=sorted(found),
         procedure_files=catalogue.procedure_files,
@@ -213,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    report = check(paths, today=today)
+    report = check(paths, today=today, strict=args.strict)
     if report.problems:
         for problem in report.problems:
             print(f"servflow check: error: {problem}", file=sys.stderr)

@@ -17,6 +17,7 @@ from jinja2 import nodes
 
 from servflow._hints import did_you_mean
 from servflow.engine.grammar import (
+    ACTOR_ATTRIBUTES,
     BINARY,
     COMPARE,
     FILTERS,
@@ -131,8 +132,10 @@ class Built:
         return (lambda scope: value), True
 
     def _Name(self, node: nodes.Name) -> tuple[Fn, bool]:
-        name = node.name
-        self.names.setdefault(name, _at(node))
+        return self._read(node.name, _at(node)), False
+
+    def _read(self, name: str, offset: int) -> Fn:
+        self.names.setdefault(name, offset)
 
         def read(scope: Mapping[str, Any]) -> Any:
             try:
@@ -140,7 +143,7 @@ class Built:
             except KeyError:
                 raise Failure(f"{name!r} is undefined") from None
 
-        return read, False
+        return read
 
     def _List(self, node: nodes.List | nodes.Tuple) -> tuple[Fn, bool]:
         fns, constant = self.parts(*node.items)
@@ -446,6 +449,19 @@ class Built:
         return call, constant
 
     def _Getattr(self, node: nodes.Getattr) -> tuple[Fn, bool]:
+        # The one exception: the actor taking the step, read as a name of its own
+        # ("actor.id"), never as an attribute of an object.
+        if isinstance(node.node, nodes.Name) and node.node.name == "actor":
+            if node.attr in ACTOR_ATTRIBUTES:
+                dotted = f"actor.{node.attr}"
+                self.count += 1  # the name node is not walked
+                return self._read(dotted, _at(node.node)), False
+            raise self.refuse(
+                f"'actor.{node.attr}' is not known; the actor is read as "
+                + " or ".join(f"'actor.{a}'" for a in ACTOR_ATTRIBUTES)
+                + did_you_mean(node.attr, ACTOR_ATTRIBUTES),
+                self.name_after(_at(node)),
+            )
         raise self.refuse(
             f"'.{node.attr}' reads an attribute, which expressions cannot do; the methods of "
             "text are " + ", ".join(f".{m}()" for m in METHODS),
@@ -487,6 +503,8 @@ def _literal(node: nodes.Node) -> bool:
 
 def _label(node: nodes.Node) -> str | None:
     """How a message names an operand: the name it reads, if it is a name."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return repr(f"{node.node.name}.{node.attr}")
     return repr(node.name) if isinstance(node, nodes.Name) else None
 
 

@@ -18,8 +18,9 @@ cost about as much as servflow's whole fire cycle (``bench/machine_per_case.py``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from servflow._hints import did_you_mean
@@ -29,7 +30,20 @@ from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
 
-__all__ = ["CompiledBranch", "CompiledProcedure", "compile_procedure", "count_problem"]
+__all__ = ["CompiledBranch", "CompiledProcedure", "Step", "compile_procedure", "count_problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Who takes a step and when: what `actor.id`, `actor.roles`, `now` and `today` read.
+
+    ``roles`` are the roles of the procedure the actor holds (the clock holds none), in
+    order, so that a guard reads the same list live and in replay.
+    """
+
+    at: datetime
+    actor: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +65,14 @@ class CompiledBranch:
     requires: tuple[str, ...]
     clear: tuple[str, ...]
     counts: tuple[str, ...] = ()
+    # The fields of the round this branch starts (`round:`), also in `clear`: emptied,
+    # unless the event gives them, before the branch's rules read the data.
+    fresh: tuple[str, ...] = ()
+
+    def fresh_view(self, data: Mapping[str, Any], given: Collection[str]) -> Mapping[str, Any]:
+        """``data`` as this branch's rules read it: a new round's fields emptied."""
+        stale = [n for n in self.fresh if n not in given and data.get(n) is not None]
+        return {**data, **dict.fromkeys(stale)} if stale else data
 
     @property
     def to(self) -> str:
@@ -72,6 +94,22 @@ class CompiledProcedure:
     finals: frozenset[str]
     ranks: Mapping[str, int]
     limits: tuple[CompiledLimit, ...]
+    # The zone of the procedure's calendar: the day `today` reads.
+    zone: tzinfo = UTC
+    # Whether a guard or an authority reads `actor.roles`: then each person's step records
+    # the roles the actor held (`detail["actor_roles"]`), so that replay reads them too.
+    reads_roles: bool = False
+
+    def roles_of(self, held: frozenset[str]) -> tuple[str, ...]:
+        """The roles of this procedure among ``held``, in order: what `actor.roles` reads."""
+        return tuple(sorted(r for r in held if r in self.ranks))
+
+    def lowered_level(self, level: int, to: bool | str) -> int:
+        """The escalation level after a step that `deescalates` ``to`` (`true`: the first
+        rung; a role: its rung), never above ``level``."""
+        ladder = self.procedure.escalation
+        rung = ladder.index(to) if isinstance(to, str) and to in ladder else 0
+        return min(level, rung)
 
     def raised_level(self, level: int, by: int = 1) -> int:
         """The escalation level ``by`` rungs up, never past the top of the ladder."""
@@ -85,8 +123,13 @@ class CompiledProcedure:
         state: str,
         trigger: str,
         escalation_level: int,
+        step: Step | None = None,
     ) -> dict[str, Any]:
-        """The typed values an expression reading ``names`` sees."""
+        """The typed values an expression reading ``names`` sees.
+
+        The names of the step (`actor.id`, `actor.roles`, `now`, `today`) are there only
+        when ``step`` is given (guards and authorities); a field of the same name wins.
+        """
         scope: dict[str, Any] = {}
         fields = self.fields
         for name in names:
@@ -99,6 +142,15 @@ class CompiledProcedure:
                 scope[name] = trigger
             elif name == "escalation_level":
                 scope[name] = escalation_level
+            elif step is not None:
+                if name == "actor.id":
+                    scope[name] = step.actor
+                elif name == "actor.roles":
+                    scope[name] = list(step.roles)
+                elif name == "now":
+                    scope[name] = step.at.astimezone(self.zone)
+                elif name == "today":
+                    scope[name] = step.at.astimezone(self.zone).date()
         return scope
 
 
@@ -106,6 +158,8 @@ def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> 
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
     ranks = {name: role.rank for name, role in proc.roles.items()}
+    rounds = spec.round
+    fresh = tuple(n for n, f in proc.fields.items() if rounds is not None and f.round == rounds)
     return CompiledBranch(
         trigger=trigger,
         index=index,
@@ -116,8 +170,9 @@ def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> 
         authority=authority,
         accepts=frozenset(spec.accepts) if spec.accepts is not None else None,
         requires=tuple(spec.requires),
-        clear=tuple(spec.clear),
+        clear=tuple(dict.fromkeys([*spec.clear, *fresh])),
         counts=tuple(spec.counts) if isinstance(spec, Branch) else (),
+        fresh=fresh,
     )
 
 
@@ -158,8 +213,11 @@ def _miscounted(proc: Procedure) -> list[tuple[str, str, str]]:
     return out
 
 
-def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
-    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off."""
+def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> CompiledProcedure:
+    """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off.
+
+    ``zone`` is the time zone of the procedure's calendar, the day `today` reads.
+    """
     undeclared = _undeclared_states(proc)
     if undeclared:
         raise DefinitionError(
@@ -189,10 +247,17 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
     invariants = tuple((inv.name, compile_expression(inv.check)) for inv in proc.invariants)
+    start = _branch(proc, "start", 0, proc.start)
+    every = [start, *(b for branches in table.values() for b in branches)]
+    reads_roles = any(
+        "actor.roles" in expr.names
+        for b in every
+        for expr in (*([b.guard] if b.guard else []), *b.authority.values())
+    )
     return CompiledProcedure(
         procedure=proc,
         digest=digest,
-        start=_branch(proc, "start", 0, proc.start),
+        start=start,
         table={key: tuple(branches) for key, branches in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
         invariants=invariants,
@@ -203,4 +268,6 @@ def compile_procedure(proc: Procedure, digest: str) -> CompiledProcedure:
         finals=frozenset(n for n, s in proc.states.items() if s.final),
         ranks={n: r.rank for n, r in proc.roles.items()},
         limits=compile_limits(proc.time_limits),
+        zone=zone,
+        reads_roles=reads_roles,
     )

@@ -80,7 +80,7 @@ from servflow.engine.rules import (
     validate_data,
 )
 from servflow.engine.schedule import Opening, openings_of
-from servflow.engine.step import decide, stamped
+from servflow.engine.step import decide, stamped, step_of
 from servflow.errors import DefinitionError, Diagnostic, Rejected
 from servflow.model import Procedure
 
@@ -149,7 +149,8 @@ class Engine:
             if diags:
                 problems.extend(diags)
                 continue
-            self._versions[key] = compile_procedure(proc, digest_of(proc))
+            zone = self.calendars[proc.calendar].zone
+            self._versions[key] = compile_procedure(proc, digest_of(proc), zone)
             self._latest[proc.id] = max(self._latest.get(proc.id, 0), proc.version)
         # Linked cases: each link must fit the latest version of the procedure it opens.
         latest = {pid: self._versions[(pid, v)].procedure for pid, v in self._latest.items()}
@@ -329,11 +330,12 @@ class Engine:
         ):
             case = self.advance(case, at=at).case  # an escalation due by now changes who may act
         result: list[Availability] = []
+        step = step_of(cp, at, actor)
         for trigger in cp.procedure.transitions:
             try:
                 branches = branches_from(cp, case, trigger)
                 branch = choose_branch(
-                    cp, branches, case.data, case.state, trigger, case.escalation_level
+                    cp, branches, case.data, case.state, trigger, case.escalation_level, step
                 )
                 authorise(
                     cp,
@@ -344,6 +346,7 @@ class Engine:
                     case.state,
                     trigger,
                     case.escalation_level,
+                    step,
                 )
             except Rejected as exc:
                 result.append(

@@ -45,6 +45,7 @@ from typing import Any
 from jinja2 import nodes
 
 __all__ = [
+    "ACTOR_ATTRIBUTES",
     "BINARY",
     "COMPARE",
     "FILTERS",
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_TEXT",
     "METHODS",
     "NUMBER_LIMIT",
+    "STEP_NAMES",
     "TESTS",
     "ExpressionSyntaxError",
     "Failure",
@@ -76,6 +78,12 @@ MAX_NODES = 500
 NUMBER_LIMIT = 10**MAX_DIGITS
 
 Fn = Callable[[Mapping[str, Any]], Any]
+
+# The names that describe the step being taken rather than the case: who takes it and
+# when. `actor.id` and `actor.roles` are the only dotted names (no attribute is ever
+# read); the engine supplies all four as plain values of the scope.
+ACTOR_ATTRIBUTES = ("id", "roles")
+STEP_NAMES = frozenset({"actor.id", "actor.roles", "now", "today"})
 
 
 class ExpressionSyntaxError(ValueError):

@@ -8,12 +8,12 @@ the case's data and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.case import Actor, Case
-from servflow.engine.compiled import CompiledBranch, CompiledProcedure
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure, Step
 from servflow.engine.values import CellValueError, FieldValueError, normalise
 from servflow.errors import EvaluationError, Rejected
 
@@ -24,6 +24,8 @@ __all__ = [
     "check_requires",
     "choose_branch",
     "holds",
+    "in_english",
+    "joined",
     "validate_data",
 ]
 
@@ -107,25 +109,65 @@ def choose_branch(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
+    given: Collection[str] = (),
 ) -> CompiledBranch:
     failure: Rejected | None = None
     for branch in branches:
         if branch.guard is None:
             return branch
         try:
-            if holds(cp, branch.guard, data, state, trigger, level):
+            seen = branch.fresh_view(data, given)  # a new round's fields are empty
+            if holds(cp, branch.guard, seen, state, trigger, level, step):
                 return branch
         except Rejected as exc:  # a guard that cannot be evaluated does not hold
             failure = failure or exc
+    worded = [b.spec.message for b in branches if b.guard is not None and b.spec.message]
     if failure is not None and len(branches) == 1:
+        if worded:
+            messages = joined(worded)
+            failure.worded(
+                messages, f"{trigger!r}: {in_english(messages)} (the condition cannot be evaluated)"
+            )
         raise failure
     guards = [s.guard.source for s in branches if s.guard is not None]
-    raise Rejected(
+    refused = Rejected(
         "guard_failed",
         f"{trigger!r}: the condition {' / '.join(repr(g) for g in guards)} does not hold",
         trigger=trigger,
         expression=guards[0] if len(guards) == 1 else guards,
     )
+    if worded:
+        messages = joined(worded)
+        refused.worded(messages, f"{trigger!r}: {in_english(messages)}")
+    raise refused
+
+
+def joined(messages: Sequence[Mapping[Any, str]]) -> dict[str, str]:
+    """Several branches' messages as one per language (each filled in from its nearest
+    language), joined by " / " as their expressions are."""
+    languages = [lang for lang in _LANGUAGES if any(lang in m for m in messages)]
+    return {lang: " / ".join(_nearest(m, lang) for m in messages) for lang in languages}
+
+
+def in_english(messages: Mapping[Any, str]) -> str:
+    """The message in English, the language of the engine's own messages, or the nearest."""
+    return _nearest(messages, "en")
+
+
+_LANGUAGES = ("zh-Hant", "zh-Hans", "en")
+_NEAREST = {
+    "zh-Hant": ("zh-Hant", "zh-Hans", "en"),
+    "zh-Hans": ("zh-Hans", "zh-Hant", "en"),
+    "en": ("en", "zh-Hant", "zh-Hans"),
+}
+
+
+def _nearest(message: Mapping[Any, str], lang: str) -> str:
+    for candidate in _NEAREST[lang]:
+        if message.get(candidate):
+            return message[candidate]
+    return ""
 
 
 def holds(
@@ -135,8 +177,9 @@ def holds(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
 ) -> bool:
-    scope = cp.scope(expr.names, data, state, trigger, level)
+    scope = cp.scope(expr.names, data, state, trigger, level, step)
     try:
         return bool(expr.evaluate(scope))
     except EvaluationError as exc:
@@ -157,6 +200,7 @@ def authorise(
     state: str,
     trigger: str,
     level: int,
+    step: Step | None = None,
 ) -> str:
     held = actor.roles & branch.roles
     if not held:
@@ -181,12 +225,24 @@ def authorise(
                 actor=actor.id,
                 escalation_level=level,
             )
+    assignee = branch.spec.assignee
+    if assignee is not None and data.get(assignee) != actor.id:
+        # The field's value is never shown: it may be a pii field.
+        raise Rejected(
+            "forbidden",
+            f"{trigger!r} is assigned to the person named in {assignee!r}"
+            + ("" if data.get(assignee) is not None else ", which is empty")
+            + "; the actor is not that person",
+            trigger=trigger,
+            field=assignee,
+            actor=actor.id,
+        )
     failed: list[str] = []
     for role in branch.roles_by_rank:
         if role not in held:
             continue
         limit = branch.authority.get(role)
-        if limit is None or holds(cp, limit, data, state, trigger, level):
+        if limit is None or holds(cp, limit, data, state, trigger, level, step):
             return role
         failed.append(limit.source)
     could = [
@@ -195,7 +251,8 @@ def authorise(
         if r not in held
         and cp.ranks.get(r, 0) > max(cp.ranks.get(h, 0) for h in held)
         and (
-            r not in branch.authority or holds(cp, branch.authority[r], data, state, trigger, level)
+            r not in branch.authority
+            or holds(cp, branch.authority[r], data, state, trigger, level, step)
         )
     ]
     raise Rejected(
@@ -224,12 +281,19 @@ def check_requires(cp: CompiledProcedure, branch: CompiledBranch, data: Mapping[
 def check_invariants(
     cp: CompiledProcedure, data: Mapping[str, Any], state: str, trigger: str, level: int
 ) -> None:
-    for name, expr in cp.invariants:
+    for index, (name, expr) in enumerate(cp.invariants):
         if not holds(cp, expr, data, state, trigger, level):
-            raise Rejected(
+            exc = Rejected(
                 "guard_failed",
                 f"{trigger!r} would break the rule {name!r} ({expr.source})",
                 trigger=trigger,
                 invariant=name,
                 expression=expr.source,
             )
+            message = cp.procedure.invariants[index].message
+            if message:
+                exc.worded(
+                    dict(message),
+                    f"{trigger!r} would break the rule {name!r}: {in_english(message)}",
+                )
+            raise exc

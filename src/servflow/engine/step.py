@@ -33,7 +33,7 @@ from servflow.engine.case import (
     _effect,
     _trusted,
 )
-from servflow.engine.compiled import CompiledBranch, CompiledProcedure
+from servflow.engine.compiled import CompiledBranch, CompiledProcedure, Step
 from servflow.engine.links import OPENS, PARENT, opened_ids, parent_of
 from servflow.engine.provisional import PUBLICATIONS, Calendars, publications_of, viewed
 from servflow.engine.rules import (
@@ -42,6 +42,7 @@ from servflow.engine.rules import (
     check_requires,
     choose_branch,
     holds,
+    in_english,
 )
 from servflow.engine.timing import timers_after
 from servflow.engine.values import FieldValueError, normalise
@@ -49,6 +50,7 @@ from servflow.errors import Rejected
 from servflow.model import Branch
 
 __all__ = [
+    "ACTOR_ROLES",
     "SYSTEM_ACTOR",
     "Decided",
     "apply_event",
@@ -56,10 +58,13 @@ __all__ = [
     "effects_of",
     "event_detail",
     "stamped",
+    "step_of",
 ]
 
 #: The actor the clock's events name: the procedure itself authorises what it does.
 SYSTEM_ACTOR = "servflow"
+#: Where a person's step records the roles `actor.roles` read, when a guard reads them.
+ACTOR_ROLES = "actor_roles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +121,21 @@ def decide(
     trigger = branches[0].trigger
     state, level = case.state, case.escalation_level
     merged = {**case.data, **changes}
+    step = step_of(cp, at, actor)
     if actor is not None:
-        branch = choose_branch(cp, branches, merged, state, trigger, level)
+        branch = choose_branch(cp, branches, merged, state, trigger, level, step, given)
         if claims is not None:
             claims(branch)
-        return _built(cp, case, branches, branch, changes, merged, given, at, actor, time_limit)
+        return _built(cp, case, branches, branch, changes, merged, given, step, actor, time_limit)
     for branch in branches:
         try:
             if branch.guard is not None and not holds(
-                cp, branch.guard, merged, state, trigger, level
+                cp, branch.guard, branch.fresh_view(merged, given), state, trigger, level, step
             ):
                 continue
-            return _built(cp, case, branches, branch, changes, merged, given, at, None, time_limit)
+            return _built(
+                cp, case, branches, branch, changes, merged, given, step, None, time_limit
+            )
         except Rejected:
             continue  # the clock passes over a branch whose rules do not all hold
     return None
@@ -141,12 +149,12 @@ def _built(
     changes: dict[str, Any],
     merged: dict[str, Any],
     given: Collection[str],
-    at: datetime,
+    step: Step,
     actor: Actor | None,
     time_limit: str | None,
 ) -> Decided:
     """The rules after the branch is chosen, then the event: see :func:`decide`."""
-    trigger, level = branch.trigger, case.escalation_level
+    trigger, level, at = branch.trigger, case.escalation_level, step.at
     if branch.clear:
         # Copies: the clock may pass over this branch for the next one.
         changes, merged = dict(changes), dict(merged)
@@ -161,7 +169,7 @@ def _built(
     role = (
         None
         if actor is None
-        else authorise(cp, branches, branch, actor, merged, case.state, trigger, level)
+        else authorise(cp, branches, branch, actor, merged, case.state, trigger, level, step)
     )
     check_requires(cp, branch, merged)
     check_invariants(cp, merged, branch.to, trigger, level)
@@ -179,6 +187,8 @@ def _built(
     if time_limit is not None:
         values["time_limit"] = time_limit
         detail = {"time_limit": time_limit, **detail}
+    if actor is not None and cp.reads_roles:
+        detail[ACTOR_ROLES] = list(step.roles)
     values["detail"] = detail
     event = _case_event(case, values)
     return Decided(branch, event)
@@ -220,14 +230,18 @@ def _opened(
     """The opening step: the start's rules on the defaults and the data given."""
     merged = {**cp.defaults, **changes}
     state = start.to
-    role = authorise(cp, [start], start, actor, merged, state, "start", 0)
-    if start.guard is not None and not holds(cp, start.guard, merged, state, "start", 0):
-        raise Rejected(
+    step = step_of(cp, at, actor)
+    role = authorise(cp, [start], start, actor, merged, state, "start", 0, step)
+    if start.guard is not None and not holds(cp, start.guard, merged, state, "start", 0, step):
+        exc = Rejected(
             "guard_failed",
             f"'start': the condition {start.guard.source!r} does not hold",
             trigger="start",
             expression=start.guard.source,
         )
+        if start.spec.message:
+            exc.worded(start.spec.message, f"'start': {in_english(start.spec.message)}")
+        raise exc
     check_requires(cp, start, merged)
     check_invariants(cp, merged, state, "start", 0)
     event = _trusted(
@@ -246,10 +260,20 @@ def _opened(
             "procedure": cp.procedure.id,
             "procedure_version": cp.procedure.version,
             "digest": cp.digest,
-            "detail": {} if parent is None else {PARENT: parent.model_dump(mode="json")},
+            "detail": {
+                **({PARENT: parent.model_dump(mode="json")} if parent is not None else {}),
+                **({ACTOR_ROLES: list(step.roles)} if cp.reads_roles else {}),
+            },
         },
     )
     return Decided(start, event)
+
+
+def step_of(cp: CompiledProcedure, at: datetime, actor: Actor | None) -> Step:
+    """Who takes a step (the clock when ``actor`` is None) and when, as guards read it."""
+    if actor is None:
+        return Step(at, SYSTEM_ACTOR)
+    return Step(at, actor.id, cp.roles_of(actor.roles))
 
 
 def event_detail(
@@ -261,6 +285,10 @@ def event_detail(
         detail["branch"] = branch.index
     if branch.spec.escalates:
         detail["escalation_level"] = cp.raised_level(case.escalation_level)
+    elif branch.spec.deescalates not in (None, False):
+        detail["escalation_level"] = cp.lowered_level(
+            case.escalation_level, branch.spec.deescalates
+        )
     if isinstance(branch.spec, Branch) and branch.spec.opens:
         detail[OPENS] = opened_ids(case.id, case.version + 1, branch.spec.opens)
     return detail

@@ -61,7 +61,7 @@ from servflow.engine.provisional import (
     unrecorded,
     viewed,
 )
-from servflow.engine.step import apply_event, decide, stamped
+from servflow.engine.step import ACTOR_ROLES, apply_event, decide, stamped
 from servflow.engine.values import FieldValueError, normalise
 from servflow.errors import CalendarError, EvaluationError, Rejected, ReplayError
 
@@ -251,6 +251,18 @@ def _actor(event: Event, actors: _Actors) -> Actor:
         raise _Refuted("a person's step names no actor (1-200 characters)")
     if not isinstance(role, str):
         raise _Refuted("a person's step names no role that authorised it")
+    held = event.detail.get(ACTOR_ROLES)
+    if held is not None:
+        # A procedure whose guards read `actor.roles` records them all; the step is
+        # decided again with those (the event the engine writes records the same list).
+        if (
+            type(held) is not list
+            or not all(type(r) is str for r in held)
+            or role not in held
+            or len(held) > 200
+        ):
+            raise _Refuted("the roles it records for the actor do not include its role")
+        return _trusted(Actor, {"id": actor, "roles": frozenset(held)})
     found = actors.get((actor, role))
     if found is None:
         found = actors[(actor, role)] = _trusted(Actor, {"id": actor, "roles": frozenset({role})})

@@ -26,6 +26,7 @@ from servflow.engine.expr import (
     compile_expression,
     constants_of,
 )
+from servflow.engine.grammar import STEP_NAMES
 from servflow.engine.limits import Percent, parse_until
 from servflow.engine.values import FieldValueError, normalise, typed_value
 from servflow.errors import Diagnostic, EvaluationError
@@ -210,6 +211,7 @@ class _Checker:
     def references(self) -> None:
         p = self.proc
         states, roles, fields = set(p.states), set(p.roles), set(p.fields)
+        rounds = {spec.round for spec in p.fields.values() if spec.round is not None}
         for name in p.fields:
             if name in RESERVED_NAMES:
                 self.error(
@@ -250,6 +252,8 @@ class _Checker:
                             "requires-not-accepted",
                             f"start requires {name!r} but does not accept it",
                         )
+            if branch.assignee is not None:
+                self.assignee((*base, "assignee"), branch.assignee)
             for role in branch.authority:
                 if role not in branch.roles:
                     self.error(
@@ -262,13 +266,17 @@ class _Checker:
             for j, effect in enumerate(branch.effects):
                 if effect.notify is not None:
                     self.ref((*base, "effects", j, "notify"), "role", effect.notify, roles)
+            if branch.deescalates not in (None, False):
+                self.deescalates((*base, "deescalates"), branch)
+            if branch.round is not None and base != ("start",):
+                self.ref((*base, "round"), "round", branch.round, rounds)
             if branch.follows_escalation and not p.escalation:
                 self.error(
                     (*base, "follows_escalation"),
                     "no-escalation",
                     "follows_escalation needs the procedure's `escalation` list of roles",
                 )
-        for key in ("clear", "escalates", "follows_escalation"):
+        for key in ("clear", "escalates", "follows_escalation", "deescalates", "round"):
             if key in p.start.model_fields_set:
                 self.error(
                     ("start", key),
@@ -291,6 +299,43 @@ class _Checker:
                 )
         self.field_defaults()
 
+    def deescalates(self, path: Path, branch: Any) -> None:
+        """`deescalates` goes down the procedure's own ladder, and only down."""
+        ladder, target = self.proc.escalation, branch.deescalates
+        if not ladder:
+            self.error(
+                path,
+                "no-escalation",
+                "deescalates needs the procedure's `escalation` list of roles",
+            )
+        elif isinstance(target, str) and target not in ladder:
+            self.error(
+                path,
+                "deescalates-not-a-rung",
+                f"deescalates to {target!r}, which is not a rung of `escalation` "
+                f"({', '.join(ladder)})" + did_you_mean(target, ladder),
+            )
+        if branch.escalates:
+            self.error(
+                path,
+                "escalates-and-deescalates",
+                "a step either raises the escalation level (`escalates`) or brings it down "
+                "(`deescalates`), not both",
+            )
+
+    def assignee(self, path: Path, name: str) -> None:
+        """`assignee` names a text field that holds an actor's id."""
+        spec = self.proc.fields.get(name)
+        if spec is None:
+            self.ref(path, "field", name, set(self.proc.fields))
+        elif spec.type != "string":
+            self.error(
+                path,
+                "assignee-type",
+                f"`assignee` names field {name!r} of type {spec.type}; it must be a `string` "
+                "field that holds the id of the person who may take the step",
+            )
+
     def field_defaults(self) -> None:
         for name, spec in self.proc.fields.items():
             if spec.default is not None:
@@ -308,6 +353,10 @@ class _Checker:
     def expressions(self) -> None:
         valid = set(self.proc.fields) | CONTEXT_NAMES
         for path, source in expressions_of(self.proc):
+            # Guards and authorities decide a step, so they may read who takes it and
+            # when; invariants and time-limit targets are about the case.
+            about_step = path[0] in ("start", "transitions")
+            names = valid | STEP_NAMES if about_step else valid
             quote = self._quote_offset(path)
             try:
                 expr = compiled(source)
@@ -319,12 +368,22 @@ class _Checker:
                     offset=quote + (exc.offset or 0),
                 )
                 continue
-            for name in sorted(expr.names - valid):
+            for name in sorted(expr.names - names):
+                if name in STEP_NAMES:
+                    what = "an invariant" if path[0] == "invariants" else "a time-limit target"
+                    self.error(
+                        path,
+                        "step-name-outside-guard",
+                        f"{name!r} describes the step being taken, which {what} cannot read "
+                        f"(it is about the case); only `when` and `authority` read it",
+                        offset=quote + expr.positions.get(name, 0),
+                    )
+                    continue
                 self.error(
                     path,
                     "unknown-name",
                     f"unknown name {name!r} in expression {_clip(source)!r}"
-                    + did_you_mean(name, valid),
+                    + did_you_mean(name, names),
                     offset=quote + expr.positions.get(name, 0),
                 )
             self.table_columns(path, source, quote)

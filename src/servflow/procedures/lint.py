@@ -22,6 +22,12 @@ module only warns, about what works but looks like a slip of the analyst's pen:
     say what an empty field means (``amount is none or amount > 1000``). Fields that can
     never be empty are left alone: those with a ``default`` or required by the start that
     no later step clears or takes data for (a null value in an event clears a field).
+``stale-requires``
+    in a procedure that declares rounds (fields with ``round:``), a step on a loop of the
+    state graph requires a field that the loop sets and nothing on the loop empties (no
+    ``clear``, no ``round`` that starts the field's round): the second time round, the
+    first round's value meets the requirement (a second key loan "returned" by the first
+    one's return time).
 
 The time-limit coverage computed here (:func:`limit_coverage`) is also what the diagrams
 and the generated SOPs show beside each state, so that the advice and the pictures agree.
@@ -50,6 +56,7 @@ LINT_CODES = (
     "unused-field",
     "unfireable-transition",
     "guard-fails-when-empty",
+    "stale-requires",
 )
 
 Path = tuple[str | int, ...]
@@ -229,6 +236,53 @@ class _Linter:
                     f"no role can take {label}: the authority of every role is always false",
                 )
 
+    def stale_requires(self) -> None:
+        """A required field that an earlier time round a loop of the graph may have set."""
+        p = self.proc
+        steps = [(path, label, b) for path, label, b in _branches(p) if isinstance(b, Branch)]
+        graph: dict[str, set[str]] = {}
+        for _, _, b in steps:
+            for src in b.source:
+                graph.setdefault(src, set()).add(b.to)
+
+        def reach(state: str) -> set[str]:
+            seen, todo = {state}, [state]
+            while todo:
+                for nxt in graph.get(todo.pop(), ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            return seen
+
+        reached = {s: reach(s) for s in {*graph, *(b.to for _, _, b in steps)}}
+        for path, label, branch in steps:
+            for src in branch.source:
+                if src not in reached.get(branch.to, ()):
+                    continue  # not on a loop
+                # The steps of the loop: those on a way from the target back to the source.
+                loop = [
+                    b
+                    for _, _, b in steps
+                    if any(u in reached[branch.to] and src in reached[b.to] for u in b.source)
+                ]
+                emptied = {n for b in loop for n in b.clear} | {
+                    n for b in loop if b.round for n, f in p.fields.items() if f.round == b.round
+                }
+                for j, name in enumerate(branch.requires):
+                    if name in emptied or name not in p.fields:
+                        continue
+                    if not any(b.accepts is None or name in b.accepts for b in loop):
+                        continue  # the loop never sets it: the value is the case's own
+                    self.warn(
+                        (*path, "requires", j),
+                        "stale-requires",
+                        f"{label} requires {name!r} and is on a loop through {src!r}; nothing "
+                        f"on the loop empties {name!r}, so the next time round the value "
+                        f"of an earlier round meets the requirement; start a round (`round:`) "
+                        "or `clear` it on the loop",
+                    )
+                break  # one warning per required field and branch
+
     def empty_fallthrough(self) -> None:
         p = self.proc
         # A field is emptied by a step that clears it or that takes data for it (a null
@@ -315,4 +369,6 @@ def lint_procedure(proc: Procedure, smap: SourceMap) -> list[Diagnostic]:
     linter.fields()
     linter.unfireable()
     linter.empty_fallthrough()
+    if any(spec.round for spec in proc.fields.values()):
+        linter.stale_requires()
     return linter.out

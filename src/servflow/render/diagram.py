@@ -90,11 +90,18 @@ def _branch_lines(
 ) -> tuple[str, ...]:
     lines = [localized(branch.title, lang, trigger)]
     if branch.when:
-        lines.append(f"[{abbreviate(labelled_expression(proc, branch.when, lang))}]")
+        # The analyst's words for the condition, when written, read better than the rule.
+        words = localized(branch.message or {}, lang)
+        lines.append(f"[{abbreviate(words or labelled_expression(proc, branch.when, lang))}]")
     roles = [
         localized(proc.roles[r].title, lang, r) if r in proc.roles else r for r in branch.roles
     ]
-    lines.append(", ".join(roles))
+    who = ", ".join(roles)
+    if branch.assignee is not None:
+        # Only the person the field names: the field's title, never a value.
+        spec = proc.fields.get(branch.assignee)
+        who += f" ({localized(spec.title, lang, branch.assignee) if spec else branch.assignee})"
+    lines.append(who)
     # A linked case the step opens (language 1.1): the procedure's id, and the trigger
     # its closing fires back here.
     for link in branch.opens if isinstance(branch, Branch) else ():

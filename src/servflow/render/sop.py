@@ -99,6 +99,8 @@ class _Branch:
     target: str
     roles: list[str]
     when: str | None
+    # The analyst's words for the condition (`message`), shown instead of `when`.
+    message: str | None
     requires: list[str]
     optional: list[str] | None  # None: any field of the procedure
     clears: list[str]
@@ -177,9 +179,9 @@ class _View:
     steps: list[_Trigger]
     limits: list[_Limit]
     escalation: list[str]
-    guards: list[tuple[str, str]]
+    guards: list[tuple[str, str, str | None]]
     authority: list[tuple[str, str, str]]
-    invariants: list[tuple[str, str]]
+    invariants: list[tuple[str, str, str | None]]
     fields: list[_Field]
     forms: list[_Form]
     states: list[_State]
@@ -212,6 +214,11 @@ class _Reader:
     def state(self, name: str) -> str:
         state = self.proc.states.get(name)
         return markdown_text(localized(state.title, self.lang, name) if state else name)
+
+    def message(self, message: Mapping[Any, str] | None) -> str | None:
+        """A condition's `message` in the SOP's language, or None when it has none."""
+        text = localized(message or {}, self.lang)
+        return markdown_text(text) if text else None
 
     def field_title(self, name: str) -> str:
         spec = self.proc.fields.get(name)
@@ -298,6 +305,20 @@ class _Reader:
         if isinstance(step, Branch) and step.counts:
             counted = str(t["comma"]).join(self.field_title(f) for f in step.counts)
             notes.append(t["counts"].format(fields=counted))
+        if step.deescalates not in (None, False):
+            ladder, target = self.proc.escalation, step.deescalates
+            rung = target if isinstance(target, str) else (ladder[0] if ladder else "")
+            notes.append(t["deescalates"].format(role=self.role(rung)))
+        if step.round is not None:
+            fresh = [n for n, f in self.proc.fields.items() if f.round == step.round]
+            notes.append(
+                t["round"].format(
+                    round=markdown_text(step.round),
+                    fields=str(t["comma"]).join(self.field_title(n) for n in fresh),
+                )
+            )
+        if step.assignee is not None:
+            notes.append(t["assignee"].format(field=self.field_title(step.assignee)))
         sources = step.source if isinstance(step, Branch) else []
         return _Branch(
             title=markdown_text(localized(step.title, self.lang, trigger)),
@@ -305,6 +326,7 @@ class _Reader:
             target=self.state(step.to),
             roles=[self.role(r) for r in step.roles],
             when=step.when,
+            message=self.message(step.message),
             requires=[self.field_title(f) for f in requires],
             optional=None if optional is None else [self.field_title(f) for f in optional],
             clears=[self.field_title(f) for f in step.clear],
@@ -557,7 +579,11 @@ class _Reader:
                 reason = markdown_text(localized(state.waits, lang))
                 limits_by_state[name].append(waits.format(reason))
         guards = [
-            (markdown_text(localized(branch.title, lang, trigger)), branch.when)
+            (
+                markdown_text(localized(branch.title, lang, trigger)),
+                branch.when,
+                self.message(branch.message),
+            )
             for trigger, branch in self._all_branches()
             if branch.when
         ]
@@ -588,7 +614,10 @@ class _Reader:
             escalation=[self.role(r) for r in p.escalation],
             guards=guards,
             authority=authority,
-            invariants=[(markdown_text(inv.name), inv.check) for inv in p.invariants],
+            invariants=[
+                (markdown_text(inv.name), inv.check, self.message(inv.message))
+                for inv in p.invariants
+            ],
             properties=self.properties(),
             fields=self.fields(),
             forms=self.forms(),
