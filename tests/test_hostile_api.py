@@ -165,7 +165,10 @@ ALLOWED: dict[str, set[str]] = {
     "Desk.open_due": {"CalendarError", "Rejected", "TypeError", "ValueError"},
     "store schedule_cursor, move_schedule_cursor": {"TypeError", "ValueError"},
     "store claim_effects, failed_effects": {"IntegrityError", "TypeError", "ValueError"},
-    "store effect_delivered, effect_failed, retry_effect": {"TypeError", "ValueError"},
+    "store effect_delivered, effects_delivered, effect_failed, retry_effect": {
+        "TypeError",
+        "ValueError",
+    },
     "store find": {"IntegrityError", "TypeError", "ValueError"},
     "store save_batch": {"TypeError", "ValueError"},
 }
@@ -631,10 +634,11 @@ def test_store_outbox_calls_raise_only_documented_errors(
     listed = "store claim_effects, failed_effects"
     only_documented(listed, store.claim_effects, at, limit=limit, lease=lease)
     only_documented(listed, store.failed_effects, limit=limit)
-    marks = "store effect_delivered, effect_failed, retry_effect"
+    marks = "store effect_delivered, effects_delivered, effect_failed, retry_effect"
     only_documented(marks, store.effect_failed, effect, at=at, error=error, retry_at=retry)
     only_documented(marks, store.retry_effect, effect, at=at)
     only_documented(marks, store.effect_delivered, effect, at=at)
+    only_documented(marks, store.effects_delivered, [effect, "c-1:1:1"], at=at)
     desk = Desk(ENGINE, store)
     calls = "Desk.deliver, Desk.failed, Desk.retry"
     only_documented(calls, desk.deliver, lambda entry: None, at=at, limit=limit, backoff=lease)
@@ -741,3 +745,18 @@ def test_store_batches_raise_only_documented_errors(store, version, release, eve
     }[events]
     write = Write(out.case, given_events, version)
     only_documented("store save_batch", store.save_batch, [write], release=release)
+
+
+@pytest.mark.parametrize(
+    ("data", "hours", "field"),
+    [
+        ({"due": "2999-12-31"}, 1, "due"),  # close of the last day: midnight of year 3000
+    ],
+)
+def test_a_deadline_past_the_last_year_is_refused_on_its_field(data, hours, field):
+    """A date the store could keep may set a deadline it could not: refused, not stored."""
+    with pytest.raises(Rejected) as refused:
+        ENGINE.fire(OPENED, "edit", actor=CLERK, data=data, at=T0 + timedelta(hours=hours))
+    assert refused.value.reason == "invalid_data"
+    assert refused.value.details["field"] == field
+    assert "1900 to 2999" in refused.value.message

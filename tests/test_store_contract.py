@@ -429,6 +429,17 @@ def test_a_delivered_effect_is_never_handed_out_again(store):
     assert store.failed_effects() == []
 
 
+def test_effects_delivered_together_are_never_handed_out_again(store):
+    _with_effects(store)
+    at = T0 + timedelta(hours=1)
+    claimed = store.claim_effects(at, limit=5, lease=LEASE)
+    assert len(claimed) == 2
+    store.effects_delivered([e.id for e in claimed] + ["no-such-effect"], at=at)
+    store.effects_delivered([], at=at)  # nothing to mark
+    assert store.claim_effects(at + timedelta(days=1), limit=5, lease=LEASE) == []
+    assert store.failed_effects() == []
+
+
 def test_a_failed_delivery_is_retried_from_its_time_then_given_up(store):
     _with_effects(store)
     at = T0 + timedelta(hours=1)

@@ -475,9 +475,10 @@ class Desk:
         delivered entries are returned. A handler that raises does not stop the others: its
         effect is tried again after ``backoff``, doubled on each further failure (at most
         a day), and after ``attempts`` failed tries it is given up on and listed by
-        :meth:`failed`. Delivery is at least once: a worker that dies after ``handler``
-        returned but before the mark hands the effect out again when its lease ends, so
-        a receiver de-duplicates on ``entry.id``.
+        :meth:`failed`. The delivered effects of a batch are marked together, in one
+        transaction, when the batch ends (however it ends). Delivery is at least once: a
+        worker that dies after ``handler`` returned but before the mark hands the effect
+        out again when its lease ends, so a receiver de-duplicates on ``entry.id``.
         """
         box = self._outbox()
         if isinstance(attempts, bool) or not isinstance(attempts, int):
@@ -489,29 +490,33 @@ class Desk:
         if not timedelta(0) <= backoff <= _LONGEST_BACKOFF:
             raise ValueError("backoff must be from 0 to one day")
         delivered: list[OutboxEntry] = []
-        for entry in box.claim_effects(at, limit=limit, lease=self.lease):
-            kind = entry.effect.kind
-            if kind == "open":  # carried out in the transaction of its step
-                box.effect_delivered(entry.id, at=at)
-                continue
-            try:
-                if kind == "resume":
-                    self._resume(entry, at)  # marks it delivered in the parent's save
-                    delivered.append(entry)
+        handed: list[str] = []  # delivered, marked together when the batch ends
+        try:
+            for entry in box.claim_effects(at, limit=limit, lease=self.lease):
+                kind = entry.effect.kind
+                if kind == "open":  # carried out in the transaction of its step
+                    handed.append(entry.id)
                     continue
-                handler(entry)
-            except Exception as exc:
-                # Only the exception's class is kept: its message may quote personal data.
-                error = type(exc).__name__[:ERROR_LENGTH]
-                tries = entry.attempts + 1
-                if tries >= attempts:
-                    box.effect_failed(entry.id, at=at, error=error, retry_at=None)
-                else:
-                    wait = min(backoff * 2 ** (tries - 1), _LONGEST_BACKOFF)
-                    box.effect_failed(entry.id, at=at, error=error, retry_at=at + wait)
-                continue
-            box.effect_delivered(entry.id, at=at)
-            delivered.append(entry)
+                try:
+                    if kind == "resume":
+                        self._resume(entry, at)  # marks it delivered in the parent's save
+                        delivered.append(entry)
+                        continue
+                    handler(entry)
+                except Exception as exc:
+                    # Only the exception's class is kept: its message may quote personal data.
+                    error = type(exc).__name__[:ERROR_LENGTH]
+                    tries = entry.attempts + 1
+                    if tries >= attempts:
+                        box.effect_failed(entry.id, at=at, error=error, retry_at=None)
+                    else:
+                        wait = min(backoff * 2 ** (tries - 1), _LONGEST_BACKOFF)
+                        box.effect_failed(entry.id, at=at, error=error, retry_at=at + wait)
+                    continue
+                handed.append(entry.id)
+                delivered.append(entry)
+        finally:
+            box.effects_delivered(handed, at=at)
         return delivered
 
     def _resume(self, entry: OutboxEntry, at: datetime) -> None:

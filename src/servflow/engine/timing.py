@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from servflow.bounds import moment_problem
 from servflow.engine.case import (
     CycleRecord,
     Event,
@@ -279,7 +280,26 @@ def _replan(
 
 
 def _target_due(cal: Calendar, target: Target, start: datetime, scope_of: _ScopeOf) -> datetime:
-    """The deadline a target sets for a cycle that starts at ``start``."""
+    """The deadline a target sets for a cycle that starts at ``start``.
+
+    A deadline past the years servflow keeps (``bounds.LAST_YEAR``), from a date near the
+    end of them or a time limit that runs past it, is refused as the event's data: the
+    case it would make could not be stored or read back.
+    """
+    due = _unchecked_due(cal, target, start, scope_of)
+    problem = moment_problem(due)
+    if problem is not None:
+        field = target.until if target.until is not None else "at"
+        raise Rejected(
+            "invalid_data",
+            f"the deadline {'the date in ' + repr(field) if target.until else 'this step'} "
+            f"sets is outside the years servflow keeps ({problem})",
+            field=field,
+        )
+    return due
+
+
+def _unchecked_due(cal: Calendar, target: Target, start: datetime, scope_of: _ScopeOf) -> datetime:
     if target.until is None:
         return cal.add(start, target.duration, end_of_working_day=target.end_of_working_day)
     value = scope_of(frozenset({target.until}))[target.until]

@@ -267,6 +267,10 @@ class OutboxStore(CaseStore, Protocol):
         """Mark an effect delivered: it is never handed out again. Unknown ids are ignored."""
         ...
 
+    def effects_delivered(self, effect_ids: Sequence[str], *, at: datetime) -> None:
+        """:meth:`effect_delivered` for many effects, in one transaction."""
+        ...
+
     def effect_failed(
         self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
     ) -> None:

@@ -251,6 +251,14 @@ class MemoryStore:
             if row is not None and row.delivered_at is None:
                 row.delivered_at, row.failed_at = _utc(at), None
 
+    def effects_delivered(self, effect_ids: Sequence[str], *, at: datetime) -> None:
+        known = [i for i in effect_ids if check_outbox_call(at, i)]
+        with self._lock:
+            for effect_id in known:
+                row = self._outbox.get(effect_id)
+                if row is not None and row.delivered_at is None:
+                    row.delivered_at, row.failed_at = _utc(at), None
+
     def effect_failed(
         self, effect_id: str, *, at: datetime, error: str, retry_at: datetime | None
     ) -> None:

@@ -569,19 +569,25 @@ class SqlStore:
         for attempt in range(2):
             try:
                 with self._transaction() as conn:
-                    conn.execute(
-                        sa.update(cursors)
-                        .where(cursors.c.procedure == procedure, cursors.c.until < text)
-                        .values(until=text)
-                    )
+                    # The row is locked while it is compared and moved, so that workers
+                    # moving it at once take turns and each compares with the latest.
                     known = conn.execute(
-                        sa.select(cursors.c.until).where(cursors.c.procedure == procedure)
-                    ).first()
+                        sa.select(cursors.c.until)
+                        .where(cursors.c.procedure == procedure)
+                        .with_for_update()
+                    ).scalar_one_or_none()
                     if known is None:
                         conn.execute(sa.insert(cursors).values(procedure=procedure, until=text))
+                    elif known < text:
+                        conn.execute(
+                            sa.update(cursors)
+                            .where(cursors.c.procedure == procedure)
+                            .values(until=text)
+                        )
                 return
             except sa.exc.IntegrityError:
-                # Another worker inserted the first cursor meanwhile: move it instead.
+                # Another worker inserted the first cursor meanwhile: the row is there
+                # now, so the next attempt locks it and moves it.
                 if attempt:
                     raise
 
@@ -669,6 +675,20 @@ class SqlStore:
             conn.execute(
                 sa.update(box)
                 .where(box.c.id == effect_id, box.c.delivered_at.is_(None))
+                .values(delivered_at=utc_text(at), failed_at=None)
+            )
+
+    def effects_delivered(self, effect_ids: Sequence[str], *, at: datetime) -> None:
+        import sqlalchemy as sa
+
+        known = [i for i in effect_ids if check_outbox_call(at, i)]
+        if not known:
+            return
+        box = self.outbox
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(box)
+                .where(box.c.id.in_(known), box.c.delivered_at.is_(None))
                 .values(delivered_at=utc_text(at), failed_at=None)
             )
 
