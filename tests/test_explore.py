@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,21 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
         assert all(cov["branches"].values())
         assert all(all(o.values()) for o in cov["time_limits"].values())
     assert code == 0
+
+
+def test_earlier_versions_are_explored_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("repair.yaml", "repair.v1.yaml", "calendars.yaml"):
+        shutil.copy(CATALOGUE / name, tmp_path / name)
+    shutil.copytree(CATALOGUE / "templates", tmp_path / "templates")
+    args = ["explore", "--format", "json", "--lives", "5", str(tmp_path)]
+    assert main(args) == 0
+    assert [r["procedure"] for r in json.loads(capsys.readouterr().out)] == ["repair"]
+    assert main([*args, "--all-versions"]) == 0
+    assert [r["procedure"] for r in json.loads(capsys.readouterr().out)] == ["repair", "repair"]
+    assert main(["explore", "--lives", "5", str(tmp_path)]) == 0
+    assert "version 1 skipped (version 2 is in the catalogue" in capsys.readouterr().out
 
 
 def test_findings_exit_1_and_write_scenarios(

@@ -52,6 +52,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random lives")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="also explore the earlier versions a catalogue keeps for running cases",
+    )
+    parser.add_argument(
         "--write-scenarios",
         metavar="DIR",
         type=Path,
@@ -113,9 +118,24 @@ def run(args: argparse.Namespace) -> int:
         for diagnostic in catalogue.errors:
             print(diagnostic, file=sys.stderr)
             status = 1
+        latest: dict[str, int] = {}
+        for loaded in catalogue.results:
+            if loaded.procedure is not None and loaded.ok:
+                pid, version = loaded.procedure.id, loaded.procedure.version
+                latest[pid] = max(version, latest.get(pid, version))
         for loaded in catalogue.results:
             proc = loaded.procedure
             if proc is None or not loaded.ok:
+                continue
+            if not args.all_versions and proc.version < latest[proc.id]:
+                # An earlier version is kept for the cases still running on it; what an
+                # analyst changes, and what new cases run, is the latest one.
+                if args.format != "json":
+                    print(
+                        f"{loaded.file}: {proc.id}: version {proc.version} skipped "
+                        f"(version {latest[proc.id]} is in the catalogue; --all-versions "
+                        "explores it too)"
+                    )
                 continue
             engine = Engine([proc], calendars=catalogue.calendars)
             file = Path(loaded.file)
