@@ -316,7 +316,7 @@ def after_rework(engine: Engine, case: Case, cycles: int) -> Case:
             "designate_callback",
             SUPERVISOR,
             at + timedelta(minutes=1),
-            callback_officer="陳小姐",
+            callback_officer=CALLBACK.id,
         )
         case = step(
             engine,
@@ -349,7 +349,7 @@ def awaiting_callback(engine: Engine) -> Case:
         "designate_callback",
         SUPERVISOR,
         T0 + timedelta(hours=2),
-        callback_officer="陳小姐",
+        callback_officer=CALLBACK.id,
     )
 
 

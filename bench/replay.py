@@ -85,7 +85,7 @@ def rework(engine: Engine) -> list[Event]:
             work_order_no="WO-2026-0602-17",
             completed_at=at.isoformat(),
         )
-        p.fire("designate_callback", fire.SUPERVISOR, 1, callback_officer="陳小姐")
+        p.fire("designate_callback", fire.SUPERVISOR, 1, callback_officer=fire.CALLBACK.id)
         p.fire("callback", fire.CALLBACK, 1, satisfied=False, callback_notes="Still dripping")
     return p.log
 
@@ -106,7 +106,7 @@ def clocks(engine: Engine) -> list[Event]:
             work_order_no="WO-2026-0602-17",
             completed_at=at.isoformat(),
         )
-        p.fire("designate_callback", fire.SUPERVISOR, 1, callback_officer="陳小姐")
+        p.fire("designate_callback", fire.SUPERVISOR, 1, callback_officer=fire.CALLBACK.id)
         p.advance(4 * 24 * 60)
         p.fire("callback", fire.CALLBACK, 1, satisfied=False, callback_notes="Still dripping")
     return p.log

@@ -59,7 +59,7 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
                 "repair_reception",
                 {"work_order_no": "WO-2026-117", "completed_at": NINE + timedelta(hours=5)},
             ),
-            ("designate_callback", "cs_supervisor", {"callback_officer": "張小姐"}),
+            ("designate_callback", "cs_supervisor", {"callback_officer": "u2"}),
             (
                 "callback",
                 "callback_officer",

@@ -60,13 +60,16 @@ def test_mermaid_of_the_repair_procedure():
     # The start with its roles; each transition with title, guard and roles.
     assert "    [*] --> s_recorded : 報修接待管理員" in lines
     assert "    s_recorded --> s_dispatched : 派工<br/>報修接待管理員" in lines
+    # A guard with words is labelled with its words; an assigned step names the field
+    # that holds the one person who may take it.
     assert (
-        "    s_awaiting_callback --> s_closed : 回訪（滿意）<br/>[satisfied]<br/>回訪人員" in lines
+        "    s_awaiting_callback --> s_closed : 回訪（滿意）<br/>[住戶表示滿意方可結案]<br/>"
+        "回訪人員 (指定回訪人員（員工編號）)" in lines
     )
     # An unreachable resident: each unanswered call counted, the case closed after three.
     assert (
         "    s_awaiting_callback --> s_closed : 無法聯繫住戶結案<br/>"
-        "[callback_attempts is not no…]<br/>回訪人員" in lines
+        "[回訪三次未接通後方可按無法聯繫結案]<br/>回訪人員 (指定回訪人員（員工編號）)" in lines
     )
     # Final states marked.
     assert "    s_closed --> [*]" in lines
@@ -91,12 +94,30 @@ def test_dot_of_the_complaint_procedure():
     assert out.endswith("}\n")
     assert '"__start__" -> "received"' in out
     assert '"closed" [label="Closed", peripheries=2];' in out
-    assert "[kind == 「Complaint」]" in out  # the compared choice, by its title
+    assert "[Only complaints are classif…]" in out  # a guard's words, cut short
     if shutil.which("dot"):
         result = subprocess.run(
             ["dot", "-Tsvg"], input=out, capture_output=True, text=True, check=False, timeout=60
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_a_guard_without_words_shows_a_compared_choice_by_its_title(capsys, tmp_path):
+    text = (REPO / "procedures" / "complaint.yaml").read_text(encoding="utf-8")
+    words = (
+        "    message:\n"
+        "      zh-Hant: 只有投訴需判明類型，建議直接傳遞責任部門\n"
+        "      zh-Hans: 只有投诉需判明类型，建议直接传递责任部门\n"
+        "      en: Only complaints are classified; a suggestion goes straight to the department\n"
+    )
+    assert text.count(words) == 1
+    path = tmp_path / "complaint.yaml"
+    path.write_text(text.replace(words, ""), encoding="utf-8")
+    calendars = (REPO / "procedures" / "calendars.yaml").read_text(encoding="utf-8")
+    (tmp_path / "calendars.yaml").write_text(calendars, encoding="utf-8")
+    code, out, _ = run(capsys, str(path), "--format", "dot", "--lang", "en")
+    assert code == 0
+    assert "[kind == 「Complaint」]" in out  # the compared choice, by its title
 
 
 def test_proc_may_be_a_path(capsys, monkeypatch):

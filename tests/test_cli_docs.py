@@ -109,7 +109,13 @@ def test_the_steps_come_in_order_with_who_and_what():
     assert "- **What follows**: notify Maintenance department (`work_order`)" in dispatch
     callback = text.split("(`callback`)")[1]
     assert "#### Case 5.2: Callback (unsatisfied, rework)" in callback
-    assert "- **Only when**: `satisfied == false`" in callback
+    assert (
+        "- **Only when**: The repair goes back for rework only when the resident says they are "
+        "not satisfied" in callback
+    )
+    assert "- Only the person named in “Designated callback officer (staff id)” may take it." in (
+        callback
+    )
     unanswered = text.split("(`callback_unanswered`)")[1]
     assert (
         "the system adds one to (no one fills it in): Unanswered callback attempts." in unanswered
@@ -134,7 +140,10 @@ def test_time_limits_and_escalation():
 def test_rules_guards_authority_invariants():
     text = sop("complaint", "en")
     rules = text.split("## Rules")[1].split("## Information")[0]
-    assert "| Classify | `kind == 'complaint'` |" in rules
+    assert (
+        "| Classify | Only complaints are classified; a suggestion goes straight to the "
+        "department (`kind == 'complaint'`) |" in rules
+    )
     assert "### Authority" in rules
     assert "| Customer-service officer | `compensation is none or compensation <= 200` |" in rules
     assert "### Always true" in rules

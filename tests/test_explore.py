@@ -250,3 +250,53 @@ def test_explore_runs_inside_a_hypothesis_test(seed: int) -> None:
     result = explore(Engine.from_directory(path), "repair", lives=5, steps=2000, seed=seed)
     assert result.lives == 5
     assert [f.kind for f in result.findings] == ["property"]
+
+
+VISIT = """\
+servflow: 1
+id: visit
+version: 1
+title: {en: Home visit}
+roles:
+  clerk: {title: {en: Clerk}, rank: 1}
+  officer: {title: {en: Visiting officer}, rank: 1}
+fields:
+  officer_id: {type: string, title: {en: Visiting officer (staff id)}}
+  notes: {type: text, title: {en: Visit notes}}
+states:
+  open: {title: {en: Open}}
+  assigned: {title: {en: Assigned}}
+  visited: {title: {en: Visited}}
+  done: {title: {en: Done}, final: true}
+start: {to: open, roles: [clerk]}
+transitions:
+  assign: {from: open, to: assigned, roles: [clerk], requires: [officer_id]}
+  visit: {from: assigned, to: visited, roles: [officer], assignee: officer_id, requires: [notes]}
+  finish: {from: visited, to: done, roles: [officer], assignee: officer_id}
+"""
+
+
+@pytest.mark.parametrize("planted", [False, True], ids=["clean", "blocked-finish"])
+def test_steps_with_an_assignee_are_explored_as_the_designated_person(
+    planted: bool, tmp_path: Path
+) -> None:
+    # The designated person takes the assigned steps, in the search and in the scenario it
+    # writes; a mistake after them is found, and its scenario fails only on its last step.
+    text = VISIT + ("invariants:\n  - {name: never done, check: \"state != 'done'\"}\n" * planted)
+    path = tmp_path / "visit.yaml"
+    path.write_text(text, encoding="utf-8")
+    engine = Engine.from_directory(path)
+    result = explore(engine, "visit", lives=10, steps=2000, file=path)
+    assert result.complete
+    if not planted:
+        assert result.findings == []
+        assert all(result.as_dict()["coverage"]["branches"].values())
+        return
+    found = [f for f in result.findings if (f.kind, f.subject) == ("dead-state", "done")]
+    assert found, [(f.kind, f.subject) for f in result.findings]
+    written = tmp_path / "finding.yaml"
+    written.write_text(scenario_text(found[0], path, tmp_path), encoding="utf-8")
+    replayed = run_scenario(load_scenario(written), engine_for(load_scenario(written)))
+    assert not replayed.passed
+    assert replayed.failures[0].step == replayed.steps_run == len(replayed.scenario.steps)
+    assert "never done" in replayed.failures[0].actual

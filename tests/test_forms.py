@@ -71,7 +71,7 @@ def _repair_closed() -> tuple[Case, list[Event]]:
             {"work_order_no": "WO-17", "completed_at": NINE + timedelta(hours=5)},
             300,
         ),
-        ("designate_callback", _actor("cs_supervisor"), {"callback_officer": "張小姐"}, 400),
+        ("designate_callback", _actor("cs_supervisor"), {"callback_officer": "u1"}, 400),
         (
             "callback",
             _actor("callback_officer"),
@@ -242,7 +242,7 @@ def test_check_reports_missing_broken_and_unknown_names_at_their_lines(
         # said once, though both versions use the template.
         "repair.v1.yaml:151:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt in templates/repair/",
-        "repair.yaml:158:41: error template-missing notification 'work_order' has no en "
+        "repair.yaml:163:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt in templates/repair/",
         "templates/repair/repair_reminder.zh-Hans.txt:3:16: error template-unknown-name "
         "procedure 'repair' has no field 'phon'; did you mean 'phone'?",

@@ -74,7 +74,7 @@ def repair_logs(desk: Desk | None = None) -> list[list[Event]]:
         [
             ("dispatch", CLERK, {"technician": "T"}, at(2, 9, 10)),
             ("complete", CLERK, _done(2, 10, 10), at(2, 10, 10)),
-            ("designate_callback", BOSS, {"callback_officer": "C"}, at(2, 10, 40)),
+            ("designate_callback", BOSS, {"callback_officer": CALLER.id}, at(2, 10, 40)),
             ("callback", CALLER, {"satisfied": True, "callback_notes": "ok"}, at(2, 11, 40)),
         ],
         desk,
@@ -85,7 +85,7 @@ def repair_logs(desk: Desk | None = None) -> list[list[Event]]:
         [
             ("dispatch", CLERK, {"technician": "T"}, at(2, 11, 50)),
             ("complete", CLERK, _done(3, 14), at(3, 14)),
-            ("designate_callback", BOSS, {"callback_officer": "C"}, at(3, 14, 30)),
+            ("designate_callback", BOSS, {"callback_officer": CALLER.id}, at(3, 14, 30)),
             ("callback", CALLER, {"satisfied": False, "callback_notes": "leaks"}, at(3, 15)),
         ],
         desk,

@@ -182,6 +182,15 @@ def _replayable(engine: Engine, events: list[Event]) -> tuple[Case, list[Event]]
         if event.kind in ("started", "fired"):
             step = cp.table[(event.trigger, case.state)][event.detail.get("branch", 0)]
             given = {k: v for k, v in event.changes.items() if not (v is None and k in step.clear)}
+            # A value the step clears (a plain `clear` or its round's fields) that the log
+            # leaves as it was, the caller gave again, unchanged (so `changes` omits it).
+            given.update(
+                {
+                    n: case.data[n]
+                    for n in step.clear
+                    if n not in event.changes and case.data.get(n) is not None
+                }
+            )
             assert event.actor is not None
             assert event.role is not None
             out = engine.fire(

@@ -175,11 +175,13 @@ def test_happy_path_with_unsatisfied_callback(seed_engine, seed_actors, seed_t0)
     ]:
         out = seed_engine.fire(case, trigger, actor=a["cs_staff"], data=data, at=t0 + offset)
         (event,) = out.events
+        # The new reply starts a new callback round: the first callback's answer is emptied.
+        emptied = {"satisfied": None, "callback_notes": None} if trigger == "reply" else {}
         assert (event.seq, event.source, event.target, event.changes) == (
             case.version + 1,
             case.state,
             target,
-            data,
+            {**data, **emptied},
         )
         case = out.case
         log += out.events

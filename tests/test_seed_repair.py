@@ -77,7 +77,7 @@ def test_happy_path_with_rework_loop(seed_engine, seed_actors, seed_t0):
         (
             "designate_callback",
             "cs_supervisor",
-            {"callback_officer": "張小姐"},
+            {"callback_officer": "u-callback_officer"},
             160 * M,
             "completed",
             "awaiting_callback",
@@ -144,7 +144,7 @@ def test_happy_path_with_rework_loop(seed_engine, seed_actors, seed_t0):
         (
             "designate_callback",
             "cs_supervisor",
-            {"callback_officer": "張小姐"},
+            {"callback_officer": "u-callback_officer"},
             300 * M,
             "awaiting_callback",
         ),
@@ -163,8 +163,9 @@ def test_happy_path_with_rework_loop(seed_engine, seed_actors, seed_t0):
         log += out.events
     (last,) = out.events
     assert last.detail == {"branch": 0}
-    # The officer is already designated: only the values that changed are recorded.
-    assert log[-2].changes == {}
+    # The officer is already designated: only the values that changed are recorded, and
+    # the new callback round empties the first round's answer (so it is asked again).
+    assert log[-2].changes == {"satisfied": None, "callback_notes": None}
     assert last.changes == {"satisfied": True, "callback_notes": "已修好"}
     assert _effects(out) == [("record", "回訪記錄表", None)]
     assert case.state == "closed"
@@ -207,7 +208,7 @@ def test_not_in_state(dispatched, seed_actors, seed_t0, seed_reject):
         "designate_callback",
         "not_in_state",
         actor=seed_actors["cs_supervisor"],
-        data={"callback_officer": "張小姐"},
+        data={"callback_officer": "u-callback_officer"},
         at=seed_t0 + 10 * M,
     )
     assert r.details["state"] == "dispatched"
@@ -272,7 +273,7 @@ def test_guard_failed_when_callback_gives_no_verdict(
             "repair_reception",
             {"work_order_no": "WO-1", "completed_at": "2026-11-09T10:00:00+08:00"},
         ),
-        ("designate_callback", "cs_supervisor", {"callback_officer": "張小姐"}),
+        ("designate_callback", "cs_supervisor", {"callback_officer": "u-callback_officer"}),
     ]:
         case = seed_engine.fire(case, trigger, actor=a[role], data=data, at=seed_t0 + 10 * M).case
     r = seed_reject(

@@ -252,6 +252,17 @@ class _Explorer:
                     numbers = [c for c in consts.get(name, ()) if isinstance(c, int | float)]
                     self.counted[name] = int(max(numbers, default=0)) + 1
         self.plain: dict[str, Any] = {}
+        # A step with `assignee` is taken only by the person the field names. Each life's
+        # actor is its role (the id is the role's name), so the field names the role that
+        # takes the assigned steps: the designated person is the one who acts.
+        assigned: dict[str, list[frozenset[str]]] = {}
+        for branches in self.proc.transitions.values():
+            for branch in branches:
+                if branch.assignee is not None:
+                    assigned.setdefault(branch.assignee, []).append(frozenset(branch.roles))
+        for name, role_sets in assigned.items():
+            common = frozenset.intersection(*role_sets)
+            self.plain[name] = min(common or frozenset().union(*role_sets))
         self.taken: set[str] = set()
         self.roles_used: set[str] = set()
         self.limit_seen: dict[str, set[str]] = {name: set() for name in self.proc.time_limits}
