@@ -234,3 +234,54 @@ def test_explore_runs_inside_a_hypothesis_test(seed: int) -> None:
     result = explore(Engine.from_directory(path), "repair", lives=5, steps=2000, seed=seed)
     assert result.lives == 5
     assert [f.kind for f in result.findings] == ["property"]
+
+
+_PERSONAL = """\
+servflow: 1
+id: loan
+version: 1
+title: {en: Key loan}
+roles:
+  keeper: {rank: 1}
+  boss: {rank: 2}
+fields:
+  keeper_id: {type: string}
+  asked_by: {type: string}
+  approved_by: {type: string}
+states:
+  in_safe: {waits: {en: a loan}}
+  asked: {waits: {en: the approval}}
+  lent: {waits: {en: the return}}
+  gone: {final: true}
+start: {to: in_safe, roles: [keeper], requires: [keeper_id]}
+transitions:
+  ask:
+    from: in_safe
+    to: asked
+    roles: [keeper, boss]
+    requires: [asked_by]
+    when: "asked_by == actor.id"
+    message: {en: sign your own request}
+  approve:
+    from: asked
+    to: lent
+    roles: [boss]
+    requires: [approved_by]
+    when: "approved_by == actor.id and actor.id != asked_by"
+    message: {en: "approve in person, never your own request"}
+  give_back: {from: lent, to: gone, roles: [keeper], assignee: keeper_id}
+"""
+
+
+def test_steps_that_name_the_person_who_acts_are_explored(tmp_path: Path) -> None:
+    # `assignee` fields and fields compared with `actor.id` take explore's actor names
+    # (its actors are named after their roles): every step here can be taken, and the
+    # four-eyes rule (approve, never your own request) is still kept.
+    path = tmp_path / "loan.yaml"
+    path.write_text(_PERSONAL, encoding="utf-8")
+    engine = Engine.from_directory(path)
+    result = explore(engine, "loan", file=path)
+    assert result.findings == []
+    assert result.complete
+    assert all(result.coverage.states.values())
+    assert all(result.coverage.branches.values())
