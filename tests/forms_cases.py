@@ -2,7 +2,8 @@
 
 The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``) render
 the record forms of these cases: a repair taken to its callback, a complaint replied to
-and called back, a renovation inspected. Personal data is made up.
+and called back, a renovation inspected, a lent key reported lost. Personal data is made
+up.
 """
 
 from __future__ import annotations
@@ -114,4 +115,34 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ),
         ],
     )
-    return {"repair": repair, "complaint": complaint, "renovation": renovation}
+    keys = _run(
+        engine,
+        "keys",
+        {
+            "category": "resident",
+            "key_label": "A座 1203室 防盜門",
+            "owner_name": "王小明",
+            "unit": "海景花園 A座 1203室",
+            "custodian": "u2",
+            "deposited_at": NINE,
+        },
+        [
+            (
+                "lend",
+                "key_custodian",
+                {
+                    "borrower": "李師傅",
+                    "purpose": "入戶維修水管（業主已授權）",
+                    "for_work": True,
+                    "lent_at": NINE + timedelta(minutes=10),
+                },
+            ),
+            ("report_lost", "key_custodian", {"lost_report": "維修途中遺失。"}),
+        ],
+    )
+    return {
+        "repair": repair,
+        "complaint": complaint,
+        "renovation": renovation,
+        "keys": keys,
+    }

@@ -97,9 +97,10 @@ def test_the_steps_come_in_order_with_who_and_what():
     steps = re.findall(r"^### (\d+)\. (.+) \(`(\w+)`\)$", text, re.M)
     assert [s[2] for s in steps] == [
         "start", "dispatch", "complete", "designate_callback", "callback",
-        "close_unreachable", "cancel", "reprioritise", "chase", "callback_unanswered",
+        "close_unreachable", "cancel", "reprioritise", "chase", "redesignate_callback",
+        "callback_unanswered",
     ]  # fmt: skip
-    assert [int(s[0]) for s in steps] == list(range(1, 11))
+    assert [int(s[0]) for s in steps] == list(range(1, 12))
     dispatch = text.split("### 2. Dispatch (`dispatch`)")[1].split("###")[0]
     assert "- **From**: Recorded" in dispatch
     assert "- **Who**: Repair reception clerk" in dispatch

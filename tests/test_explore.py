@@ -90,7 +90,7 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
 ) -> None:
     code = main(["explore", "--format", "json", str(CATALOGUE)])  # the default budget
     report = json.loads(capsys.readouterr().out)
-    assert {r["procedure"] for r in report} == {"repair", "complaint", "renovation"}
+    assert {r["procedure"] for r in report} == {"repair", "complaint", "renovation", "keys"}
     assert [r["findings"] for r in report] == [[]] * len(report)
     # Every reachable case was searched: "clean" is not an artefact of the budget.
     assert all(r["complete"] for r in report)
@@ -300,3 +300,54 @@ def test_steps_with_an_assignee_are_explored_as_the_designated_person(
     assert not replayed.passed
     assert replayed.failures[0].step == replayed.steps_run == len(replayed.scenario.steps)
     assert "never done" in replayed.failures[0].actual
+
+
+_PERSONAL = """\
+servflow: 1
+id: loan
+version: 1
+title: {en: Key loan}
+roles:
+  keeper: {rank: 1}
+  boss: {rank: 2}
+fields:
+  keeper_id: {type: string}
+  asked_by: {type: string}
+  approved_by: {type: string}
+states:
+  in_safe: {waits: {en: a loan}}
+  asked: {waits: {en: the approval}}
+  lent: {waits: {en: the return}}
+  gone: {final: true}
+start: {to: in_safe, roles: [keeper], requires: [keeper_id]}
+transitions:
+  ask:
+    from: in_safe
+    to: asked
+    roles: [keeper, boss]
+    requires: [asked_by]
+    when: "asked_by == actor.id"
+    message: {en: sign your own request}
+  approve:
+    from: asked
+    to: lent
+    roles: [boss]
+    requires: [approved_by]
+    when: "approved_by == actor.id and actor.id != asked_by"
+    message: {en: "approve in person, never your own request"}
+  give_back: {from: lent, to: gone, roles: [keeper], assignee: keeper_id}
+"""
+
+
+def test_steps_that_name_the_person_who_acts_are_explored(tmp_path: Path) -> None:
+    # `assignee` fields and fields compared with `actor.id` take explore's actor names
+    # (its actors are named after their roles): every step here can be taken, and the
+    # four-eyes rule (approve, never your own request) is still kept.
+    path = tmp_path / "loan.yaml"
+    path.write_text(_PERSONAL, encoding="utf-8")
+    engine = Engine.from_directory(path)
+    result = explore(engine, "loan", file=path)
+    assert result.findings == []
+    assert result.complete
+    assert all(result.coverage.states.values())
+    assert all(result.coverage.branches.values())

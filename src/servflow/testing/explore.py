@@ -231,10 +231,24 @@ class _Explorer:
         self.broken_names: set[str] = set()
         consts: dict[str, set[Any]] = {}
         read: set[str] = set()
+        # Explore's actors are named after their roles (`Actor(id=role)`), so a field that
+        # says who may act -- a step's `assignee`, or a string field an expression reads
+        # beside `actor` -- takes the role names as values: without them no explored
+        # actor could ever be that person, and every such step would look dead.
+        personal: set[str] = set()
+        for branches in self.proc.transitions.values():
+            personal.update(b.assignee for b in branches if b.assignee is not None)
         for _, source in expressions_of(self.proc):
-            read |= compiled(source).names
+            names = compiled(source).names
+            read |= names
+            if any(n == "actor" or n.startswith("actor.") for n in names):
+                personal.update(n for n in names if n in self.proc.fields)
             for name, values in constants(source).items():
                 consts.setdefault(name, set()).update(values)
+        self.personal = {n for n in personal if self.proc.fields[n].type == "string"}
+        for name in self.personal:
+            read.add(name)
+            consts.setdefault(name, set()).update(self.proc.roles)
         self.read = read & set(self.proc.fields)
         self.samples = {
             name: [v for v in sample_values(spec, consts.get(name, set())) if v is not None]
@@ -252,17 +266,6 @@ class _Explorer:
                     numbers = [c for c in consts.get(name, ()) if isinstance(c, int | float)]
                     self.counted[name] = int(max(numbers, default=0)) + 1
         self.plain: dict[str, Any] = {}
-        # A step with `assignee` is taken only by the person the field names. Each life's
-        # actor is its role (the id is the role's name), so the field names the role that
-        # takes the assigned steps: the designated person is the one who acts.
-        assigned: dict[str, list[frozenset[str]]] = {}
-        for branches in self.proc.transitions.values():
-            for branch in branches:
-                if branch.assignee is not None:
-                    assigned.setdefault(branch.assignee, []).append(frozenset(branch.roles))
-        for name, role_sets in assigned.items():
-            common = frozenset.intersection(*role_sets)
-            self.plain[name] = min(common or frozenset().union(*role_sets))
         self.taken: set[str] = set()
         self.roles_used: set[str] = set()
         self.limit_seen: dict[str, set[str]] = {name: set() for name in self.proc.time_limits}
@@ -324,6 +327,12 @@ class _Explorer:
             self.plain[name] = _plain_value(spec)
         return self.plain[name]
 
+    def _as(self, role: str, data: dict[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` as ``role`` gives it: a field naming who acts that still holds its
+        plain value names the actor itself (the other roles' names are samples)."""
+        mine = {n: role for n in self.personal if n in data and data[n] == base.get(n)}
+        return {**data, **mine} if mine else data
+
     def moves(self, case: Case) -> list[Move]:
         at = case.updated_at.astimezone(_ZONE) + _GAP
         out: list[Move] = []
@@ -343,7 +352,7 @@ class _Explorer:
                     if base.get(name) != value:
                         datas.append({**base, name: _stored(value)})
             for role in roles:
-                out.extend(Move("fire", at, trigger, role, d) for d in datas)
+                out.extend(Move("fire", at, trigger, role, self._as(role, d, base)) for d in datas)
         # Waiting: until the earliest clock still to be breached is (its warnings on the way),
         # else until whatever else falls due (a breach's later steps).
         dues = [
@@ -441,7 +450,7 @@ class _Explorer:
             datas.extend({**base, name: _stored(v)} for v in self.samples[name])
         roots: list[int] = []
         for role in sorted(start.roles):
-            for data in datas:
+            for data in (self._as(role, d, base) for d in datas):
                 move = Move("start", START, "", role, data)
                 try:
                     self.steps += 1
