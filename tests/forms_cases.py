@@ -2,8 +2,8 @@
 
 The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``) render
 the record forms of these cases: a repair taken to its callback, a complaint replied to
-and called back, a renovation inspected, a lent key reported lost. Personal data is made
-up.
+and called back, a renovation inspected, a lent key reported lost, an archive borrowed
+and returned, an archive inspection put in order and reviewed. Personal data is made up.
 """
 
 from __future__ import annotations
@@ -140,9 +140,41 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ("report_lost", "key_custodian", {"lost_report": "維修途中遺失。"}),
         ],
     )
+    archives = _run(
+        engine,
+        "archives",
+        {
+            "requester_name": "王小明",
+            "archive_ref": "A座 業主檔案 A-1203",
+            "access_kind": "borrow",
+            "purpose": "核對裝修圖紙。",
+        },
+        [
+            (
+                "permit",
+                "office_manager",
+                {"permission_notes": "同意借閱，注意保密。", "return_by": "2026-11-25"},
+            ),
+            ("hand_over", "archivist", {}),
+            ("give_back", "archivist", {"returned_on": "2026-11-24", "return_notes": "完整。"}),
+        ],
+    )
+    archive_inspection = _run(
+        engine,
+        "archive_inspection",
+        {"inspection_date": "2026-11-23"},
+        [
+            ("inspect", "archivist", {"findings": "缺交房驗收單一份。", "in_order": False}),
+            ("put_in_order", "archivist", {"rectification_notes": "已補齊。"}),
+            ("inspect", "archivist", {"findings": "齊全。", "in_order": True}),
+            ("review", "cs_supervisor", {"review_notes": "同意。"}),
+        ],
+    )
     return {
         "repair": repair,
         "complaint": complaint,
         "renovation": renovation,
         "keys": keys,
+        "archives": archives,
+        "archive_inspection": archive_inspection,
     }

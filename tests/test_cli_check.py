@@ -72,7 +72,7 @@ def test_the_summary_says_what_was_checked(capsys, monkeypatch):
     code, _, err = run(capsys)
     assert code == 0
     assert err.strip().endswith(
-        "0 errors, 0 warnings; checked 7 procedure files, 1 calendar file: "
+        "0 errors, 0 warnings; checked 9 procedure files, 1 calendar file: "
         "procedures/calendars.yaml (and the built-in calendar 'always')"
     )
 
@@ -129,6 +129,8 @@ def test_json_format_when_clean(capsys, monkeypatch):
         "diagnostics": [],
         "checked": {
             "procedures": [
+                "procedures/archive_inspection.yaml",
+                "procedures/archives.yaml",
                 "procedures/complaint.v1.yaml",
                 "procedures/complaint.yaml",
                 "procedures/keys.yaml",

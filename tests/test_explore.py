@@ -90,7 +90,14 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
 ) -> None:
     code = main(["explore", "--format", "json", str(CATALOGUE)])  # the default budget
     report = json.loads(capsys.readouterr().out)
-    assert {r["procedure"] for r in report} == {"repair", "complaint", "renovation", "keys"}
+    assert {r["procedure"] for r in report} == {
+        "repair",
+        "complaint",
+        "renovation",
+        "keys",
+        "archives",
+        "archive_inspection",
+    }
     assert [r["findings"] for r in report] == [[]] * len(report)
     # Every reachable case was searched: "clean" is not an artefact of the budget.
     assert all(r["complete"] for r in report)

@@ -264,7 +264,9 @@ def test_percentiles_are_monotone_and_values_measured(values, p, q):
     assert nearest_rank(values, p) in values
 
 
-@pytest.mark.parametrize("proc_id", ["repair", "complaint", "renovation", "keys"])
+@pytest.mark.parametrize(
+    "proc_id", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+)
 @SETTINGS
 @given(data=st.data())
 def test_counts_add_up_and_rates_are_fractions(proc_id, data):

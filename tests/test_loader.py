@@ -318,7 +318,14 @@ def test_the_standard_catalogue_is_clean():
 
     catalogue = load_catalogue([REPO / "procedures"])
     assert [str(d) for d in catalogue.diagnostics] == []
-    assert {p.id for p in catalogue.procedures} >= {"repair", "complaint", "renovation", "keys"}
+    assert {p.id for p in catalogue.procedures} >= {
+        "repair",
+        "complaint",
+        "renovation",
+        "keys",
+        "archives",
+        "archive_inspection",
+    }
 
 
 def test_until_targets_need_a_date_field():

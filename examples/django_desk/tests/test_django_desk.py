@@ -234,10 +234,11 @@ def test_the_readme_start_commands_work(tmp_path):
 
 def test_schedule_cursors_only_move_forward():
     store = DjangoStore()
+    # A procedure the standard catalogue does not ship: no other test moves its cursor.
     at = datetime(2026, 3, 1, 9, 0, tzinfo=TZ)
-    assert store.schedule_cursor("archive_inspection") is None
-    store.move_schedule_cursor("archive_inspection", at)
-    store.move_schedule_cursor("archive_inspection", at - timedelta(days=1))
-    assert store.schedule_cursor("archive_inspection") == at
-    store.move_schedule_cursor("archive_inspection", at + timedelta(days=1))
-    assert store.schedule_cursor("archive_inspection") == at + timedelta(days=1)
+    assert store.schedule_cursor("routine_check") is None
+    store.move_schedule_cursor("routine_check", at)
+    store.move_schedule_cursor("routine_check", at - timedelta(days=1))
+    assert store.schedule_cursor("routine_check") == at
+    store.move_schedule_cursor("routine_check", at + timedelta(days=1))
+    assert store.schedule_cursor("routine_check") == at + timedelta(days=1)
