@@ -342,12 +342,9 @@ def test_concurrent_saves_of_one_version_let_exactly_one_win(backend):
     assert backend.store.history("r-1") == [*out.events, *winner.events]
 
 
-def test_concurrent_claimers_never_get_the_same_case(backend):
-    total = 12
-    for n in range(total):
-        out = opened(f"r-{n:02d}", T0 + timedelta(minutes=n))
-        backend.store.create(out.case, out.events)
-    at = T0 + timedelta(hours=2)
+def claimed_by_two_workers(backend: Backend, claim: Callable[[Any], list[str]]) -> list[str]:
+    """Two handles on the store claim one at a time, at once, until nothing is left; the
+    ids each claim returned, both workers' together."""
     handles = [backend.another(), backend.another()]
     barrier = threading.Barrier(2)
     claimed: list[list[str]] = [[], []]
@@ -356,8 +353,8 @@ def test_concurrent_claimers_never_get_the_same_case(backend):
     def work(n: int) -> None:
         try:
             barrier.wait()
-            while batch := handles[n].claim_due(at, limit=1, lease=LEASE):
-                claimed[n].extend(c.id for c in batch)
+            while batch := claim(handles[n]):
+                claimed[n].extend(batch)
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
@@ -367,7 +364,18 @@ def test_concurrent_claimers_never_get_the_same_case(backend):
     for thread in threads:
         thread.join(timeout=60)
     assert not errors
-    every = claimed[0] + claimed[1]
+    return claimed[0] + claimed[1]
+
+
+def test_concurrent_claimers_never_get_the_same_case(backend):
+    total = 12
+    for n in range(total):
+        out = opened(f"r-{n:02d}", T0 + timedelta(minutes=n))
+        backend.store.create(out.case, out.events)
+    at = T0 + timedelta(hours=2)
+    every = claimed_by_two_workers(
+        backend, lambda store: [c.id for c in store.claim_due(at, limit=1, lease=LEASE)]
+    )
     assert len(every) == len(set(every)) == total
 
 
@@ -547,26 +555,9 @@ def test_concurrent_deliverers_never_get_the_same_effect(backend):
     for n in range(total):
         _with_effects(backend.store, f"r-{n}")
     at = T0 + timedelta(hours=2)
-    handles = [backend.another(), backend.another()]
-    barrier = threading.Barrier(2)
-    claimed: list[list[str]] = [[], []]
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            barrier.wait()
-            while batch := handles[n].claim_effects(at, limit=1, lease=LEASE):
-                claimed[n].extend(e.id for e in batch)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
-    every = claimed[0] + claimed[1]
+    every = claimed_by_two_workers(
+        backend, lambda store: [e.id for e in store.claim_effects(at, limit=1, lease=LEASE)]
+    )
     assert len(every) == len(set(every)) == 2 * total  # a record and a notify per case
 
 
