@@ -241,9 +241,11 @@ def test_check_reports_missing_broken_and_unknown_names_at_their_lines(
         # Both versions of repair name the notification; the template's own problems are
         # said once, though both versions use the template.
         "repair.v1.yaml:151:41: error template-missing notification 'work_order' has no en "
-        "template: write work_order.en.txt in templates/repair/",
+        "template: write work_order.en.txt (or work_order.txt, for every language) in "
+        "templates/repair/",
         "repair.yaml:163:41: error template-missing notification 'work_order' has no en "
-        "template: write work_order.en.txt in templates/repair/",
+        "template: write work_order.en.txt (or work_order.txt, for every language) in "
+        "templates/repair/",
         "templates/repair/repair_reminder.zh-Hans.txt:3:16: error template-unknown-name "
         "procedure 'repair' has no field 'phon'; did you mean 'phone'?",
         "templates/repair/rework_order.en.txt:2:1: error template-syntax Unexpected end of "
@@ -328,3 +330,26 @@ def test_a_case_of_another_procedure_or_language_is_refused():
         FORMS.render(ENGINE.procedure("complaint"), CASES["repair"], "complaint_reply", "en")
     with pytest.raises(FormError, match="unknown language 'fr'"):
         FORMS.render(ENGINE.procedure("repair"), CASES["repair"], "work_order", "fr")  # type: ignore[arg-type]
+
+
+def test_a_file_for_every_language_stands_in_where_a_language_has_none(tmp_path, capsys):
+    shutil.copytree(
+        REPO / "procedures", tmp_path / "cat", ignore=shutil.ignore_patterns("scenarios")
+    )
+    folder = tmp_path / "cat" / "templates" / "repair"
+    assert (folder / "回訪記錄表.html").is_file()
+    (folder / "回訪記錄表.en.html").write_text(
+        '{% extends "_form.html" %}{% block form_title %}Callback sheet{% endblock %}'
+        "{% block rows %}{% endblock %}",
+        encoding="utf-8",
+    )
+    forms, proc, case = Forms(tmp_path / "cat"), ENGINE.procedure("repair"), CASES["repair"]
+    assert "<h1>Callback sheet</h1>" in forms.render(proc, case, "回訪記錄表", "en")
+    assert "<h1>回訪記錄表</h1>" in forms.render(proc, case, "回訪記錄表", "zh-Hant")
+    assert "<h1>回访记录表</h1>" in forms.render(proc, case, "回訪記錄表", "zh-Hans")
+    # Without the shared file, the two languages that had no file of their own are missing.
+    (folder / "回訪記錄表.html").unlink()
+    lines = [line for line in _diagnostics(capsys, str(tmp_path / "cat")) if "回訪記錄表" in line]
+    assert lines
+    assert all("has no zh-Hant or zh-Hans template" in line for line in lines)
+    assert all("(or 回訪記錄表.html, for every language)" in line for line in lines)

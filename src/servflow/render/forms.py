@@ -132,7 +132,19 @@ class TemplateName:
     path: tuple[str | int, ...]
 
     def file_name(self, lang: str) -> str:
+        """The file of this template in one language: ``<name>.<lang>.<txt|html>``."""
         return f"{self.name}.{lang}.{_SUFFIX[self.kind]}"
+
+    @property
+    def shared_name(self) -> str:
+        """The file used for every language that has none of its own: ``<name>.<txt|html>``
+        (a record form whose rows are the same in every language, its words coming from
+        ``titles`` and ``labels``)."""
+        return f"{self.name}.{_SUFFIX[self.kind]}"
+
+    def file_names(self, lang: str) -> list[str]:
+        """Where the template for ``lang`` is looked for, in order."""
+        return [self.file_name(lang), self.shared_name]
 
 
 def template_names(proc: Procedure) -> list[TemplateName]:
@@ -547,7 +559,10 @@ class Forms:
             proc, case, lang, viewer_roles=viewer_roles, event=event, organisation=organisation
         )
         env = self.environment(proc.id, html=wanted.kind == "record")
-        return _render(env, wanted.file_name(lang), context, self.root)
+        folder = self.root / proc.id
+        names = wanted.file_names(lang)
+        file_name = next((n for n in names if (folder / n).is_file()), names[0])
+        return _render(env, file_name, context, self.root)
 
 
 def _render(env: _Environment, file_name: str, context: dict[str, Any], root: Path) -> str:
@@ -639,12 +654,17 @@ def check_templates(
     forms = Forms(catalogue)
     for wanted in template_names(proc):
         missing: list[str] = []
+        shared = forms.root / proc.id / wanted.shared_name
         for lang in LANGUAGES:
             path = forms.root / proc.id / wanted.file_name(lang)
             if path.is_file():
                 found += _check_file(forms, proc, path, html=wanted.kind == "record")
-            else:
+            elif not shared.is_file():
                 missing.append(lang)
+        if shared.is_file() and any(
+            not (forms.root / proc.id / wanted.file_name(lang)).is_file() for lang in LANGUAGES
+        ):
+            found += _check_file(forms, proc, shared, html=wanted.kind == "record")
         if missing:
             languages = " or ".join(
                 [", ".join(missing[:-1]), missing[-1]] if missing[:-1] else missing
@@ -656,7 +676,7 @@ def check_templates(
                     wanted.path,
                     "template-missing",
                     f"{wanted.kind} {wanted.name!r} has no {languages} template: "
-                    f"write {file} in {folder}/",
+                    f"write {file} (or {wanted.shared_name}, for every language) in {folder}/",
                 )
             )
     return found
