@@ -206,7 +206,8 @@ def _moment_problem(label: str, moment: Any) -> str | None:
 def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
     if not isinstance(data, dict):
         return "data must be a mapping of the procedure's fields"
-    fields = _facts(cp).fields
+    facts = _facts(cp)
+    fields, seen = facts.fields, facts.seen
     for name in data:
         if name not in fields:
             return "data holds a field the procedure does not have"
@@ -216,15 +217,43 @@ def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
         value = data[name]
         if value is None:
             continue
-        try:
-            canonical = normalise(spec, value)
-        except FieldValueError as exc:
-            if spec.type == "choice" and isinstance(value, str):
-                return f"field {name!r} holds a value that is not one of its choices"
-            return f"field {name!r} holds a value that does not fit it: {exc}"
-        if type(canonical) is not type(value) or canonical != value:
-            return f"field {name!r} is not in its stored form (a {spec.type} is stored as {_FORMS[spec.type]})"
+        kind = type(value)
+        if kind in _ATOMS:
+            # The answer for an immutable value depends on nothing else: remembered.
+            key = (name, kind, value)
+            if key in seen:
+                problem = seen[key]
+            else:
+                problem = _value_problem(name, spec, value)
+                if len(seen) >= _SEEN_LIMIT:
+                    seen.clear()
+                seen[key] = problem
+        else:
+            problem = _value_problem(name, spec, value)
+        if problem is not None:
+            return problem
     return None
+
+
+def _value_problem(name: str, spec: FieldSpec, value: Any) -> str | None:
+    try:
+        canonical = normalise(spec, value)
+    except FieldValueError as exc:
+        if spec.type == "choice" and isinstance(value, str):
+            return f"field {name!r} holds a value that is not one of its choices"
+        return f"field {name!r} holds a value that does not fit it: {exc}"
+    if type(canonical) is not type(value) or canonical != value:
+        return f"field {name!r} is not in its stored form (a {spec.type} is stored as {_FORMS[spec.type]})"
+    return None
+
+
+# Stored values whose check is remembered per procedure: immutable, compared by value and
+# type, so a value seen once gets the same answer again. A case's data is checked on
+# every step and mostly holds what the last step held; matching a phone against its
+# pattern alone costs about 5 µs. The memo is bounded (it holds case values, pii too,
+# in the process's memory only, like the cases themselves).
+_ATOMS = frozenset({str, int, bool})
+_SEEN_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +262,12 @@ class _Facts:
 
     ``fields``: its fields, every one marked pii, so that normalise words a refusal
     without the value ("the value is below the minimum 0"), whatever the field.
+    ``seen``: the answers for stored values already checked (see ``_ATOMS``).
     """
 
     fields: Mapping[str, FieldSpec]
     top_level: int
+    seen: dict[tuple[str, type, Any], str | None]
 
 
 _FACTS: WeakKeyDictionary[CompiledProcedure, _Facts] = WeakKeyDictionary()
@@ -249,7 +280,7 @@ def _facts(cp: CompiledProcedure) -> _Facts:
             name: spec if spec.pii else spec.model_copy(update={"pii": True})
             for name, spec in cp.fields.items()
         }
-        facts = _FACTS[cp] = _Facts(masked, _top_level(cp))
+        facts = _FACTS[cp] = _Facts(masked, _top_level(cp), {})
     return facts
 
 
