@@ -262,11 +262,13 @@ class _Facts:
 
     ``fields``: its fields, every one marked pii, so that normalise words a refusal
     without the value ("the value is below the minimum 0"), whatever the field.
+    ``limits``: each time limit with its targets, warnings and on_breach places as sets.
     ``seen``: the answers for stored values already checked (see ``_ATOMS``).
     """
 
     fields: Mapping[str, FieldSpec]
     top_level: int
+    limits: Mapping[str, _LimitFacts]
     seen: dict[tuple[str, type, Any], str | None]
 
 
@@ -280,7 +282,7 @@ def _facts(cp: CompiledProcedure) -> _Facts:
             name: spec if spec.pii else spec.model_copy(update={"pii": True})
             for name, spec in cp.fields.items()
         }
-        facts = _FACTS[cp] = _Facts(masked, _top_level(cp), {})
+        facts = _FACTS[cp] = _Facts(masked, _top_level(cp), _limit_facts(cp), {})
     return facts
 
 
@@ -302,7 +304,7 @@ def _timers_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str
     timers = case.timers
     if not isinstance(timers, dict):
         return "timers must be a mapping of time limits"
-    limits = {limit.name: limit for limit in cp.limits}
+    limits = _facts(cp).limits
     moments: list[datetime] = []
     for name, timer in timers.items():
         limit = limits.get(name)
@@ -321,34 +323,56 @@ def _timers_problem(cp: CompiledProcedure, case: Case, calendars: Collection[str
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _LimitFacts:
+    """What the check needs of one time limit, worked out once per procedure."""
+
+    limit: CompiledLimit
+    targets: frozenset[str]
+    warn_keys: frozenset[int]
+    actions: frozenset[int]
+
+
+def _limit_facts(cp: CompiledProcedure) -> dict[str, _LimitFacts]:
+    return {
+        limit.name: _LimitFacts(
+            limit,
+            frozenset(t.text for t in limit.targets),
+            frozenset(pct.basis_points for pct in limit.warn_at),
+            frozenset(range(len(limit.breach_actions))),
+        )
+        for limit in cp.limits
+    }
+
+
 def _timer_problem(
-    limit: CompiledLimit, timer: TimerState, case: Case, calendars: Collection[str]
+    facts: _LimitFacts, timer: TimerState, case: Case, calendars: Collection[str]
 ) -> str | None:
     if timer.calendar not in calendars:
         return "counts in a calendar this engine does not hold"
-    if not any(t.text == timer.within for t in limit.targets):
+    if timer.within not in facts.targets:
         return "its target is none of the time limit's targets"
     if not (_int(timer.cycle) and 1 <= timer.cycle <= VERSION_LIMIT):
         return "cycle must be a whole number from 1"
     if len(timer.history) != timer.cycle - 1:
         return "its history does not hold one record per finished cycle"
-    for label in ("budget_seconds", "paused_seconds"):
-        if not 0 <= getattr(timer, label) <= _SECONDS_LIMIT:
-            return f"{label} is out of range"
+    if not 0 <= timer.budget_seconds <= _SECONDS_LIMIT:
+        return "budget_seconds is out of range"
+    if not 0 <= timer.paused_seconds <= _SECONDS_LIMIT:
+        return "paused_seconds is out of range"
     if not -_SECONDS_LIMIT <= timer.elapsed_seconds <= _SECONDS_LIMIT:
         return "elapsed_seconds is out of range"
-    for label in (
-        "started_at",
-        "resumed_at",
-        "paused_at",
-        "stopped_at",
-        "due_at",
-        "breached_at",
-        "next_at",
-    ):
-        problem = _moment_problem(label, getattr(timer, label))
-        if problem is not None:
-            return problem
+    problem = (
+        _moment_problem("started_at", timer.started_at)
+        or _moment_problem("resumed_at", timer.resumed_at)
+        or _moment_problem("paused_at", timer.paused_at)
+        or _moment_problem("stopped_at", timer.stopped_at)
+        or _moment_problem("due_at", timer.due_at)
+        or _moment_problem("breached_at", timer.breached_at)
+        or _moment_problem("next_at", timer.next_at)
+    )
+    if problem is not None:
+        return problem
     for start, end in timer.pauses:
         problem = _moment_problem("a pause", start) or _moment_problem("a pause", end)
         if problem is not None:
@@ -369,15 +393,14 @@ def _timer_problem(
         return "a paused timer has no paused_at"
     if status == "stopped" and timer.next_at is not None:
         return "a stopped timer has something due"
-    warn_keys = {pct.basis_points for pct in limit.warn_at}
-    if not set(timer.warnings) <= warn_keys:
+    if timer.warnings and not facts.warn_keys.issuperset(timer.warnings):
         return "it records a warning the time limit does not give"
-    if not set(timer.actions_done) <= set(range(len(limit.breach_actions))):
+    if timer.actions_done and not facts.actions.issuperset(timer.actions_done):
         return "it records an on_breach step the time limit does not have"
-    return _next_problem(limit, timer, warn_keys)
+    return _next_problem(facts.limit, timer, facts.warn_keys)
 
 
-def _next_problem(limit: CompiledLimit, timer: TimerState, warn_keys: set[int]) -> str | None:
+def _next_problem(limit: CompiledLimit, timer: TimerState, warn_keys: frozenset[int]) -> str | None:
     if (timer.next_action is None) != (timer.next_at is None):
         return "next_at and next_action must be given together"
     try:
