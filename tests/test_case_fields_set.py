@@ -1,4 +1,4 @@
-"""Cases and timers given every field share one record of the fields they set.
+"""Cases and timers share one record of the fields they set, and cases one copy of a digest.
 
 ``engine/case.py``'s ``_Compact`` lets a case, timer or cycle record that was given every
 field use the one ``model_fields_set`` its class shares (a timer's own set took 2.2 KB).
@@ -53,3 +53,13 @@ def test_model_copy_leaves_the_shared_record_alone() -> None:
     assert case.__pydantic_fields_set__ == set(Case.model_fields)
     assert Case.model_validate({**stored, "parent": None}).__pydantic_fields_set__ is shared
     assert Case.model_validate(stored).model_fields_set == set(stored)
+
+
+def test_cases_read_from_json_keep_one_copy_of_a_digest() -> None:
+    stored = _saved_cases()[0]
+    text = json.dumps(stored)
+    first, second = Case.model_validate_json(text), Case.model_validate_json(text)
+    assert len(first.digest) > 64  # longer than pydantic's own cache of short strings takes
+    assert first.digest is second.digest
+    assert first.model_dump_json() == second.model_dump_json()
+    assert first.model_dump(mode="json") == stored
