@@ -22,7 +22,7 @@ the engine is given, also one it returned a moment ago: a case is frozen, but it
 ``data`` and ``timers`` are dicts a host could change in place. The answer for each
 immutable stored value is remembered per procedure (``normalise`` is pure), so a value
 is matched against its pattern once, not on every step; what the procedure's limits need
-is worked out once too. The check then costs a tenth of a ``fire`` on repair.
+is worked out once too. The check then takes about 14 % of a ``fire`` on repair (cProfile).
 """
 
 from __future__ import annotations
