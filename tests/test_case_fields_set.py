@@ -12,9 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from servflow import Case
 from servflow.engine.case import TimerState
 from tests.saved_cases import SAVED
+from tests.strategies import lives
+from tests.test_engine_properties import ENGINE, _live
 
 
 def _saved_cases() -> list[dict[str, Any]]:
@@ -63,3 +69,23 @@ def test_cases_read_from_json_keep_one_copy_of_a_digest() -> None:
     assert first.digest is second.digest
     assert first.model_dump_json() == second.model_dump_json()
     assert first.model_dump(mode="json") == stored
+
+
+@pytest.mark.parametrize("proc_id", ["repair", "complaint", "renovation"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_cases_of_random_lives_read_back_as_the_engine_built_them(
+    proc_id: str, data: st.DataObject
+) -> None:
+    """The engine's cases (built without validation, sharing the record of fields set)
+    and the same cases read back from their JSON are equal and dump alike."""
+    life = data.draw(lives(ENGINE.procedure(proc_id), max_steps=10))
+    case, _ = _live(proc_id, life)
+    dumped = case.model_dump(mode="json")
+    for again in (Case.model_validate(dumped), Case.model_validate_json(json.dumps(dumped))):
+        assert again == case
+        assert again.model_dump(mode="json") == dumped
+        assert again.model_fields_set == set(dumped)
+        assert again.model_dump_json() == case.model_dump_json()
+        for name, timer in again.timers.items():
+            assert timer.model_fields_set == case.timers[name].model_fields_set
