@@ -176,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     case_bytes, kept = traced_bytes(lambda: [Case.model_validate_json(text) for _ in range(n_mem)])
     del kept
     text_bytes = len(text.encode())
+    # The case's own JSON (compact, UTF-8), as a host that stores model_dump_json keeps it.
+    own_text = case.model_dump_json()
+    own_bytes = len(own_text.encode())
+    own_case_bytes, kept = traced_bytes(
+        lambda: [Case.model_validate_json(own_text) for _ in range(n_mem)]
+    )
+    del kept
     print(f"-- (iii) memory (tracemalloc, {n_mem:,} of each kept alive)")
     fire.table(
         [
@@ -184,12 +191,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             ["servflow: case as JSON text (UTF-8)", float(text_bytes), "per case"],
             ["servflow: case as a dict parsed from JSON", dict_bytes / n_mem, "per case"],
             ["servflow: case as a pydantic Case", case_bytes / n_mem, "per case"],
+            ["servflow: case as its own JSON (model_dump_json)", float(own_bytes), "per case"],
+            ["servflow: a Case read from that JSON", own_case_bytes / n_mem, "per case"],
             ["servflow: Engine with repair compiled (+ calendars)", float(engine_bytes), "once"],
         ],
         ("what", "bytes", "paid"),
     )
+    print("-- targets (issue 12)")
+    fire.table(
+        [
+            [
+                "a repair Case in memory, bytes",
+                f"{own_case_bytes / n_mem:,.0f}",
+                "< 3,000",
+                fire.verdict(own_case_bytes / n_mem < 3000),
+            ],
+            [
+                "its JSON (model_dump_json), bytes",
+                f"{own_bytes:,}",
+                "< 1,200",
+                fire.verdict(own_bytes < 1200),
+            ],
+        ],
+        ("target", "measured", "wanted", "verdict"),
+    )
     results.update(
         {
+            "case_own_json_bytes": float(own_bytes),
+            "case_from_own_json_bytes": own_case_bytes / n_mem,
             "machine_per_case_us": machine_t.median_us,
             "case_validate_us": validate_t.median_us,
             "case_validate_json_us": validate_json_t.median_us,

@@ -36,6 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fire
 
 LOG_EVENTS = 200
+# Targets of issue 12: replay speed on repair logs, and a long log rebuilt in one go.
+TARGET_EVENTS_PER_S = 50_000
+LONG_LOG_EVENTS = 1_000
+TARGET_LONG_LOG_MS = 20.0
 
 
 class _Player:
@@ -58,12 +62,12 @@ class _Player:
         self.log.extend(out.events)
 
 
-def chases(engine: Engine) -> list[Event]:
+def chases(engine: Engine, events: int = LOG_EVENTS) -> list[Event]:
     p = _Player(engine)
     p.fire("dispatch", fire.RECEPTION, 1, technician="李師傅")
     rounds = [None, "urgent", None, "normal"]
     i = 0
-    while len(p.log) < LOG_EVENTS:
+    while len(p.log) < events:
         priority = rounds[i % 4]
         i += 1
         if priority is None:
@@ -163,6 +167,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     )
     results["chases_verify_us_per_event"] = per_event
     fire.table(rows, ("log", "events", "median us/event", "cpu us/event", "events/s"))
+
+    long_log = chases(engine, LONG_LOG_EVENTS)
+    long_plan = fire.QUICK if args.quick else fire.Plan(batches=9, calls=3)
+    long_t = fire.measure({"long": lambda: engine.replay(long_log)}, long_plan)["long"]
+    results["long_log_events"] = float(len(long_log))
+    results["long_log_ms"] = long_t.median_us / 1000
+    slowest = min(v for k, v in results.items() if k.endswith("_objects_events_per_s"))
+    print("-- targets (wall-clock medians; CPU in brackets)")
+    fire.table(
+        [
+            [
+                "replay, events/s on the slowest repair log (Event objects)",
+                f"{slowest:,.0f}",
+                f">= {TARGET_EVENTS_PER_S:,}",
+                fire.verdict(slowest >= TARGET_EVENTS_PER_S),
+            ],
+            [
+                f"a {len(long_log):,}-event log rebuilt, ms",
+                f"{long_t.median_us / 1000:.1f} ({long_t.cpu_us / 1000:.1f})",
+                f"< {TARGET_LONG_LOG_MS:g}",
+                fire.verdict(long_t.median_us / 1000 < TARGET_LONG_LOG_MS),
+            ],
+        ],
+        ("target", "measured", "wanted", "verdict"),
+    )
     return results
 
 

@@ -24,7 +24,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from servflow._strict import percent_form_problem
-from servflow.engine.case import CycleRecord, TimerState, _trusted
+from servflow.engine.case import CycleRecord, TimerState, _every_field, _trusted
 from servflow.engine.durations import Duration, parse_duration
 from servflow.engine.expr import Expression, compile_expression
 from servflow.model import ClauseRule, TimeLimit, TimeLimitTarget
@@ -376,7 +376,7 @@ class Clock:
         }
         timer = _new_timer(TimerState)
         object.__setattr__(timer, "__dict__", values)
-        object.__setattr__(timer, "__pydantic_fields_set__", set(values))
+        object.__setattr__(timer, "__pydantic_fields_set__", _every_field(TimerState))
         object.__setattr__(timer, "__pydantic_extra__", None)
         object.__setattr__(timer, "__pydantic_private__", None)
         return timer

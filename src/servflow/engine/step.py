@@ -361,8 +361,12 @@ def apply_event(
             next_due=next_due,
             parent=parent,
         )
-    return case.model_copy(
-        update={
+    # Built like the engine's events (case._trusted): every value is the checked case's
+    # or one the engine just computed; model_copy cost a twentieth of a step.
+    return _trusted(
+        Case,
+        {
+            **case.__dict__,
             "state": state,
             "data": data,
             "version": event.seq,
@@ -370,7 +374,7 @@ def apply_event(
             "escalation_level": level,
             "timers": timers,
             "next_due": next_due,
-        }
+        },
     )
 
 
