@@ -304,7 +304,7 @@ class SqlStore:
     def load(self, case_id: str) -> Case:
         if not storable_id(case_id):
             raise CaseNotFound(case_id)
-        with self._transaction(read=True) as conn:
+        with self._transaction(one_statement=True) as conn:
             data = conn.execute(self._sql.load_case, {"case_id": case_id}).scalar_one_or_none()
         if data is None:
             raise CaseNotFound(case_id)
@@ -789,8 +789,13 @@ class SqlStore:
         ]
 
     @contextmanager
-    def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
+    def _transaction(
+        self, *, read: bool = False, one_statement: bool = False
+    ) -> Iterator[sa.Connection]:
         """One transaction; commits when the block ends, rolls back if it raises.
+
+        ``read`` says the block only reads; ``one_statement`` that it runs a single
+        SELECT, which SQLite answers from one snapshot without a BEGIN of its own.
 
         On the host's Connection: a savepoint inside the host's transaction (or a
         transaction of its own if the host has none open), which the host commits.
@@ -806,8 +811,8 @@ class SqlStore:
                         yield conn
             return
         with self._serial, self.bind.connect() as conn:
-            if read:
-                conn.execution_options(servflow_read=True)
+            if read or one_statement:
+                conn.execution_options(servflow_read="one" if one_statement else True)
             with conn.begin():
                 yield conn
 
@@ -1001,6 +1006,8 @@ def _sqlite_transactions(bind: sa.Engine, *, wal: bool, synchronous: Synchronous
 
     def on_begin(conn: sa.Connection) -> None:
         read = conn.get_execution_options().get("servflow_read", False)
+        if read == "one":
+            return  # a lone SELECT is a transaction of its own in SQLite
         conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     sa.event.listen(bind, "connect", on_connect)
