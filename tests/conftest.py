@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +27,13 @@ if os.environ.get("CI"):
 # `servflow check` warns of calendars whose published schedule ends within 60 days of
 # today; the suite takes a fixed today so that it passes whatever the date it runs on.
 os.environ.setdefault("SERVFLOW_TODAY", "2026-06-01")
+
+# The loader's disk cache: a folder of this run's own, so that the suite neither reads
+# what another run (or the developer's tools) left nor leaves anything behind. Files the
+# suite loads twice are read from it the second time, so the cached path runs throughout.
+if "SERVFLOW_CACHE" not in os.environ:
+    os.environ["SERVFLOW_CACHE"] = tempfile.mkdtemp(prefix="servflow-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SERVFLOW_CACHE"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")

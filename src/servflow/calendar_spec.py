@@ -14,9 +14,25 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["WEEKDAYS", "CalendarSpec", "HolidaySource", "WallRange", "WeeklyHours", "parse_ranges"]
+__all__ = [
+    "HOLIDAY_SOURCES_CHECKED",
+    "WEEKDAYS",
+    "CalendarSpec",
+    "HolidaySource",
+    "WallRange",
+    "WeeklyHours",
+    "parse_ranges",
+]
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -106,11 +122,20 @@ class HolidaySource(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_supported(self) -> HolidaySource:
+    def _check_supported(self, info: ValidationInfo) -> HolidaySource:
+        if isinstance(info.context, dict) and info.context.get(HOLIDAY_SOURCES_CHECKED):
+            # A result of the loader's cache: this source was found supported by this
+            # very version of the holidays package when the file was first loaded.
+            return self
         problem = _holiday_source_problem(self.country, self.subdivision, self.categories)
         if problem is not None:
             raise ValueError(problem)
         return self
+
+
+# The validation context key that says the holiday sources were checked already (by the
+# same version of the holidays package): the loader's cache sets it, nothing else should.
+HOLIDAY_SOURCES_CHECKED = "servflow_holiday_sources_checked"
 
 
 @lru_cache(maxsize=64)
@@ -118,9 +143,11 @@ def _holiday_source_problem(
     country: str, subdivision: str | None, categories: tuple[str, ...] | None
 ) -> str | None:
     import holidays  # imported here: only calendars that name a holiday source need it
+    from holidays.registry import EntityLoader
 
-    countries = holidays.list_supported_countries()
-    if country not in countries:
+    # The registry's codes, not list_supported_countries(): that one imports the module of
+    # every country the package knows (some 250 ms) to list their subdivisions.
+    if country not in set(EntityLoader.get_country_codes()):
         return (
             f"unknown holiday country {country!r}: use an ISO 3166-1 code the holidays "
             "package supports, e.g. CN, HK, TW or MO"
@@ -128,7 +155,7 @@ def _holiday_source_problem(
     try:
         holidays.country_holidays(country, subdiv=subdivision, categories=categories, years=())
     except (NotImplementedError, ValueError) as error:
-        known = ", ".join(countries[country]) or "none"
+        known = ", ".join(holidays.list_supported_countries()[country]) or "none"
         return f"{error} (subdivisions of {country}: {known})"
     return None
 

@@ -9,9 +9,11 @@ escapes from here, whatever the input.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -21,7 +23,7 @@ from pydantic_core.core_schema import ErrorType
 
 from servflow._hints import did_you_mean
 from servflow._strict import WholeNumber
-from servflow.calendar_spec import CalendarSpec
+from servflow.calendar_spec import HOLIDAY_SOURCES_CHECKED, CalendarSpec
 from servflow.engine.links import link_problems
 from servflow.engine.registry import (
     calendar_name_problem,
@@ -32,12 +34,14 @@ from servflow.engine.registry import (
 )
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
+from servflow.procedures import cache
 from servflow.procedures.checks import check_procedure
 from servflow.procedures.counts import check_counts
 from servflow.procedures.labels import lint_labels
 from servflow.procedures.lint import lint_procedure
 from servflow.procedures.schedules import calendar_problems
 from servflow.procedures.source import (
+    LazySourceMap,
     SourceFileError,
     SourceMap,
     peek_source,
@@ -372,6 +376,11 @@ def _unreported(found: list[Diagnostic], read: list[Diagnostic]) -> list[Diagnos
 def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     """Load one file's text; problems are in ``result.diagnostics``. Never raises."""
     data, smap, problems = read_yaml(text, file)
+    return _judge(file, data, smap, problems)
+
+
+def _judge(file: str, data: Any, smap: SourceMap, problems: list[Diagnostic]) -> LoadResult:
+    """What a file's parsed YAML holds: the models, then every check of one file."""
     result = LoadResult(file=file, diagnostics=[_yaml_hint(p) for p in problems], source_map=smap)
     if data is None and result.ok:
         result.diagnostics.append(smap.diagnostic((), "empty", "the file holds no value"))
@@ -382,11 +391,7 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
             smap.diagnostic((), "not-a-mapping", "a procedure file is a mapping of keys to values")
         )
         return result
-    transitions = data.get("transitions")
-    if isinstance(transitions, dict):
-        for name, value in transitions.items():
-            if isinstance(value, dict):
-                smap.alias(("transitions", name), 0)
+    _alias_transitions(data, smap)
     if "calendars" in data and "id" not in data:
         try:
             result.calendars = dict(CalendarFile.model_validate(data).calendars)
@@ -409,14 +414,91 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     return result
 
 
+def _alias_transitions(data: dict[str, Any], smap: SourceMap) -> None:
+    """A transition written as one mapping is read as a list of one branch: its paths
+    answer with the index 0 too."""
+    transitions = data.get("transitions")
+    if isinstance(transitions, dict):
+        smap.alias_all(
+            [
+                ("transitions", name)
+                for name, value in transitions.items()
+                if isinstance(value, dict)
+            ],
+            0,
+        )
+
+
+def _source_map_of(raw: bytes, file: str) -> SourceMap:
+    """The source map loading ``raw`` gives (for a result read from the cache)."""
+    data, smap, _ = read_yaml(raw, file)
+    if isinstance(data, dict):
+        _alias_transitions(data, smap)
+    return smap
+
+
 def load_file(path: str | Path) -> LoadResult:
-    """Load one file from disk; unreadable files give a diagnostic, not an exception."""
+    """Load one file from disk; unreadable files give a diagnostic, not an exception.
+
+    What a file held is kept in the disk cache (:mod:`servflow.procedures.cache`), by its
+    bytes: an unchanged file is not parsed and checked again, and gives the same result.
+    """
     path = Path(path)
+    file = str(path)
     try:
         raw = read_source(path)
     except SourceFileError as exc:
-        return LoadResult(file=str(path), diagnostics=[exc.diagnostic()])
-    return load_text(raw, str(path))
+        return LoadResult(file=file, diagnostics=[exc.diagnostic()])
+    folder = cache.cache_folder()
+    if folder is None:
+        return load_text(raw, file)
+    key = cache.entry_key(raw, file)
+    entry = cache.read_entry(folder, key, file)
+    if entry is not None:
+        found = _from_entry(entry, raw)
+        if found is not None:
+            return found
+    data, smap, problems = read_yaml(raw, file)
+    kept = _plain_copy(data)
+    result = _judge(file, data, smap, problems)
+    holds: cache.Holds = (
+        "procedure" if result.procedure else "calendars" if result.calendars else "nothing"
+    )
+    if holds == "nothing" or kept is not None:
+        cache.write_entry(folder, cache.make_entry(key, file, holds, kept, result.diagnostics))
+    return result
+
+
+def _plain_copy(data: Any) -> Any:
+    """A copy of parsed YAML taken before the models see it, as JSON gives it back; None
+    when JSON cannot hold it exactly (NaN, infinities): such a file is not cached."""
+    try:
+        copy = json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError):
+        return None
+    return copy if copy == data else None
+
+
+def _from_entry(entry: cache.Entry, raw: bytes) -> LoadResult | None:
+    """The result a cache entry recorded, its models validated again; None if they fail."""
+    result = LoadResult(
+        file=entry.file,
+        diagnostics=cache.entry_diagnostics(entry),
+        source_map=LazySourceMap(entry.file, partial(_source_map_of, raw, entry.file)),
+    )
+    try:
+        if entry.holds == "procedure":
+            result.procedure = Procedure.model_validate(entry.data)
+        elif entry.holds == "calendars":
+            # The entry's key covers the holidays package, which found these sources
+            # supported: asking it again would import every country it knows.
+            checked = {HOLIDAY_SOURCES_CHECKED: True}
+            result.calendars = dict(
+                CalendarFile.model_validate(entry.data, context=checked).calendars
+            )
+    except ValidationError:
+        return None
+    return result
 
 
 def load_procedure(source: str | Path, *, file: str | None = None) -> Procedure:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
+    "LazySourceMap",
     "SourceFileError",
     "SourceMap",
     "peek_source",
@@ -224,6 +226,19 @@ class SourceMap:
                 if path[:n] == prefix:
                     table.setdefault((*prefix, insert, *path[n:]), pos)
 
+    def alias_all(self, prefixes: list[Path], insert: str | int) -> None:
+        """:meth:`alias` for each of ``prefixes``, in one pass over the map."""
+        wanted = {tuple(prefix) for prefix in prefixes}
+        if not wanted:
+            return
+        self.aliased |= wanted
+        sizes = sorted({len(prefix) for prefix in wanted})
+        for table in (self.values, self.keys):
+            for path, pos in list(table.items()):
+                for n in sizes:
+                    if path[:n] in wanted:
+                        table.setdefault((*path[:n], insert, *path[n:]), pos)
+
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of ``path``, or of its nearest known ancestor."""
         table = self.keys if key else self.values
@@ -248,6 +263,36 @@ class SourceMap:
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
         return Diagnostic(self.file, line, column + offset, severity, code, message)  # type: ignore[arg-type]
+
+
+class LazySourceMap(SourceMap):
+    """A source map made the first time a position is asked for, by ``build``.
+
+    The loader's cache keeps a file's result without its positions; most results are
+    never asked for one, and those that are parse the file's bytes again.
+    """
+
+    def __init__(self, file: str, build: Callable[[], SourceMap]) -> None:
+        self.file = file
+        self._build: Callable[[], SourceMap] | None = build
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for what is not set yet: the tables, before the first look-up.
+        build = self.__dict__.get("_build")
+        if build is None or name not in _LAZY_FIELDS:
+            raise AttributeError(name)
+        made = build()
+        self._build = None
+        self.values, self.keys, self.lines, self.aliased = (
+            made.values,
+            made.keys,
+            made.lines,
+            made.aliased,
+        )
+        return getattr(self, name)
+
+
+_LAZY_FIELDS = frozenset({"values", "keys", "lines", "aliased"})
 
 
 class _Builder:

@@ -48,7 +48,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from servflow.bounds import ID_LENGTH
 from servflow.engine import Case, Effect, Event
@@ -90,6 +90,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ID_LENGTH", "SchemaOutOfDate", "SqlStore", "sqlite_engine", "utc_text"]
 
+Synchronous = Literal["full", "normal"]
+_SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL"}
+
 _TIME_WIDTH = len("2026-11-23T01:00:00.000000Z")
 # An effect's id is its case's id, ":", the step's seq and ":", its index (two ints).
 _EFFECT_ID_LENGTH = ID_LENGTH + 24
@@ -106,7 +109,10 @@ class SqlStore:
     transaction, and the host commits). ``create`` upgrades the tables to this release's
     schema, creating them if missing (see :mod:`servflow.store.migrate`). ``prefix``
     names the tables (``<prefix>cases``, ``<prefix>events``, ``<prefix>outbox``, ...). ``assignee_fields`` names the fields
-    :meth:`find` may ask about (recorded in the database; see docs/storage.md). Call
+    :meth:`find` may ask about (recorded in the database; see docs/storage.md).
+    ``synchronous`` is what a SQLite file promises once a step's commit returns (see
+    :func:`sqlite_engine`): ``"full"`` (the default) that it survives a power loss,
+    ``"normal"`` that it survives the process crashing but perhaps not the machine. Call
     :meth:`close` (or use ``with``) when done.
     """
 
@@ -117,6 +123,7 @@ class SqlStore:
         create: bool = True,
         prefix: str = "servflow_",
         assignee_fields: Iterable[str] | None = None,
+        synchronous: Synchronous = "full",
     ) -> None:
         import sqlalchemy as sa
 
@@ -136,7 +143,7 @@ class SqlStore:
         elif isinstance(url, str):
             parsed = sa.make_url(url)
             if parsed.get_backend_name() == "sqlite":
-                self.bind = sqlite_engine(parsed)
+                self.bind = sqlite_engine(parsed, synchronous=synchronous)
                 memory = _in_memory(parsed)
             else:
                 self.bind = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
@@ -146,6 +153,13 @@ class SqlStore:
             raise TypeError(
                 "SqlStore takes a database URL, a SQLAlchemy Engine or a Connection, "
                 f"not {type(url).__name__}"
+            )
+        if synchronous != "full" and not (
+            isinstance(url, str) and self.bind.dialect.name == "sqlite"
+        ):
+            raise ValueError(
+                "synchronous is a choice for the SQLite databases a store opens from a URL; "
+                "make a host's SQLite engine with sqlite_engine(url, synchronous=...)"
             )
         self.dialect: str = self.bind.dialect.name
         self.url: str = self.bind.url.render_as_string(hide_password=True)
@@ -239,6 +253,7 @@ class SqlStore:
             self.metadata,
             sa.Column("version_num", sa.String(32), primary_key=True),
         )
+        self._sql = _Statements(self)
         from servflow.store.migrate import HEAD, current, upgrade
 
         if create:
@@ -278,23 +293,19 @@ class SqlStore:
         rows = self._outbox_rows(case, effects)
         with self._transaction() as conn:
             try:
-                conn.execute(sa.insert(self.cases).values(id=case.id, **self._case_row(case)))
+                conn.execute(self._sql.insert_case, {"id": case.id, **self._case_row(case)})
             except sa.exc.IntegrityError:
                 raise CaseExists(case.id) from None
-            conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            conn.execute(self._sql.insert_event, [self._event_row(e) for e in events])
             self._write_assignees(conn, case, fresh=True)
             if rows:
-                conn.execute(sa.insert(self.outbox), rows)
+                conn.execute(self._sql.insert_effect, rows)
 
     def load(self, case_id: str) -> Case:
-        import sqlalchemy as sa
-
         if not storable_id(case_id):
             raise CaseNotFound(case_id)
-        with self._transaction(read=True) as conn:
-            data = conn.execute(
-                sa.select(self.cases.c.data).where(self.cases.c.id == case_id)
-            ).scalar_one_or_none()
+        with self._transaction(one_statement=True) as conn:
+            data = conn.execute(self._sql.load_case, {"case_id": case_id}).scalar_one_or_none()
         if data is None:
             raise CaseNotFound(case_id)
         return _stored(Case, data, case_id)
@@ -320,9 +331,8 @@ class SqlStore:
         cases = self.cases
         with self._transaction() as conn:
             changed = conn.execute(
-                sa.update(cases)
-                .where(cases.c.id == case.id, cases.c.version == expected_version)
-                .values(**self._case_row(case))
+                self._sql.update_case,
+                {"case_id": case.id, "expected": expected_version, **self._case_row(case)},
             ).rowcount
             if changed != 1:
                 actual = conn.execute(
@@ -331,10 +341,10 @@ class SqlStore:
                 if actual is None:
                     raise CaseNotFound(case.id)
                 raise Conflict(case.id, expected_version, actual)
-            conn.execute(sa.insert(self.events), [self._event_row(e) for e in events])
+            conn.execute(self._sql.insert_event, [self._event_row(e) for e in events])
             self._write_assignees(conn, case, fresh=False)
             if rows:
-                conn.execute(sa.insert(self.outbox), rows)
+                conn.execute(self._sql.insert_effect, rows)
             for child, child_events, child_rows in children:
                 try:  # the whole transaction rolls back when this raises
                     conn.execute(sa.insert(self.cases).values(id=child.id, **self._case_row(child)))
@@ -619,16 +629,15 @@ class SqlStore:
 
     def _write_assignees(self, conn: sa.Connection, case: Case, *, fresh: bool) -> None:
         """Copy the case's indexed assignee fields into their table (replacing the old)."""
-        import sqlalchemy as sa
 
         if not self.assignee_fields:
             return
         if not fresh:
-            conn.execute(sa.delete(self.assignees).where(self.assignees.c.case_id == case.id))
+            conn.execute(self._sql.delete_assignees, {"case_id": case.id})
         values = assignee_values(case, self.assignee_fields)
         if values:
             conn.execute(
-                sa.insert(self.assignees),
+                self._sql.insert_assignee,
                 [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
             )
 
@@ -780,8 +789,13 @@ class SqlStore:
         ]
 
     @contextmanager
-    def _transaction(self, *, read: bool = False) -> Iterator[sa.Connection]:
+    def _transaction(
+        self, *, read: bool = False, one_statement: bool = False
+    ) -> Iterator[sa.Connection]:
         """One transaction; commits when the block ends, rolls back if it raises.
+
+        ``read`` says the block only reads; ``one_statement`` that it runs a single
+        SELECT, which SQLite answers from one snapshot without a BEGIN of its own.
 
         On the host's Connection: a savepoint inside the host's transaction (or a
         transaction of its own if the host has none open), which the host commits.
@@ -797,8 +811,8 @@ class SqlStore:
                         yield conn
             return
         with self._serial, self.bind.connect() as conn:
-            if read:
-                conn.execution_options(servflow_read=True)
+            if read or one_statement:
+                conn.execution_options(servflow_read="one" if one_statement else True)
             with conn.begin():
                 yield conn
 
@@ -828,6 +842,32 @@ class SqlStore:
 
 
 _ASSIGNEES = "assignee_fields"
+
+
+class _Statements:
+    """The statements of a store's hot paths, built once and run with parameters.
+
+    SQLAlchemy caches the SQL a statement compiles to, but building the statement and
+    its cache key each time cost more than SQLite's own work for a ``fire``; a statement
+    built once keeps its cache key.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        import sqlalchemy as sa
+
+        cases, assignees = store.cases, store.assignees
+        case_id: sa.BindParameter[str] = sa.bindparam("case_id")
+        self.load_case = sa.select(cases.c.data).where(cases.c.id == case_id)
+        # The columns to set are the parameters' other keys (SqlStore._case_row).
+        self.update_case = sa.update(cases).where(
+            cases.c.id == case_id, cases.c.version == sa.bindparam("expected")
+        )
+        self.insert_case = sa.insert(cases)
+        self.insert_event = sa.insert(store.events)
+        self.insert_effect = sa.insert(store.outbox)
+        self.delete_assignees = sa.delete(assignees).where(assignees.c.case_id == case_id)
+        self.insert_assignee = sa.insert(assignees)
+
 
 _M = TypeVar("_M", Case, Event, Effect)
 
@@ -875,7 +915,9 @@ def _stored(cls: type[_M], text: str, case_id: str) -> _M:
         ) from None
 
 
-def sqlite_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
+def sqlite_engine(
+    url: str | sa.URL, *, synchronous: Synchronous = "full", **options: Any
+) -> sa.Engine:
     """A SQLAlchemy Engine for a SQLite database with transactions that do what they say.
 
     Python's sqlite3 module opens a transaction lazily, at the first write, so the reads
@@ -886,6 +928,16 @@ def sqlite_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
     SQLite engines with it; a host that wants its own rows and servflow's in one SQLite
     transaction makes its engine with it too and passes it (or a connection) to
     ``SqlStore``. ``options`` go to ``sqlalchemy.create_engine``.
+
+    ``synchronous`` sets SQLite's ``PRAGMA synchronous`` on a file database (WAL mode):
+
+    * ``"full"`` (the default): each commit waits until the write-ahead log is on the disk,
+      so a committed step survives a crash of the process, of the system or a power loss;
+    * ``"normal"``: a commit does not wait for the disk (the log is synced at each
+      checkpoint instead). A committed step survives a crash of the process; a crash of
+      the system or a power loss may undo the steps committed since the last checkpoint,
+      each one whole (a step is never half there: the database stays consistent). It
+      saves a disk flush per commit (docs/performance.md gives the figures).
     """
     import sqlalchemy as sa
     from sqlalchemy.pool import StaticPool
@@ -902,9 +954,11 @@ def sqlite_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
         settings["connect_args"] = {"check_same_thread": False}
     else:
         settings["connect_args"] = {"timeout": 30}
+    if synchronous not in _SYNCHRONOUS:
+        raise ValueError(f"synchronous is 'full' or 'normal', not {synchronous!r}")
     settings.update(options)
     bind = sa.create_engine(parsed, **settings)
-    _sqlite_transactions(bind, wal=not memory)
+    _sqlite_transactions(bind, wal=not memory, synchronous=synchronous)
     return bind
 
 
@@ -933,7 +987,7 @@ def _check_sqlite_savepoints(bind: sa.Engine | sa.Connection) -> None:
         )
 
 
-def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
+def _sqlite_transactions(bind: sa.Engine, *, wal: bool, synchronous: Synchronous) -> None:
     """Make SQLite transactions explicit: ``BEGIN IMMEDIATE`` for writes, ``BEGIN`` for reads.
 
     Python's sqlite3 module would otherwise open a transaction lazily, at the first write,
@@ -947,10 +1001,13 @@ def _sqlite_transactions(bind: sa.Engine, *, wal: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
             cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
         cursor.close()
 
     def on_begin(conn: sa.Connection) -> None:
         read = conn.get_execution_options().get("servflow_read", False)
+        if read == "one":
+            return  # a lone SELECT is a transaction of its own in SQLite
         conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     sa.event.listen(bind, "connect", on_connect)
