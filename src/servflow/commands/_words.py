@@ -17,7 +17,7 @@ from typing import Any
 from servflow.engine import Effect, Event
 from servflow.errors import Rejected
 from servflow.model import Procedure
-from servflow.render.common import format_duration, localized
+from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.testing._display import Display
 
 __all__ = ["REASONS", "Words"]
@@ -43,8 +43,10 @@ _UNTIL = re.compile(r"^until (\w+)(?: *([+-]) *(.+))?$")
 class Words:
     """How one procedure's events read, in ``lang``, with times in ``zone``."""
 
-    def __init__(self, proc: Procedure, lang: str, zone: tzinfo) -> None:
-        self.proc, self.lang, self.zone = proc, lang, zone
+    def __init__(self, proc: Procedure, lang: str | None, zone: tzinfo) -> None:
+        # Titles need a language (the catalogue's default without one); a choice's value
+        # is shown with its title only when a language is asked for, as in the kit.
+        self.proc, self.lang, self.zone = proc, lang or DEFAULT_LANGUAGE, zone
         self.display = Display(zone, proc.fields, lang)
 
     # -- names ---------------------------------------------------------------------------

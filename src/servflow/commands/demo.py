@@ -116,7 +116,8 @@ def format_timeline(
     """A case's audit log told in a reader's terms, numbered and wrapped to :data:`WIDTH`.
 
     Each event's first line gives its number, its time with the offset from UTC, and what
-    happened in the procedure's titles (in ``lang``, or the catalogue's default language):
+    happened in the procedure's titles (in ``lang``, or the catalogue's default language;
+    a choice's value shows its title only when ``lang`` is given):
     the step and the states it joined, who took it in which role, the time limit warned
     of or missed and what a breach does. The data the event set follows, one ``title:
     value`` per field with ``pii`` values masked, then each of ``effects`` the event led
@@ -131,7 +132,7 @@ def format_timeline(
         key = (event.procedure, event.procedure_version)
         if key not in words_of:
             proc = engine.procedure(*key)
-            words_of[key] = Words(proc, lang or DEFAULT_LANGUAGE, TZ)
+            words_of[key] = Words(proc, lang, TZ)
         words = words_of[key]
         head = f"  {event.seq:>3}  {words.time(event.at)}  "
         lines.extend(_words(words.headline(event), head, _INDENT))
