@@ -8,7 +8,9 @@ the wheel, and ``docs/servflow.schema.json``, which the procedure files name in 
 first line), and for every procedure in ``procedures/`` its state diagram
 (``docs/diagrams/<id>.mmd`` and ``.dot``) and its SOP in each language
 (``docs/procedures/<id>.<lang>.md``). Generated files of procedures that no longer exist
-are removed. The tests compare the repository with :func:`expected_files`.
+are removed; the hand-written index ``docs/procedures/README.md`` and the rule tables in
+``docs/procedures/rules/`` are left alone. The tests compare the repository with
+:func:`expected_files`.
 """
 
 from __future__ import annotations
@@ -57,11 +59,19 @@ def expected_files(root: Path = ROOT) -> dict[str, str]:
 
 
 def existing_generated(root: Path = ROOT) -> set[str]:
-    """The generated files now in the repository (in the folders only this script fills)."""
+    """The generated files now in the repository, in the folders this script fills.
+
+    Only the names it writes count: a diagram (``<id>.mmd``, ``<id>.dot``) or an SOP
+    (``<id>.<lang>.md``). The hand-written pages beside the SOPs, ``docs/procedures/
+    README.md`` and the rule tables in ``docs/procedures/rules/``, are never removed.
+    """
     found: set[str] = set()
     for folder in GENERATED_DIRS:
         for path in (root / folder).glob("*"):
-            if path.suffix in (".mmd", ".dot", ".md") and path.is_file():
+            if not path.is_file():
+                continue
+            sop = path.suffix == ".md" and Path(path.stem).suffix.lstrip(".") in LANGUAGES
+            if path.suffix in (".mmd", ".dot") or sop:
                 found.add(path.relative_to(root).as_posix())
     return found
 

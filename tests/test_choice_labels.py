@@ -179,9 +179,12 @@ def test_a_scenario_timeline_shows_the_title_in_the_chosen_language(tmp_path: Pa
 def test_the_demo_timeline_shows_the_title_in_the_chosen_language():
     engine = Engine([_leak()])
     events = engine.start("leak", actor=CLERK, at=AT, data={"priority": "emergency"}).events
+    # The field under its title, the choice with its title, both in the language asked for.
     assert any(
-        "priority='emergency' (Emergency)" in line for line in format_timeline(engine, events, "en")
+        "Priority: 'emergency' (Emergency)" in line
+        for line in format_timeline(engine, events, "en")
     )
+    # Without a language the titles are the catalogue's default (zh-Hant), the choice bare.
     plain = format_timeline(engine, events)
-    assert any("priority='emergency'" in line for line in plain)
+    assert any("緊急程度: 'emergency'" in line for line in plain)
     assert not any("Emergency" in line for line in plain)

@@ -227,3 +227,21 @@ def test_generated_sops_are_up_to_date():
         assert path.read_text(encoding="utf-8") == text, f"{rel} is out of date: {REGEN}"
     stale = {r for r in module.existing_generated(REPO) if r.startswith("docs/procedures/")}
     assert stale <= set(docs), f"stale SOPs {sorted(stale - set(docs))}: {REGEN}"
+
+
+def test_regen_keeps_the_hand_written_pages_beside_the_sops(tmp_path):
+    # The index and the rule tables sit beside the SOPs; only what regen writes counts as
+    # generated, so a stale SOP is removed and the hand-written pages never are.
+    module = regen()
+    folder = tmp_path / "docs" / "procedures"
+    (folder / "rules").mkdir(parents=True)
+    for name in ("README.md", "rules/keys.md", "gone.en.md", "gone.zh-Hant.md", "notes.md"):
+        (folder / name).write_text("x\n", encoding="utf-8")
+    (tmp_path / "docs" / "diagrams").mkdir()
+    (tmp_path / "docs" / "diagrams" / "gone.mmd").write_text("x\n", encoding="utf-8")
+    assert module.existing_generated(tmp_path) == {
+        "docs/procedures/gone.en.md",
+        "docs/procedures/gone.zh-Hant.md",
+        "docs/diagrams/gone.mmd",
+    }
+    assert "docs/procedures/README.md" not in module.existing_generated(REPO)

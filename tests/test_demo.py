@@ -7,50 +7,75 @@ import tempfile
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from servflow import Actor, Desk, Engine
+from servflow import Engine
 from servflow.cli import main
-from servflow.commands.demo import TZ, columns, pack
-from servflow.store import MemoryStore, SqlStore
-from servflow.testing._display import Display
+from servflow.commands.demo import TZ, columns, format_timeline, pack
+from servflow.engine import Effect, Event
+from servflow.render.common import localized
+from servflow.store import SqlStore
 
 
 def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 4
-    for story in ("repair:", "complaint:", "renovation:"):
+    assert out.count("equals the live case: yes") == 6
+    for story in ("repair:", "complaint:", "renovation:", "keys:", "archives:"):
         assert f"== {story}" in out
-    for secret in ("王小明", "138 0000 0000", "A-1203", "馬先生", "136 5555 6666", "何太"):
+    for secret in (
+        "王小明",
+        "138 0000 0000",
+        "A-1203",
+        "馬先生",
+        "136 5555 6666",
+        "何太",
+        "周小姐",
+    ):
         assert secret not in out
-    assert "resident_name=***" in out
-    assert re.search(r"^    3  2026-11-24 22:25  breached    dispatch_in_time$", out, re.M)
-    assert "refused as it should be: reply by officer-zhang: beyond_authority" in out
+    assert "住戶姓名: ***" in out
+    assert re.search(
+        r"^    3  2026-11-24 22:25 \+08:00  time limit missed: 及時派工 was due now$", out, re.M
+    )
+    said = " ".join(out.split())  # the words, whatever the wrapping
+    assert (
+        "refused, as it should be: 回覆投訴人 by officer-zhang: it is beyond this role's authority"
+        in said
+    )
 
 
-def test_demo_output_fits_100_columns_and_is_the_kits_timeline(capsys):
+def test_demo_output_fits_100_columns_and_tells_events_in_the_readers_terms(capsys):
     assert main(["demo", "--store", "memory"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     assert max(columns(line) for line in lines) <= 100
     assert len(lines) > 100
-    # The timeline's first line of an event is the testing kit's own line for it.
+    # No event names a time limit, a step or a state by its id: titles only.
     engine = Engine.standard()
-    desk = Desk(engine, MemoryStore())
-    clerk = Actor(id="clerk-chen", roles={"repair_reception"})
-    at = datetime(2026, 11, 24, 22, 10, tzinfo=TZ)
-    data = {
-        "resident_name": "陳大文",
-        "address": "B-0502",
-        "phone": "139 1111 2222",
-        "fault": "Burst water main",
-        "appointment_at": at + timedelta(minutes=30),
-        "priority": "emergency",
-    }
-    case = desk.open("repair", actor=clerk, data=data, at=at)
-    (event,) = desk.history(case.id)
-    kit = Display(TZ, engine.procedure("repair").fields).event_line(event, changes=False)
-    assert f"    1  {kit}" in lines
+    for proc in engine.procedures():
+        ids = {*proc.time_limits, *proc.states, *proc.transitions, *proc.roles}
+        for name in (i for i in ids if "_" in i):
+            assert not re.search(rf"(?<![\w.]){name}(?![\w.])", out), name
+    # Each event line starts with its number and its time with the offset from UTC.
+    events = [line for line in lines if re.match(r"^ {2}[ \d]{3}  2026-", line)]
+    assert events
+    assert all(re.match(r"^ {2}[ \d]{3}  \d{4}-\d\d-\d\d \d\d:\d\d \+08:00  \S", e) for e in events)
+    # The renovation's daily patrol counts calendar days: Saturday morning's is missed.
+    assert re.search(
+        r"^    9  2026-11-07 08:00 \+08:00  time limit missed: 每日巡視（日曆日，每24小時至少一次）",
+        out,
+        re.M,
+    )
+    # The keys story: a private loan refused in the procedure's words; the manager told late.
+    said = " ".join(out.split())  # the words, whatever the wrapping
+    assert "無工作需要任何人不得以私人名義借出 [guard_failed]" in said
+    assert "→ tell 客服經理: the notice key_loan_overdue" in said
+    # The archives story: nothing handed over before the office manager's permission.
+    assert "refused, as it should be: 交付檔案 by archivist-he" in said
+    # One effect a line: every effect line starts with an arrow, alone.
+    assert all(line.count("→ tell") + line.count("→ file") <= 1 for line in lines)
 
 
 def test_pack_never_cuts_an_item_and_counts_wide_characters():
@@ -101,7 +126,107 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        assert len(ids) == 4
+        # Six stories, and the archive inspection that the schedule opened on 1 December
+        # when the archives story's worker woke on the 10th.
+        assert len(ids) == 7
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)
+
+
+# -- every event kind, told in the reader's terms (a property over the catalogue) ------------
+
+_ENGINE = Engine.standard()
+_LATEST = [_ENGINE.procedure(i) for i in sorted({p.id for p in _ENGINE.procedures()})]
+_KINDS = ("started", "fired", "auto_fired", "warned", "breached", "breach_step", "replanned")
+_INDENT = " " * 32
+
+
+@st.composite
+def _events(draw):
+    """An audit event of any kind on any procedure, with the effects it may ask for."""
+    proc = draw(st.sampled_from(_LATEST))
+    kind = draw(st.sampled_from(_KINDS))
+    states = sorted(proc.states)
+    trigger = draw(st.sampled_from(sorted(proc.transitions)))
+    limits = sorted(proc.time_limits)
+    limit = draw(st.sampled_from(limits)) if limits else None
+    role = draw(st.sampled_from(sorted(proc.roles)))
+    at = draw(st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 31), timezones=st.just(TZ)))
+    detail: dict = {}
+    if kind == "warned":
+        detail["percent"] = draw(st.sampled_from([50.0, 75.0, 80.0]))
+    if kind == "breach_step" and limit is not None:
+        detail["steps"] = list(range(len(proc.time_limits[limit].on_breach)))
+    if kind == "replanned":
+        detail["due_at"] = (at + timedelta(hours=5)).isoformat()
+    if kind in ("fired", "auto_fired"):
+        detail["branch"] = 0
+    if draw(st.booleans()):
+        detail["escalation_level"] = 1
+    timed = kind not in ("started", "fired")
+    if timed and limit is None:
+        kind, timed = "fired", False
+    on = limit if timed and kind != "auto_fired" else ("start" if kind == "started" else trigger)
+    # Every pii field set to a secret: none may be printed.
+    changes = {n: f"SECRET-{n}" for n, spec in proc.fields.items() if spec.pii}
+    event = Event(
+        case_id="c1",
+        seq=1,
+        at=at,
+        kind=kind,
+        trigger=on,
+        actor="staff-1" if kind in ("started", "fired") else "servflow",
+        role=role if kind in ("started", "fired") else None,
+        source=None if kind == "started" else draw(st.sampled_from(states)),
+        target=draw(st.sampled_from(states)),
+        changes=changes if kind in ("started", "fired") else {},
+        time_limit=limit if timed else None,
+        detail=detail,
+        procedure=proc.id,
+        procedure_version=proc.version,
+        digest="sha256:0",
+    )
+    kinds = draw(st.lists(st.sampled_from(["notify", "record", "open", "resume"]), max_size=4))
+    effects = [
+        Effect(
+            kind=k,
+            case_id="c1",
+            at=at,
+            trigger=on,
+            target=role if k == "notify" else "住戶報修記錄表",
+            template="a_notice" if k == "notify" else None,
+            time_limit=limit if timed else None,
+            detail={"breach": True} if timed and kind != "warned" else {},
+        )
+        for k in kinds
+    ]
+    return proc, event, effects
+
+
+@settings(max_examples=150, deadline=None)
+@given(_events(), st.sampled_from(["zh-Hant", "zh-Hans", "en"]))
+def test_every_event_kind_is_told_with_titles_its_zone_and_one_effect_a_line(drawn, lang):
+    proc, event, effects = drawn
+    lines = format_timeline(_ENGINE, [event], lang, effects=effects)
+    text = "\n".join(lines)
+    assert max(columns(line) for line in lines) <= 100
+    assert lines[0].startswith(f"    1  {event.at.astimezone(TZ):%Y-%m-%d %H:%M} +08:00  ")
+    # No bare id: no `kind:limit` code, and no snake_case id of the procedure at all.
+    assert f"{event.kind}:" not in text
+    ids = {*proc.time_limits, *proc.states, *proc.transitions, *proc.roles}
+    for name in (i for i in ids if "_" in i):
+        assert not re.search(rf"(?<![\w.]){name}(?![\w.])", text), (name, text)
+    # What the event is about is named by its title, in the language asked for.
+    said = " ".join(text.split())
+    if event.time_limit is not None:
+        assert " ".join(localized(proc.time_limits[event.time_limit].title, lang).split()) in said
+    if event.kind in ("fired", "auto_fired") and event.source != event.target:
+        for state in (event.source, event.target):
+            assert localized(proc.states[state].title, lang) in said
+    for secret in event.changes.values():
+        assert secret not in text
+    # One effect a line: each starts its own line, under the event.
+    arrows = [line for line in lines if line.startswith(_INDENT + "→ ")]
+    assert len(arrows) == len(effects)
+    assert all(line.count("→") == 1 for line in arrows)

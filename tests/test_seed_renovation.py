@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from servflow import Case, Effect, Rejected
 
@@ -128,7 +130,7 @@ def test_happy_path_with_review_patrols_and_reinspection(seed_engine, seed_actor
             5 * H,
             "in_progress",
             "in_progress",
-            [("record", "裝修巡查記錄表", None)],
+            [("record", "裝修巡視記錄表", None)],
             {},
         ),
         (
@@ -139,7 +141,7 @@ def test_happy_path_with_review_patrols_and_reinspection(seed_engine, seed_actor
             "in_progress",
             "in_progress",
             [
-                ("record", "裝修巡查記錄表", None),
+                ("record", "裝修巡視記錄表", None),
                 ("notify", "resident", "renovation_violation"),
                 ("notify", "cs_supervisor", "renovation_violation"),
             ],
@@ -153,7 +155,7 @@ def test_happy_path_with_review_patrols_and_reinspection(seed_engine, seed_actor
             "in_progress",
             "stopped",
             [
-                ("record", "裝修巡查記錄表", None),
+                ("record", "裝修巡視記錄表", None),
                 ("notify", "resident", "renovation_stop_order"),
                 ("notify", "cs_supervisor", "renovation_stopped"),
             ],
@@ -659,3 +661,43 @@ def test_technical_review_limit_warns_then_breaches(seed_engine, seed_actors, se
     assert late.case.timers["technical_review"].status == "stopped"
     assert late.case.timers["paperwork"].status == "running"
     assert late.case.timers["paperwork"].elapsed_seconds == 30 * 60
+
+
+def _works_started(seed_engine, a, t0):
+    """A renovation with no structural change, approved at ``t0``: works in progress."""
+    case = _apply(seed_engine, a, t0, changes_structure=False).case
+    steps = [
+        ("explain_rules", "cs_staff", {"rules_acknowledged": True}),
+        ("submit", "cs_staff", {"fee_due": "300"}),
+        ("collect_fees", "cashier", {"fee_amount": "300", "receipt_no": "RC-2026-0009"}),
+        ("approve", "cs_supervisor", {"permit_no": "ZX-2026-120"}),
+    ]
+    for trigger, role, data in steps:
+        case = seed_engine.fire(case, trigger, actor=a[role], data=data, at=t0).case
+    return case
+
+
+# "每日巡視" (J 三 3 (1)): the patrol clock counts calendar days, weekends and public
+# holidays included. 2026-11-28 and -29 are a weekend; 2026-10-01..07 the national holiday.
+@settings(max_examples=40, deadline=None)
+@given(
+    start=st.datetimes(
+        min_value=datetime(2026, 9, 28),
+        max_value=datetime(2026, 12, 20),
+        timezones=st.just(SHANGHAI),
+    ),
+    gap=st.integers(min_value=1, max_value=48 * 60),
+)
+def test_the_daily_patrol_counts_calendar_days(seed_engine, seed_actors, start, gap):
+    case = _works_started(seed_engine, seed_actors, start)
+    timer = case.timers["daily_patrol"]
+    assert timer.due_at == start + timedelta(hours=24)  # a real day, whatever the weekday
+    at = start + gap * M
+    out = seed_engine.fire(
+        case, "patrol", actor=seed_actors["cs_staff"], data={"patrol_notes": "正常"}, at=at
+    )
+    breached = [e for e in out.events if e.kind == "breached"]
+    # A patrol within 24 hours of the last one meets the limit; a later one comes after
+    # its breach, which the engine records first.
+    assert bool(breached) == (gap >= 24 * 60)
+    assert out.case.timers["daily_patrol"].due_at == at + timedelta(hours=24)

@@ -4,8 +4,10 @@ The cases run through a :class:`~servflow.Desk` over the embedded default store,
 SQLite file in a temporary folder (its path is printed, and the file is kept so that it
 can be looked at), or over ``--db URL`` (any ``SqlStore`` URL, e.g. PostgreSQL), or in
 memory with ``--store memory``. The timelines printed are read back from the store's
-audit log (``desk.history``), and each is replayed to the stored case. Personal data
-(fields marked ``pii``) is masked in everything printed.
+audit log (``desk.history``), and each is replayed to the stored case. Each event is told
+in the reader's terms (:mod:`servflow.commands._words`), each time with its offset from
+UTC, each effect on a line of its own. Personal data (fields marked ``pii``) is masked in
+everything printed.
 """
 
 from __future__ import annotations
@@ -21,19 +23,19 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from servflow import catalogue
+from servflow.commands._words import Words
 from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
 from servflow.model import LANGUAGES
 from servflow.render.common import DEFAULT_LANGUAGE
 from servflow.store import CaseStore, MemoryStore, SqlStore
-from servflow.testing._display import Display
 
 __all__ = ["format_timeline", "register", "run", "run_demo"]
 
 TZ = ZoneInfo("Asia/Shanghai")
-# The timelines are the testing kit's (the lines a failing `servflow test` prints), so one
-# piece of code masks personal data in both; the demo only wraps them to fit WIDTH columns.
+# The timelines tell each event in the procedure's titles (`_words.Words`); personal data is
+# masked by the testing kit's `Display`, the code that masks it in `servflow test` output.
 WIDTH = 100
 
 
@@ -59,7 +61,8 @@ def register(sub: Any) -> None:
         "--lang",
         choices=LANGUAGES,
         default=DEFAULT_LANGUAGE,
-        help=f"language of the titles shown beside choice values (default: {DEFAULT_LANGUAGE})",
+        help=f"language of the procedures' titles: steps, states, roles, time limits, choices "
+        f"(default: {DEFAULT_LANGUAGE})",
     )
     parser.add_argument(
         "--store",
@@ -102,30 +105,64 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def format_timeline(engine: Engine, events: Iterable[Event], lang: str | None = None) -> list[str]:
-    """The testing kit's timeline, numbered and wrapped to fit :data:`WIDTH` columns.
+def format_timeline(
+    engine: Engine,
+    events: Iterable[Event],
+    lang: str | None = None,
+    *,
+    effects: Iterable[Effect] = (),
+    notes: Mapping[int, Sequence[str]] | None = None,
+) -> list[str]:
+    """A case's audit log told in a reader's terms, numbered and wrapped to :data:`WIDTH`.
 
-    An event's line is the kit's; what does not fit (who acted, the escalation level) goes
-    on the next line, and the data the event changed follows below it. Values of ``pii``
-    fields are masked by the kit's :class:`Display`; with ``lang``, a choice is shown
-    with its title in that language where its field gives titles.
+    Each event's first line gives its number, its time with the offset from UTC, and what
+    happened in the procedure's titles (in ``lang``, or the catalogue's default language;
+    a choice's value shows its title only when ``lang`` is given):
+    the step and the states it joined, who took it in which role, the time limit warned
+    of or missed and what a breach does. The data the event set follows, one ``title:
+    value`` per field with ``pii`` values masked, then each of ``effects`` the event led
+    to, one per line. Effects that match no event come last. ``notes`` are lines told
+    between the events: those under key ``n`` come after event ``n`` (``0``: first).
     """
-    lines = []
+    words_of: dict[tuple[str, int], Words] = {}
+    left = list(effects)
+    notes = notes or {}
+    lines: list[str] = list(notes.get(0, ()))
     for event in events:
-        proc = engine.procedure(event.procedure, event.procedure_version)
-        display = Display(TZ, proc.fields, lang)
-        line = f"  {event.seq:>3}  {display.event_line(event, changes=False)}"
-        # The kit writes the time and the kind in fixed columns, then the parts of the
-        # event separated by two spaces: those are the places to break.
-        head, rest = line[: len(_INDENT)], line[len(_INDENT) :]
-        lines.extend(pack(rest.split("  "), _INDENT, head, sep="  "))
-        changes = [f"{n}={display.field_value(n, v)}" for n, v in event.changes.items()]
-        lines.extend(pack(changes, _INDENT))
+        key = (event.procedure, event.procedure_version)
+        if key not in words_of:
+            proc = engine.procedure(*key)
+            words_of[key] = Words(proc, lang, TZ)
+        words = words_of[key]
+        head = f"  {event.seq:>3}  {words.time(event.at)}  "
+        lines.extend(_words(words.headline(event), head, _INDENT))
+        lines.extend(pack(words.changes(event), _INDENT))
+        mine = [e for e in left if _led_to(event, e)]
+        for effect in mine:
+            left.remove(effect)
+            lines.extend(_words(words.effect(effect), _INDENT + "→ ", _INDENT + "  "))
+        lines.extend(notes.get(event.seq, ()))
+    last = list(words_of.values())[-1:]
+    for effect in left:  # none in the stories: each effect comes from one of its events
+        text = last[0].effect(effect) if last else f"{effect.kind} {effect.recipient}"
+        lines.extend(_words(text, _INDENT + "→ ", _INDENT + "  "))
     return lines
 
 
-# "  nnn  2026-11-23 09:00  started     ": the number, the time and the kind.
-_INDENT = " " * 37
+def _led_to(event: Event, effect: Effect) -> bool:
+    """Whether ``event`` asked for ``effect``: same moment and trigger; a warning's notice
+    goes with the warning, a breach's with the breach."""
+    if effect.at != event.at or effect.trigger != event.trigger:
+        return False
+    if event.kind == "warned":
+        return "warning" in effect.detail
+    if event.kind in ("breached", "breach_step"):
+        return bool(effect.detail.get("breach"))
+    return True
+
+
+# "  nnn  2026-11-23 09:00 +08:00  ": the number and the time with its offset.
+_INDENT = " " * 32
 
 
 def columns(text: str) -> int:
@@ -169,6 +206,9 @@ class _Story:
     ) -> None:
         self.engine, self.out, self.lang = engine, out, lang
         self.effects: list[Effect] = []
+        # What the story did that the audit log does not hold (a refusal, a worker's
+        # wake-up), told after the event the case was at: {case version: lines}.
+        self.notes: dict[int, list[str]] = {}
         self.desk = Desk(engine, store, on_effects=self._collect)
         self.case: Case | None = None
         out.write(f"\n== {title}\n")
@@ -179,6 +219,13 @@ class _Story:
 
     def _collect(self, effects: Sequence[Effect]) -> None:
         self.effects.extend(effects)  # run_due may hand over other cases' effects too
+
+    def _note(self, version: int, text: str) -> None:
+        self.notes.setdefault(version, []).extend(_words(text, "    * ", "      "))
+
+    def _words(self) -> Words:
+        case = self.live
+        return Words(self.engine.procedure(case.procedure, case.procedure_version), self.lang, TZ)
 
     @property
     def live(self) -> Case:
@@ -201,43 +248,50 @@ class _Story:
         try:
             self.desk.fire(self.live.id, trigger, actor=actor, data=data, at=at)
         except Rejected as exc:
-            text = f"refused as it should be: {trigger} by {actor.id}: {exc}"
-            self._write(_words(text, "  ", "      "))
+            text = self._words().refusal(exc, trigger, actor.id)
+            self._note(self.live.version, f"{self._words().time(at)}: {text} [{exc.reason}]")
         else:  # pragma: no cover - the demo's own check
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
         assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
 
     def run_due(self, at: datetime) -> None:
         """What a scheduler's worker does: claim the due cases and advance them."""
+        version = self.live.version
         woken = self.desk.run_due(at)
         mine = [o for o in woken if o.case.id == self.live.id]
         self.case = mine[0].case if mine else self.desk.load(self.live.id)
-        self.out.write(
-            f"  run_due at {at.astimezone(TZ):%Y-%m-%d %H:%M}: advanced {len(woken)} due case(s), "
-            f"{sum(len(o.events) for o in mine)} event(s) on this one\n"
+        events = sum(len(o.events) for o in mine)
+        text = (
+            f"{self._words().time(at)}: the scheduler's worker wakes (run_due): "
+            f"{len(woken)} case(s) due, {events} event(s) on this one, told below"
         )
+        self._note(version, text)
 
     def finish(self) -> None:
         case = self.live
         events = self.desk.history(case.id)
-        self._write(format_timeline(self.engine, events, self.lang))
-        self.out.write(
-            f"  state: {case.state}, version {case.version}, escalation level {case.escalation_level}\n"
+        mine = [e for e in self.effects if e.case_id == case.id]
+        self._write(format_timeline(self.engine, events, self.lang, effects=mine, notes=self.notes))
+        words = self._words()
+        spec = words.proc.states.get(case.state)
+        ended = "closed" if spec is not None and spec.final else "open"
+        text = (
+            f"now: {words.state(case.state)} ({ended}), after {case.version} events; "
+            f"escalation level {case.escalation_level}"
         )
+        self._write(_words(text, "  ", "      "))
         for name, timer in sorted(case.timers.items()):
             verdict = (
-                "breached"
+                "missed"
                 if timer.breached_at
                 else ("met" if timer.status == "stopped" else timer.status)
             )
-            self.out.write(
-                f"  time limit {name}: {verdict} (cycle {timer.cycle}, target {timer.within})\n"
+            last = f" in the last of {timer.cycle} cycles" if timer.cycle > 1 else ""
+            text = (
+                f"time limit {words.limit(name)}: {verdict}{last} "
+                f"(target {words.target(timer.within, timer.calendar)})"
             )
-        proc = self.engine.procedure(case.procedure, case.procedure_version)
-        display = Display(TZ, proc.fields, self.lang)
-        mine = [display.effect_text(e) for e in self.effects if e.case_id == case.id]
-        if mine:
-            self._write(pack(mine, "    ", "  effects for the host: ", sep="; "))
+            self._write(_words(text, "  ", "      "))
         stored = self.desk.load(case.id)
         assert stored == case, "the stored case is the live one"
         assert self.engine.replay(events) == stored, "replaying the audit log must rebuild the case"
@@ -386,9 +440,14 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> Non
     technician = Actor(id="tech-li", roles={"maintenance"})
     cashier = Actor(id="cashier-qian", roles={"cashier"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
-    t0 = datetime(2026, 11, 2, 10, 0, tzinfo=TZ)
+    t0 = datetime(2026, 11, 2, 10, 0, tzinfo=TZ)  # a Monday
+    day = timedelta(days=1)
     s = _Story(
-        engine, store, out, lang, "renovation: a structural change, reviewed, inspected twice"
+        engine,
+        store,
+        out,
+        lang,
+        "renovation: a wall moved; patrolled every day, a Saturday missed; inspected twice",
     )
     s.start(
         "renovation",
@@ -401,40 +460,112 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> Non
             "works_description": "Move the kitchen wall",
             "changes_structure": True,
             "contractor": "Good Build Ltd",
-            "planned_start": "2026-11-09",
-            "planned_end": "2026-11-20",
+            "planned_start": "2026-11-05",
+            "planned_end": "2026-11-09",
         },
     )
+    s.refused("submit", staff, t0 + timedelta(minutes=10), {"fee_due": "500"})
     s.fire("explain_rules", staff, t0 + timedelta(minutes=30), {"rules_acknowledged": True})
     s.fire("submit", staff, t0 + timedelta(hours=1), {"fee_due": "500"})
-    s.fire(
-        "pass_review",
-        technician,
-        t0 + timedelta(days=1),
-        {"review_notes": "Wall is not load-bearing"},
-    )
+    s.fire("pass_review", technician, t0 + day, {"review_notes": "Wall is not load-bearing"})
     s.fire(
         "collect_fees",
         cashier,
-        t0 + timedelta(days=1, hours=2),
+        t0 + day + timedelta(hours=2),
         {"fee_amount": "500", "receipt_no": "R-2026-118"},
     )
-    s.fire("approve", supervisor, t0 + timedelta(days=2), {"permit_no": "P-88"})
-    s.fire("report_completion", staff, t0 + timedelta(days=16), {"completed_on": "2026-11-18"})
+    s.fire("approve", supervisor, t0 + 2 * day, {"permit_no": "P-88"})  # Wednesday 10:00
+    s.fire("patrol", staff, t0 + 3 * day - timedelta(hours=1), {"patrol_notes": "Tidy site"})
+    s.fire("patrol", staff, t0 + 4 * day - timedelta(hours=2), {"patrol_notes": "Dust sheets up"})
+    # "每日巡視" counts calendar days: nobody patrols on Saturday morning.
+    s.run_due(t0 + 5 * day)
+    s.fire("patrol", staff, t0 + 5 * day + timedelta(hours=4), {"patrol_notes": "Weekend works"})
+    s.fire("patrol", staff, t0 + 6 * day + timedelta(hours=2), {"patrol_notes": "Site closed"})
+    s.fire("report_completion", staff, t0 + 7 * day, {"completed_on": "2026-11-09"})
     s.fire(
         "inspect",
         technician,
-        t0 + timedelta(days=17),
+        t0 + 8 * day,
         {"inspection_passed": False, "inspection_notes": "Cracks in the new plaster"},
     )
-    s.fire(
-        "report_rectified", staff, t0 + timedelta(days=18), {"rectification_notes": "Re-plastered"}
-    )
+    s.fire("report_rectified", staff, t0 + 9 * day, {"rectification_notes": "Re-plastered"})
     s.fire(
         "inspect",
         technician,
-        t0 + timedelta(days=18, hours=3),
+        t0 + 9 * day + timedelta(hours=3),
         {"inspection_passed": True, "inspection_notes": "Accepted"},
+    )
+    s.finish()
+
+
+def _keys(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    keeper = Actor(id="keeper-fang", roles={"key_custodian"})
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
+    s = _Story(
+        engine, store, out, lang, "keys: a private loan refused; a loan for work comes back late"
+    )
+    s.start(
+        "keys",
+        keeper,
+        t0,
+        {
+            "category": "public",
+            "key_label": "12F fire exit door",
+            "custodian": "keeper-fang",
+            "deposited_at": t0,
+        },
+    )
+    loan = {
+        "borrower": "黃小姐",
+        "purpose": "Clean the 12F windows",
+        "lent_at": t0 + timedelta(hours=1),
+    }
+    s.refused("lend", keeper, t0 + timedelta(hours=1), {**loan, "for_work": False})
+    s.fire("lend", keeper, t0 + timedelta(hours=1), {**loan, "for_work": True})
+    s.run_due(t0 + timedelta(hours=9, minutes=1))
+    s.run_due(t0 + timedelta(hours=11, minutes=1))
+    s.fire(
+        "return_key",
+        keeper,
+        t0 + timedelta(hours=11, minutes=30),
+        {"returned_at": t0 + timedelta(hours=11, minutes=30)},
+    )
+    s.finish()
+
+
+def _archives(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    officer = Actor(id="officer-zhou", roles={"requester"})
+    keeper = Actor(id="archivist-he", roles={"archivist"})
+    manager = Actor(id="manager-sun", roles={"office_manager"})
+    t0 = datetime(2026, 12, 7, 9, 0, tzinfo=TZ)  # a Monday
+    s = _Story(
+        engine, store, out, lang, "archives: a file borrowed with the office manager's permission"
+    )
+    s.start(
+        "archives",
+        officer,
+        t0,
+        {
+            "requester_name": "周小姐",
+            "archive_ref": "Owner file A-05-2001",
+            "access_kind": "borrow",
+            "purpose": "Check the renovation drawings",
+        },
+    )
+    s.refused("hand_over", keeper, t0 + timedelta(minutes=30))
+    s.fire(
+        "permit",
+        manager,
+        t0 + timedelta(hours=2),
+        {"permission_notes": "Agreed; keep it confidential", "return_by": "2026-12-10"},
+    )
+    s.fire("hand_over", keeper, t0 + timedelta(hours=5))
+    s.run_due(t0 + timedelta(days=3))
+    s.fire(
+        "give_back",
+        keeper,
+        t0 + timedelta(days=3, hours=6),
+        {"returned_on": "2026-12-10", "return_notes": "Complete"},
     )
     s.finish()
 
@@ -444,6 +575,8 @@ DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] 
     ("repair", _repair_late),
     ("complaint", _complaint),
     ("renovation", _renovation),
+    ("keys", _keys),
+    ("archives", _archives),
 )
 
 
