@@ -10,11 +10,13 @@ person is recorded only once the person understood it (J (2) "確認客戶是否
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,3 +220,41 @@ def test_the_feedback_deadline_counts_the_date_the_clerk_gave():
     assert ("cs_supervisor", "enquiry_feedback_overdue") in [
         (e.recipient, e.template) for e in missed.effects if e.kind == "notify"
     ]
+
+
+RULES = REPO / "docs" / "procedures" / "rules" / "enquiry.md"
+REFERENCE = re.compile(r"`([a-z_]+):([A-Za-z0-9_.]+)`")
+
+
+def _resolves(procedure: str, path: str) -> bool:
+    node = yaml.safe_load((REPO / "procedures" / f"{procedure}.yaml").read_text("utf-8"))
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def test_the_rule_table_places_every_rule_in_the_procedure_or_says_why_not():
+    lines = RULES.read_text("utf-8").splitlines()
+    assert lines[0].startswith("# ")
+    assert "J" in lines[0]
+    tables = [n for n, line in enumerate(lines) if line.startswith("| § |")]
+    assert len(tables) == 1
+    assert lines[tables[0]] == "| § | Seed rule | Where it lives |"
+    rows = [line for line in lines[tables[0] + 2 :] if line.startswith("|")]
+    assert len(rows) == len(lines) - tables[0] - 2  # one table, nothing after it
+    sections = set()
+    for row in rows:
+        section, rule, where = (cell.strip() for cell in row.strip("|").split(" | "))
+        sections.add(section)
+        assert "「" in rule, row  # the seed's own words
+        if where.startswith("Left out:"):
+            assert len(where) > len("Left out: ") + 10, row
+            continue
+        refs = REFERENCE.findall(where)
+        assert refs, row
+        assert REFERENCE.sub("", where).strip(", ") == "", row  # nothing but references
+        for procedure, path in refs:
+            assert _resolves(procedure, path), f"{procedure}:{path}"
+    assert {"J (2) 一", "J (2) 七", "J (2) 八", "J (6)", "J (9)"} <= sections
