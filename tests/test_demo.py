@@ -19,14 +19,44 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 4
-    for story in ("repair:", "complaint:", "renovation:"):
+    assert out.count("equals the live case: yes") == 5
+    for story in ("repair:", "complaint:", "renovation:", "enquiry:"):
         assert f"== {story}" in out
     for secret in ("王小明", "138 0000 0000", "A-1203", "馬先生", "136 5555 6666", "何太"):
         assert secret not in out
     assert "resident_name=***" in out
     assert re.search(r"^    3  2026-11-24 22:25  breached    dispatch_in_time$", out, re.M)
     assert "refused as it should be: reply by officer-zhang: beyond_authority" in out
+
+
+def test_the_enquiry_story_explains_each_step_and_masks_the_caller(capsys):
+    assert main(["demo", "--store", "memory"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== enquiry:") :]
+    for secret in ("孫先生", "135 3333 4444"):
+        assert secret not in story
+    assert "person_name=***, contact=***" in story
+    # Times carry their zone; every effect of the case is on a line of its own.
+    assert "  2026-12-01 15:00 Asia/Shanghai: the hotline operator records the question" in story
+    effects = [line.strip() for line in story.splitlines() if line.startswith("      -> ")]
+    assert effects == [
+        "-> file the record form 投訴咨詢建議記錄表",
+        "-> tell the caller: thank you, the question is recorded (resident)",
+        "-> remind cs_staff: half the time to answer is gone",
+        "-> tell the supervisor: not answered in time, it is yours now (cs_supervisor)",
+        "-> tell the caller: passed to a senior colleague (resident)",
+        "-> tell the caller why there is no answer yet, and by when (resident)",
+        "-> file the record form 投訴咨詢建議記錄表",
+        "-> send the caller the answer (resident)",
+        "-> file the record form 投訴咨詢建議記錄表",
+    ]
+    assert "refused as it should be: answer by operator-liu: guard_failed" in story
+    assert "refused as it should be: answer by operator-liu: forbidden" in story
+    assert "the supervisor takes the enquiry over (escalation level 1)" in " ".join(
+        line.strip() for line in story.splitlines()
+    )
+    assert "time limit answer_in_time: breached (cycle 1, target 4h)" in story
+    assert "time limit feedback_by_deadline: met" in story
 
 
 def test_demo_output_fits_100_columns_and_is_the_kits_timeline(capsys):
@@ -101,7 +131,7 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        assert len(ids) == 4
+        assert len(ids) == 5
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)

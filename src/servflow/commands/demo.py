@@ -439,11 +439,93 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> Non
     s.finish()
 
 
+# What each effect of the enquiry story asks of the host, in the reader's words.
+_ENQUIRY_EFFECTS = {
+    "enquiry_thanks": "tell the caller: thank you, the question is recorded",
+    "enquiry_answer_overdue": "tell the supervisor: not answered in time, it is yours now",
+    "enquiry_escalated": "tell the caller: passed to a senior colleague",
+    "enquiry_feedback_deadline": "tell the caller why there is no answer yet, and by when",
+    "enquiry_answer": "send the caller the answer",
+}
+
+
+def _enquiry(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    operator = Actor(id="operator-liu", roles={"operator"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 12, 1, 15, 0, tzinfo=TZ)  # a Tuesday
+    s = _Story(
+        engine, store, out, lang, "enquiry: not answered in time, taken over, a deadline kept"
+    )
+    seen = 0
+
+    def say(at: datetime, text: str) -> None:
+        nonlocal seen
+        s._write(_words(text, f"  {at:%Y-%m-%d %H:%M} Asia/Shanghai: ", "      "))
+        for effect in s.effects[seen:]:
+            if effect.case_id != s.live.id:  # run_due hands over other stories' effects too
+                continue
+            if effect.kind == "record":
+                s.out.write(f"      -> file the record form {effect.recipient}\n")
+            elif effect.template is None:  # a time limit's warning
+                s.out.write(
+                    f"      -> remind {effect.recipient}: half the time to answer is gone\n"
+                )
+            else:
+                what = _ENQUIRY_EFFECTS[effect.template]
+                s.out.write(f"      -> {what} ({effect.recipient})\n")
+        seen = len(s.effects)
+
+    s.start(
+        "enquiry",
+        operator,
+        t0,
+        {
+            "kind": "enquiry",
+            "channel": "hotline",
+            "person_name": "孫先生",
+            "contact": "135 3333 4444",
+            "received_at": t0,
+            "content": "Can a basement parking space be rented by the year?",
+        },
+    )
+    say(t0, "the hotline operator records the question and thanks the caller.")
+    s.refused("answer", operator, t0 + timedelta(minutes=5), {"answer": "Yes"})
+    say(t0 + timedelta(minutes=5), "an answer counts only once the caller has understood it.")
+    late = datetime(2026, 12, 2, 10, 30, tzinfo=TZ)
+    s.case = s.desk.advance(s.live.id, at=late)  # the clock, as a scheduler's worker runs it
+    say(
+        late,
+        "half of the 4 working hours for an answer (local policy, an example) had gone at "
+        "17:00, all of them at 10:00 the next morning: the supervisor takes the enquiry over "
+        "(escalation level 1).",
+    )
+    s.refused(
+        "answer", operator, late + timedelta(minutes=5), {"answer": "Yes", "understood": True}
+    )
+    s.fire(
+        "give_deadline",
+        supervisor,
+        late + timedelta(minutes=15),
+        {"delay_reason": "The lease terms are with the office", "feedback_due": "2026-12-03"},
+    )
+    say(late + timedelta(minutes=15), "the supervisor gives the reason and a deadline: Thursday.")
+    answered = datetime(2026, 12, 3, 11, 0, tzinfo=TZ)
+    s.fire(
+        "answer",
+        supervisor,
+        answered,
+        {"answer": "Yes, by a yearly contract", "understood": True},
+    )
+    say(answered, "the supervisor answers before the deadline; the caller understood; kept.")
+    s.finish()
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
     ("complaint", _complaint),
     ("renovation", _renovation),
+    ("enquiry", _enquiry),
 )
 
 
