@@ -90,8 +90,9 @@ def test_files_are_checked_once_by_the_loader_not_again_by_the_engine(monkeypatc
         raise AssertionError(f"{procedure.id} checked again")
 
     monkeypatch.setattr(servflow.catalogue, "language_checks", refuse)
-    # Six procedures; the first three also keep version 1 for the cases opened on it.
-    assert len(servflow.Engine.standard().procedures()) == 9
+    # Seven procedures; repair, complaint and renovation also keep version 1 for the cases
+    # opened on it.
+    assert len(servflow.Engine.standard().procedures()) == 10
     with pytest.raises(AssertionError, match="mini checked again"):
         servflow.Engine([_proc()])
 
