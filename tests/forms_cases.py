@@ -3,7 +3,8 @@
 The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``) render
 the record forms of these cases: a repair taken to its callback, a complaint replied to
 and called back, a renovation inspected, a lent key reported lost, an archive borrowed
-and returned, an archive inspection put in order and reviewed. Personal data is made up.
+and returned, an archive inspection put in order and reviewed, a suggestion given a
+deadline, escalated and answered. Personal data is made up.
 """
 
 from __future__ import annotations
@@ -170,6 +171,32 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ("review", "cs_supervisor", {"review_notes": "同意。"}),
         ],
     )
+    enquiry = _run(
+        engine,
+        "enquiry",
+        {
+            "kind": "suggestion",
+            "channel": "hotline",
+            "person_name": "王小明",
+            "contact": "138 0000 0000",
+            "unit": "海景花園 A座 1203室",
+            "received_at": NINE,
+            "content": "建議在北門加裝自行車棚。",
+        },
+        [
+            (
+                "give_deadline",
+                "operator",
+                {
+                    "delay_reason": "需與管理處確認場地。",
+                    "feedback_due": "2026-11-27",
+                    "department": "management_office",
+                },
+            ),
+            ("escalate", "cs_staff", {"escalation_reason": "涉及公共場地使用，超出處理權限。"}),
+            ("answer", "cs_supervisor", {"answer": "感謝建議，本月內安裝。", "understood": True}),
+        ],
+    )
     return {
         "repair": repair,
         "complaint": complaint,
@@ -177,4 +204,5 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
         "keys": keys,
         "archives": archives,
         "archive_inspection": archive_inspection,
+        "enquiry": enquiry,
     }

@@ -22,8 +22,8 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 6
-    for story in ("repair:", "complaint:", "renovation:", "keys:", "archives:"):
+    assert out.count("equals the live case: yes") == 7
+    for story in ("repair:", "complaint:", "renovation:", "keys:", "archives:", "enquiry:"):
         assert f"== {story}" in out
     for secret in (
         "王小明",
@@ -44,6 +44,23 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
         "refused, as it should be: 回覆投訴人 by officer-zhang: it is beyond this role's authority"
         in said
     )
+
+
+def test_the_enquiry_story_is_taken_over_when_late_and_masks_the_caller(capsys):
+    assert main(["demo", "--store", "memory"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== enquiry:") :]
+    for secret in ("孫先生", "135 3333 4444"):
+        assert secret not in story
+    said = " ".join(story.split())  # the words, whatever the wrapping
+    # Refused while the caller has not understood, then refused to the operator once the
+    # missed time limit has put the case at the supervisor's level.
+    assert "說明時要確認客戶是否清楚明白你的回答 [guard_failed]" in said
+    assert "it needs 客服主管 or 客服經理 [forbidden]" in said
+    assert "the case is escalated to level 1" in said
+    assert "→ tell 客服主管: the notice enquiry_answer_overdue" in said
+    assert "time limit 按反饋期限答復: met" in said
+    assert "now: 已答復，記錄保存 (closed), after 5 events; escalation level 1" in said
 
 
 def test_demo_output_fits_100_columns_and_tells_events_in_the_readers_terms(capsys):
@@ -126,9 +143,9 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        # Six stories, and the archive inspection that the schedule opened on 1 December
+        # Seven stories, and the archive inspection that the schedule opened on 1 December
         # when the archives story's worker woke on the 10th.
-        assert len(ids) == 7
+        assert len(ids) == 8
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)

@@ -325,6 +325,7 @@ def test_the_standard_catalogue_is_clean():
         "keys",
         "archives",
         "archive_inspection",
+        "enquiry",
     }
 
 

@@ -570,6 +570,54 @@ def _archives(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     s.finish()
 
 
+def _enquiry(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    operator = Actor(id="operator-liu", roles={"operator"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 12, 1, 15, 0, tzinfo=TZ)  # a Tuesday
+    s = _Story(
+        engine, store, out, lang, "enquiry: not answered in time, taken over, a deadline kept"
+    )
+    s.start(
+        "enquiry",
+        operator,
+        t0,
+        {
+            "kind": "enquiry",
+            "channel": "hotline",
+            "person_name": "孫先生",
+            "contact": "135 3333 4444",
+            "received_at": t0,
+            "content": "Can a basement parking space be rented by the year?",
+        },
+    )
+    s.refused("answer", operator, t0 + timedelta(minutes=5), {"answer": "Yes"})
+    late = datetime(2026, 12, 2, 10, 30, tzinfo=TZ)
+    version = s.live.version
+    s.case = s.desk.advance(s.live.id, at=late)  # the clock, as a scheduler's worker runs it
+    s._note(
+        version,
+        f"{s._words().time(late)}: the clock is advanced (desk.advance); what was due is told "
+        "below",
+    )
+    s.refused(
+        "answer", operator, late + timedelta(minutes=5), {"answer": "Yes", "understood": True}
+    )
+    s.fire(
+        "give_deadline",
+        supervisor,
+        late + timedelta(minutes=15),
+        {"delay_reason": "The lease terms are with the office", "feedback_due": "2026-12-03"},
+    )
+    answered = datetime(2026, 12, 3, 11, 0, tzinfo=TZ)
+    s.fire(
+        "answer",
+        supervisor,
+        answered,
+        {"answer": "Yes, by a yearly contract", "understood": True},
+    )
+    s.finish()
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
@@ -577,6 +625,7 @@ DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] 
     ("renovation", _renovation),
     ("keys", _keys),
     ("archives", _archives),
+    ("enquiry", _enquiry),
 )
 
 

@@ -92,7 +92,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "after": "逾時 {duration}後：{action}",
         "applies_in": "計時狀態",
         "escalation": "上報層級",
-        "escalation_intro": "超出許可權時逐級上報，由低至高：",
+        "escalation_intro": "超出權限時逐級上報，由低至高：",
         "rules": "規則",
         "guards": "執行條件",
         "step": "步驟",
