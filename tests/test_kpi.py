@@ -265,7 +265,18 @@ def test_percentiles_are_monotone_and_values_measured(values, p, q):
 
 
 @pytest.mark.parametrize(
-    "proc_id", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+    "proc_id",
+    [
+        "repair",
+        "complaint",
+        "renovation",
+        "keys",
+        "archives",
+        "archive_inspection",
+        "fees",
+        "fees_daily_close",
+        "fees_monthly_statement",
+    ],
 )
 @SETTINGS
 @given(data=st.data())

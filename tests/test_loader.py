@@ -325,6 +325,9 @@ def test_the_standard_catalogue_is_clean():
         "keys",
         "archives",
         "archive_inspection",
+        "fees",
+        "fees_daily_close",
+        "fees_monthly_statement",
     }
 
 
