@@ -12,15 +12,15 @@ from servflow import Actor, Desk, Engine
 from servflow.cli import main
 from servflow.commands.demo import TZ, columns, pack
 from servflow.store import MemoryStore, SqlStore
-from servflow.testing._display import Display
+from servflow.testing._display import Display, fit_width
 
 
 def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 4
-    for story in ("repair:", "complaint:", "renovation:"):
+    assert out.count("equals the live case: yes") == 6
+    for story in ("repair:", "complaint:", "renovation:", "fees:"):
         assert f"== {story}" in out
     for secret in ("王小明", "138 0000 0000", "A-1203", "馬先生", "136 5555 6666", "何太"):
         assert secret not in out
@@ -101,7 +101,37 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        assert len(ids) == 4
+        assert len(ids) == 6
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)
+
+
+def test_the_fees_story_explains_each_step_with_its_time_zone_and_one_effect_a_line(capsys):
+    assert main(["demo", "--store", "memory"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== fees: a large sum") :]
+    assert (
+        "  2026-11-25 10:00 (UTC+08:00)  The large sum is reported the same day (日收日報)."
+        in story
+    )
+    assert (
+        "        -> notify office_manager (fees_large_sum): told the same day: a large sum was "
+        "collected\n        -> notify finance (fees_large_sum)"
+    ) in story
+    assert "refused as it should be: hand_over by cashier-qian: guard_failed" in story
+    assert "never diverted" in story
+    assert "payer_name=***" in story
+    assert "馬先生" not in story
+    assert "fees_daily_close@2026-11-25T17:00+08:00" in story
+    assert "by schedule (cashier)" in story  # the calendar opened the close, not a person
+    assert "  effects for the host:\n    - record 收費登記表\n    - record 收費登記表\n" in story
+    assert max(columns(line) for line in story.splitlines()) <= 100
+
+
+def test_fit_width_counts_wide_characters_and_cuts_with_dots():
+    assert fit_width("abc", 3) == "abc"
+    assert fit_width("abcdef", 5) == "ab..."
+    assert fit_width("收費登記表", 10) == "收費登記表"
+    assert fit_width("收費登記表", 9) == "收費登..."
+    assert columns(fit_width("收費登記表" * 20, 60)) <= 60

@@ -27,7 +27,7 @@ from servflow.errors import Rejected
 from servflow.model import LANGUAGES
 from servflow.render.common import DEFAULT_LANGUAGE
 from servflow.store import CaseStore, MemoryStore, SqlStore
-from servflow.testing._display import Display
+from servflow.testing._display import Display, fit_width
 
 __all__ = ["format_timeline", "register", "run", "run_demo"]
 
@@ -119,7 +119,11 @@ def format_timeline(engine: Engine, events: Iterable[Event], lang: str | None = 
         # event separated by two spaces: those are the places to break.
         head, rest = line[: len(_INDENT)], line[len(_INDENT) :]
         lines.extend(pack(rest.split("  "), _INDENT, head, sep="  "))
-        changes = [f"{n}={display.field_value(n, v)}" for n, v in event.changes.items()]
+        # An item is never cut by `pack`: one change is cut here to fit a line (and its comma).
+        room = WIDTH - columns(_INDENT) - 1
+        changes = [
+            fit_width(f"{n}={display.field_value(n, v)}", room) for n, v in event.changes.items()
+        ]
         lines.extend(pack(changes, _INDENT))
     return lines
 
@@ -237,7 +241,8 @@ class _Story:
         display = Display(TZ, proc.fields, self.lang)
         mine = [display.effect_text(e) for e in self.effects if e.case_id == case.id]
         if mine:
-            self._write(pack(mine, "    ", "  effects for the host: ", sep="; "))
+            self.out.write("  effects for the host:\n")
+            self._write(line for effect in mine for line in pack([effect], "      ", "    - "))
         stored = self.desk.load(case.id)
         assert stored == case, "the stored case is the live one"
         assert self.engine.replay(events) == stored, "replaying the audit log must rebuild the case"
@@ -439,11 +444,152 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> Non
     s.finish()
 
 
+# What each effect of the fees story means to the desk, in the reader's terms.
+_FEE_EFFECTS = {
+    "收費登記表": "the fee register (收費登記表) is written up",
+    "大型費用日報表": "the same-day report of the large sum is filed",
+    "fees_large_sum": "told the same day: a large sum was collected",
+    "fees_handed_over": "finance is told the money is on its way, to confirm",
+    "收費日結表": "the daily close sheet (收費日結表) is filed",
+    "fees_daily_close_for_review": "the supervisor is asked to review the day",
+}
+
+
+def _say(out: TextIO, at: datetime, text: str) -> None:
+    """One step of a story in the reader's terms, with its time and zone."""
+    local = at.astimezone(TZ)
+    offset = f"{local:%z}"
+    first = f"  {local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})  "
+    for line in _words(text, first, " " * columns(first)):
+        out.write(line + "\n")
+
+
+def _told(s: _Story, since: int) -> None:
+    """The effects of the last step, one a line, each with what it means."""
+    proc = s.engine.procedure(s.live.procedure, s.live.procedure_version)
+    display = Display(TZ, proc.fields, s.lang)
+    for effect in s.effects[since:]:
+        if effect.case_id != s.live.id:
+            continue
+        meaning = _FEE_EFFECTS.get(effect.template or effect.recipient, "")
+        text = display.effect_text(effect) + (f": {meaning}" if meaning else "")
+        s._write(_words(text, "        -> ", "           "))
+
+
+def _fees(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    cashier = Actor(id="cashier-qian", roles={"cashier"})
+    finance = Actor(id="finance-he", roles={"finance"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 11, 25, 9, 30, tzinfo=TZ)  # a Wednesday
+    s = _Story(
+        engine, store, out, lang, "fees: a large sum reported the same day, handed over whole"
+    )
+    steps: list[tuple[str, Actor, datetime, dict[str, Any], str]] = [
+        (
+            "start",
+            cashier,
+            t0,
+            {
+                "payer_name": "馬先生",
+                "unit": "5-0602",
+                "category": "renovation",
+                "receipt_no": "ZX-20261125-001",
+                "items": [
+                    {
+                        "item": "裝修管理費",
+                        "unit_price": "100",
+                        "quantity": "100",
+                        "amount": "10000",
+                    },
+                    {"item": "垃圾清運費", "unit_price": "2000", "quantity": "1", "amount": "2000"},
+                ],
+            },
+            "12,000 collected at the published prices and registered; 日收日清: it must be "
+            "handed over by 17:30 today.",
+        ),
+        (
+            "check",
+            cashier,
+            t0 + timedelta(minutes=10),
+            {"prices_checked": True},
+            "Each line checked (price x quantity). 12,000 is a large sum (local policy, "
+            "example: from 10,000), so it is reported today before it is handed over.",
+        ),
+        (
+            "report_large_sum",
+            cashier,
+            t0 + timedelta(minutes=30),
+            {"report_notes": "已報管理處經理、財務"},
+            "The large sum is reported the same day (日收日報).",
+        ),
+    ]
+    for trigger, actor, at, data, words in steps:
+        since = len(s.effects)
+        if trigger == "start":
+            s.start("fees", actor, at, data)
+        else:
+            s.fire(trigger, actor, at, data)
+        _say(out, at, words)
+        _told(s, since)
+    later = t0 + timedelta(hours=5)
+    _say(out, later, "The cashier tries to hand over 11,500 and keep 500 back:")
+    s.refused(
+        "hand_over", cashier, later, {"handed_over_amount": "11500", "handover_ref": "JK-1125"}
+    )
+    for trigger, actor, at, data, words in (
+        (
+            "hand_over",
+            cashier,
+            later + timedelta(minutes=5),
+            {"handed_over_amount": "12000", "handover_ref": "JK-1125"},
+            "All 12,000 handed over before 17:30: cleared the same day.",
+        ),
+        (
+            "confirm_receipt",
+            finance,
+            t0 + timedelta(days=1),
+            {"finance_notes": "已入賬"},
+            "Finance confirms it received the money; the collection is closed.",
+        ),
+    ):
+        since = len(s.effects)
+        s.fire(trigger, actor, at, data)
+        _say(out, at, words)
+        _told(s, since)
+    s.finish()
+
+    close = _Story(engine, store, out, lang, "fees: the calendar opens the day's close at 17:00")
+    five = datetime(2026, 11, 25, 17, 0, tzinfo=TZ)
+    close.desk.run_due(five)
+    close.case = close.desk.load("fees_daily_close@2026-11-25T17:00+08:00")
+    _say(out, five, f"Every working day at 17:00 the calendar opens the close: {close.live.id}.")
+    since = len(close.effects)
+    close.fire(
+        "reconcile",
+        cashier,
+        five + timedelta(minutes=10),
+        {
+            "receipts": [{"receipt_no": "ZX-20261125-001", "unit": "5-0602", "amount": "12000"}],
+            "collected_total": "12000",
+            "handed_over_total": "12000",
+            "large_sums_reported": True,
+        },
+    )
+    _say(out, five + timedelta(minutes=10), "The day's receipts add up and all was handed over.")
+    _told(close, since)
+    since = len(close.effects)
+    close.fire("review", supervisor, five + timedelta(hours=16), {"review_notes": "同意日結"})
+    _say(out, five + timedelta(hours=16), "The supervisor reviews the close the next morning.")
+    _told(close, since)
+    close.finish()
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
     ("complaint", _complaint),
     ("renovation", _renovation),
+    ("fees", _fees),
 )
 
 
