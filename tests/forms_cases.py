@@ -4,7 +4,9 @@ The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``)
 the record forms of these cases: a repair taken to its callback, a complaint replied to
 and called back, a renovation inspected, a lent key reported lost, an archive borrowed
 and returned, an archive inspection put in order and reviewed, a suggestion given a
-deadline, escalated and answered. Personal data is made up.
+deadline, escalated and answered, a large fee corrected, reported and handed over, a daily
+close with a difference explained, a monthly statement sent back and checked. Personal data
+is made up.
 """
 
 from __future__ import annotations
@@ -197,6 +199,107 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ("answer", "cs_supervisor", {"answer": "感謝建議，本月內安裝。", "understood": True}),
         ],
     )
+    fees = _run(
+        engine,
+        "fees",
+        {
+            "payer_name": "王小明",
+            "unit": "A-1203",
+            "category": "renovation",
+            "receipt_no": "ZX-20261123-001",
+            "items": [
+                {"item": "裝修管理費", "unit_price": "100", "quantity": "100", "amount": "1000"},
+                {"item": "裝修垃圾清運費", "unit_price": "2000", "quantity": "1", "amount": "2000"},
+            ],
+        },
+        [
+            (
+                "correct",
+                "cashier",
+                {
+                    "correction_notes": "管理費按100元×100㎡更正。",
+                    "items": [
+                        {
+                            "item": "裝修管理費",
+                            "unit_price": "100",
+                            "quantity": "100",
+                            "amount": "10000",
+                        },
+                        {
+                            "item": "裝修垃圾清運費",
+                            "unit_price": "2000",
+                            "quantity": "1",
+                            "amount": "2000",
+                        },
+                    ],
+                },
+            ),
+            ("check", "cashier", {"prices_checked": True, "check_notes": "與收費標準相符。"}),
+            ("report_large_sum", "cashier", {"report_notes": "已報管理處經理、財務。"}),
+            (
+                "hand_over",
+                "cashier",
+                {"handed_over_amount": "12000", "handover_ref": "JK-1123-01"},
+            ),
+            ("confirm_receipt", "finance", {"finance_notes": "已入賬。"}),
+        ],
+    )
+    fees_daily_close = _run(
+        engine,
+        "fees_daily_close",
+        {"business_date": "2026-11-23"},
+        [
+            (
+                "reconcile",
+                "cashier",
+                {
+                    "receipts": [
+                        {"receipt_no": "ZX-20261123-001", "unit": "A-1203", "amount": "12000"},
+                        {"receipt_no": "SF-20261123-002", "unit": "B-0502", "amount": "384.54"},
+                    ],
+                    "collected_total": "12384.54",
+                    "handed_over_total": "12000",
+                    "large_sums_reported": True,
+                },
+            ),
+            (
+                "explain_difference",
+                "office_manager",
+                {"difference_explanation": "384.54元次日補交。", "handed_over_total": "12384.54"},
+            ),
+            ("review", "cs_supervisor", {"review_notes": "同意日結。"}),
+        ],
+    )
+    fees_monthly_statement = _run(
+        engine,
+        "fees_monthly_statement",
+        {"statement_date": "2026-11-30"},
+        [
+            (
+                "submit",
+                "cashier",
+                {
+                    "lines": [{"item": "物業服務費", "income": "185600", "expenditure": "0"}],
+                    "income_total": "185600",
+                    "expenditure_total": "0",
+                },
+            ),
+            ("send_back", "office_manager", {"return_reason": "漏列代收水電費。"}),
+            (
+                "submit",
+                "cashier",
+                {
+                    "lines": [
+                        {"item": "物業服務費", "income": "185600", "expenditure": "0"},
+                        {"item": "代收水電費", "income": "42310.50", "expenditure": "42310.50"},
+                    ],
+                    "income_total": "227910.50",
+                    "expenditure_total": "42310.50",
+                },
+            ),
+            ("approve", "office_manager", {"check_notes": "核對相符。"}),
+        ],
+    )
     return {
         "repair": repair,
         "complaint": complaint,
@@ -205,4 +308,7 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
         "archives": archives,
         "archive_inspection": archive_inspection,
         "enquiry": enquiry,
+        "fees": fees,
+        "fees_daily_close": fees_daily_close,
+        "fees_monthly_statement": fees_monthly_statement,
     }

@@ -72,7 +72,7 @@ def test_the_summary_says_what_was_checked(capsys, monkeypatch):
     code, _, err = run(capsys)
     assert code == 0
     assert err.strip().endswith(
-        "0 errors, 0 warnings; checked 14 procedure files, 1 calendar file: "
+        "0 errors, 0 warnings; checked 17 procedure files, 1 calendar file: "
         "procedures/calendars.yaml (and the built-in calendar 'always')"
     )
 
@@ -136,6 +136,9 @@ def test_json_format_when_clean(capsys, monkeypatch):
                 "procedures/complaint.v1.yaml",
                 "procedures/complaint.yaml",
                 "procedures/enquiry.yaml",
+                "procedures/fees.yaml",
+                "procedures/fees_daily_close.yaml",
+                "procedures/fees_monthly_statement.yaml",
                 "procedures/keys.v1.yaml",
                 "procedures/keys.yaml",
                 "procedures/renovation.v1.yaml",

@@ -210,3 +210,20 @@ def test_a_missing_file_is_a_usage_error(capsys, monkeypatch):
     code, out, err = run(capsys, "procedures/nothing.yaml")
     assert (code, out) == (2, "")
     assert "no such file: procedures/nothing.yaml" in err
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [
+        ("zh-Hant", "⏱ 日收日清 1m（至當日下班）"),
+        ("zh-Hans", "⏱ 日收日清 1m（至当日下班）"),
+        ("en", "⏱ Cleared the same day 1m (by the end of that working day)"),
+    ],
+)
+def test_a_limit_to_the_close_of_business_says_so_on_the_diagram(lang, label):
+    # `end_of_working_day`: "1m" alone would read as one minute.
+    text = (REPO / "procedures" / "fees.yaml").read_text(encoding="utf-8")
+    fees = load_procedure(text)
+    assert label in render_mermaid(fees, lang)
+    assert label in render_dot(fees, lang)
+    assert '⏱ 財務確認時限（本處規定，示例：1個工作日） 1wd"' in render_mermaid(fees, "zh-Hant")

@@ -16,14 +16,23 @@ from servflow.commands.demo import TZ, columns, format_timeline, pack
 from servflow.engine import Effect, Event
 from servflow.render.common import localized
 from servflow.store import SqlStore
+from servflow.testing._display import fit_width
 
 
 def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 7
-    for story in ("repair:", "complaint:", "renovation:", "keys:", "archives:", "enquiry:"):
+    assert out.count("equals the live case: yes") == 9
+    for story in (
+        "repair:",
+        "complaint:",
+        "renovation:",
+        "keys:",
+        "archives:",
+        "enquiry:",
+        "fees:",
+    ):
         assert f"== {story}" in out
     for secret in (
         "王小明",
@@ -143,9 +152,14 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        # Seven stories, and the archive inspection that the schedule opened on 1 December
-        # when the archives story's worker woke on the 10th.
-        assert len(ids) == 8
+        # Eight stories open their cases; the calendar opened the rest when the stories'
+        # workers woke (run_due): the fees close of the ninth story, the other days' closes
+        # and the archive inspection of 1 December.
+        scheduled = [i for i in ids if "@" in i]
+        assert len(ids) - len(scheduled) == 8
+        assert "archive_inspection@2026-12-01T09:00+08:00" in scheduled
+        assert "fees_daily_close@2026-11-25T17:00+08:00" in scheduled
+        assert all(i.split("@")[0] in ("archive_inspection", "fees_daily_close") for i in scheduled)
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)
@@ -247,3 +261,26 @@ def test_every_event_kind_is_told_with_titles_its_zone_and_one_effect_a_line(dra
     arrows = [line for line in lines if line.startswith(_INDENT + "→ ")]
     assert len(arrows) == len(effects)
     assert all(line.count("→") == 1 for line in arrows)
+
+
+def test_the_fees_story_reports_the_large_sum_and_refuses_a_partial_hand_over(capsys):
+    assert main(["demo", "--store", "memory"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== fees: a large sum") :]
+    assert "馬先生" not in story
+    said = " ".join(story.split())  # the words, whatever the wrapping
+    assert "→ file the record form 大型費用日報表" in said
+    assert "→ tell 管理處經理: the notice fees_large_sum" in said
+    assert "費用收取後不可挪作它用，上交金額須與收取金額相符 [guard_failed]" in said
+    assert "time limit 日收日清: met (target by the close of business that working day)" in said
+    # The calendar opened the day's close, not a person.
+    assert "case opened (開始日結): now 待日結, by schedule" in said
+    assert max(columns(line) for line in story.splitlines()) <= 100
+
+
+def test_fit_width_counts_wide_characters_and_cuts_with_dots():
+    assert fit_width("abc", 3) == "abc"
+    assert fit_width("abcdef", 5) == "ab..."
+    assert fit_width("收費登記表", 10) == "收費登記表"
+    assert fit_width("收費登記表", 9) == "收費登..."
+    assert columns(fit_width("收費登記表" * 20, 60)) <= 60

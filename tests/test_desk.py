@@ -165,10 +165,17 @@ def test_run_due_advances_each_due_case_once_and_releases_it(backend):
     assert desk.load(later.id) == later
     assert desk.run_due(at) == []
     # Released, not merely leased: the next due moment is claimable at once. (The month
-    # also brings the half-yearly archive inspection, which the calendar opens.)
+    # also brings what the calendar opens: the half-yearly archive inspection, the fees'
+    # daily close on each working day and November's statement on its last day.)
+    working_days = [
+        *(f"11-{d}" for d in (23, 24, 25, 26, 27, 30)),
+        *(f"12-{d:02}" for d in (1, 2, 3, 4, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22)),
+    ]
     assert [o.case.id for o in desk.run_due(T0 + timedelta(days=30))] == [
         later.id,
         "archive_inspection@2026-12-01T09:00+08:00",
+        *(f"fees_daily_close@2026-{day}T17:00+08:00" for day in working_days),
+        "fees_monthly_statement@2026-11-30T09:00+08:00",
     ]
 
 

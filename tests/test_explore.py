@@ -98,6 +98,9 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
         "archives",
         "archive_inspection",
         "enquiry",
+        "fees",
+        "fees_daily_close",
+        "fees_monthly_statement",
     }
     assert [r["findings"] for r in report] == [[]] * len(report)
     # Every reachable case was searched: "clean" is not an artefact of the budget.
@@ -359,3 +362,51 @@ def test_steps_that_name_the_person_who_acts_are_explored(tmp_path: Path) -> Non
     assert result.complete
     assert all(result.coverage.states.values())
     assert all(result.coverage.branches.values())
+
+
+_TILL = """
+servflow: 1
+id: till
+version: 1
+title: {en: Till}
+roles:
+  cashier: {title: {en: Cashier}}
+fields:
+  items:
+    type: table
+    title: {en: Items}
+    columns:
+      item: {type: string, title: {en: Item}}
+      amount: {type: decimal, minimum: 0, title: {en: Amount}}
+  threshold: {type: decimal, default: "500", title: {en: Large from}}
+  paid_in: {type: decimal, minimum: 0, title: {en: Paid in}}
+states:
+  open: {title: {en: Open}}
+  large: {title: {en: Large}}
+  short: {title: {en: Short}}
+  done: {title: {en: Done}, final: true}
+start: {to: open, roles: [cashier], requires: [items], when: "items|length > 0"}
+transitions:
+  count:
+    - {from: open, to: large, roles: [cashier],
+       when: "items|sum(attribute='amount') >= threshold"}
+    - {from: open, to: short, roles: [cashier], requires: [paid_in],
+       when: "items|sum(attribute='amount') < threshold and paid_in != items|sum(attribute='amount')"}
+    - {from: open, to: done, roles: [cashier], requires: [paid_in],
+       when: "items|sum(attribute='amount') < threshold and paid_in == items|sum(attribute='amount')"}
+  settle: {from: [large, short], to: done, roles: [cashier]}
+"""
+
+
+def test_tables_and_numbers_compared_with_other_numbers_are_explored(tmp_path: Path) -> None:
+    # A table is tried with one row whose numeric cells take the procedure's own figures
+    # (0, its constants, its numeric defaults: here the threshold 500), and a number that
+    # is compared only with other numbers takes them too, so every branch is reached.
+    path = tmp_path / "till.yaml"
+    path.write_text(_TILL, encoding="utf-8")
+    engine = Engine.from_directory(path)
+    result = explore(engine, "till", file=path)
+    assert result.findings == []
+    assert result.complete
+    assert all(result.coverage.states.values()), result.coverage.states
+    assert all(result.coverage.branches.values()), result.coverage.branches

@@ -98,8 +98,8 @@ NAMED = [(p.id, t.name, t.kind) for p in LATEST.values() for t in template_names
 def test_the_catalogue_names_the_regulations_forms():
     records = {name for _, name, kind in NAMED if kind == "record"}
     assert {"住戶報修記錄表", "維修任務單", "回訪記錄表", "業主投訴記錄表"} <= records
-    assert len(records) == 14
-    assert sum(kind == "notification" for _, _, kind in NAMED) == 61
+    assert len(records) == 18
+    assert sum(kind == "notification" for _, _, kind in NAMED) == 77
 
 
 @pytest.mark.parametrize(("procedure", "name", "kind"), NAMED, ids=lambda v: str(v))
@@ -353,3 +353,54 @@ def test_a_file_for_every_language_stands_in_where_a_language_has_none(tmp_path,
     assert lines
     assert all("has no zh-Hant or zh-Hans template" in line for line in lines)
     assert all("(or 回訪記錄表.html, for every language)" in line for line in lines)
+
+
+def test_a_table_shows_one_line_per_row_with_its_columns_titles():
+    # The line items of a fee register: each row in the form's language, cell by cell;
+    # a pii column is masked for every reader.
+    case = CASES["fees"]
+    form = FORMS.render(ENGINE.procedure("fees"), case, "收費登記表", "zh-Hant")
+    assert (
+        "收費項目：裝修管理費；標價（單價）：100；數量：100；金額：10000\n"
+        "收費項目：裝修垃圾清運費；標價（單價）：2000；數量：1；金額：2000"
+    ) in form
+    english = FORMS.render(ENGINE.procedure("fees"), case, "收費登記表", "en")
+    assert "Item: 裝修管理費; Published unit price: 100; Quantity: 100; Amount: 10000" in english
+    proc = load_text(_SECRET_ROWS).procedure
+    assert proc is not None
+    secret = Case(
+        id="T-1",
+        procedure="ledger",
+        procedure_version=1,
+        digest="d",
+        state="open",
+        data={"rows": [{"who": "Ada", "amount": "5"}]},
+        version=1,
+        opened_at=NINE,
+        updated_at=NINE,
+    )
+    shown = template_context(proc, secret, "en", viewer_roles={"clerk"})["case"]["fields"]
+    assert shown["rows"] == "Payer: [withheld]; Amount: 5"
+
+
+_SECRET_ROWS = """
+servflow: 1
+id: ledger
+version: 1
+title: {en: Ledger}
+roles:
+  clerk: {title: {en: Clerk}}
+fields:
+  rows:
+    type: table
+    title: {en: Rows}
+    columns:
+      who: {type: string, pii: true, title: {en: Payer}}
+      amount: {type: decimal, title: {en: Amount}}
+states:
+  open: {title: {en: Open}}
+  done: {title: {en: Done}, final: true}
+start: {to: open, roles: [clerk], requires: [rows]}
+transitions:
+  finish: {from: open, to: done, roles: [clerk]}
+"""

@@ -266,7 +266,8 @@ def test_percentiles_are_monotone_and_values_measured(values, p, q):
 
 @pytest.mark.parametrize(
     "proc_id",
-    ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection", "enquiry"],
+    # Every procedure of the standard catalogue, at its latest version.
+    sorted({p.id for p in Engine.standard().procedures()}),
 )
 @SETTINGS
 @given(data=st.data())

@@ -326,6 +326,9 @@ def test_the_standard_catalogue_is_clean():
         "archives",
         "archive_inspection",
         "enquiry",
+        "fees",
+        "fees_daily_close",
+        "fees_monthly_statement",
     }
 
 

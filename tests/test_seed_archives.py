@@ -108,11 +108,11 @@ def test_a_borrowed_file_needs_a_return_date_in_every_language():
 @pytest.mark.parametrize("year", [2026, 2027, 2028])
 def test_the_calendar_opens_at_least_two_inspections_a_year(year):
     start = datetime(year, 1, 1, tzinfo=SHANGHAI)
-    openings = [
-        o
-        for o in ENGINE.openings(start, datetime(year + 1, 1, 1, tzinfo=SHANGHAI))
-        if o.procedure == "archive_inspection"
-    ]
+    # This procedure's openings only: the fees' daily close counts working days, which
+    # the office calendar does not publish past 2026 (it raises rather than guess).
+    openings = list(
+        ENGINE.openings(start, datetime(year + 1, 1, 1, tzinfo=SHANGHAI), "archive_inspection")
+    )
     assert len(openings) >= 2
     assert [o.data["inspection_date"] for o in openings] == [
         date(year, 6, 1).isoformat(),

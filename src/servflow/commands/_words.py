@@ -91,11 +91,22 @@ class Words:
         spec = self.proc.fields.get(name)
         return localized(spec.title, self.lang, name) if spec else name
 
-    def target(self, within: str, calendar: str) -> str:
-        """A time limit's target in words: ``2 working days`` (``24 hours, round the clock``)."""
+    def target(self, within: str, calendar: str, limit: str | None = None) -> str:
+        """A time limit's target in words: ``2 working days`` (``24 hours, round the clock``).
+
+        With the time limit's name, an entry that runs on to the close of business says so:
+        ``1m`` then reads "by the close of business", not "1 minute".
+        """
+        spec = self.proc.time_limits.get(limit) if limit else None
+        to_close = spec is not None and any(
+            t.end_of_working_day and (t.limit or "").strip() == within.strip() for t in spec.within
+        )
         if _DURATION.match(within.strip()):
+            if to_close and within.strip() in ("0m", "1m"):
+                return "by the close of business that working day"
             words = format_duration(within, "en")
-            return words + (", round the clock" if calendar == "always" else ", office hours")
+            words += ", round the clock" if calendar == "always" else ", office hours"
+            return words + (", then to the close of business" if to_close else "")
         until = _UNTIL.match(within.strip())
         if until is None:
             return within

@@ -30,6 +30,7 @@ from servflow.errors import Rejected
 from servflow.model import LANGUAGES
 from servflow.render.common import DEFAULT_LANGUAGE
 from servflow.store import CaseStore, MemoryStore, SqlStore
+from servflow.testing._display import fit_width
 
 __all__ = ["format_timeline", "register", "run", "run_demo"]
 
@@ -136,7 +137,9 @@ def format_timeline(
         words = words_of[key]
         head = f"  {event.seq:>3}  {words.time(event.at)}  "
         lines.extend(_words(words.headline(event), head, _INDENT))
-        lines.extend(pack(words.changes(event), _INDENT))
+        # An item is never cut by `pack`: a change too long for a line is cut here.
+        room = WIDTH - columns(_INDENT) - 1
+        lines.extend(pack([fit_width(c, room) for c in words.changes(event)], _INDENT))
         mine = [e for e in left if _led_to(event, e)]
         for effect in mine:
             left.remove(effect)
@@ -289,7 +292,7 @@ class _Story:
             last = f" in the last of {timer.cycle} cycles" if timer.cycle > 1 else ""
             text = (
                 f"time limit {words.limit(name)}: {verdict}{last} "
-                f"(target {words.target(timer.within, timer.calendar)})"
+                f"(target {words.target(timer.within, timer.calendar, name)})"
             )
             self._write(_words(text, "  ", "      "))
         stored = self.desk.load(case.id)
@@ -618,6 +621,68 @@ def _enquiry(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     s.finish()
 
 
+def _fees(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    cashier = Actor(id="cashier-qian", roles={"cashier"})
+    finance = Actor(id="finance-he", roles={"finance"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    t0 = datetime(2026, 11, 25, 9, 30, tzinfo=TZ)  # a Wednesday
+    s = _Story(
+        engine, store, out, lang, "fees: a large sum reported the same day, handed over whole"
+    )
+    s.start(
+        "fees",
+        cashier,
+        t0,
+        {
+            "payer_name": "馬先生",
+            "unit": "5-0602",
+            "category": "renovation",
+            "receipt_no": "ZX-20261125-001",
+            "items": [
+                {"item": "裝修管理費", "unit_price": "100", "quantity": "100", "amount": "10000"},
+                {"item": "垃圾清運費", "unit_price": "2000", "quantity": "1", "amount": "2000"},
+            ],
+        },
+    )
+    s.fire("check", cashier, t0 + timedelta(minutes=10), {"prices_checked": True})
+    s.fire(
+        "report_large_sum",
+        cashier,
+        t0 + timedelta(minutes=30),
+        {"report_notes": "已報管理處經理、財務"},
+    )
+    later = t0 + timedelta(hours=5)
+    s.refused(
+        "hand_over", cashier, later, {"handed_over_amount": "11500", "handover_ref": "JK-1125"}
+    )
+    s.fire(
+        "hand_over",
+        cashier,
+        later + timedelta(minutes=5),
+        {"handed_over_amount": "12000", "handover_ref": "JK-1125"},
+    )
+    s.fire("confirm_receipt", finance, t0 + timedelta(days=1), {"finance_notes": "已入賬"})
+    s.finish()
+
+    close = _Story(engine, store, out, lang, "fees: the calendar opens the day's close at 17:00")
+    five = datetime(2026, 11, 25, 17, 0, tzinfo=TZ)
+    close.desk.run_due(five)  # what a scheduler's worker does: the calendar opens the close
+    close.case = close.desk.load("fees_daily_close@2026-11-25T17:00+08:00")
+    close.fire(
+        "reconcile",
+        cashier,
+        five + timedelta(minutes=10),
+        {
+            "receipts": [{"receipt_no": "ZX-20261125-001", "unit": "5-0602", "amount": "12000"}],
+            "collected_total": "12000",
+            "handed_over_total": "12000",
+            "large_sums_reported": True,
+        },
+    )
+    close.fire("review", supervisor, five + timedelta(hours=16), {"review_notes": "同意日結"})
+    close.finish()
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
@@ -626,6 +691,7 @@ DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] 
     ("keys", _keys),
     ("archives", _archives),
     ("enquiry", _enquiry),
+    ("fees", _fees),
 )
 
 

@@ -24,6 +24,7 @@ from typing import Literal
 from servflow.model import Branch, Procedure, Start
 from servflow.procedures.lint import limit_coverage
 from servflow.render.common import DEFAULT_LANGUAGE, labelled_expression, localized
+from servflow.render.labels import LABELS
 
 __all__ = ["DiagramFormat", "render_diagram", "render_dot", "render_mermaid"]
 
@@ -55,7 +56,12 @@ def abbreviate(text: str, width: int = GUARD_WIDTH) -> str:
 
 def _limit_text(proc: Procedure, name: str, lang: str) -> str:
     limit = proc.time_limits[name]
-    targets = "/".join(t.limit or f"≤{t.until}" for t in limit.within)
+    # "1m" that runs to the close of business reads as one minute unless it says so.
+    close = LABELS.get(lang, LABELS[DEFAULT_LANGUAGE])["end_of_day"]
+    close = close if close.startswith("（") else " " + close  # a space before "(" only
+    targets = "/".join(
+        (t.limit or f"≤{t.until}") + (close if t.end_of_working_day else "") for t in limit.within
+    )
     return f"{localized(limit.title, lang, name)} {targets}"
 
 

@@ -45,7 +45,7 @@ from markupsafe import Markup, escape
 from servflow._hints import did_you_mean
 from servflow.engine import Case, Event
 from servflow.errors import Diagnostic, ServflowError
-from servflow.model import LANGUAGES, Language, Procedure
+from servflow.model import LANGUAGES, FieldSpec, Language, Procedure
 from servflow.render.common import localized
 
 __all__ = [
@@ -224,6 +224,26 @@ def _display(value: Any, kind: str, lang: Language) -> str:
     return str(value)
 
 
+def _rows(rows: list[Any], spec: FieldSpec, lang: Language) -> str:
+    """A table's rows as a form shows them: one line per row, each cell with its column's
+    title; a ``pii`` column's cells are masked for every reader (columns name no readers)."""
+    sep, between = (": ", "; ") if lang == "en" else ("：", "；")
+    columns = spec.columns or {}
+    lines = []
+    for row in rows:
+        cells = []
+        for name, column in columns.items():
+            cell = row.get(name) if isinstance(row, Mapping) else None
+            shown = (
+                LABELS["masked"][lang]
+                if column.pii and cell is not None
+                else _display(cell, column.type, lang)
+            )
+            cells.append(f"{localized(column.title, lang, name)}{sep}{shown}")
+        lines.append(between.join(cells))
+    return "\n".join(lines)
+
+
 def template_context(
     proc: Procedure,
     case: Case,
@@ -245,6 +265,8 @@ def template_context(
         value = case.data.get(name)
         hidden = spec.pii and not viewers.intersection(spec.visible_to or ())
         shown = _display(value, spec.type, lang)
+        if spec.type == "table" and isinstance(value, list):
+            shown = _rows(value, spec, lang)
         if spec.type == "choice" and isinstance(value, str):
             named = spec.choice_title(value)  # the choice's title in the form's language
             shown = named.get(lang) or named.get("en") or shown

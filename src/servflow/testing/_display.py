@@ -10,6 +10,7 @@ titles is shown with its title in that language: ``'emergency' (緊急)``.
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
@@ -18,7 +19,7 @@ from servflow.engine import Effect, Event
 from servflow.model import FieldSpec
 from servflow.render.common import choice_label
 
-__all__ = ["MASK", "Display", "equal"]
+__all__ = ["MASK", "Display", "equal", "fit_width"]
 
 MASK = "***"
 
@@ -95,7 +96,7 @@ class Display:
             label = choice_label(spec, value, self.lang) if value in spec.choice_values else value
             if label != value:
                 text = f"{text} ({label})"
-        return text if len(text) <= 60 else text[:57] + "..."
+        return fit_width(text, 60)
 
     def event_text(self, event: Event) -> str:
         return self.event_line(event, changes=False)
@@ -140,3 +141,21 @@ def equal(want: Any, got: Any) -> bool:
             return want is got
         return float(want) == float(got)
     return bool(want == got)
+
+
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def fit_width(text: str, width: int) -> str:
+    """``text`` in at most ``width`` terminal columns (a CJK character takes two), cut with
+    "..." when longer: a timeline line holds the same room in any script."""
+    if sum(map(_width, text)) <= width:
+        return text
+    room, kept = width - 3, []
+    for char in text:
+        room -= _width(char)
+        if room < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + "..."

@@ -255,6 +255,26 @@ class _Explorer:
             for name, spec in self.proc.fields.items()
             if name in self.read
         }
+        # Numbers compared with other numbers, not with constants (`handed_over ==
+        # collected`, `items|sum(attribute='amount') >= threshold`), are tried at the
+        # procedure's own figures: 0, every numeric constant and every numeric default.
+        # A table is tried with one row whose numeric cells hold each of those figures.
+        self.figures = sorted(
+            {Decimal(0)}
+            | {Decimal(str(c)) for cs in consts.values() for c in cs if _is_figure(c)}
+            | {Decimal(str(s.default)) for s in self.proc.fields.values() if _is_figure(s.default)}
+        )
+        self.by_figures: set[str] = set()  # numbers classed by the figures, not constants
+        for name in self.samples:
+            spec = self.proc.fields[name]
+            if spec.type == "table":
+                self.samples[name] = [*self.samples[name], *_rows_of(spec, self.figures)]
+            elif spec.type in ("integer", "decimal") and not any(
+                _is_figure(c) for c in consts.get(name, ())
+            ):
+                self.by_figures.add(name)
+                known = self.samples[name]
+                known += [f for f in _numbers_of(spec, self.figures) if f not in known]
         self.consts = consts
         # A field the engine counts (`counts`) climbs one step at a time, so its classes
         # by the guards' constants would merge the steps on the way to a threshold: keep
@@ -291,9 +311,11 @@ class _Explorer:
             return value
         if name in self.counted and isinstance(value, int) and not isinstance(value, bool):
             return ("count", min(value, self.counted[name]))
-        numbers = sorted(
+        numbers: list[Any] = sorted(
             c for c in self.consts.get(name, ()) if isinstance(c, int | float | Decimal)
         )
+        if name in self.by_figures:
+            numbers = list(self.figures)
         if spec.type in ("integer", "decimal") and not isinstance(value, bool):
             try:
                 number = Decimal(str(value))
@@ -303,6 +325,15 @@ class _Explorer:
         texts = self.consts.get(name, set())
         if isinstance(value, str) and value in texts:
             return value
+        if spec.type == "table" and isinstance(value, list):
+            # A table counts by its rows' presence and its numeric columns' sums, each
+            # compared with the figures it is tried at.
+            sums = []
+            for column, cspec in (spec.columns or {}).items():
+                if cspec.type in ("integer", "decimal"):
+                    total = sum((Decimal(str(r.get(column) or 0)) for r in value), Decimal(0))
+                    sums.append(tuple((total > f) - (total < f) for f in self.figures))
+            return ("table", bool(value), tuple(sums))
         if isinstance(value, list):
             return tuple(sorted(str(v) for v in value if v in texts))
         return "set"
@@ -576,6 +607,8 @@ def _plain_value(spec: FieldSpec) -> Any:
         return "2026-11-10"
     if spec.type == "list":
         return []
+    if spec.type == "table":  # one row of plain cells: its numeric columns add up to 0
+        return [{n: _plain_value(c.as_field) for n, c in (spec.columns or {}).items()}]
     if spec.type in ("integer", "decimal"):
         if spec.minimum is not None and spec.minimum > 0:
             return math.ceil(spec.minimum)
@@ -605,6 +638,53 @@ def _plain_value(spec: FieldSpec) -> Any:
         max_examples=100,
     )
     return _stored(find(valid_values(spec), lambda _: True, settings=quiet))
+
+
+def _is_figure(value: Any) -> bool:
+    return (
+        isinstance(value, int | float | Decimal | str)
+        and not isinstance(value, bool)
+        and (not isinstance(value, str) or _is_decimal_text(value))
+    )
+
+
+def _is_decimal_text(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except ArithmeticError:
+        return False
+
+
+def _fits(spec: FieldSpec, number: Decimal) -> bool:
+    low = spec.minimum is None or number >= Decimal(str(spec.minimum))
+    return low and (spec.maximum is None or number <= Decimal(str(spec.maximum)))
+
+
+def _numbers_of(spec: FieldSpec, figures: Sequence[Decimal]) -> list[Any]:
+    """The figures a number field takes (whole ones only for an integer field)."""
+    whole = spec.type == "integer"
+    return [
+        int(f) if whole else f
+        for f in figures
+        if _fits(spec, f) and (not whole or f == f.to_integral_value())
+    ]
+
+
+def _rows_of(spec: FieldSpec, figures: Sequence[Decimal]) -> list[Any]:
+    """One-row tables: plain cells, every numeric cell at one figure, for each figure."""
+    plain = {n: _plain_value(c.as_field) for n, c in (spec.columns or {}).items()}
+    tables = []
+    for figure in figures:
+        row = dict(plain)
+        for name, column in (spec.columns or {}).items():
+            if column.type in ("integer", "decimal"):
+                numbers = _numbers_of(column.as_field, [figure])
+                if not numbers:
+                    break
+                row[name] = _stored(numbers[0])
+        else:
+            tables.append([row])
+    return tables
 
 
 def _plain(value: Any) -> Any:
