@@ -154,12 +154,13 @@ def _check_stored(url: str) -> None:
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
         # Eight stories open their cases; the calendar opened the rest when the stories'
         # workers woke (run_due): the fees close of the ninth story, the other days' closes
-        # and the archive inspection of 1 December.
+        # the archive inspection of 1 December and the statement of November.
         scheduled = [i for i in ids if "@" in i]
         assert len(ids) - len(scheduled) == 8
         assert "archive_inspection@2026-12-01T09:00+08:00" in scheduled
         assert "fees_daily_close@2026-11-25T17:00+08:00" in scheduled
-        assert all(i.split("@")[0] in ("archive_inspection", "fees_daily_close") for i in scheduled)
+        opened_by = {"archive_inspection", "fees_daily_close", "fees_monthly_statement"}
+        assert all(i.split("@")[0] in opened_by for i in scheduled)
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)
