@@ -265,7 +265,21 @@ def test_percentiles_are_monotone_and_values_measured(values, p, q):
 
 
 @pytest.mark.parametrize(
-    "proc_id", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+    "proc_id",
+    [
+        "repair",
+        "complaint",
+        "renovation",
+        "keys",
+        "archives",
+        "archive_inspection",
+        "sales_subscription",
+        "sales_signing",
+        "sales_mortgage",
+        "sales_title",
+        "sales_handover",
+        "sales_change",
+    ],
 )
 @SETTINGS
 @given(data=st.data())

@@ -325,6 +325,12 @@ def test_the_standard_catalogue_is_clean():
         "keys",
         "archives",
         "archive_inspection",
+        "sales_subscription",
+        "sales_signing",
+        "sales_mortgage",
+        "sales_title",
+        "sales_handover",
+        "sales_change",
     }
 
 

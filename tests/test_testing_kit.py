@@ -21,7 +21,21 @@ FAST = settings(
 
 
 @pytest.mark.parametrize(
-    "procedure", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+    "procedure",
+    [
+        "repair",
+        "complaint",
+        "renovation",
+        "keys",
+        "archives",
+        "archive_inspection",
+        "sales_subscription",
+        "sales_signing",
+        "sales_mortgage",
+        "sales_title",
+        "sales_handover",
+        "sales_change",
+    ],
 )
 def test_the_seed_procedures_pass_the_machine(procedure):
     run_state_machine_as_test(procedure_machine(ENGINE, procedure), settings=FAST)
