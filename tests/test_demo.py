@@ -19,8 +19,8 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 4
-    for story in ("repair:", "complaint:", "renovation:"):
+    assert out.count("equals the live case: yes") == 9  # the sales chain prints five cases
+    for story in ("repair:", "complaint:", "renovation:", "sales:"):
         assert f"== {story}" in out
     for secret in ("王小明", "138 0000 0000", "A-1203", "馬先生", "136 5555 6666", "何太"):
         assert secret not in out
@@ -51,6 +51,33 @@ def test_demo_output_fits_100_columns_and_is_the_kits_timeline(capsys):
     (event,) = desk.history(case.id)
     kit = Display(TZ, engine.procedure("repair").fields).event_line(event, changes=False)
     assert f"    1  {kit}" in lines
+
+
+def test_the_sales_story_follows_the_chain_of_linked_cases(capsys):
+    assert main(["demo", "--store", "memory", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== sales:") :]
+    for secret in ("林小姐", "135 7777 8888"):
+        assert secret not in story
+    assert "buyer_name=***, buyer_phone=***" in story
+    assert "refused as it should be: change_terms by clerk-wang: beyond_authority" in story
+    assert "dept_manager could decide" in story
+    chain = [
+        "open_signing by supervisor-lin opened the linked case S-2101-3-0 (sales_signing",
+        "legal_rep_sign by rep-zhou opened the linked case S-2101-3-0-6-0 (sales_mortgage",
+        "file by supervisor-lin opened the linked case S-2101-3-0-6-0-4-0 (sales_title",
+        "collect by clerk-wang opened the linked case S-2101-3-0-6-0-4-0-5-0 (sales_handover",
+    ]
+    where = [story.index(line) for line in chain]
+    assert where == sorted(where)
+    assert "the closed case resumed the case waiting for it: S-2101\n" in story
+    assert "signing_closed: contracting -> contracted" in story
+    assert "by case S-2101-3-0 (sales_cs)" in story
+    assert re.search(
+        r"^\s+4  2026-12-21 11:00  fired       hand_over: ready -> moved_in", story, re.M
+    )
+    assert story.count("equals the live case: yes") == 5
+    assert max(columns(line) for line in story.splitlines()) <= 100
 
 
 def test_pack_never_cuts_an_item_and_counts_wide_characters():
@@ -101,7 +128,7 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        assert len(ids) == 4
+        assert len(ids) == 9  # four stories of one case, and the five cases of the sales chain
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)

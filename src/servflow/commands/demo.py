@@ -25,7 +25,7 @@ from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
 from servflow.model import LANGUAGES
-from servflow.render.common import DEFAULT_LANGUAGE
+from servflow.render.common import DEFAULT_LANGUAGE, localized
 from servflow.store import CaseStore, MemoryStore, SqlStore
 from servflow.testing._display import Display
 
@@ -185,8 +185,15 @@ class _Story:
         assert self.case is not None, "the story has not started"
         return self.case
 
-    def start(self, procedure: str, actor: Actor, at: datetime, data: Mapping[str, Any]) -> None:
-        self.case = self.desk.open(procedure, actor=actor, data=data, at=at)
+    def start(
+        self,
+        procedure: str,
+        actor: Actor,
+        at: datetime,
+        data: Mapping[str, Any],
+        case_id: str | None = None,
+    ) -> None:
+        self.case = self.desk.open(procedure, actor=actor, data=data, at=at, case_id=case_id)
 
     def fire(
         self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
@@ -206,6 +213,40 @@ class _Story:
         else:  # pragma: no cover - the demo's own check
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
         assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
+
+    def follow(
+        self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
+    ) -> str:
+        """Take a step that opens a linked case and go on with that case; the id of the
+        case left, whose timeline the story prints at its end."""
+        left = self.live.id
+        self.fire(trigger, actor, at, data)
+        (opened,) = self.desk.history(left)[-1].detail["opens"]
+        self.case = self.desk.load(opened)
+        text = f"{trigger} by {actor.id} opened the linked case {self._named(self.case)}"
+        self._write(_words(text, "  ", "      "))
+        return left
+
+    def _named(self, case: Case) -> str:
+        proc = self.engine.procedure(case.procedure, case.procedure_version)
+        return f"{case.id} ({proc.id}, {localized(proc.title, self.lang, proc.id)})"
+
+    def finish_linked(self, case_ids: Sequence[str]) -> None:
+        """Print the timeline of each case of a chain, in order."""
+        for case_id in case_ids:
+            self.case = self.desk.load(case_id)
+            self.out.write(f"  -- case {self._named(self.case)}\n")
+            self.finish()
+
+    def deliver(self, at: datetime) -> None:
+        """What the host's outbox worker does: a closed linked case resumes the one waiting."""
+        done = self.desk.deliver(lambda entry: None, at=at)
+        resumed = [e.effect.recipient for e in done if e.effect.kind == "resume"]
+        text = (
+            f"deliver at {at.astimezone(TZ):%Y-%m-%d %H:%M}: the closed case resumed the case "
+            f"waiting for it: {', '.join(resumed) or 'none'}"
+        )
+        self._write(_words(text, "  ", "      "))
 
     def run_due(self, at: datetime) -> None:
         """What a scheduler's worker does: claim the due cases and advance them."""
@@ -439,11 +480,61 @@ def _renovation(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> Non
     s.finish()
 
 
+def _sales(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    """Section H as linked cases: each step that hands the buyer on opens the next case."""
+    clerk = Actor(id="clerk-wang", roles={"sales_cs"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    manager = Actor(id="manager-gao", roles={"dept_manager"})
+    lawyer = Actor(id="lawyer-xu", roles={"lawyer"})
+    rep = Actor(id="rep-zhou", roles={"legal_rep"})
+    t0 = datetime(2026, 11, 16, 9, 0, tzinfo=TZ)
+    day = timedelta(days=1)
+    s = _Story(engine, store, out, lang, "sales: subscribed, a clause changed, signed, moved in")
+    buyer = {"unit": "7-2101", "buyer_name": "林小姐", "buyer_phone": "135 7777 8888"}
+    data = {**buyer, "area": "89.50", "price": "1850000"}
+    s.start("sales_subscription", clerk, t0, data, case_id="S-2101")
+    review = {
+        **dict.fromkeys(("area_checked", "price_checked", "clauses_checked"), True),
+        "online_recorded": True,
+        "signing_date": "2026-11-27",
+        "documents_list": "ID card, down payment receipt",
+    }
+    s.fire("review", supervisor, t0 + timedelta(hours=2), review)
+    subscription = s.follow("open_signing", supervisor, t0 + day)
+    s.fire("prepare", clerk, t0 + day, {"contract_no": "HT-0458", "payment": "mortgage"})
+    terms = {"special_terms": "A parking space for a year", "concession": "30000"}
+    s.refused("change_terms", clerk, t0 + 2 * day, terms)
+    s.fire("change_terms", manager, t0 + 2 * day, terms)
+    confirmed = {"lawyer_confirmed": True, "lawyer_opinion": "Lawful"}
+    s.fire("lawyer_decides", lawyer, t0 + 3 * day, confirmed)
+    signed = {"fee_statement_no": "SF-0458", "signed_on": "2026-11-27"}
+    s.fire("sign", clerk, t0 + 11 * day, signed)
+    at = t0 + 14 * day + timedelta(hours=6)
+    signing = s.follow("legal_rep_sign", rep, at, {"legal_rep_signed_at": at})
+    s.deliver(at + timedelta(minutes=1))
+    s.fire("submit_loan", supervisor, t0 + 15 * day, {"bank": "Seaview Bank"})
+    released = {"loan_amount": "1200000", "loan_released_on": "2026-12-08"}
+    s.fire("loan_released", supervisor, t0 + 22 * day, released)
+    filed = {"filing_no": "BA-2101", "filed_on": "2026-12-09"}
+    mortgage = s.follow("file", supervisor, t0 + 23 * day, filed)
+    s.fire("plan", manager, t0 + 23 * day, {"plan_date": "2026-12-18"})
+    s.fire("apply", supervisor, t0 + 24 * day, {"applied_on": "2026-12-10"})
+    s.fire("issue", supervisor, t0 + 30 * day, {"certificate_no": "CQ-0001"})
+    at = t0 + 31 * day
+    title = s.follow("collect", clerk, at, {"collected_at": at})
+    s.fire("arrange", manager, t0 + 31 * day, {"move_in_date": "2026-12-21"})
+    s.fire("walk_through", clerk, t0 + 35 * day, {"issues_found": False})
+    at = t0 + 35 * day + timedelta(hours=2)
+    s.fire("hand_over", clerk, at, {"keys_handed_at": at, "pass_no": "PASS-2101"})
+    s.finish_linked([subscription, signing, mortgage, title, s.live.id])
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
     ("complaint", _complaint),
     ("renovation", _renovation),
+    ("sales_subscription", _sales),
 )
 
 
