@@ -154,11 +154,8 @@ def test_the_chain_runs_end_to_end_through_linked_cases():
     _replays(desk, *cases)
 
 
-@pytest.mark.parametrize(
-    ("who", "reason"),
-    [(CLERK, "forbidden"), (LAWYER, "forbidden"), (BOSS, "forbidden")],
-)
-def test_a_rejected_signing_opens_no_mortgage(who, reason):
+@pytest.mark.parametrize("who", [CLERK, LAWYER, BOSS, MANAGER], ids=lambda a: a.id)
+def test_a_rejected_signing_opens_no_mortgage(who):
     desk = Desk(ENGINE, MemoryStore())
     sub = _subscribed(desk)
     desk.fire(sub, "open_signing", actor=BOSS, at=T0 + 2 * HOUR)
@@ -176,7 +173,7 @@ def test_a_rejected_signing_opens_no_mortgage(who, reason):
             data={"legal_rep_signed_at": T0 + 4 * HOUR},
             at=T0 + 4 * HOUR,
         )
-    assert refused.value.reason == reason
+    assert refused.value.reason == "forbidden"  # only the legal representative signs
     assert desk.load(signing) == before
     with pytest.raises(CaseNotFound):
         desk.load(f"{signing}-{before.version + 1}-0")
