@@ -90,8 +90,8 @@ def test_files_are_checked_once_by_the_loader_not_again_by_the_engine(monkeypatc
         raise AssertionError(f"{procedure.id} checked again")
 
     monkeypatch.setattr(servflow.catalogue, "language_checks", refuse)
-    # Six procedures; the first three also keep version 1 for the cases opened on it.
-    assert len(servflow.Engine.standard().procedures()) == 9
+    # Twelve procedures; the first three also keep version 1 for the cases opened on it.
+    assert len(servflow.Engine.standard().procedures()) == 15
     with pytest.raises(AssertionError, match="mini checked again"):
         servflow.Engine([_proc()])
 
