@@ -5,8 +5,8 @@ the record forms of these cases: a repair taken to its callback, a complaint rep
 and called back, a renovation inspected, a lent key reported lost, an archive borrowed
 and returned, an archive inspection put in order and reviewed, a suggestion given a
 deadline, escalated and answered, a large fee corrected, reported and handed over, a daily
-close with a difference explained, a monthly statement sent back and checked. Personal data
-is made up.
+close with a difference explained, a monthly statement sent back and checked, and each case
+of the sales chain (section H) taken to its end. Personal data is made up.
 """
 
 from __future__ import annotations
@@ -300,7 +300,9 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ("approve", "office_manager", {"check_notes": "核對相符。"}),
         ],
     )
+    sales = _sales(engine)
     return {
+        **sales,
         "repair": repair,
         "complaint": complaint,
         "renovation": renovation,
@@ -311,4 +313,113 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
         "fees": fees,
         "fees_daily_close": fees_daily_close,
         "fees_monthly_statement": fees_monthly_statement,
+    }
+
+
+def _sales(engine: Engine) -> dict[str, Case]:
+    """One case of each procedure of the sales chain, each taken to its end."""
+    buyer = {"unit": "A座 1203", "buyer_name": "王小明", "buyer_phone": "138 0000 0000"}
+    contract = {**buyer, "contract_no": "HT-2026-0458"}
+    at = NINE + timedelta(hours=2)
+    return {
+        "sales_subscription": _run(
+            engine,
+            "sales_subscription",
+            {**buyer, "area": "89.50", "price": "1850000"},
+            [
+                (
+                    "review",
+                    "cs_supervisor",
+                    {
+                        "area_checked": True,
+                        "price_checked": True,
+                        "clauses_checked": True,
+                        "online_recorded": True,
+                        "signing_date": "2026-12-07",
+                        "documents_list": "身份證、戶口簿、首付款憑證",
+                    },
+                ),
+            ],
+        ),
+        "sales_signing": _run(
+            engine,
+            "sales_signing",
+            {**buyer, "price": "1850000", "signing_date": "2026-12-07"},
+            [
+                ("prepare", "sales_cs", {"contract_no": "HT-2026-0458", "payment": "mortgage"}),
+                (
+                    "change_terms",
+                    "sales_cs",
+                    {"special_terms": "交房日期延後一個月。", "concession": "1500"},
+                ),
+                (
+                    "lawyer_decides",
+                    "lawyer",
+                    {"lawyer_confirmed": True, "lawyer_opinion": "條款合法，同意。"},
+                ),
+                ("sign", "sales_cs", {"fee_statement_no": "SF-0458", "signed_on": "2026-12-07"}),
+                ("legal_rep_sign", "legal_rep", {"legal_rep_signed_at": at}),
+            ],
+        ),
+        "sales_mortgage": _run(
+            engine,
+            "sales_mortgage",
+            {**contract, "payment": "mortgage", "signed_on": "2026-11-23"},
+            [
+                ("chase_documents", "sales_cs", {"missing_documents": "收入證明"}),
+                (
+                    "submit_loan",
+                    "cs_supervisor",
+                    {"bank": "海景銀行", "documents_list": "收入證明"},
+                ),
+                (
+                    "loan_released",
+                    "cs_supervisor",
+                    {"loan_amount": "1200000", "loan_released_on": "2026-11-23"},
+                ),
+                ("file", "cs_supervisor", {"filing_no": "BA-2026-1203", "filed_on": "2026-11-23"}),
+            ],
+        ),
+        "sales_title": _run(
+            engine,
+            "sales_title",
+            {**contract, "filing_no": "BA-2026-1203"},
+            [
+                ("plan", "dept_manager", {"plan_date": "2026-12-21"}),
+                ("apply", "cs_supervisor", {"applied_on": "2026-11-23"}),
+                ("issue", "cs_supervisor", {"certificate_no": "CQ-2026-0001"}),
+                ("collect", "sales_cs", {"collected_at": at}),
+            ],
+        ),
+        "sales_handover": _run(
+            engine,
+            "sales_handover",
+            buyer,
+            [
+                ("arrange", "dept_manager", {"move_in_date": "2026-12-10"}),
+                ("walk_through", "sales_cs", {"issues_found": True, "issues": "客廳牆面有裂縫。"}),
+                ("rectified", "sales_cs", {"rectified_note": "已修補。"}),
+                ("walk_through", "sales_cs", {"issues_found": False}),
+                ("hand_over", "sales_cs", {"keys_handed_at": at, "pass_no": "PASS-1203"}),
+            ],
+        ),
+        "sales_change": _run(
+            engine,
+            "sales_change",
+            {
+                **contract,
+                "buyer_name": "王小明",
+                "kind": "rename",
+                "reason": "加名配偶。",
+                "new_buyer_name": "陳大文",
+            },
+            [
+                ("approve", "sales_cs", {"decision_note": "同意更名。"}),
+                (
+                    "complete",
+                    "cs_supervisor",
+                    {"filing_updated": True, "completed_on": "2026-11-23"},
+                ),
+            ],
+        ),
     }

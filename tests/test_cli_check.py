@@ -72,7 +72,7 @@ def test_the_summary_says_what_was_checked(capsys, monkeypatch):
     code, _, err = run(capsys)
     assert code == 0
     assert err.strip().endswith(
-        "0 errors, 0 warnings; checked 17 procedure files, 1 calendar file: "
+        "0 errors, 0 warnings; checked 23 procedure files, 1 calendar file: "
         "procedures/calendars.yaml (and the built-in calendar 'always')"
     )
 
@@ -146,6 +146,12 @@ def test_json_format_when_clean(capsys, monkeypatch):
                 "procedures/renovation.yaml",
                 "procedures/repair.v1.yaml",
                 "procedures/repair.yaml",
+                "procedures/sales_change.yaml",
+                "procedures/sales_handover.yaml",
+                "procedures/sales_mortgage.yaml",
+                "procedures/sales_signing.yaml",
+                "procedures/sales_subscription.yaml",
+                "procedures/sales_title.yaml",
             ],
             "calendars": ["procedures/calendars.yaml"],
         },

@@ -23,7 +23,7 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 9
+    assert out.count("equals the live case: yes") == 14  # the sales chain prints five cases
     for story in (
         "repair:",
         "complaint:",
@@ -32,6 +32,7 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
         "archives:",
         "enquiry:",
         "fees:",
+        "sales:",
     ):
         assert f"== {story}" in out
     for secret in (
@@ -104,6 +105,33 @@ def test_demo_output_fits_100_columns_and_tells_events_in_the_readers_terms(caps
     assert all(line.count("→ tell") + line.count("→ file") <= 1 for line in lines)
 
 
+def test_the_sales_story_follows_the_chain_of_linked_cases(capsys):
+    assert main(["demo", "--store", "memory", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("== sales:") :]
+    for secret in ("林小姐", "135 7777 8888"):
+        assert secret not in story
+    said = " ".join(story.split())  # the words, whatever the wrapping
+    assert "by clerk-wang: it is beyond this role's authority" in said
+    assert "Department manager could decide [beyond_authority]" in said
+    # Each case of the chain is told in order, naming the case that opened it.
+    chain = [
+        "-- case S-2101: Subscription",
+        "-- case S-2101-3-0: Contract signing, opened by case S-2101",
+        "-- case S-2101-3-0-6-0: Mortgage and contract filing, opened by case S-2101-3-0",
+        "-- case S-2101-3-0-6-0-4-0: Title certificate, opened by case S-2101-3-0-6-0",
+        "-- case S-2101-3-0-6-0-4-0-5-0: Handover and move-in, opened by case S-2101-3-0-6-0-4-0",
+    ]
+    where = [said.index(line) for line in chain]
+    assert where == sorted(where)
+    # The signing's close takes the subscription on, through the outbox.
+    assert "the closed linked case S-2101-3-0 takes this case on" in said
+    # A refusal is told in the case it happened to, and only there.
+    assert said.count("[beyond_authority]") == 1
+    assert story.count("equals the live case: yes") == 5
+    assert max(columns(line) for line in story.splitlines()) <= 100
+
+
 def test_pack_never_cuts_an_item_and_counts_wide_characters():
     items = ["a" * 30, "記錄表" * 12, "b" * 120, "c"]
     lines = pack(items, "  ", "> ")
@@ -152,11 +180,11 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        # Eight stories open their cases; the calendar opened the rest when the stories'
-        # workers woke (run_due): the fees close of the ninth story, the other days' closes
-        # the archive inspection of 1 December and the statement of November.
+        # The stories open thirteen cases (the sales chain five); the calendar opened the rest
+        # when the stories' workers woke (run_due): the fees close of its story, the other
+        # days' closes, the archive inspection of 1 December and the statement of November.
         scheduled = [i for i in ids if "@" in i]
-        assert len(ids) - len(scheduled) == 8
+        assert len(ids) - len(scheduled) == 13
         assert "archive_inspection@2026-12-01T09:00+08:00" in scheduled
         assert "fees_daily_close@2026-11-25T17:00+08:00" in scheduled
         opened_by = {"archive_inspection", "fees_daily_close", "fees_monthly_statement"}

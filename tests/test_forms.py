@@ -98,8 +98,8 @@ NAMED = [(p.id, t.name, t.kind) for p in LATEST.values() for t in template_names
 def test_the_catalogue_names_the_regulations_forms():
     records = {name for _, name, kind in NAMED if kind == "record"}
     assert {"住戶報修記錄表", "維修任務單", "回訪記錄表", "業主投訴記錄表"} <= records
-    assert len(records) == 18
-    assert sum(kind == "notification" for _, _, kind in NAMED) == 77
+    assert len(records) == 25
+    assert sum(kind == "notification" for _, _, kind in NAMED) == 94
 
 
 @pytest.mark.parametrize(("procedure", "name", "kind"), NAMED, ids=lambda v: str(v))

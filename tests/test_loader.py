@@ -329,6 +329,12 @@ def test_the_standard_catalogue_is_clean():
         "fees",
         "fees_daily_close",
         "fees_monthly_statement",
+        "sales_subscription",
+        "sales_signing",
+        "sales_mortgage",
+        "sales_title",
+        "sales_handover",
+        "sales_change",
     }
 
 

@@ -28,7 +28,7 @@ from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
 from servflow.model import LANGUAGES
-from servflow.render.common import DEFAULT_LANGUAGE
+from servflow.render.common import DEFAULT_LANGUAGE, localized
 from servflow.store import CaseStore, MemoryStore, SqlStore
 from servflow.testing._display import fit_width
 
@@ -210,8 +210,8 @@ class _Story:
         self.engine, self.out, self.lang = engine, out, lang
         self.effects: list[Effect] = []
         # What the story did that the audit log does not hold (a refusal, a worker's
-        # wake-up), told after the event the case was at: {case version: lines}.
-        self.notes: dict[int, list[str]] = {}
+        # wake-up), told after the event the case was at: {case id: {case version: lines}}.
+        self.notes: dict[str, dict[int, list[str]]] = {}
         self.desk = Desk(engine, store, on_effects=self._collect)
         self.case: Case | None = None
         out.write(f"\n== {title}\n")
@@ -223,8 +223,9 @@ class _Story:
     def _collect(self, effects: Sequence[Effect]) -> None:
         self.effects.extend(effects)  # run_due may hand over other cases' effects too
 
-    def _note(self, version: int, text: str) -> None:
-        self.notes.setdefault(version, []).extend(_words(text, "    * ", "      "))
+    def _note(self, version: int, text: str, case_id: str | None = None) -> None:
+        notes = self.notes.setdefault(case_id or self.live.id, {})
+        notes.setdefault(version, []).extend(_words(text, "    * ", "      "))
 
     def _words(self) -> Words:
         case = self.live
@@ -235,8 +236,15 @@ class _Story:
         assert self.case is not None, "the story has not started"
         return self.case
 
-    def start(self, procedure: str, actor: Actor, at: datetime, data: Mapping[str, Any]) -> None:
-        self.case = self.desk.open(procedure, actor=actor, data=data, at=at)
+    def start(
+        self,
+        procedure: str,
+        actor: Actor,
+        at: datetime,
+        data: Mapping[str, Any],
+        case_id: str | None = None,
+    ) -> None:
+        self.case = self.desk.open(procedure, actor=actor, data=data, at=at, case_id=case_id)
 
     def fire(
         self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
@@ -257,6 +265,42 @@ class _Story:
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
         assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
 
+    def follow(
+        self, trigger: str, actor: Actor, at: datetime, data: Mapping[str, Any] | None = None
+    ) -> str:
+        """Take a step that opens a linked case and go on with that case; the id of the
+        case left, whose timeline the story prints at its end."""
+        left = self.live.id
+        self.fire(trigger, actor, at, data)
+        (opened,) = self.desk.history(left)[-1].detail["opens"]
+        self.case = self.desk.load(opened)
+        return left
+
+    def _named(self, case: Case) -> str:
+        proc = self.engine.procedure(case.procedure, case.procedure_version)
+        by = f", opened by case {case.parent.case}" if case.parent is not None else ""
+        return f"{case.id}: {localized(proc.title, self.lang, proc.id)}{by}"
+
+    def finish_linked(self, case_ids: Sequence[str]) -> None:
+        """Print the timeline of each case of a chain, in order."""
+        for case_id in case_ids:
+            self.case = self.desk.load(case_id)
+            self.out.write(f"  -- case {self._named(self.case)}\n")
+            self.finish()
+
+    def deliver(self, at: datetime) -> None:
+        """What the host's outbox worker does: a closed linked case resumes the one waiting."""
+        done = self.desk.deliver(lambda entry: None, at=at)
+        for entry in done:
+            if entry.effect.kind != "resume":
+                continue
+            parent = self.desk.load(entry.effect.recipient)
+            text = (
+                f"{self._words().time(at)}: the outbox worker delivers (desk.deliver): the "
+                f"closed linked case {entry.effect.case_id} takes this case on"
+            )
+            self._note(parent.version, text, parent.id)
+
     def run_due(self, at: datetime) -> None:
         """What a scheduler's worker does: claim the due cases and advance them."""
         version = self.live.version
@@ -274,7 +318,8 @@ class _Story:
         case = self.live
         events = self.desk.history(case.id)
         mine = [e for e in self.effects if e.case_id == case.id]
-        self._write(format_timeline(self.engine, events, self.lang, effects=mine, notes=self.notes))
+        notes = self.notes.get(case.id, {})
+        self._write(format_timeline(self.engine, events, self.lang, effects=mine, notes=notes))
         words = self._words()
         spec = words.proc.states.get(case.state)
         ended = "closed" if spec is not None and spec.final else "open"
@@ -683,6 +728,55 @@ def _fees(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     close.finish()
 
 
+def _sales(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
+    """Section H as linked cases: each step that hands the buyer on opens the next case."""
+    clerk = Actor(id="clerk-wang", roles={"sales_cs"})
+    supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    manager = Actor(id="manager-gao", roles={"dept_manager"})
+    lawyer = Actor(id="lawyer-xu", roles={"lawyer"})
+    rep = Actor(id="rep-zhou", roles={"legal_rep"})
+    t0 = datetime(2026, 11, 16, 9, 0, tzinfo=TZ)
+    day = timedelta(days=1)
+    s = _Story(engine, store, out, lang, "sales: subscribed, a clause changed, signed, moved in")
+    buyer = {"unit": "7-2101", "buyer_name": "林小姐", "buyer_phone": "135 7777 8888"}
+    data = {**buyer, "area": "89.50", "price": "1850000"}
+    s.start("sales_subscription", clerk, t0, data, case_id="S-2101")
+    review = {
+        **dict.fromkeys(("area_checked", "price_checked", "clauses_checked"), True),
+        "online_recorded": True,
+        "signing_date": "2026-11-27",
+        "documents_list": "ID card, down payment receipt",
+    }
+    s.fire("review", supervisor, t0 + timedelta(hours=2), review)
+    subscription = s.follow("open_signing", supervisor, t0 + day)
+    s.fire("prepare", clerk, t0 + day, {"contract_no": "HT-0458", "payment": "mortgage"})
+    terms = {"special_terms": "A parking space for a year", "concession": "30000"}
+    s.refused("change_terms", clerk, t0 + 2 * day, terms)
+    s.fire("change_terms", manager, t0 + 2 * day, terms)
+    confirmed = {"lawyer_confirmed": True, "lawyer_opinion": "Lawful"}
+    s.fire("lawyer_decides", lawyer, t0 + 3 * day, confirmed)
+    signed = {"fee_statement_no": "SF-0458", "signed_on": "2026-11-27"}
+    s.fire("sign", clerk, t0 + 11 * day, signed)
+    at = t0 + 14 * day + timedelta(hours=6)
+    signing = s.follow("legal_rep_sign", rep, at, {"legal_rep_signed_at": at})
+    s.deliver(at + timedelta(minutes=1))
+    s.fire("submit_loan", supervisor, t0 + 15 * day, {"bank": "Seaview Bank"})
+    released = {"loan_amount": "1200000", "loan_released_on": "2026-12-08"}
+    s.fire("loan_released", supervisor, t0 + 22 * day, released)
+    filed = {"filing_no": "BA-2101", "filed_on": "2026-12-09"}
+    mortgage = s.follow("file", supervisor, t0 + 23 * day, filed)
+    s.fire("plan", manager, t0 + 23 * day, {"plan_date": "2026-12-18"})
+    s.fire("apply", supervisor, t0 + 24 * day, {"applied_on": "2026-12-10"})
+    s.fire("issue", supervisor, t0 + 30 * day, {"certificate_no": "CQ-0001"})
+    at = t0 + 31 * day
+    title = s.follow("collect", clerk, at, {"collected_at": at})
+    s.fire("arrange", manager, t0 + 31 * day, {"move_in_date": "2026-12-21"})
+    s.fire("walk_through", clerk, t0 + 35 * day, {"issues_found": False})
+    at = t0 + 35 * day + timedelta(hours=2)
+    s.fire("hand_over", clerk, at, {"keys_handed_at": at, "pass_no": "PASS-2101"})
+    s.finish_linked([subscription, signing, mortgage, title, s.live.id])
+
+
 DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] = (
     ("repair", _repair),
     ("repair", _repair_late),
@@ -692,6 +786,7 @@ DEMOS: tuple[tuple[str, Callable[[Engine, CaseStore, TextIO, str], None]], ...] 
     ("archives", _archives),
     ("enquiry", _enquiry),
     ("fees", _fees),
+    ("sales_subscription", _sales),
 )
 
 

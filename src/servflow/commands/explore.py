@@ -137,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
                         "explores it too)"
                     )
                 continue
-            engine = Engine([proc], calendars=catalogue.calendars)
+            # The procedures its steps open are in the engine too (the search does not
+            # follow them: each is explored as a procedure of its own).
+            engine = Engine([proc, *catalogue.linked_to(proc)], calendars=catalogue.calendars)
             file = Path(loaded.file)
             result = explore(
                 engine, proc.id, lives=args.lives, steps=args.steps, seed=args.seed, file=file

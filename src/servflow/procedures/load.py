@@ -121,6 +121,29 @@ class Catalogue:
         calendars = set(self.calendar_files)
         return [r.file for r in self.results if r.file not in calendars]
 
+    def linked_to(self, procedure: Procedure) -> list[Procedure]:
+        """The procedures whose cases ``procedure`` opens, directly or through them: the
+        latest version of each, from the catalogue or, as the link check reads them, from
+        the folder of the file that names them. An engine that runs ``procedure`` alone
+        (``servflow explore`` of one file) needs them to be built."""
+        latest: dict[str, Procedure] = {}
+        for result in self.results:
+            if result.ok:
+                _keep_latest(latest, result.procedure)
+        _linked_beside(self, latest)
+        found: dict[str, Procedure] = {}
+        todo = [procedure]
+        while todo:
+            for branches in todo.pop().transitions.values():
+                for branch in branches:
+                    for link in branch.opens:
+                        child = latest.get(link.procedure)
+                        if child is not None and child.id not in found:
+                            found[child.id] = child
+                            todo.append(child)
+        found.pop(procedure.id, None)
+        return list(found.values())
+
 
 def _clipped(value: object, width: int = 80) -> str:
     """``repr(value)``, cut to ``width`` characters: a diagnostic quotes, it does not copy."""

@@ -107,6 +107,11 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
                 )
             ]
         )
+    # The procedures its steps open are held too, as the engine needs them (a scenario
+    # runs one case: the linked cases are not opened).
+    ids = {p.id for p in wanted}
+    linked = {child.id: child for p in wanted for child in catalogue.linked_to(p)}
+    wanted += [child for pid, child in linked.items() if pid not in ids]
     return Engine(wanted, calendars=catalogue.calendars)
 
 
