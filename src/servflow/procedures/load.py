@@ -51,6 +51,7 @@ __all__ = [
     "LoadResult",
     "catalogue_files",
     "digest_of",
+    "latest_with_links",
     "load_catalogue",
     "load_file",
     "load_procedure",
@@ -484,6 +485,17 @@ def _keep_latest(latest: dict[str, Procedure], proc: Procedure | None) -> None:
         latest[proc.id] = proc
 
 
+def latest_with_links(catalogue: Catalogue) -> dict[str, Procedure]:
+    """The latest version of each procedure of ``catalogue``, and of each procedure its
+    links name that it lacks, read from beside the file that names it (as the link check
+    reads them): what an engine needs to run the catalogue's linked cases."""
+    latest: dict[str, Procedure] = {}
+    for result in catalogue.results:
+        _keep_latest(latest, result.procedure)
+    _linked_beside(catalogue, latest)
+    return latest
+
+
 def _linked_beside(catalogue: Catalogue, latest: dict[str, Procedure]) -> None:
     """Add to ``latest`` the procedures that links name and the catalogue lacks, read from
     the folder of each file that names them (``servflow check repair.yaml`` checks the
@@ -597,10 +609,7 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
             else:
                 seen_versions[key] = result.file
     # Linked cases: each link against the latest version of the procedure it opens.
-    latest: dict[str, Procedure] = {}
-    for result in catalogue.results:
-        _keep_latest(latest, result.procedure)
-    _linked_beside(catalogue, latest)
+    latest = latest_with_links(catalogue)
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:
