@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from servflow.catalogue import Engine
-from servflow.model import Procedure
-from servflow.procedures.load import latest_with_links, load_catalogue
+from servflow.procedures.load import latest_with_links, linked_procedures, load_catalogue
 from servflow.testing.explore import (
     DEFAULT_LIVES,
     DEFAULT_STEPS,
@@ -87,21 +86,6 @@ def _table(result: Exploration) -> list[str]:
     return lines
 
 
-def _with_linked(proc: Procedure, latest: dict[str, Procedure]) -> list[Procedure]:
-    """``proc`` and the procedures its links open, and theirs in turn (latest versions)."""
-    found: dict[str, Procedure] = {proc.id: proc}
-    todo = [proc]
-    while todo:
-        for branches in todo.pop().transitions.values():
-            for branch in branches:
-                for link in branch.opens:
-                    child = latest.get(link.procedure)
-                    if child is not None and child.id not in found:
-                        found[child.id] = child
-                        todo.append(child)
-    return list(found.values())
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")[:60] or "finding"
 
@@ -156,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             # A procedure that opens linked cases runs with the procedures it opens
             # (their latest versions), so that its steps can open them.
-            engine = Engine(_with_linked(proc, linked), calendars=catalogue.calendars)
+            engine = Engine(
+                [proc, *linked_procedures([proc], linked)], calendars=catalogue.calendars
+            )
             file = Path(loaded.file)
             result = explore(
                 engine, proc.id, lives=args.lives, steps=args.steps, seed=args.seed, file=file

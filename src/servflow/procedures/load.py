@@ -52,6 +52,7 @@ __all__ = [
     "catalogue_files",
     "digest_of",
     "latest_with_links",
+    "linked_procedures",
     "load_catalogue",
     "load_file",
     "load_procedure",
@@ -494,6 +495,28 @@ def latest_with_links(catalogue: Catalogue) -> dict[str, Procedure]:
         _keep_latest(latest, result.procedure)
     _linked_beside(catalogue, latest)
     return latest
+
+
+def linked_procedures(
+    procedures: Iterable[Procedure], latest: Mapping[str, Procedure]
+) -> list[Procedure]:
+    """The procedures (from ``latest``) that the links of ``procedures`` open, and those
+    their links open in turn, leaving out the ids ``procedures`` already holds: with them
+    an engine can run the linked cases (a repair opens its callback)."""
+    given = list(procedures)
+    found: dict[str, Procedure] = {}
+    have = {p.id for p in given}
+    todo = given
+    while todo:
+        proc = todo.pop()
+        for branches in proc.transitions.values():
+            for branch in branches:
+                for link in branch.opens:
+                    child = latest.get(link.procedure)
+                    if child is not None and child.id not in have and child.id not in found:
+                        found[child.id] = child
+                        todo.append(child)
+    return list(found.values())
 
 
 def _linked_beside(catalogue: Catalogue, latest: dict[str, Procedure]) -> None:

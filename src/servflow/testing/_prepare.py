@@ -19,7 +19,12 @@ from servflow.catalogue import catalogue_path
 from servflow.engine import Engine
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
-from servflow.procedures.load import load_catalogue, load_file
+from servflow.procedures.load import (
+    latest_with_links,
+    linked_procedures,
+    load_catalogue,
+    load_file,
+)
 from servflow.procedures.source import peek_source
 from servflow.testing.scenarios import Scenario, ScenarioError, SourcePath
 
@@ -107,7 +112,9 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
                 )
             ]
         )
-    return Engine(wanted, calendars=catalogue.calendars)
+    # The procedures its links open (a repair opens its callback), from the same folder.
+    linked = linked_procedures(wanted, latest_with_links(catalogue))
+    return Engine([*wanted, *linked], calendars=catalogue.calendars)
 
 
 def procedure_of(scenario: Scenario, engine: Engine) -> Procedure:
