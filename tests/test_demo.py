@@ -27,6 +27,13 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     assert "resident_name=***" in out
     assert re.search(r"^    3  2026-11-24 22:25  breached    dispatch_in_time$", out, re.M)
     assert "refused as it should be: reply by officer-zhang: beyond_authority" in out
+    # The callbacks are linked cases: opened by the parent, their result brought back.
+    assert re.search(r"^  callback case \w+-3-0 opened; the repair waits for it:$", out, re.M)
+    assert re.search(
+        r"^    3  2026-11-23 16:00  fired       record_result: to_call -> reached$", out, re.M
+    )
+    assert "callback_done, which moved it to\n    dispatched" in out
+    assert "the outbox took the callback's result back to the complaint" in out
 
 
 def test_demo_output_fits_100_columns_and_is_the_kits_timeline(capsys):
@@ -101,7 +108,7 @@ def _check_stored(url: str) -> None:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        assert len(ids) == 4
+        assert len(ids) == 7  # four stories; the repair's two callbacks, the complaint's one
         assert "王小明" in text  # personal data is stored, in the JSON only
         for case_id in ids:
             assert engine.replay(store.history(case_id)) == store.load(case_id)

@@ -207,6 +207,29 @@ class _Story:
             raise AssertionError(f"{trigger} by {actor.id} should have been refused")
         assert self.desk.load(self.live.id) == self.live, "a rejection changes nothing stored"
 
+    def callback(
+        self, supervisor: Actor, officer: Actor, at: datetime, data: Mapping[str, Any]
+    ) -> None:
+        """The callback case (回訪, §4.3) the last step opened: the supervisor designates
+        the officer, the officer records the result, and the outbox brings it back."""
+        [child] = self.desk.history(self.live.id)[-1].detail["opens"]
+        what = self.live.procedure
+        self._write(_words(f"callback case {child} opened; the {what} waits for it:", "  ", "  "))
+        designate = {"callback_officer": officer.id}
+        self.desk.fire(child, "designate", actor=supervisor, data=designate, at=at)
+        later = at + timedelta(hours=1)
+        self.desk.fire(child, "record_result", actor=officer, data=data, at=later)
+        events = self.desk.history(child)
+        self._write(format_timeline(self.engine, events, self.lang))
+        assert self.engine.replay(events) == self.desk.load(child), "the child replays too"
+        self.desk.deliver(lambda entry: None, at=later + timedelta(minutes=1))
+        self.case = self.desk.load(self.live.id)
+        text = (
+            f"the outbox took the callback's result back to the {what}: callback_done, "
+            f"which moved it to {self.case.state}"
+        )
+        self._write(_words(text, "  ", "    "))
+
     def run_due(self, at: datetime) -> None:
         """What a scheduler's worker does: claim the due cases and advance them."""
         woken = self.desk.run_due(at)
@@ -273,16 +296,10 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
         t0 + timedelta(hours=5),
         {"work_order_no": "WO-1001", "completed_at": t0 + timedelta(hours=5)},
     )
-    s.fire(
-        "designate_callback",
+    s.callback(
         supervisor,
-        t0 + timedelta(hours=6),
-        {"callback_officer": "officer-zhao"},
-    )
-    s.fire(
-        "callback",
         officer,
-        t0 + timedelta(days=1),
+        t0 + timedelta(hours=6),
         {"satisfied": False, "callback_notes": "Still dripping"},
     )
     s.fire(
@@ -291,14 +308,8 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
         t0 + timedelta(days=1, hours=4),
         {"work_order_no": "WO-1002", "completed_at": t0 + timedelta(days=1, hours=4)},
     )
-    s.fire(
-        "designate_callback",
-        supervisor,
-        t0 + timedelta(days=1, hours=5),
-        {"callback_officer": "officer-zhao"},
-    )
-    s.fire(
-        "callback", officer, t0 + timedelta(days=2), {"satisfied": True, "callback_notes": "Fixed"}
+    s.callback(
+        supervisor, officer, t0 + timedelta(days=2), {"satisfied": True, "callback_notes": "Fixed"}
     )
     s.finish()
 
@@ -328,6 +339,7 @@ def _repair_late(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> No
 def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     officer = Actor(id="officer-zhang", roles={"cs_staff"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    caller = Actor(id="officer-zhao", roles={"callback_officer"})
     t0 = datetime(2026, 12, 2, 14, 0, tzinfo=TZ)
     s = _Story(
         engine, store, out, lang, "complaint: a compensation claim beyond the officer's authority"
@@ -371,9 +383,9 @@ def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None
         t0 + timedelta(hours=2),
         {"reply": "Refund and compensation", "compensation": 800},
     )
-    s.fire(
-        "callback",
-        officer,
+    s.callback(
+        supervisor,
+        caller,
         t0 + timedelta(days=1),
         {"satisfied": True, "callback_notes": "Refund received"},
     )
