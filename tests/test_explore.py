@@ -92,6 +92,7 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
     report = json.loads(capsys.readouterr().out)
     assert {r["procedure"] for r in report} == {
         "repair",
+        "callback",
         "complaint",
         "renovation",
         "keys",
@@ -112,7 +113,7 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
 def test_earlier_versions_are_explored_only_when_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("repair.yaml", "repair.v1.yaml", "calendars.yaml"):
+    for name in ("repair.v2.yaml", "repair.v1.yaml", "calendars.yaml"):
         shutil.copy(CATALOGUE / name, tmp_path / name)
     shutil.copytree(CATALOGUE / "templates", tmp_path / "templates")
     args = ["explore", "--format", "json", "--lives", "5", str(tmp_path)]

@@ -265,7 +265,8 @@ def test_percentiles_are_monotone_and_values_measured(values, p, q):
 
 
 @pytest.mark.parametrize(
-    "proc_id", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+    "proc_id",
+    ["repair", "callback", "complaint", "renovation", "keys", "archives", "archive_inspection"],
 )
 @SETTINGS
 @given(data=st.data())

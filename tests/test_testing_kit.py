@@ -21,7 +21,8 @@ FAST = settings(
 
 
 @pytest.mark.parametrize(
-    "procedure", ["repair", "complaint", "renovation", "keys", "archives", "archive_inspection"]
+    "procedure",
+    ["repair", "callback", "complaint", "renovation", "keys", "archives", "archive_inspection"],
 )
 def test_the_seed_procedures_pass_the_machine(procedure):
     run_state_machine_as_test(procedure_machine(ENGINE, procedure), settings=FAST)
