@@ -72,7 +72,7 @@ def test_the_summary_says_what_was_checked(capsys, monkeypatch):
     code, _, err = run(capsys)
     assert code == 0
     assert err.strip().endswith(
-        "0 errors, 0 warnings; checked 9 procedure files, 1 calendar file: "
+        "0 errors, 0 warnings; checked 12 procedure files, 1 calendar file: "
         "procedures/calendars.yaml (and the built-in calendar 'always')"
     )
 
