@@ -91,7 +91,7 @@ def test_files_are_checked_once_by_the_loader_not_again_by_the_engine(monkeypatc
 
     monkeypatch.setattr(servflow.catalogue, "language_checks", refuse)
     # Six procedures; the first three also keep version 1 for the cases opened on it.
-    assert len(servflow.Engine.standard().procedures()) == 9
+    assert len(servflow.Engine.standard().procedures()) == 12
     with pytest.raises(AssertionError, match="mini checked again"):
         servflow.Engine([_proc()])
 
