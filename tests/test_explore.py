@@ -157,14 +157,13 @@ def test_pytest_explores_each_procedure_file_as_a_test_item(
     folder = pytester.mkdir("procedures")
     for name in ("calendars.yaml", "repair_invariant_blocks_close.yaml"):
         (folder / name).write_text((PLANTED / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "repair.yaml").write_text(
-        (CATALOGUE / "repair.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    for name in ("repair.yaml", "callback.yaml"):  # the repair opens callback cases
+        (folder / name).write_text((CATALOGUE / name).read_text(encoding="utf-8"), encoding="utf-8")
     pytester.makeini("[pytest]\nservflow_explore_steps = 3000\nservflow_explore_lives = 10\n")
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--servflow-explore", "procedures"
     )
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*servflow explore found * problem(s) in repair_invariant_blocks_close.yaml (seed 0;*",
