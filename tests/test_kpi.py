@@ -281,8 +281,8 @@ def test_counts_add_up_and_rates_are_fractions(proc_id, data):
     proc = ENGINE.procedure(proc_id)
     logs = []
     for n in range(data.draw(st.integers(1, 3))):
-        _, events = _live(proc_id, data.draw(lives(proc, max_steps=12)))
-        logs.append([e.model_copy(update={"case_id": f"c-{n}"}) for e in events])
+        _, events = _live(proc_id, data.draw(lives(proc, max_steps=12)), case_id=f"c-{n}")
+        logs.append(events)
     end = data.draw(st.sampled_from([None, date(2026, 11, 3), date(2026, 11, 9)]))
     [figures] = compute(ENGINE, logs, end=end) or [None]
     assert figures.opened == figures.closed + figures.cancelled + figures.open
