@@ -8,7 +8,7 @@ Run from the repository root::
 
 What is timed (see bench/README.md and docs/performance.md for the method):
 
-* **servflow full cycle** on ``procedures/repair.yaml``: a case as a JSON dict in ->
+* **servflow full cycle** on ``procedures/repair.v2.yaml``: a case as a JSON dict in ->
   ``Case.model_validate`` -> ``engine.fire(case, "dispatch", actor=..., data=...,
   at=..., expected_version=...)`` (roles, guards, data validation, invariants, timers,
   audit event) -> ``outcome.case.model_dump(mode="json")`` and every event dumped to a JSON
@@ -210,13 +210,17 @@ def ratio_row(
 
 
 def repair_engine() -> Engine:
-    """The repair procedure and the calendars it counts in (nothing else is needed here)."""
-    return Engine.from_directory(PROCEDURES / "repair.yaml", PROCEDURES / "calendars.yaml")
+    """The repair procedure and the calendars it counts in (nothing else is needed here).
+
+    Version 2, whose callback is the repair's own steps: version 3 hands its callback to
+    a linked case of another procedure, and these figures are one case's steps.
+    """
+    return Engine.from_directory(PROCEDURES / "repair.v2.yaml", PROCEDURES / "calendars.yaml")
 
 
 def repair_without_time_limits(engine: Engine) -> Engine:
     """repair with its ``time_limits`` removed: what the steps cost without the clocks."""
-    data = yaml.safe_load((PROCEDURES / "repair.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((PROCEDURES / "repair.v2.yaml").read_text(encoding="utf-8"))
     data.pop("time_limits", None)
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     proc = load_procedure(text, file="<repair without time_limits>")
@@ -488,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     full, secondary, history = (QUICK, QUICK, QUICK) if args.quick else (FULL, SECONDARY, HISTORY)
 
-    header("servflow fire cycle vs transitions (procedures/repair.yaml)")
+    header("servflow fire cycle vs transitions (procedures/repair.v2.yaml)")
     engine = repair_engine()
     results: dict[str, float] = {}
 

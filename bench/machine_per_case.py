@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/machine_per_case.py --quick   # smoke mode
 
 It times and weighs the two ways ``transitions`` could hold many cases of
-``procedures/repair.yaml``, against what servflow does:
+``procedures/repair.v2.yaml``, against what servflow does:
 
 (i)   a ``Machine`` built per case (model, states, transitions);
 (ii)  one shared ``Machine`` with ``add_model`` for every case: the cost of one attach
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     attach_batches, attach_per_batch = (3, 10) if quick else (9, 50)
     n_mem = 100 if quick else 1_000
 
-    fire.header("one machine per procedure version vs one per case (procedures/repair.yaml)")
+    fire.header("one machine per procedure version vs one per case (procedures/repair.v2.yaml)")
     results: dict[str, float] = {}
     engine = fire.repair_engine()
     case = fire.opened(engine)

@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/replay.py --quick   # smoke mode
 
 Replay is what an auditor, a store check or a migration runs over every stored log, so
-its cost is counted per event. Three logs of ``procedures/repair.yaml``:
+its cost is counted per event. Three logs of ``procedures/repair.v2.yaml``:
 
 * **chases**: a case dispatched, then chased and reprioritised until it has 200 events
   (people's steps; every reprioritise re-plans a running clock);
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     plan = fire.QUICK if args.quick else fire.Plan(batches=15, calls=20)
 
-    fire.header("servflow replay (procedures/repair.yaml)")
+    fire.header("servflow replay (procedures/repair.v2.yaml)")
     engine = fire.repair_engine()
     logs = {"chases": chases(engine), "rework": rework(engine), "clocks": clocks(engine)}
     results: dict[str, float] = {}

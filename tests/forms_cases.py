@@ -1,7 +1,7 @@
 """Cases of the standard catalogue with every record form's fields filled in.
 
 The form tests and ``scripts/render_forms.py`` (the pictures in ``docs/forms/``) render
-the record forms of these cases: a repair taken to its callback, a complaint replied to
+the record forms of these cases: a repair taken to its callback, the callback itself, a complaint replied to
 and called back, a renovation inspected, a lent key reported lost, an archive borrowed
 and returned, an archive inspection put in order and reviewed, a suggestion given a
 deadline, escalated and answered, a large fee corrected, reported and handed over, a daily
@@ -63,9 +63,31 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
                 "repair_reception",
                 {"work_order_no": "WO-2026-117", "completed_at": NINE + timedelta(hours=5)},
             ),
-            ("designate_callback", "cs_supervisor", {"callback_officer": "u2"}),
             (
-                "callback",
+                "callback_done",
+                "cs_supervisor",
+                {
+                    "callback_result": "reached",
+                    "satisfied": True,
+                    "callback_notes": "住戶表示滿意，漏水已止。",
+                },
+            ),
+        ],
+    )
+    callback = _run(
+        engine,
+        "callback",
+        {
+            "subject": "廚房水管漏水，需更換閥門 <急>",
+            "resident_name": "王小明",
+            "address": "海景花園 A座 1203室",
+            "phone": "138 0000 0000",
+        },
+        [
+            ("designate", "cs_supervisor", {"callback_officer": "u2"}),
+            ("unanswered", "callback_officer", {"callback_notes": "無人接聽。"}),
+            (
+                "record_result",
                 "callback_officer",
                 {"satisfied": True, "callback_notes": "住戶表示滿意，漏水已止。"},
             ),
@@ -88,7 +110,11 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
             ("classify", "cs_staff", {"category": "problem_solving"}),
             ("refer", "cs_staff", {"department": "security"}),
             ("reply", "cs_staff", {"reply": "已通知裝修單位只可於 9:00–18:00 施工。"}),
-            ("callback", "cs_staff", {"satisfied": True, "callback_notes": "業主滿意。"}),
+            (
+                "callback_done",
+                "cs_supervisor",
+                {"callback_result": "reached", "satisfied": True, "callback_notes": "業主滿意。"},
+            ),
         ],
     )
     renovation = _run(
@@ -304,6 +330,7 @@ def filled_cases(engine: Engine) -> dict[str, Case]:
     return {
         **sales,
         "repair": repair,
+        "callback": callback,
         "complaint": complaint,
         "renovation": renovation,
         "keys": keys,

@@ -72,7 +72,7 @@ def test_the_summary_says_what_was_checked(capsys, monkeypatch):
     code, _, err = run(capsys)
     assert code == 0
     assert err.strip().endswith(
-        "0 errors, 0 warnings; checked 23 procedure files, 1 calendar file: "
+        "0 errors, 0 warnings; checked 26 procedure files, 1 calendar file: "
         "procedures/calendars.yaml (and the built-in calendar 'always')"
     )
 
@@ -133,7 +133,9 @@ def test_json_format_when_clean(capsys, monkeypatch):
                 "procedures/archive_inspection.yaml",
                 "procedures/archives.v1.yaml",
                 "procedures/archives.yaml",
+                "procedures/callback.yaml",
                 "procedures/complaint.v1.yaml",
+                "procedures/complaint.v2.yaml",
                 "procedures/complaint.yaml",
                 "procedures/enquiry.yaml",
                 "procedures/fees.yaml",
@@ -145,6 +147,7 @@ def test_json_format_when_clean(capsys, monkeypatch):
                 "procedures/renovation.v2.yaml",
                 "procedures/renovation.yaml",
                 "procedures/repair.v1.yaml",
+                "procedures/repair.v2.yaml",
                 "procedures/repair.yaml",
                 "procedures/sales_change.yaml",
                 "procedures/sales_handover.yaml",

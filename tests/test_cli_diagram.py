@@ -53,23 +53,27 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_mermaid_of_the_repair_procedure():
     lines = diagram("repair").splitlines()
-    assert lines[:4] == ["---", 'title: "住戶報修 · repair v2"', "---", "stateDiagram-v2"]
-    # Localized titles, time limits on the states they govern.
-    assert '    state "已登記<br/>⏱ 及時派工 15m/30m" as s_recorded' in lines
-    assert '    state "待回訪<br/>⏱ 按時回訪 2wd" as s_awaiting_callback' in lines
+    assert lines[:4] == ["---", 'title: "住戶報修 · repair v3"', "---", "stateDiagram-v2"]
+    # Localized titles, time limits on the states they govern; a state that waits on
+    # purpose says for what.
+    assert '    state "已登記<br/>⏱ 及時派工（本處規定，示例） 15m/30m" as s_recorded' in lines
+    assert '    state "已完成維修，待回訪<br/>⏳ 回訪個案的結果" as s_awaiting_callback' in lines
     # The start with its roles; each transition with title, guard and roles.
     assert "    [*] --> s_recorded : 報修接待管理員" in lines
     assert "    s_recorded --> s_dispatched : 派工<br/>報修接待管理員" in lines
-    # A guard with words is labelled with its words; an assigned step names the field
-    # that holds the one person who may take it.
+    # A step that opens a linked case names the procedure and the trigger it resumes.
     assert (
-        "    s_awaiting_callback --> s_closed : 回訪（滿意）<br/>[住戶表示滿意方可結案]<br/>"
-        "回訪人員 (指定回訪人員（員工編號）)" in lines
+        "    s_dispatched --> s_awaiting_callback : 收回任務單並標注完成<br/>報修接待管理員"
+        "<br/>⇢ callback ⇠ callback_done" in lines
     )
-    # An unreachable resident: each unanswered call counted, the case closed after three.
+    # A guard with words is labelled with its words.
     assert (
-        "    s_awaiting_callback --> s_closed : 無法聯繫住戶結案<br/>"
-        "[回訪三次未接通後方可按無法聯繫結案]<br/>回訪人員 (指定回訪人員（員工編號）)" in lines
+        "    s_awaiting_callback --> s_closed : 回訪結果（滿意，結案）<br/>[住戶表示滿意方可結案]"
+        "<br/>客服主管" in lines
+    )
+    assert (
+        "    s_awaiting_callback --> s_closed_unreachable : 回訪結果（無法聯繫，結案）<br/>"
+        "[回訪個案按無法聯繫結束時方可按無法聯繫結案]<br/>客服主管" in lines
     )
     # Final states marked.
     assert "    s_closed --> [*]" in lines
@@ -77,11 +81,29 @@ def test_mermaid_of_the_repair_procedure():
     assert "    class s_closed final" in lines
 
 
+def test_mermaid_of_the_callback_procedure():
+    lines = diagram("callback").splitlines()
+    # An assigned step names the field that holds the one person who may take it; an
+    # unreachable resident: each unanswered call counted, the callback ended after three.
+    assert (
+        "    s_to_call --> s_reached : 記錄回訪結果<br/>回訪人員 (指定回訪人員（員工編號）)"
+        in lines
+    )
+    assert (
+        "    s_to_call --> s_unreachable : 無法聯繫結束回訪<br/>"
+        "[回訪三次未接通後方可按無法聯繫結束（本處規定，僅為示例）]<br/>"
+        "回訪人員 (指定回訪人員（員工編號）)" in lines
+    )
+
+
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
-        ("en", '    state "Recorded<br/>⏱ Dispatch in time 15m/30m" as s_recorded'),
-        ("zh-Hans", '    state "已登记<br/>⏱ 及时派工 15m/30m" as s_recorded'),
+        (
+            "en",
+            '    state "Recorded<br/>⏱ Dispatch in time (local policy, example) 15m/30m" as s_recorded',
+        ),
+        ("zh-Hans", '    state "已登记<br/>⏱ 及时派工（本处规定，示例） 15m/30m" as s_recorded'),
     ],
 )
 def test_titles_follow_the_language(lang, expected):
@@ -106,15 +128,17 @@ def test_a_guard_without_words_shows_a_compared_choice_by_its_title(capsys, tmp_
     text = (REPO / "procedures" / "complaint.yaml").read_text(encoding="utf-8")
     words = (
         "    message:\n"
-        "      zh-Hant: 只有投訴需判明類型，建議直接傳遞責任部門\n"
-        "      zh-Hans: 只有投诉需判明类型，建议直接传递责任部门\n"
-        "      en: Only complaints are classified; a suggestion goes straight to the department\n"
+        "      zh-Hant: 只有投訴需判明類型，建議直接傳遞相關部門\n"
+        "      zh-Hans: 只有投诉需判明类型，建议直接传递相关部门\n"
+        "      en: Only complaints are classified; a suggestion goes straight to the department"
+        " concerned\n"
     )
     assert text.count(words) == 1
     path = tmp_path / "complaint.yaml"
     path.write_text(text.replace(words, ""), encoding="utf-8")
     calendars = (REPO / "procedures" / "calendars.yaml").read_text(encoding="utf-8")
     (tmp_path / "calendars.yaml").write_text(calendars, encoding="utf-8")
+    shutil.copy(REPO / "procedures" / "callback.yaml", tmp_path)  # the case its reply opens
     code, out, _ = run(capsys, str(path), "--format", "dot", "--lang", "en")
     assert code == 0
     assert "[kind == 「Complaint」]" in out  # the compared choice, by its title

@@ -96,11 +96,9 @@ def test_the_steps_come_in_order_with_who_and_what():
     text = sop("repair", "en")
     steps = re.findall(r"^### (\d+)\. (.+) \(`(\w+)`\)$", text, re.M)
     assert [s[2] for s in steps] == [
-        "start", "dispatch", "complete", "designate_callback", "callback",
-        "close_unreachable", "cancel", "reprioritise", "chase", "redesignate_callback",
-        "callback_unanswered",
+        "start", "dispatch", "complete", "callback_done", "cancel", "reprioritise", "chase",
     ]  # fmt: skip
-    assert [int(s[0]) for s in steps] == list(range(1, 12))
+    assert [int(s[0]) for s in steps] == list(range(1, 8))
     dispatch = text.split("### 2. Dispatch (`dispatch`)")[1].split("###")[0]
     assert "- **From**: Recorded" in dispatch
     assert "- **Who**: Repair reception clerk" in dispatch
@@ -108,16 +106,20 @@ def test_the_steps_come_in_order_with_who_and_what():
     assert "- **Optional information**: Priority" in dispatch
     assert "- **Then**: Dispatched to maintenance" in dispatch
     assert "- **What follows**: notify Maintenance department (`work_order`)" in dispatch
-    callback = text.split("(`callback`)")[1]
-    assert "#### Case 5.2: Callback (unsatisfied, rework)" in callback
+    callback = text.split("(`callback_done`)")[1]
+    assert "#### Case 4.2: Callback result (unsatisfied, rework)" in callback
     assert (
         "- **Only when**: The repair goes back for rework only when the resident says they are "
         "not satisfied" in callback
     )
-    assert "- Only the person named in “Designated callback officer (staff id)” may take it." in (
-        callback
+    # The callback itself is the shared procedure's: made only by the designated officer,
+    # each unanswered call counted.
+    shared = sop("callback", "en")
+    made = shared.split("(`record_result`)")[1].split("###")[0]
+    assert (
+        "- Only the person named in “Designated callback officer (staff id)” may take it." in made
     )
-    unanswered = text.split("(`callback_unanswered`)")[1]
+    unanswered = shared.split("(`unanswered`)")[1]
     assert (
         "the system adds one to (no one fills it in): Unanswered callback attempts." in unanswered
     )
@@ -125,15 +127,15 @@ def test_the_steps_come_in_order_with_who_and_what():
 
 def test_time_limits_and_escalation():
     text = sop("repair", "zh-Hant")
-    assert "### 按時完成維修 (`completion`)" in text
+    assert "### 按時完成維修（本處規定，示例） (`completion`)" in text
     assert "  - 當 `priority == 'emergency'`：**4 小時**，按「全天候」計" in text
     assert "  - 其他情況：**2 個工作天**，按「管理處辦公時間」計" in text
     assert "  2. 逾時 4 小時後：通知客服經理" in text
-    assert "- **計時狀態**：已完成維修、待回訪" in text
+    assert "- **計時狀態**：已派工" in text
     complaint = sop("complaint", "en")
     assert "### Escalation ladder" in complaint
     assert (
-        "lowest first: Customer-service officer → Customer-service supervisor → "
+        "lowest first: Customer-service staff → Customer-service supervisor → "
         "Customer-service manager" in complaint
     )
 
@@ -143,10 +145,13 @@ def test_rules_guards_authority_invariants():
     rules = text.split("## Rules")[1].split("## Information")[0]
     assert (
         "| Classify | Only complaints are classified; a suggestion goes straight to the "
-        "department (`kind == 'complaint'`) |" in rules
+        "department concerned (`kind == 'complaint'`) |" in rules
     )
     assert "### Authority" in rules
-    assert "| Customer-service officer | `compensation is none or compensation <= 200` |" in rules
+    assert (
+        "| Reply to the complainant | Customer-service staff | "
+        "`compensation is none or compensation <= 200` |" in rules
+    )
     assert "### Always true" in rules
 
 

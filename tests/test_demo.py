@@ -23,7 +23,7 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the default database goes here
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("equals the live case: yes") == 14  # the sales chain prints five cases
+    assert out.count("equals the live case: yes") == 17  # the sales chain five, callbacks three
     for story in (
         "repair:",
         "complaint:",
@@ -46,14 +46,18 @@ def test_demo_runs_every_story_and_masks_personal_data(capsys, monkeypatch, tmp_
     ):
         assert secret not in out
     assert "住戶姓名: ***" in out
-    assert re.search(
-        r"^    3  2026-11-24 22:25 \+08:00  time limit missed: 及時派工 was due now$", out, re.M
-    )
+    assert re.search(r"^    3  2026-11-24 22:25 \+08:00  time limit missed: 及時派工", out, re.M)
     said = " ".join(out.split())  # the words, whatever the wrapping
     assert (
-        "refused, as it should be: 回覆投訴人 by officer-zhang: it is beyond this role's authority"
+        "refused, as it should be: 回復投訴人 by officer-zhang: it is beyond this role's authority"
         in said
     )
+    # The callbacks are linked cases: opened by the parent, their result brought back, and
+    # told after the parent's timeline.
+    assert "→ open a linked case, R-1001-3-0" in said
+    assert "-- case R-1001-3-0: 回訪, opened by case R-1001" in said
+    assert "step 記錄回訪結果: 待回訪 → 已回訪, by officer-zhao" in said
+    assert "the closed linked case C-2001-6-0 takes this case on" in said
 
 
 def test_the_enquiry_story_is_taken_over_when_late_and_masks_the_caller(capsys):
@@ -164,7 +168,9 @@ def test_demo_on_a_database_of_ones_choice_and_in_memory(capsys, tmp_path):
     assert main(["demo", "--store", "memory"]) == 0
     in_memory = capsys.readouterr().out.splitlines()
     assert "memory" in in_memory[0]
-    assert in_memory[1:] == on_sql[1:]  # the same timelines, whichever the store
+    # The same timelines, whichever the store; case ids are random (a linked case's id
+    # is its parent's, the step and the link: <random>-3-0).
+    assert _same_ids(in_memory[1:]) == _same_ids(on_sql[1:])
 
 
 def test_demo_refuses_a_bad_choice_of_store(capsys, tmp_path):
@@ -174,17 +180,22 @@ def test_demo_refuses_a_bad_choice_of_store(capsys, tmp_path):
     assert "cannot open the database" in capsys.readouterr().err
 
 
+def _same_ids(lines: list[str]) -> list[str]:
+    return [re.sub(r"\b[0-9a-f]{32}\b", "<id>", line) for line in lines]
+
+
 def _check_stored(url: str) -> None:
     engine = Engine.standard()
     with SqlStore(url, create=False) as store:
         with store.bind.connect() as conn:
             ids = conn.execute(sa.select(store.cases.c.id)).scalars().all()
             text = " ".join(conn.execute(sa.select(store.cases.c.data)).scalars())
-        # The stories open thirteen cases (the sales chain five); the calendar opened the rest
+        # The stories open sixteen cases (the sales chain five, the
+        # callbacks three); the calendar opened the rest
         # when the stories' workers woke (run_due): the fees close of its story, the other
         # days' closes, the archive inspection of 1 December and the statement of November.
         scheduled = [i for i in ids if "@" in i]
-        assert len(ids) - len(scheduled) == 13
+        assert len(ids) - len(scheduled) == 16
         assert "archive_inspection@2026-12-01T09:00+08:00" in scheduled
         assert "fees_daily_close@2026-11-25T17:00+08:00" in scheduled
         opened_by = {"archive_inspection", "fees_daily_close", "fees_monthly_statement"}

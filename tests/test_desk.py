@@ -93,39 +93,37 @@ def test_a_repair_from_open_to_closed(backend):
     done = T0 + timedelta(hours=5)
     data = {"work_order_no": "WO-1", "completed_at": done}
     case = desk.fire(case.id, "complete", actor=CLERK, data=data, at=done)
-    case = desk.fire(
-        case.id,
-        "designate_callback",
+    # The completed repair opened its callback case, in the same transaction.
+    [child] = desk.history(case.id)[-1].detail["opens"]
+    desk.fire(
+        child,
+        "designate",
         actor=SUPERVISOR,
         data={"callback_officer": "officer"},
         at=done + timedelta(hours=1),
-        expected_version=case.version,
     )
-    case = desk.fire(
-        case.id,
-        "callback",
+    desk.fire(
+        child,
+        "record_result",
         actor=OFFICER,
         data={"satisfied": True, "callback_notes": "Fixed"},
         at=T0 + timedelta(days=1),
     )
-    assert (case.state, case.version) == ("closed", 5)
+    desk.deliver(lambda entry: None, at=T0 + timedelta(days=1, minutes=1))  # the outbox
+    case = desk.load(case.id)
+    assert (case.state, case.version) == ("closed", 4)
     history = desk.history(case.id)
-    assert [e.trigger for e in history] == [
-        "start",
-        "dispatch",
-        "complete",
-        "designate_callback",
-        "callback",
-    ]
+    assert [e.trigger for e in history] == ["start", "dispatch", "complete", "callback_done"]
     assert ENGINE.replay(history) == desk.load(case.id) == case
+    assert ENGINE.replay(desk.history(child)) == desk.load(child)
     assert [[(e.kind, e.recipient) for e in call] for call in hook.calls] == [
         [("record", "住戶報修記錄表")],
         [("notify", "maintenance")],
-        [("record", "維修任務單")],
+        [("record", "維修任務單"), ("open", child)],
         [("notify", "callback_officer")],
-        [("record", "回訪記錄表")],
+        [("record", "回訪記錄表"), ("resume", case.id)],
     ]
-    assert hook.stored_versions == [1, 2, 3, 4, 5]  # each call came after its commit
+    assert hook.stored_versions == [1, 2, 3, 2, 3]  # each call came after its commit
 
 
 def test_open_with_an_id_of_ones_own_and_twice(backend):

@@ -34,12 +34,14 @@ def _snapshot(case: Case) -> str:
     return json.dumps(case.model_dump(mode="json"), sort_keys=True)
 
 
-def _live(proc_id: str, life: tuple[dict, list], check_step=None):
+def _live(proc_id: str, life: tuple[dict, list], check_step=None, case_id: str = "c-1"):
+    # The case is started under the id it keeps: a log is not renamed afterwards, since a
+    # step that opens a linked case records the child's id, derived from the case's own.
     proc = ENGINE.procedure(proc_id)
     data, steps = life
     opener = Actor(id="opener", roles=set(proc.start.roles))
     try:
-        out = ENGINE.start(proc_id, actor=opener, data=data, at=EPOCH, case_id="c-1")
+        out = ENGINE.start(proc_id, actor=opener, data=data, at=EPOCH, case_id=case_id)
     except Rejected as exc:
         # Random opening data may break a rule of the procedure (renovation's dates).
         refused = exc.reason

@@ -92,6 +92,7 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
     report = json.loads(capsys.readouterr().out)
     assert {r["procedure"] for r in report} == {
         "repair",
+        "callback",
         "complaint",
         "renovation",
         "keys",
@@ -122,7 +123,7 @@ def test_the_shipped_catalogue_explores_clean_and_completely(
 def test_earlier_versions_are_explored_only_when_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("repair.yaml", "repair.v1.yaml", "calendars.yaml"):
+    for name in ("repair.v2.yaml", "repair.v1.yaml", "calendars.yaml"):
         shutil.copy(CATALOGUE / name, tmp_path / name)
     shutil.copytree(CATALOGUE / "templates", tmp_path / "templates")
     args = ["explore", "--format", "json", "--lives", "5", str(tmp_path)]
@@ -166,14 +167,13 @@ def test_pytest_explores_each_procedure_file_as_a_test_item(
     folder = pytester.mkdir("procedures")
     for name in ("calendars.yaml", "repair_invariant_blocks_close.yaml"):
         (folder / name).write_text((PLANTED / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "repair.yaml").write_text(
-        (CATALOGUE / "repair.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    for name in ("repair.yaml", "callback.yaml"):  # the repair opens callback cases
+        (folder / name).write_text((CATALOGUE / name).read_text(encoding="utf-8"), encoding="utf-8")
     pytester.makeini("[pytest]\nservflow_explore_steps = 3000\nservflow_explore_lives = 10\n")
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--servflow-explore", "procedures"
     )
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*servflow explore found * problem(s) in repair_invariant_blocks_close.yaml (seed 0;*",
@@ -202,7 +202,7 @@ def test_the_sop_lists_the_properties_as_what_always_holds(lang, heading, patter
     row = next(line for line in text.splitlines() if "maintenance hears of every callback" in line)
     assert f"| {pattern} |" in row
     assert f"`callback → notify:maintenance ({statement})`" in row
-    plain = Engine.standard().procedure("repair")
+    plain = Engine.standard().procedure("repair", 2)  # version 2 states no properties
     assert heading not in render_sop(plain, lang)
 
 

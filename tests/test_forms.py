@@ -71,11 +71,10 @@ def _repair_closed() -> tuple[Case, list[Event]]:
             {"work_order_no": "WO-17", "completed_at": NINE + timedelta(hours=5)},
             300,
         ),
-        ("designate_callback", _actor("cs_supervisor"), {"callback_officer": "u1"}, 400),
         (
-            "callback",
-            _actor("callback_officer"),
-            {"satisfied": True, "callback_notes": "滿意"},
+            "callback_done",
+            _actor("cs_supervisor"),
+            {"callback_result": "reached", "satisfied": True, "callback_notes": "滿意"},
             900,
         ),
     ]
@@ -99,7 +98,7 @@ def test_the_catalogue_names_the_regulations_forms():
     records = {name for _, name, kind in NAMED if kind == "record"}
     assert {"住戶報修記錄表", "維修任務單", "回訪記錄表", "業主投訴記錄表"} <= records
     assert len(records) == 25
-    assert sum(kind == "notification" for _, _, kind in NAMED) == 94
+    assert sum(kind == "notification" for _, _, kind in NAMED) == 93
 
 
 @pytest.mark.parametrize(("procedure", "name", "kind"), NAMED, ids=lambda v: str(v))
@@ -238,12 +237,15 @@ def test_check_reports_missing_broken_and_unknown_names_at_their_lines(
     monkeypatch.chdir(tmp_path / "cat")
     lines = [line for line in _diagnostics(capsys, ".") if " template-" in line]
     assert lines == [
-        # Both versions of repair name the notification; the template's own problems are
-        # said once, though both versions use the template.
+        # Every version of repair names the notification; the template's own problems are
+        # said once, though the versions share the template.
         "repair.v1.yaml:151:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt (or work_order.txt, for every language) in "
         "templates/repair/",
-        "repair.yaml:163:41: error template-missing notification 'work_order' has no en "
+        "repair.v2.yaml:166:41: error template-missing notification 'work_order' has no en "
+        "template: write work_order.en.txt (or work_order.txt, for every language) in "
+        "templates/repair/",
+        "repair.yaml:174:41: error template-missing notification 'work_order' has no en "
         "template: write work_order.en.txt (or work_order.txt, for every language) in "
         "templates/repair/",
         "templates/repair/repair_reminder.zh-Hans.txt:3:16: error template-unknown-name "
@@ -297,13 +299,17 @@ def test_servflow_render_for_analysts(tmp_path, capsys, monkeypatch):
     assert code == 0
     assert "Case number: REP-2026-0001" in out
     assert "Address: [withheld]" in out
+    callback_file = tmp_path / "callback.json"
+    callback_file.write_text(
+        json.dumps(CASES["callback"].model_dump(mode="json")), encoding="utf-8"
+    )
     code = main(
         [
             "render",
-            "repair",
+            "callback",
             "回訪記錄表",
             "--case",
-            str(case_file),
+            str(callback_file),
             "--lang",
             "zh-Hans",
             "--as",
@@ -336,14 +342,14 @@ def test_a_file_for_every_language_stands_in_where_a_language_has_none(tmp_path,
     shutil.copytree(
         REPO / "procedures", tmp_path / "cat", ignore=shutil.ignore_patterns("scenarios")
     )
-    folder = tmp_path / "cat" / "templates" / "repair"
+    folder = tmp_path / "cat" / "templates" / "callback"
     assert (folder / "回訪記錄表.html").is_file()
     (folder / "回訪記錄表.en.html").write_text(
         '{% extends "_form.html" %}{% block form_title %}Callback sheet{% endblock %}'
         "{% block rows %}{% endblock %}",
         encoding="utf-8",
     )
-    forms, proc, case = Forms(tmp_path / "cat"), ENGINE.procedure("repair"), CASES["repair"]
+    forms, proc, case = Forms(tmp_path / "cat"), ENGINE.procedure("callback"), CASES["callback"]
     assert "<h1>Callback sheet</h1>" in forms.render(proc, case, "回訪記錄表", "en")
     assert "<h1>回訪記錄表</h1>" in forms.render(proc, case, "回訪記錄表", "zh-Hant")
     assert "<h1>回访记录表</h1>" in forms.render(proc, case, "回訪記錄表", "zh-Hans")

@@ -320,6 +320,7 @@ def test_the_standard_catalogue_is_clean():
     assert [str(d) for d in catalogue.diagnostics] == []
     assert {p.id for p in catalogue.procedures} >= {
         "repair",
+        "callback",
         "complaint",
         "renovation",
         "keys",

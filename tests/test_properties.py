@@ -33,7 +33,7 @@ OPENING = {
 ALPHABET = ["chase", "dispatch", "notify:maintenance"]
 
 
-REPAIR = Engine.standard().procedure("repair")
+REPAIR = Engine.standard().procedure("repair", 2)  # its callback is its own steps
 CALENDARS = Engine.standard().calendars
 
 
@@ -49,7 +49,7 @@ def _engine(*properties: dict) -> Engine:
 
 def _monitor(*properties: dict) -> tuple[Monitor, object]:
     engine = _engine(*properties)
-    opened = engine.start("repair", actor=CLERK, data=OPENING, at=NINE)
+    opened = engine.start("repair", version=2, actor=CLERK, data=OPENING, at=NINE)
     return Monitor.of(engine._compiled("repair")), opened.case
 
 
@@ -118,7 +118,7 @@ def test_bounded_response_is_broken_exactly_when_an_answer_comes_too_late(life, 
 def test_an_unbounded_response_is_judged_when_the_case_closes():
     engine = _engine({"name": "r", "responds": {"to": "dispatch", "with": "chase"}})
     cp = engine._compiled("repair")
-    opened = engine.start("repair", actor=CLERK, data=OPENING, at=NINE)
+    opened = engine.start("repair", version=2, actor=CLERK, data=OPENING, at=NINE)
     monitor, broken = Monitor.of(cp).after(opened.case, ["dispatch"])
     assert broken == []
     assert monitor.finish(opened.case) == []  # not closed: nothing to judge yet
@@ -137,7 +137,7 @@ def test_the_expression_patterns_on_a_repair_life():
         {"name": "e", "eventually": "technician is not none"},
     )
     clerk = CLERK
-    opened = engine.start("repair", actor=clerk, data=OPENING, at=NINE)
+    opened = engine.start("repair", version=2, actor=clerk, data=OPENING, at=NINE)
     monitor, broken = Monitor.of(engine._compiled("repair")).step(
         opened.case, opened.events, opened.effects
     )

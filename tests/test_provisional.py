@@ -126,7 +126,9 @@ def _repair(when: datetime) -> dict[str, object]:
 
 def test_a_repair_dispatched_in_2027_is_provisional_then_replanned_and_replays():
     monday = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
-    opened = SEED.start("repair", actor=CLERK, data=_repair(monday), at=monday, case_id="r")
+    opened = SEED.start(
+        "repair", version=2, actor=CLERK, data=_repair(monday), at=monday, case_id="r"
+    )
     dispatched = SEED.fire(
         opened.case, "dispatch", actor=CLERK, data={"technician": "李"}, at=monday
     )
@@ -187,7 +189,7 @@ def test_a_repair_dispatched_in_2027_is_provisional_then_replanned_and_replays()
 
 def test_fire_replans_first_as_it_applies_what_fell_due():
     monday = datetime(2027, 1, 4, 9, 0, tzinfo=SH)
-    case = SEED.start("repair", actor=CLERK, data=_repair(monday), at=monday).case
+    case = SEED.start("repair", version=2, actor=CLERK, data=_repair(monday), at=monday).case
     case = SEED.fire(case, "dispatch", actor=CLERK, data={"technician": "李"}, at=monday).case
     out = SEED_2027.fire(
         case,
@@ -207,7 +209,9 @@ def test_fire_replans_first_as_it_applies_what_fell_due():
 def test_spring_festival_2027_is_counted_from_the_statutory_holidays():
     # Completed on Thursday 4 February 2027: the eve (5th) and 6-10 February are off.
     done = datetime(2027, 2, 4, 16, 0, tzinfo=SH)
-    case = SEED.start("repair", actor=CLERK, data=_repair(done), at=done - timedelta(hours=2)).case
+    case = SEED.start(
+        "repair", version=2, actor=CLERK, data=_repair(done), at=done - timedelta(hours=2)
+    ).case
     case = SEED.fire(
         case, "dispatch", actor=CLERK, data={"technician": "李"}, at=done - timedelta(hours=1)
     ).case

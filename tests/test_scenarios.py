@@ -130,7 +130,7 @@ def test_failure_names_the_step_its_line_expected_actual_and_the_timeline(
             at: "2026-11-23 09:10"
             data: {technician: 李師傅}
             expect:
-              state: completed
+              state: awaiting_callback
               fields: {technician: 張師傅}
           - fire: chase
             as: clerk
@@ -141,12 +141,12 @@ def test_failure_names_the_step_its_line_expected_actual_and_the_timeline(
     assert result.steps_run == 2  # the run stops at the failing step
     state, field = result.failures
     assert (state.step, state.label, state.what) == (2, "fire dispatch", "state")
-    assert state.line == _line_of(path, "state: completed")
-    assert (state.expected, state.actual) == ("'completed'", "'dispatched'")
+    assert state.line == _line_of(path, "state: awaiting_callback")
+    assert (state.expected, state.actual) == ("'awaiting_callback'", "'dispatched'")
     assert field.line == _line_of(path, "fields: {technician: 張師傅}")
     report = result.report().splitlines()
     assert report[0] == f"FAIL {path}:{_line_of(path, '- fire: dispatch')}: step 2 (fire dispatch)"
-    assert report[1] == "  state: expected 'completed', got 'dispatched'"
+    assert report[1] == "  state: expected 'awaiting_callback', got 'dispatched'"
     assert report[2] == "  fields.technician: expected '張師傅', got '李師傅'"
     assert report[3] == "  timeline so far:"
     assert report[4].startswith(
@@ -445,6 +445,7 @@ def test_procedure_given_as_a_path_beside_the_scenario(tmp_path: Path) -> None:
     folder = tmp_path / "site"
     folder.mkdir()
     shutil.copy(PROCEDURES / "repair.yaml", folder / "repair.yaml")
+    shutil.copy(PROCEDURES / "callback.yaml", folder / "callback.yaml")  # the case it opens
     shutil.copy(PROCEDURES / "calendars.yaml", folder / "calendars.yaml")
     path = _write(
         tmp_path, REPAIR_START.replace("procedure: repair", "procedure: site/repair.yaml")
@@ -549,7 +550,7 @@ def test_the_documented_failure_is_what_the_runner_prints(
 ) -> None:
     (example,) = [b for b in _doc_blocks("yaml") if b.startswith("scenario:")]
     (shown,) = [b for b in _doc_blocks("") if b.startswith("FAIL ")]
-    changed = example.replace("      state: dispatched\n", "      state: completed\n")
+    changed = example.replace("      state: dispatched\n", "      state: awaiting_callback\n")
     assert changed != example
     folder = tmp_path / "procedures" / "scenarios"
     folder.mkdir(parents=True)

@@ -1,4 +1,10 @@
-"""The complaint procedure (procedures/complaint.yaml): path, refusals, escalation, time."""
+"""The complaint procedure, version 2 (procedures/complaint.v2.yaml): path, refusals,
+escalation, time.
+
+Version 2 keeps its own callback steps; the cases opened on it run on it until they
+close. Version 3 (its callback a linked case, the venting complaint closed after
+listening) is tested in test_seed_callback.py and its scenarios.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,11 @@ def _effects(outcome):
 
 def _open(seed_engine, seed_actors, at, **extra):
     return seed_engine.start(
-        "complaint", actor=seed_actors["operator"], data={**COMPLAINT, **extra}, at=at
+        "complaint",
+        actor=seed_actors["operator"],
+        data={**COMPLAINT, **extra},
+        at=at,
+        version=2,
     )
 
 

@@ -1,4 +1,8 @@
-"""The repair procedure (procedures/repair.yaml) run end to end, refused, and timed."""
+"""The repair procedure, version 2 (procedures/repair.v2.yaml), run end to end, refused, and timed.
+
+Version 2 keeps its own callback steps; the cases opened on it run on it until they
+close. Version 3, whose callback is a linked case, is tested in test_seed_callback.py.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,11 @@ REQUEST = {
 
 def _open(seed_engine, seed_actors, at, **extra):
     return seed_engine.start(
-        "repair", actor=seed_actors["repair_reception"], data={**REQUEST, **extra}, at=at
+        "repair",
+        actor=seed_actors["repair_reception"],
+        data={**REQUEST, **extra},
+        at=at,
+        version=2,
     )
 
 

@@ -298,7 +298,7 @@ REPAIR = {
 
 def _completed(at: datetime) -> Case:
     case = SEED.start(
-        "repair", actor=CLERK, data=REPAIR, at=at - timedelta(hours=2), case_id="r"
+        "repair", version=2, actor=CLERK, data=REPAIR, at=at - timedelta(hours=2), case_id="r"
     ).case
     case = SEED.fire(
         case, "dispatch", actor=CLERK, data={"technician": "李"}, at=at - timedelta(hours=1)
@@ -338,7 +338,12 @@ def test_callback_due_across_the_lunch_break_and_a_weekend():
 def test_dispatch_limit_runs_24x7():
     at = datetime(2026, 10, 1, 23, 50, tzinfo=TZ)  # a holiday, at night
     case = SEED.start(
-        "repair", actor=CLERK, data={**REPAIR, "priority": "emergency"}, at=at, case_id="r"
+        "repair",
+        version=2,
+        actor=CLERK,
+        data={**REPAIR, "priority": "emergency"},
+        at=at,
+        case_id="r",
     ).case
     assert case.timers["dispatch_in_time"].due_at == at + timedelta(minutes=15)
 

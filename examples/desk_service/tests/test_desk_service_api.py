@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from desk_service.app import STATUS, create_app, every_reason_has_a_status
 from desk_service.settings import Settings
+from desk_service.worker import send
 from fastapi.testclient import TestClient
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -76,19 +77,29 @@ def test_a_repair_from_opening_to_closing(client, clock):
         json={"data": {"work_order_no": "WO-1", "completed_at": clock.now.isoformat()}},
         headers=as_("u7"),
     )
-    assert done.json()["state"] == "completed"
-    client.post(
-        "/cases/r-1/designate_callback",
+    assert done.json()["state"] == "awaiting_callback"
+    # The completion opened the repair's callback as a case of its own (r-1, step 3, link 0).
+    callback = client.get("/cases/r-1-3-0", headers=as_("s1"))
+    assert callback.status_code == 200, callback.text
+    assert (callback.json()["procedure"], callback.json()["state"]) == ("callback", "to_designate")
+    designated = client.post(
+        "/cases/r-1-3-0/designate",
         json={"data": {"callback_officer": "c1"}},
         headers=as_("s1"),
     )
+    assert designated.status_code == 200, designated.text
     clock.now += timedelta(hours=3)
-    closed = client.post(
-        "/cases/r-1/callback",
+    reached = client.post(
+        "/cases/r-1-3-0/record_result",
         json={"data": {"satisfied": True, "callback_notes": "fixed"}},
         headers=as_("c1"),
     )
-    assert closed.status_code == 200, closed.text
+    assert reached.status_code == 200, reached.text
+    assert reached.json()["state"] == "reached"
+    # The result goes back to the repair through the outbox, as the worker delivers it.
+    assert client.get("/cases/r-1", headers=as_("s1")).json()["state"] == "awaiting_callback"
+    client.app.state.desk.deliver(send, at=clock.now)
+    closed = client.get("/cases/r-1", headers=as_("s1"))
     assert closed.json()["state"] == "closed"
     history = client.get("/cases/r-1/history", headers=as_("s1")).json()
     people = [(e["kind"], e["trigger"]) for e in history if e["actor"] is not None]
@@ -96,8 +107,7 @@ def test_a_repair_from_opening_to_closing(client, clock):
         "start",
         "dispatch",
         "complete",
-        "designate_callback",
-        "callback",
+        "callback_done",
     ], people
     assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
 

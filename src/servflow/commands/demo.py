@@ -214,6 +214,8 @@ class _Story:
         self.notes: dict[str, dict[int, list[str]]] = {}
         self.desk = Desk(engine, store, on_effects=self._collect)
         self.case: Case | None = None
+        # Linked cases (a callback) whose timelines are told after the case's own.
+        self.children: list[str] = []
         out.write(f"\n== {title}\n")
 
     def _write(self, lines: Iterable[str]) -> None:
@@ -301,6 +303,22 @@ class _Story:
             )
             self._note(parent.version, text, parent.id)
 
+    def callback(
+        self, supervisor: Actor, officer: Actor, at: datetime, data: Mapping[str, Any]
+    ) -> None:
+        """The callback case (回訪, §4.3) the last step opened: the supervisor designates
+        the officer, the officer records the result, and the outbox brings it back. Its
+        timeline is told after the case's own."""
+        [child] = self.desk.history(self.live.id)[-1].detail["opens"]
+        self.desk.fire(
+            child, "designate", actor=supervisor, data={"callback_officer": officer.id}, at=at
+        )
+        later = at + timedelta(hours=1)
+        self.desk.fire(child, "record_result", actor=officer, data=data, at=later)
+        self.children.append(child)
+        self.deliver(later + timedelta(minutes=1))
+        self.case = self.desk.load(self.live.id)
+
     def run_due(self, at: datetime) -> None:
         """What a scheduler's worker does: claim the due cases and advance them."""
         version = self.live.version
@@ -344,6 +362,11 @@ class _Story:
         assert stored == case, "the stored case is the live one"
         assert self.engine.replay(events) == stored, "replaying the audit log must rebuild the case"
         self.out.write(f"  replay of {len(events)} stored events equals the live case: yes\n")
+        children, self.children = self.children, []
+        for child in children:
+            self.case = self.desk.load(child)
+            self.out.write(f"  -- case {self._named(self.case)}\n")
+            self.finish()
 
 
 def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
@@ -366,6 +389,7 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
             "appointment_at": t0 + timedelta(hours=4),
             "priority": "urgent",
         },
+        case_id="R-1001",
     )
     s.refused("complete", clerk, t0 + timedelta(minutes=5))
     s.fire("dispatch", clerk, t0 + timedelta(minutes=20), {"technician": "李師傅"})
@@ -375,16 +399,10 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
         t0 + timedelta(hours=5),
         {"work_order_no": "WO-1001", "completed_at": t0 + timedelta(hours=5)},
     )
-    s.fire(
-        "designate_callback",
+    s.callback(
         supervisor,
-        t0 + timedelta(hours=6),
-        {"callback_officer": "officer-zhao"},
-    )
-    s.fire(
-        "callback",
         officer,
-        t0 + timedelta(days=1),
+        t0 + timedelta(hours=6),
         {"satisfied": False, "callback_notes": "Still dripping"},
     )
     s.fire(
@@ -393,14 +411,8 @@ def _repair(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
         t0 + timedelta(days=1, hours=4),
         {"work_order_no": "WO-1002", "completed_at": t0 + timedelta(days=1, hours=4)},
     )
-    s.fire(
-        "designate_callback",
-        supervisor,
-        t0 + timedelta(days=1, hours=5),
-        {"callback_officer": "officer-zhao"},
-    )
-    s.fire(
-        "callback", officer, t0 + timedelta(days=2), {"satisfied": True, "callback_notes": "Fixed"}
+    s.callback(
+        supervisor, officer, t0 + timedelta(days=2), {"satisfied": True, "callback_notes": "Fixed"}
     )
     s.finish()
 
@@ -430,6 +442,7 @@ def _repair_late(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> No
 def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None:
     officer = Actor(id="officer-zhang", roles={"cs_staff"})
     supervisor = Actor(id="supervisor-lin", roles={"cs_supervisor"})
+    caller = Actor(id="officer-zhao", roles={"callback_officer"})
     t0 = datetime(2026, 12, 2, 14, 0, tzinfo=TZ)
     s = _Story(
         engine, store, out, lang, "complaint: a compensation claim beyond the officer's authority"
@@ -445,6 +458,7 @@ def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None
             "content": "Management fee overcharged for three months",
             "received_at": t0,
         },
+        case_id="C-2001",
     )
     s.fire("accept", officer, t0 + timedelta(minutes=5), {"handler": "officer-zhang"})
     s.fire("classify", officer, t0 + timedelta(minutes=10), {"category": "problem_solving"})
@@ -473,9 +487,9 @@ def _complaint(engine: Engine, store: CaseStore, out: TextIO, lang: str) -> None
         t0 + timedelta(hours=2),
         {"reply": "Refund and compensation", "compensation": 800},
     )
-    s.fire(
-        "callback",
-        officer,
+    s.callback(
+        supervisor,
+        caller,
         t0 + timedelta(days=1),
         {"satisfied": True, "callback_notes": "Refund received"},
     )

@@ -91,17 +91,25 @@ def rows(figures: Sequence[ProcedureFigures], engine: Engine, lang: str) -> list
     out: list[Row] = []
     for f in figures:
         proc = engine.procedure(f.procedure)
+        # Newest first: a time limit or state an older version alone has keeps its title.
+        versions = sorted(
+            (p for p in engine.procedures() if p.id == f.procedure),
+            key=lambda p: p.version,
+            reverse=True,
+        )
         pid = f.procedure
         for key in ("opened", "closed", "cancelled", "open"):
             out.append(Row(pid, "cases", key, w[key], getattr(f, key)))
         out.append(Row(pid, "completion", "", w["completion"], f.closed, f.opened - f.cancelled))
         for lim in f.limits:
-            spec = proc.time_limits.get(lim.name)
+            spec = next(
+                (v.time_limits[lim.name] for v in versions if lim.name in v.time_limits), None
+            )
             label = localized(spec.title, lang, lim.name) if spec else lim.name
             out.append(Row(pid, "on_time", lim.name, label, lim.on_time, lim.measured))
             out.append(Row(pid, "breached", lim.name, label, lim.breached, lim.measured))
         for step in f.steps:
-            state = proc.states.get(step.state)
+            state = next((v.states[step.state] for v in versions if step.state in v.states), None)
             label = localized(state.title, lang, step.state) if state else step.state
             out.append(Row(pid, "visits", step.state, label, step.visits))
             out.append(Row(pid, "median_seconds", step.state, label, step.median_seconds))

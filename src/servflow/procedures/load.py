@@ -55,6 +55,8 @@ __all__ = [
     "LoadResult",
     "catalogue_files",
     "digest_of",
+    "latest_with_links",
+    "linked_procedures",
     "load_catalogue",
     "load_file",
     "load_procedure",
@@ -126,23 +128,7 @@ class Catalogue:
         latest version of each, from the catalogue or, as the link check reads them, from
         the folder of the file that names them. An engine that runs ``procedure`` alone
         (``servflow explore`` of one file) needs them to be built."""
-        latest: dict[str, Procedure] = {}
-        for result in self.results:
-            if result.ok:
-                _keep_latest(latest, result.procedure)
-        _linked_beside(self, latest)
-        found: dict[str, Procedure] = {}
-        todo = [procedure]
-        while todo:
-            for branches in todo.pop().transitions.values():
-                for branch in branches:
-                    for link in branch.opens:
-                        child = latest.get(link.procedure)
-                        if child is not None and child.id not in found:
-                            found[child.id] = child
-                            todo.append(child)
-        found.pop(procedure.id, None)
-        return list(found.values())
+        return linked_procedures([procedure], latest_with_links(self))
 
 
 def _clipped(value: object, width: int = 80) -> str:
@@ -589,6 +575,39 @@ def _keep_latest(latest: dict[str, Procedure], proc: Procedure | None) -> None:
         latest[proc.id] = proc
 
 
+def latest_with_links(catalogue: Catalogue) -> dict[str, Procedure]:
+    """The latest version of each procedure of ``catalogue``, and of each procedure its
+    links name that it lacks, read from beside the file that names it (as the link check
+    reads them): what an engine needs to run the catalogue's linked cases."""
+    latest: dict[str, Procedure] = {}
+    for result in catalogue.results:
+        _keep_latest(latest, result.procedure)
+    _linked_beside(catalogue, latest)
+    return latest
+
+
+def linked_procedures(
+    procedures: Iterable[Procedure], latest: Mapping[str, Procedure]
+) -> list[Procedure]:
+    """The procedures (from ``latest``) that the links of ``procedures`` open, and those
+    their links open in turn, leaving out the ids ``procedures`` already holds: with them
+    an engine can run the linked cases (a repair opens its callback)."""
+    given = list(procedures)
+    found: dict[str, Procedure] = {}
+    have = {p.id for p in given}
+    todo = given
+    while todo:
+        proc = todo.pop()
+        for branches in proc.transitions.values():
+            for branch in branches:
+                for link in branch.opens:
+                    child = latest.get(link.procedure)
+                    if child is not None and child.id not in have and child.id not in found:
+                        found[child.id] = child
+                        todo.append(child)
+    return list(found.values())
+
+
 def _linked_beside(catalogue: Catalogue, latest: dict[str, Procedure]) -> None:
     """Add to ``latest`` the procedures that links name and the catalogue lacks, read from
     the folder of each file that names them (``servflow check repair.yaml`` checks the
@@ -702,10 +721,7 @@ def load_catalogue(paths: Iterable[str | Path]) -> Catalogue:
             else:
                 seen_versions[key] = result.file
     # Linked cases: each link against the latest version of the procedure it opens.
-    latest: dict[str, Procedure] = {}
-    for result in catalogue.results:
-        _keep_latest(latest, result.procedure)
-    _linked_beside(catalogue, latest)
+    latest = latest_with_links(catalogue)
     for result in catalogue.results:
         proc = result.procedure
         if proc is None:

@@ -19,7 +19,10 @@ from servflow.catalogue import catalogue_path
 from servflow.engine import Engine
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
-from servflow.procedures.load import load_catalogue, load_file
+from servflow.procedures.load import (
+    load_catalogue,
+    load_file,
+)
 from servflow.procedures.source import peek_source
 from servflow.testing.scenarios import Scenario, ScenarioError, SourcePath
 

@@ -167,9 +167,18 @@ class ExploreItem(pytest.Item):
         from hypothesis import settings
 
         from servflow.catalogue import Engine
+        from servflow.errors import DefinitionError
+        from servflow.procedures.load import latest_with_links, linked_procedures, load_catalogue
         from servflow.testing.explore import DEFAULT_LIVES, DEFAULT_STEPS, explore
 
-        engine = Engine.from_directory(self.path)  # raises DefinitionError: shown as is
+        catalogue = load_catalogue([self.path])
+        if catalogue.errors:
+            raise DefinitionError(catalogue.errors)  # shown as is
+        # With the procedures its links open, read from beside the file (a repair opens
+        # its callback), as `servflow explore` runs it.
+        procs = catalogue.procedures
+        linked = linked_procedures(procs, latest_with_links(catalogue))
+        engine = Engine([*procs, *linked], calendars=catalogue.calendars)
         steps = self._budget("servflow_explore_steps", DEFAULT_STEPS)
         lives = self._budget("servflow_explore_lives", DEFAULT_LIVES)
         database = settings().database
