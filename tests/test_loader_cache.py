@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +129,8 @@ def test_a_catalogue_from_the_cache_reports_its_cross_file_problems_in_place(
     (tmp_path / "repair.yaml").write_text(
         text.replace("calendar: office", "calendar: ofice", 1), encoding="utf-8"
     )
+    # The callback its completion opens is read from beside it, as the link check does.
+    shutil.copy(REPO / "procedures/callback.yaml", tmp_path / "callback.yaml")
     without = load_catalogue([tmp_path / "repair.yaml"])
     first = load_catalogue([tmp_path / "repair.yaml"])
     cached = load_catalogue([tmp_path / "repair.yaml"])
