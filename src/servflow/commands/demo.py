@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from servflow.desk import Desk
 from servflow.engine import Actor, Case, Effect, Engine, Event
 from servflow.errors import Rejected
 from servflow.model import LANGUAGES
-from servflow.render.common import DEFAULT_LANGUAGE, localized
+from servflow.render.common import DEFAULT_LANGUAGE, columns, localized
 from servflow.store import CaseStore, MemoryStore, SqlStore
 from servflow.testing._display import fit_width
 
@@ -166,11 +165,6 @@ def _led_to(event: Event, effect: Effect) -> bool:
 
 # "  nnn  2026-11-23 09:00 +08:00  ": the number and the time with its offset.
 _INDENT = " " * 32
-
-
-def columns(text: str) -> int:
-    """How many terminal columns ``text`` takes: wide (CJK) characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def pack(items: Sequence[str], indent: str, first: str = "", sep: str = ", ") -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from servflow.catalogue import Engine
-from servflow.procedures.load import load_catalogue
+from servflow.procedures.load import latest_with_links, linked_procedures, load_catalogue
 from servflow.testing.explore import (
     DEFAULT_LIVES,
     DEFAULT_STEPS,
@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         for diagnostic in catalogue.errors:
             print(diagnostic, file=sys.stderr)
             status = 1
+        linked = latest_with_links(catalogue)  # what the procedures' links open
         latest: dict[str, int] = {}
         for loaded in catalogue.results:
             if loaded.procedure is not None and loaded.ok:
@@ -139,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             # The procedures its steps open are in the engine too (the search does not
             # follow them: each is explored as a procedure of its own).
-            engine = Engine([proc, *catalogue.linked_to(proc)], calendars=catalogue.calendars)
+            engine = Engine(
+                [proc, *linked_procedures([proc], linked)], calendars=catalogue.calendars
+            )
             file = Path(loaded.file)
             result = explore(
                 engine, proc.id, lives=args.lives, steps=args.steps, seed=args.seed, file=file

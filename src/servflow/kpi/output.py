@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -19,7 +18,7 @@ from html import escape
 from servflow.engine import Engine
 from servflow.kpi.figures import ProcedureFigures
 from servflow.model import Procedure
-from servflow.render.common import localized
+from servflow.render.common import columns, localized
 from servflow.render.labels import LABELS
 
 __all__ = ["WORDS", "Row", "csv_text", "html_page", "rows", "table"]
@@ -144,17 +143,13 @@ def rows(figures: Sequence[ProcedureFigures], engine: Engine, lang: str) -> list
 # -- the terminal table ---------------------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _fit(text: str, width: int) -> str:
     """``text`` cut (with an ellipsis) and padded to ``width`` terminal columns."""
-    if _width(text) > width:
-        while _width(text) > width - 1:
+    if columns(text) > width:
+        while columns(text) > width - 1:
             text = text[:-1]
         text += "…"
-    return text + " " * (width - _width(text))
+    return text + " " * (width - columns(text))
 
 
 def _percent(rate: float | None) -> str:
@@ -185,7 +180,7 @@ def table(figures: Sequence[ProcedureFigures], engine: Engine, lang: str, period
     label_width = 44
 
     def line(label: str, *cells: str) -> str:
-        shown = "".join(" " * (13 - _width(c)) + c for c in cells)
+        shown = "".join(" " * (13 - columns(c)) + c for c in cells)
         return ("  " + _fit(label, label_width) + shown).rstrip()
 
     for f in figures:
@@ -281,7 +276,7 @@ def _bars(items: Sequence[tuple[str, float, str]], maximum: float, colour: str) 
     for i, (label, value, shown) in enumerate(items):
         y = i * row_h + 4
         length = 0.0 if maximum <= 0 else max(0.0, min(1.0, value / maximum)) * bar_w
-        short = label if _width(label) <= 34 else _fit(label, 34).rstrip()
+        short = label if columns(label) <= 34 else _fit(label, 34).rstrip()
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="16" fill="#f0f4f8"/>'

@@ -123,13 +123,6 @@ class Catalogue:
         calendars = set(self.calendar_files)
         return [r.file for r in self.results if r.file not in calendars]
 
-    def linked_to(self, procedure: Procedure) -> list[Procedure]:
-        """The procedures whose cases ``procedure`` opens, directly or through them: the
-        latest version of each, from the catalogue or, as the link check reads them, from
-        the folder of the file that names them. An engine that runs ``procedure`` alone
-        (``servflow explore`` of one file) needs them to be built."""
-        return linked_procedures([procedure], latest_with_links(self))
-
 
 def _clipped(value: object, width: int = 80) -> str:
     """``repr(value)``, cut to ``width`` characters: a diagnostic quotes, it does not copy."""

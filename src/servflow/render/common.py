@@ -19,7 +19,9 @@ from servflow.procedures.checks import constants
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
+    "char_columns",
     "choice_label",
+    "columns",
     "format_duration",
     "labelled_expression",
     "localized",
@@ -27,6 +29,17 @@ __all__ = [
 ]
 
 DEFAULT_LANGUAGE: Language = "zh-Hant"
+
+
+def char_columns(char: str) -> int:
+    """How many terminal columns ``char`` takes: a wide (CJK) character takes two."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide (CJK) characters take two."""
+    return sum(map(char_columns, text))
+
 
 _FALLBACK: dict[str, tuple[str, ...]] = {
     "zh-Hant": ("zh-Hant", "zh-Hans", "en"),

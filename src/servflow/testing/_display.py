@@ -10,14 +10,13 @@ titles is shown with its title in that language: ``'emergency' (緊急)``.
 from __future__ import annotations
 
 import contextlib
-import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
 from servflow.engine import Effect, Event
 from servflow.model import FieldSpec
-from servflow.render.common import choice_label
+from servflow.render.common import char_columns, choice_label, columns
 
 __all__ = ["MASK", "Display", "equal", "fit_width"]
 
@@ -143,18 +142,14 @@ def equal(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
-def _width(char: str) -> int:
-    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
-
-
 def fit_width(text: str, width: int) -> str:
     """``text`` in at most ``width`` terminal columns (a CJK character takes two), cut with
     "..." when longer: a timeline line holds the same room in any script."""
-    if sum(map(_width, text)) <= width:
+    if columns(text) <= width:
         return text
     room, kept = width - 3, []
     for char in text:
-        room -= _width(char)
+        room -= char_columns(char)
         if room < 0:
             break
         kept.append(char)

@@ -20,6 +20,8 @@ from servflow.engine import Engine
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Procedure
 from servflow.procedures.load import (
+    latest_with_links,
+    linked_procedures,
     load_catalogue,
     load_file,
 )
@@ -112,10 +114,8 @@ def engine_for(scenario: Scenario, procedures: str | Path | None = None) -> Engi
         )
     # The procedures its steps open are held too, as the engine needs them (a scenario
     # runs one case: the linked cases are not opened).
-    ids = {p.id for p in wanted}
-    linked = {child.id: child for p in wanted for child in catalogue.linked_to(p)}
-    wanted += [child for pid, child in linked.items() if pid not in ids]
-    return Engine(wanted, calendars=catalogue.calendars)
+    linked = linked_procedures(wanted, latest_with_links(catalogue))
+    return Engine([*wanted, *linked], calendars=catalogue.calendars)
 
 
 def procedure_of(scenario: Scenario, engine: Engine) -> Procedure:
