@@ -15,7 +15,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from servflow.engine import Effect, Event
-from servflow.errors import Rejected
+from servflow.engine.durations import parse_duration
+from servflow.errors import Rejected, RejectionReason
 from servflow.model import Procedure
 from servflow.render.common import DEFAULT_LANGUAGE, format_duration, localized
 from servflow.testing._display import Display
@@ -23,7 +24,7 @@ from servflow.testing._display import Display
 __all__ = ["REASONS", "Words"]
 
 #: A refusal's reason, in words (the code stays in the audit trail and the API).
-REASONS: dict[str, str] = {
+REASONS: dict[RejectionReason, str] = {
     "unknown_trigger": "there is no such step",
     "not_in_state": "the step is not open at this stage",
     "forbidden": "this person may not take the step",
@@ -34,10 +35,17 @@ REASONS: dict[str, str] = {
     "final_state": "the case is closed",
 }
 
-# A duration as the language writes it: `2wd`, `4h`, `1h30m`, `2wd 4h` (docs/time-limits.md).
-_DURATION = re.compile(r"^(\d+ ?(wd|h|m|s) ?)+$")
 # A deadline from a date field, as the timer keeps it: `until return_by - 1wd`.
 _UNTIL = re.compile(r"^until (\w+)(?: *([+-]) *(.+))?$")
+
+
+def _is_duration(text: str) -> bool:
+    """Whether ``text`` is a duration as the language writes it (``2wd``, ``1h30m``)."""
+    try:
+        parse_duration(text.strip())
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class Words:
@@ -101,8 +109,8 @@ class Words:
         to_close = spec is not None and any(
             t.end_of_working_day and (t.limit or "").strip() == within.strip() for t in spec.within
         )
-        if _DURATION.match(within.strip()):
-            if to_close and within.strip() in ("0m", "1m"):
+        if _is_duration(within):
+            if to_close and within.strip() == "1m":
                 return "by the close of business that working day"
             words = format_duration(within, "en")
             words += ", round the clock" if calendar == "always" else ", office hours"
@@ -112,7 +120,7 @@ class Words:
             return within
         name, sign, offset = until.groups()
         text = f"by the date in {self.field(name)}"
-        if sign and _DURATION.match(offset):
+        if sign and _is_duration(offset):
             text += f" {'less' if sign == '-' else 'plus'} {format_duration(offset, 'en')}"
         return text
 

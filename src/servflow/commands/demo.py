@@ -278,11 +278,13 @@ class _Story:
         return f"{case.id}: {localized(proc.title, self.lang, proc.id)}{by}"
 
     def finish_linked(self, case_ids: Sequence[str]) -> None:
-        """Print the timeline of each case of a chain, in order."""
-        for case_id in case_ids:
-            self.case = self.desk.load(case_id)
-            self.out.write(f"  -- case {self._named(self.case)}\n")
-            self.finish()
+        """Print the timeline of each case of a chain, in order: the first, then the rest
+        as its linked cases (see :meth:`finish`)."""
+        first, *rest = case_ids
+        self.case = self.desk.load(first)
+        self.out.write(f"  -- case {self._named(self.case)}\n")
+        self.children = [*rest, *self.children]
+        self.finish()
 
     def deliver(self, at: datetime) -> None:
         """What the host's outbox worker does: a closed linked case resumes the one waiting."""
