@@ -27,14 +27,14 @@ is worked out once too. The check then takes about 14 % of a ``fire`` on repair 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from servflow.bounds import FIRST_YEAR, LAST_YEAR, VERSION_LIMIT, id_problem, moment_problem
-from servflow.engine.case import Actor, Case, CaseParent, TimerState
+from servflow.engine.case import Actor, Case, CaseParent, CycleRecord, TimerState
 from servflow.engine.compiled import CompiledProcedure
 from servflow.engine.limits import BreachDue, CompiledLimit, WarnDue, parse_due
 from servflow.engine.values import FieldValueError, normalise
@@ -202,6 +202,35 @@ def _moment_problem(label: str, moment: Any) -> str | None:
         return f"{label} must be a timezone-aware datetime"
     problem = moment_problem(moment)
     return None if problem is None else f"{label} must be in {problem}"
+
+
+def _history_problem(history: Sequence[CycleRecord]) -> str | None:
+    """What is wrong with a moment of a timer's finished cycles, or None.
+
+    The history grows by a record per cycle, so the usual moment (the first test of
+    :func:`_moment_problem`) is answered inline, and only a record with another moment
+    gets the full, labelled check: a long-lived case's check stays cheap.
+    """
+    for record in history:
+        for moment in (record.started_at, record.ended_at, record.due_at, record.breached_at):
+            if moment is None or (
+                type(moment) is datetime and FIRST_YEAR < moment.year < LAST_YEAR and moment.tzinfo
+            ):
+                continue
+            problem = _record_problem(record)
+            if problem is not None:
+                return problem
+            break
+    return None
+
+
+def _record_problem(record: CycleRecord) -> str | None:
+    return (
+        _moment_problem("history started_at", record.started_at)
+        or _moment_problem("history ended_at", record.ended_at)
+        or _moment_problem("history due_at", record.due_at)
+        or _moment_problem("history breached_at", record.breached_at)
+    )
 
 
 def _data_problem(cp: CompiledProcedure, data: Any) -> str | None:
@@ -378,11 +407,9 @@ def _timer_problem(
         problem = _moment_problem("a pause", start) or _moment_problem("a pause", end)
         if problem is not None:
             return problem
-    for record in timer.history:
-        for label in ("started_at", "ended_at", "due_at", "breached_at"):
-            problem = _moment_problem(f"history {label}", getattr(record, label))
-            if problem is not None:
-                return problem
+    problem = _history_problem(timer.history)
+    if problem is not None:
+        return problem
     if timer.started_at > case.updated_at:
         return "it started after the case's last change"
     status = timer.status
