@@ -381,6 +381,28 @@ def full_cycle(
     return run
 
 
+def boundary_only(
+    engine: Engine,
+    payload: dict[str, Any],
+    trigger: str,
+    actor: Actor,
+    data: dict[str, Any],
+    at: datetime,
+) -> Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The full cycle's pydantic work alone: the case in, the same outcome's case and
+    events out, with no engine call (the floor under any ratio of the full cycle)."""
+    outcome = engine.fire(Case.model_validate(payload), trigger, actor=actor, data=data, at=at)
+
+    def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        Case.model_validate(payload)
+        return (
+            outcome.case.model_dump(mode="json"),
+            [event.model_dump(mode="json") for event in outcome.events],
+        )
+
+    return run
+
+
 # -- transitions baselines ---------------------------------------------------------------
 
 
@@ -515,10 +537,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             "(b) transitions, a Machine per case + trigger": machine_per_case(
                 engine, payload1, "dispatch"
             ),
+            "(info) the boundary alone (validate, dump case and event)": boundary_only(
+                engine, payload1, "dispatch", RECEPTION, tech, dispatch_at
+            ),
         },
         full,
     )
-    servflow_t, bare_t, per_case_t = main_t.values()
+    servflow_t, bare_t, per_case_t, boundary_t = main_t.values()
     print("-- dispatch: full cycle against transitions")
     table(timing_rows(list(main_t.values())), TIMING_HEAD)
 
@@ -578,8 +603,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     row_fire, _ = ratio_row(
         "(info) engine.fire alone / (a) bare pooled", fire_t, bare_t, TARGET_VS_BARE, at_most=True
     )
+    # The floor: what pydantic costs at the boundary with no engine at all, measured
+    # interleaved with the bare trigger. A ratio target below it needs the case's
+    # validation or its JSON dropped, which servflow does not do.
+    row_boundary, ratio_boundary = ratio_row(
+        "(info) the boundary alone / (a) bare pooled",
+        boundary_t,
+        bare_t,
+        TARGET_VS_BARE,
+        at_most=True,
+    )
     print("-- ratios")
-    table([row_bare, row_per_case, row_fire], RATIO_HEAD)
+    table([row_bare, row_per_case, row_fire, row_boundary], RATIO_HEAD)
 
     # 3. History: the case grows no history, so the cost must not grow with its past.
     case200 = with_self_loops(engine, case1, 200)
@@ -695,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             ].median_us,
             "ratio_vs_bare": ratio_bare,
             "ratio_per_case": ratio_per_case,
+            "boundary_only_us": boundary_t.median_us,
+            "ratio_boundary_vs_bare": ratio_boundary,
             "history_1_us": h[0].median_us,
             "history_200_us": h[1].median_us,
             "history_ratio": ratio_hist,

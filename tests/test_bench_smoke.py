@@ -41,6 +41,7 @@ def _load(name: str) -> ModuleType:
                 "machine_per_case_us",
                 "ratio_vs_bare",
                 "ratio_per_case",
+                "ratio_boundary_vs_bare",
                 "history_1_us",
                 "history_200_us",
                 "history_ratio",
