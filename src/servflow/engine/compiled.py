@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.expr import Expression, compile_expression
 from servflow.engine.limits import CompiledLimit, compile_limits
+from servflow.engine.registry import digest_of
 from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
@@ -84,7 +86,6 @@ class CompiledProcedure:
     """Everything the engine needs to run cases of one procedure version."""
 
     procedure: Procedure
-    digest: str
     start: CompiledBranch
     table: Mapping[tuple[str, str], tuple[CompiledBranch, ...]]
     sources: Mapping[str, tuple[str, ...]]
@@ -99,6 +100,21 @@ class CompiledProcedure:
     # Whether a guard or an authority reads `actor.roles`: then each person's step records
     # the roles the actor held (`detail["actor_roles"]`), so that replay reads them too.
     reads_roles: bool = False
+    # The digest the compiler was given, if any (see `digest`).
+    given_digest: str | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        """The content digest of the procedure (:func:`~servflow.engine.registry.digest_of`)
+        that pins its cases, unless the compiler was given one.
+
+        Worked out when first read, by the first case or log of this version: dumping a
+        procedure costs about half a millisecond, and an engine holds every version of a
+        catalogue while most of them run no new case.
+        """
+        if self.given_digest is not None:
+            return self.given_digest
+        return digest_of(self.procedure)
 
     def roles_of(self, held: frozenset[str]) -> tuple[str, ...]:
         """The roles of this procedure among ``held``, in order: what `actor.roles` reads."""
@@ -213,10 +229,14 @@ def _miscounted(proc: Procedure) -> list[tuple[str, str, str]]:
     return out
 
 
-def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> CompiledProcedure:
+def compile_procedure(
+    proc: Procedure, digest: str | None = None, zone: tzinfo = UTC
+) -> CompiledProcedure:
     """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off.
 
-    ``zone`` is the time zone of the procedure's calendar, the day `today` reads.
+    ``digest`` pins the cases of the compiled version: by default the procedure's own,
+    worked out when first read. ``zone`` is the time zone of the procedure's calendar,
+    the day `today` reads.
     """
     undeclared = _undeclared_states(proc)
     if undeclared:
@@ -256,7 +276,6 @@ def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> Compi
     )
     return CompiledProcedure(
         procedure=proc,
-        digest=digest,
         start=start,
         table={key: tuple(branches) for key, branches in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
@@ -270,4 +289,5 @@ def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> Compi
         limits=compile_limits(proc.time_limits),
         zone=zone,
         reads_roles=reads_roles,
+        given_digest=digest,
     )
