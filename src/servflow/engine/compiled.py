@@ -170,12 +170,13 @@ class CompiledProcedure:
         return scope
 
 
-def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> CompiledBranch:
+def _branch(
+    proc: Procedure, trigger: str, index: int, spec: Start | Branch, ranks: Mapping[str, int]
+) -> CompiledBranch:
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
-    ranks = {name: role.rank for name, role in proc.roles.items()}
     rounds = spec.round
-    fresh = tuple(n for n, f in proc.fields.items() if rounds is not None and f.round == rounds)
+    fresh = () if rounds is None else tuple(n for n, f in proc.fields.items() if f.round == rounds)
     return CompiledBranch(
         trigger=trigger,
         index=index,
@@ -257,17 +258,18 @@ def compile_procedure(
             ]
         )
     # In the file's order: the first branch whose guard holds is the one taken.
+    ranks = {n: r.rank for n, r in proc.roles.items()}
     table: dict[tuple[str, str], list[CompiledBranch]] = {}
     for trigger, branches in proc.transitions.items():
         for i, branch in enumerate(branches):
-            compiled = _branch(proc, trigger, i, branch)
+            compiled = _branch(proc, trigger, i, branch, ranks)
             for src in branch.source:
                 table.setdefault((trigger, src), []).append(compiled)
     sources: dict[str, list[str]] = {}
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
     invariants = tuple((inv.name, compile_expression(inv.check)) for inv in proc.invariants)
-    start = _branch(proc, "start", 0, proc.start)
+    start = _branch(proc, "start", 0, proc.start, ranks)
     every = [start, *(b for branches in table.values() for b in branches)]
     reads_roles = any(
         "actor.roles" in expr.names
@@ -285,7 +287,7 @@ def compile_procedure(
             n: normalise(f, f.default) for n, f in proc.fields.items() if f.default is not None
         },
         finals=frozenset(n for n, s in proc.states.items() if s.final),
-        ranks={n: r.rank for n, r in proc.roles.items()},
+        ranks=ranks,
         limits=compile_limits(proc.time_limits),
         zone=zone,
         reads_roles=reads_roles,
