@@ -168,6 +168,13 @@ def _measure(directory: Path, folder: str, count: int, processes: int) -> dict[s
         f"-- the first load in a fresh process (median of {processes}; `import servflow` "
         f"took {statistics.median(imports):.1f} ms before it)"
     )
+    if sys.dont_write_bytecode:
+        # Inherited by the children: without bytecode, each compiles the loader's modules
+        # from source inside its timing, which a host whose imports are cached does not.
+        print(
+            "   PYTHONDONTWRITEBYTECODE is set: each fresh process compiles servflow's modules "
+            "from source; unset it for a host's figures"
+        )
     fire.table(
         [
             [f"{what} ({mode})", statistics.median(times)]

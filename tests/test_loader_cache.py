@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +264,32 @@ def test_one_pass_aliasing_is_aliasing_each_prefix_in_turn() -> None:
         each.alias(prefix, 0)
     assert positions(one) == positions(each)
     assert list(one.values) == list(each.values)
+
+
+_FRESH_PROCESS = """
+import json, sys
+import servflow
+engine = servflow.Engine.from_directory(sys.argv[1])
+digests = {f"{p.id} v{p.version}": engine._compiled(p.id, p.version).digest
+           for p in engine.procedures()}
+print(json.dumps({"yaml": "yaml" in sys.modules, "digests": digests}))
+"""
+
+
+def test_a_catalogue_read_whole_from_the_cache_imports_no_yaml(folder: Path) -> None:
+    # PyYAML is imported when a file is first parsed (servflow.procedures.yaml_nodes):
+    # a host whose files are all in the cache starts without it, with the same engine.
+    def run() -> dict[str, object]:
+        out = subprocess.run(
+            [sys.executable, "-c", _FRESH_PROCESS, str(REPO / "procedures")],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, cache.ENV: str(folder)},
+        ).stdout
+        return dict(json.loads(out))
+
+    filling, filled = run(), run()
+    assert filling["yaml"] is True  # the files were parsed, and their entries written
+    assert filled["yaml"] is False
+    assert filled["digests"] == filling["digests"]

@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from typing import Any
 
 from servflow._hints import did_you_mean
 from servflow.engine.expr import Expression, compile_expression
 from servflow.engine.limits import CompiledLimit, compile_limits
+from servflow.engine.registry import digest_of
 from servflow.engine.values import normalise, typed_value
 from servflow.errors import DefinitionError, Diagnostic
 from servflow.model import Branch, FieldSpec, Procedure, Start
@@ -84,7 +86,6 @@ class CompiledProcedure:
     """Everything the engine needs to run cases of one procedure version."""
 
     procedure: Procedure
-    digest: str
     start: CompiledBranch
     table: Mapping[tuple[str, str], tuple[CompiledBranch, ...]]
     sources: Mapping[str, tuple[str, ...]]
@@ -99,6 +100,21 @@ class CompiledProcedure:
     # Whether a guard or an authority reads `actor.roles`: then each person's step records
     # the roles the actor held (`detail["actor_roles"]`), so that replay reads them too.
     reads_roles: bool = False
+    # The digest the compiler was given, if any (see `digest`).
+    given_digest: str | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        """The content digest of the procedure (:func:`~servflow.engine.registry.digest_of`)
+        that pins its cases, unless the compiler was given one.
+
+        Worked out when first read, by the first case or log of this version: dumping a
+        procedure costs about half a millisecond, and an engine holds every version of a
+        catalogue while most of them run no new case.
+        """
+        if self.given_digest is not None:
+            return self.given_digest
+        return digest_of(self.procedure)
 
     def roles_of(self, held: frozenset[str]) -> tuple[str, ...]:
         """The roles of this procedure among ``held``, in order: what `actor.roles` reads."""
@@ -154,12 +170,13 @@ class CompiledProcedure:
         return scope
 
 
-def _branch(proc: Procedure, trigger: str, index: int, spec: Start | Branch) -> CompiledBranch:
+def _branch(
+    proc: Procedure, trigger: str, index: int, spec: Start | Branch, ranks: Mapping[str, int]
+) -> CompiledBranch:
     guard = compile_expression(spec.when) if spec.when else None
     authority = {role: compile_expression(src) for role, src in spec.authority.items()}
-    ranks = {name: role.rank for name, role in proc.roles.items()}
     rounds = spec.round
-    fresh = tuple(n for n, f in proc.fields.items() if rounds is not None and f.round == rounds)
+    fresh = () if rounds is None else tuple(n for n, f in proc.fields.items() if f.round == rounds)
     return CompiledBranch(
         trigger=trigger,
         index=index,
@@ -213,10 +230,14 @@ def _miscounted(proc: Procedure) -> list[tuple[str, str, str]]:
     return out
 
 
-def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> CompiledProcedure:
+def compile_procedure(
+    proc: Procedure, digest: str | None = None, zone: tzinfo = UTC
+) -> CompiledProcedure:
     """Compile a checked procedure; raises :class:`DefinitionError` if the graph is off.
 
-    ``zone`` is the time zone of the procedure's calendar, the day `today` reads.
+    ``digest`` pins the cases of the compiled version: by default the procedure's own,
+    worked out when first read. ``zone`` is the time zone of the procedure's calendar,
+    the day `today` reads.
     """
     undeclared = _undeclared_states(proc)
     if undeclared:
@@ -237,17 +258,18 @@ def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> Compi
             ]
         )
     # In the file's order: the first branch whose guard holds is the one taken.
+    ranks = {n: r.rank for n, r in proc.roles.items()}
     table: dict[tuple[str, str], list[CompiledBranch]] = {}
     for trigger, branches in proc.transitions.items():
         for i, branch in enumerate(branches):
-            compiled = _branch(proc, trigger, i, branch)
+            compiled = _branch(proc, trigger, i, branch, ranks)
             for src in branch.source:
                 table.setdefault((trigger, src), []).append(compiled)
     sources: dict[str, list[str]] = {}
     for trigger, src in table:
         sources.setdefault(trigger, []).append(src)
     invariants = tuple((inv.name, compile_expression(inv.check)) for inv in proc.invariants)
-    start = _branch(proc, "start", 0, proc.start)
+    start = _branch(proc, "start", 0, proc.start, ranks)
     every = [start, *(b for branches in table.values() for b in branches)]
     reads_roles = any(
         "actor.roles" in expr.names
@@ -256,7 +278,6 @@ def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> Compi
     )
     return CompiledProcedure(
         procedure=proc,
-        digest=digest,
         start=start,
         table={key: tuple(branches) for key, branches in table.items()},
         sources={k: tuple(v) for k, v in sources.items()},
@@ -266,8 +287,9 @@ def compile_procedure(proc: Procedure, digest: str, zone: tzinfo = UTC) -> Compi
             n: normalise(f, f.default) for n, f in proc.fields.items() if f.default is not None
         },
         finals=frozenset(n for n, s in proc.states.items() if s.final),
-        ranks={n: r.rank for n, r in proc.roles.items()},
+        ranks=ranks,
         limits=compile_limits(proc.time_limits),
         zone=zone,
         reads_roles=reads_roles,
+        given_digest=digest,
     )

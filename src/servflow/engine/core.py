@@ -69,7 +69,6 @@ from servflow.engine.registry import (
     BUILT_IN_CALENDAR,
     calendar_name_problem,
     calendar_references,
-    digest_of,
     duplicate_version_message,
     unknown_calendar_message,
 )
@@ -150,7 +149,7 @@ class Engine:
                 problems.extend(diags)
                 continue
             zone = self.calendars[proc.calendar].zone
-            self._versions[key] = compile_procedure(proc, digest_of(proc), zone)
+            self._versions[key] = compile_procedure(proc, zone=zone)
             self._latest[proc.id] = max(self._latest.get(proc.id, 0), proc.version)
         # Linked cases: each link must fit the latest version of the procedure it opens.
         latest = {pid: self._versions[(pid, v)].procedure for pid, v in self._latest.items()}

@@ -20,12 +20,19 @@ Reading happens in three passes, so that no input can take the reader down:
 Every failure to read is an :class:`ExpressionSyntaxError` with an ``offset`` and a
 ``code``; every failure to evaluate is an :class:`~servflow.errors.EvaluationError`
 whose message names operations and kinds of values, never a value.
+
+A compiled expression depends on its text alone and never changes, so the expressions
+read in a process are kept by their text (the most recent :data:`KEPT`): the versions of
+a procedure share most of their guards, and an engine built again reads none twice. A
+text that fails to read is not kept, so it is read again and fails the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
@@ -37,6 +44,7 @@ from servflow.engine.grammar import ExpressionSyntaxError, Failure
 from servflow.errors import EvaluationError
 
 __all__ = [
+    "KEPT",
     "MAX_LENGTH",
     "MAX_NESTING",
     "MAX_OPERATORS",
@@ -54,6 +62,9 @@ MAX_LENGTH = 2000
 # Brackets inside brackets, and operators in one expression (see the module docstring).
 MAX_NESTING = 16
 MAX_OPERATORS = 50
+# Compiled expressions kept by their text: far more than a catalogue holds (the standard
+# one has about 100 distinct), and a few MB at most (2 KB for a typical guard).
+KEPT = 1024
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
@@ -105,7 +116,22 @@ class Expression:
 
 
 def compile_expression(source: str) -> Expression:
-    """Compile ``source`` within the closed grammar; raises :class:`ExpressionSyntaxError`."""
+    """Compile ``source`` within the closed grammar; raises :class:`ExpressionSyntaxError`.
+
+    The same text gives the same :class:`Expression` object while it is kept (see the
+    module's docstring).
+    """
+    if type(source) is str:  # only plain text is kept; anything else is read (and refused) as ever
+        return _kept(source)
+    return _compile(source)
+
+
+@lru_cache(maxsize=KEPT)
+def _kept(source: str) -> Expression:
+    return _compile(source)
+
+
+def _compile(source: str) -> Expression:
     tree, tokens = _parse(source)
     try:
         built, fn = build(tree, tokens)
@@ -117,7 +143,7 @@ def compile_expression(source: str) -> Expression:
         source,
         frozenset(built.names),
         fn,
-        dict(built.names),
+        MappingProxyType(dict(built.names)),  # shared by whoever reads the same text
         tuple(built.constant_parts),
     )
 

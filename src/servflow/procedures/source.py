@@ -4,7 +4,9 @@ The first layer of loading: text -> plain Python data plus a :class:`SourceMap` 
 value's path (``("transitions", "dispatch", "to")``) to where it stands in the file.
 
 Safety and precision, on top of PyYAML's C parser (about ten times faster than the pure one,
-and it keeps node marks):
+and it keeps node marks; the YAML half of the reading is :mod:`servflow.procedures.yaml_nodes`,
+imported when a file is first parsed, so that a catalogue read from the loader's cache
+never imports PyYAML):
 
 * Only plain data: mappings with string keys, lists, strings, numbers, ``true``/``false``
   and ``null``. No tags, no Python objects: the composer never constructs anything else.
@@ -26,13 +28,10 @@ instead of a hang or a full memory.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import yaml
+from typing import Any
 
 from servflow.errors import Diagnostic
 
@@ -53,8 +52,6 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 
 Path = tuple[str | int, ...]
-
-_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
 
 
 class SourceFileError(Exception):
@@ -148,47 +145,6 @@ def peek_source(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> str | N
         return read_source(path, limit).decode("utf-8", errors="replace")
     except SourceFileError:
         return None
-
-
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """The C parser with the YAML 1.2 core schema's implicit types and nothing else."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-    list("-+0123456789"),
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
-
-_STR = "tag:yaml.org,2002:str"
-# The longest number a file may hold, in characters: room for any amount, version or
-# rank, and far short of the 4,300 digits past which Python refuses to print an int.
-_NUMBER_CHARACTERS = 40
-_CORE_TAGS = {
-    _STR,
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq",
-}
 
 
 @dataclass
@@ -295,116 +251,6 @@ class LazySourceMap(SourceMap):
 _LAZY_FIELDS = frozenset({"values", "keys", "lines", "aliased"})
 
 
-class _Builder:
-    def __init__(self, smap: SourceMap) -> None:
-        self.smap = smap
-        self.problems: list[Diagnostic] = []
-        self.count = 0
-
-    def _diag(self, node: yaml.Node, code: str, message: str) -> None:
-        mark = node.start_mark
-        self.problems.append(
-            Diagnostic(self.smap.file, mark.line + 1, mark.column + 1, "error", code, message)
-        )
-
-    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise _TooBig(node, f"more than {MAX_NODES} values (aliases expanding too far?)")
-        if depth > MAX_DEPTH:
-            raise _TooBig(node, f"nested deeper than {MAX_DEPTH} levels")
-        self.smap.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if node.tag not in _CORE_TAGS:
-            self._diag(node, "yaml-tag", f"tag {node.tag!r} is not allowed; write plain values")
-            return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node)
-
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        tag, text = node.tag, node.value
-        if tag == _STR:
-            return text
-        if tag == "tag:yaml.org,2002:null":
-            return None
-        if tag == "tag:yaml.org,2002:bool":
-            return text.lower() == "true"
-        if len(text) > _NUMBER_CHARACTERS:
-            # Before int(): a hex literal of 5,000 digits parses, then cannot be printed.
-            self._diag(
-                node,
-                "yaml-number",
-                f"{text[:20]!r}... is too long for a number (at most {_NUMBER_CHARACTERS} characters)",
-            )
-            return None
-        if tag == "tag:yaml.org,2002:int":
-            try:
-                return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
-            except ValueError:
-                self._diag(node, "yaml-number", f"{text!r} is not a number")
-                return None
-        special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
-        try:
-            return float(special.get(text.lower()) or text)
-        except ValueError:
-            self._diag(node, "yaml-number", f"{text!r} is not a number")
-            return None
-
-    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or (
-                isinstance(key_node, yaml.ScalarNode)
-                and key_node.value == "<<"
-                and not key_node.style
-            ):
-                self._diag(
-                    key_node, "yaml-merge", "merge keys (<<) are not supported; write the keys out"
-                )
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                self._diag(
-                    key_node, "yaml-key", "a key must be a plain name, not a list or mapping"
-                )
-                continue
-            key = key_node.value
-            if not key_node.style and key.lower() in _YAML11_BOOLS:
-                self._diag(
-                    key_node,
-                    "yaml-boolean-key",
-                    f"key {key!r} is read as a boolean by YAML 1.1 tools; "
-                    f"quote it or choose another name",
-                )
-                continue
-            if key_node.tag == "tag:yaml.org,2002:null" and key == "":
-                self._diag(key_node, "yaml-key", "empty key")
-                continue
-            key_pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in seen:
-                self._diag(
-                    key_node,
-                    "duplicate-key",
-                    f"duplicate key {key!r} (first at line {seen[key]}); "
-                    "YAML would silently keep only the last one",
-                )
-                continue
-            seen[key] = key_pos[0]
-            child = (*path, key)
-            self.smap.keys[child] = key_pos
-            result[key] = self.build(value_node, child, depth + 1)
-        return result
-
-
-class _TooBig(Exception):
-    def __init__(self, node: yaml.Node, message: str) -> None:
-        self.node = node
-        self.message = message
-
-
 def read_yaml(text: str | bytes, file: str = "<string>") -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Parse ``text``; return (data, source map, problems). Never raises on bad input.
 
@@ -428,30 +274,22 @@ def read_yaml(text: str | bytes, file: str = "<string>") -> tuple[Any, SourceMap
         return fail(1, 1, "too-large", f"file is larger than {MAX_BYTES} characters")
     if "\x00" in text:
         return fail(1, 1, "encoding", "binary content (NUL byte); a procedure file is YAML text")
+    # PyYAML is imported here, when a file is first parsed: a catalogue read whole from
+    # the loader's cache needs none of it.
+    from servflow.procedures import yaml_nodes
+
     try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = (exc.problem or "invalid YAML").strip()
-        if exc.context:
-            message = f"{message} ({exc.context.strip()})"
-        lines = text.splitlines()
-        bad = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
-        if bad == "\t" or ("\t" in text and "tab" in message.lower()):
-            message += "; YAML indents with spaces, never tabs"
-        return fail(line, column, "yaml-syntax", message)
-    except (yaml.YAMLError, RecursionError) as exc:
-        return fail(1, 1, "yaml-syntax", f"cannot read YAML: {type(exc).__name__}")
+        node = yaml_nodes.compose(text)
+    except yaml_nodes.Unreadable as exc:
+        return fail(exc.line, exc.column, "yaml-syntax", exc.message)
     if node is None:
         return fail(1, 1, "empty", "the file is empty")
     smap.lines = text.splitlines()
-    builder = _Builder(smap)
+    builder = yaml_nodes.Builder(file, smap.values, smap.keys, MAX_NODES, MAX_DEPTH)
     try:
         data = builder.build(node, (), 0)
-    except _TooBig as exc:
-        mark = exc.node.start_mark
-        return fail(mark.line + 1, mark.column + 1, "too-large", exc.message)
+    except yaml_nodes.TooBig as exc:
+        return fail(exc.line, exc.column, "too-large", exc.message)
     except RecursionError:
         return fail(1, 1, "too-large", "nested too deeply")
     return data, smap, builder.problems
