@@ -84,6 +84,7 @@ from servflow.store.query import (
     encode_after,
     utc_text,
 )
+from servflow.store.sql_run import CoreRunner, DriverRunner, Runner, Statement
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -287,28 +288,19 @@ class SqlStore:
     # -- the contract ----------------------------------------------------------------------
 
     def create(self, case: Case, events: Sequence[Event], effects: Sequence[Effect] = ()) -> None:
-        import sqlalchemy as sa
-
         check_events(case, events, 1)
         rows = self._outbox_rows(case, effects)
-        with self._transaction() as conn:
-            try:
-                conn.execute(self._sql.insert_case, {"id": case.id, **self._case_row(case)})
-            except sa.exc.IntegrityError:
-                raise CaseExists(case.id) from None
-            conn.execute(self._sql.insert_event, [self._event_row(e) for e in events])
-            self._write_assignees(conn, case, fresh=True)
-            if rows:
-                conn.execute(self._sql.insert_effect, rows)
+        with self._run() as run:
+            self._insert_case(run, case, events, rows)
 
     def load(self, case_id: str) -> Case:
         if not storable_id(case_id):
             raise CaseNotFound(case_id)
-        with self._transaction(one_statement=True) as conn:
-            data = conn.execute(self._sql.load_case, {"case_id": case_id}).scalar_one_or_none()
-        if data is None:
+        with self._run(one_statement=True) as run:
+            found = run.rows(self._sql.load_case, {"case_id": case_id})
+        if not found:
             raise CaseNotFound(case_id)
-        return _stored(Case, data, case_id)
+        return _stored(Case, found[0][0], case_id)
 
     def save(
         self,
@@ -320,87 +312,69 @@ class SqlStore:
         opened: Sequence[NewCase] = (),
         delivers: str | None = None,
     ) -> None:
-        import sqlalchemy as sa
-
         check_save(case, events, expected_version)
         rows = self._outbox_rows(case, effects)
         children = []
         for child, child_events, child_effects in opened:
             check_events(child, child_events, 1)
             children.append((child, child_events, self._outbox_rows(child, child_effects)))
-        cases = self.cases
-        with self._transaction() as conn:
-            changed = conn.execute(
-                self._sql.update_case,
+        sql = self._sql
+        with self._run() as run:
+            changed = run.count(
+                sql.update_case,
                 {"case_id": case.id, "expected": expected_version, **self._case_row(case)},
-            ).rowcount
+            )
             if changed != 1:
-                actual = conn.execute(
-                    sa.select(cases.c.version).where(cases.c.id == case.id)
-                ).scalar_one_or_none()
-                if actual is None:
+                actual = run.rows(sql.case_version, {"case_id": case.id})
+                if not actual:
                     raise CaseNotFound(case.id)
-                raise Conflict(case.id, expected_version, actual)
-            conn.execute(self._sql.insert_event, [self._event_row(e) for e in events])
-            self._write_assignees(conn, case, fresh=False)
-            if rows:
-                conn.execute(self._sql.insert_effect, rows)
+                raise Conflict(case.id, expected_version, actual[0][0])
+            run.many(sql.insert_event, [self._event_row(e) for e in events])
+            self._write_assignees(run, [case], fresh=False)
+            run.many(sql.insert_effect, rows)
             for child, child_events, child_rows in children:
-                try:  # the whole transaction rolls back when this raises
-                    conn.execute(sa.insert(self.cases).values(id=child.id, **self._case_row(child)))
-                except sa.exc.IntegrityError:
-                    raise CaseExists(child.id) from None
-                conn.execute(sa.insert(self.events), [self._event_row(e) for e in child_events])
-                self._write_assignees(conn, child, fresh=True)
-                if child_rows:
-                    conn.execute(sa.insert(self.outbox), child_rows)
+                # the whole transaction rolls back when this raises
+                self._insert_case(run, child, child_events, child_rows)
             if delivers is not None:
-                box = self.outbox
-                marked = conn.execute(
-                    sa.update(box)
-                    .where(
-                        box.c.id == delivers,
-                        box.c.delivered_at.is_(None),
-                        box.c.failed_at.is_(None),
-                    )
-                    .values(delivered_at=utc_text(case.updated_at))
-                ).rowcount
+                marked = run.count(
+                    sql.mark_delivered,
+                    {"effect_id": delivers, "delivered": utc_text(case.updated_at)},
+                )
                 if marked != 1:
                     raise AlreadyDelivered(delivers)
 
     def save_batch(self, writes: Sequence[Write], *, release: Sequence[str] = ()) -> list[str]:
-        import sqlalchemy as sa
-
         prepared = []
         for write in writes:
             check_save(write.case, write.events, write.expected_version)
             prepared.append((write, self._outbox_rows(write.case, write.effects)))
-        cases, lost = self.cases, []
-        with self._transaction() as conn:
+        sql, lost = self._sql, []
+        with self._run() as run:
             events: list[dict[str, Any]] = []
             outgoing: list[dict[str, Any]] = []
+            saved: list[Case] = []
             for write, rows in prepared:
                 case = write.case
-                changed = conn.execute(
-                    sa.update(cases)
-                    .where(cases.c.id == case.id, cases.c.version == write.expected_version)
-                    .values(**self._case_row(case), claimed_until=None)
-                ).rowcount
+                changed = run.count(
+                    sql.update_claimed_case,
+                    {
+                        "case_id": case.id,
+                        "expected": write.expected_version,
+                        **self._case_row(case),
+                        "claimed_until": None,
+                    },
+                )
                 if changed != 1:
                     lost.append(case.id)
                     continue
                 events += [self._event_row(e) for e in write.events]
                 outgoing += rows
-                self._write_assignees(conn, case, fresh=False)
-            if events:
-                conn.execute(sa.insert(self.events), events)
-            if outgoing:
-                conn.execute(sa.insert(self.outbox), outgoing)
-            ended = [case_id for case_id in release if storable_id(case_id)]
-            if ended:
-                conn.execute(
-                    sa.update(cases).where(cases.c.id.in_(ended)).values(claimed_until=None)
-                )
+                saved.append(case)
+            self._write_assignees(run, saved, fresh=False)
+            run.many(sql.insert_event, events)
+            run.many(sql.insert_effect, outgoing)
+            ended = [{"case_id": case_id} for case_id in release if storable_id(case_id)]
+            run.many(sql.release_case, ended)
         return lost
 
     def history(self, case_id: str) -> list[Event]:
@@ -429,46 +403,20 @@ class SqlStore:
         return [_stored(Event, body, case_id) for body in bodies]
 
     def claim_due(self, at: datetime, *, limit: int, lease: timedelta) -> list[Case]:
-        import sqlalchemy as sa
-
         at, lease_end, limit = check_claim(at, limit, lease)
         now, until = utc_text(at), utc_text(lease_end)
         if limit <= 0:
             return []
-        cases = self.cases
-        query = (
-            sa.select(cases.c.id, cases.c.data)
-            .where(
-                cases.c.next_due.is_not(None),
-                cases.c.next_due <= now,
-                sa.or_(cases.c.claimed_until.is_(None), cases.c.claimed_until <= now),
-            )
-            .order_by(cases.c.next_due, cases.c.id)
-            .limit(limit)
-            # PostgreSQL: lock the rows taken, and skip rows another claimer holds
-            # instead of waiting for it. SQLite renders nothing here: BEGIN IMMEDIATE
-            # already made this transaction the only writer.
-            .with_for_update(skip_locked=True)
-        )
-        with self._transaction() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    sa.update(cases)
-                    .where(cases.c.id.in_([row.id for row in rows]))
-                    .values(claimed_until=until)
-                )
-        return [_stored(Case, row.data, row.id) for row in rows]
+        with self._run() as run:
+            rows = run.rows(self._sql.claim_due, {"now": now, "limit": limit})
+            run.many(self._sql.claim_case, [{"case_id": row[0], "until": until} for row in rows])
+        return [_stored(Case, data, case_id) for case_id, data in rows]
 
     def release(self, case_id: str) -> None:
-        import sqlalchemy as sa
-
         if not storable_id(case_id):
             return
-        with self._transaction() as conn:
-            conn.execute(
-                sa.update(self.cases).where(self.cases.c.id == case_id).values(claimed_until=None)
-            )
+        with self._run() as run:
+            run.count(self._sql.release_case, {"case_id": case_id})
 
     def find(
         self, query: CaseQuery | None = None, *, limit: int = 50, after: str | None = None
@@ -627,19 +575,34 @@ class SqlStore:
         self.reindex_assignees(wanted)
         return wanted
 
-    def _write_assignees(self, conn: sa.Connection, case: Case, *, fresh: bool) -> None:
-        """Copy the case's indexed assignee fields into their table (replacing the old)."""
+    def _insert_case(
+        self, run: Runner, case: Case, events: Sequence[Event], rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert a new case, its events, its assignee rows and its outbox rows."""
+        import sqlalchemy as sa
 
-        if not self.assignee_fields:
+        try:
+            run.count(self._sql.insert_case, {"id": case.id, **self._case_row(case)})
+        except sa.exc.IntegrityError:
+            raise CaseExists(case.id) from None
+        run.many(self._sql.insert_event, [self._event_row(e) for e in events])
+        self._write_assignees(run, [case], fresh=True)
+        run.many(self._sql.insert_effect, rows)
+
+    def _write_assignees(self, run: Runner, cases: Sequence[Case], *, fresh: bool) -> None:
+        """Copy the cases' indexed assignee fields into their table (replacing the old)."""
+        if not self.assignee_fields or not cases:
             return
         if not fresh:
-            conn.execute(self._sql.delete_assignees, {"case_id": case.id})
-        values = assignee_values(case, self.assignee_fields)
-        if values:
-            conn.execute(
-                self._sql.insert_assignee,
-                [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
-            )
+            run.many(self._sql.delete_assignees, [{"case_id": case.id} for case in cases])
+        run.many(
+            self._sql.insert_assignee,
+            [
+                {"case_id": case.id, "field": k, "value": v}
+                for case in cases
+                for k, v in sorted(assignee_values(case, self.assignee_fields).items())
+            ],
+        )
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -816,6 +779,37 @@ class SqlStore:
             with conn.begin():
                 yield conn
 
+    @contextmanager
+    def _run(self, *, one_statement: bool = False) -> Iterator[Runner]:
+        """One transaction of a hot path, as :meth:`_transaction`, with a :class:`Runner`.
+
+        A store that made its engine runs the statements on the driver's cursor, in the
+        pooled connection's own transaction (begun with ``BEGIN IMMEDIATE`` on SQLite, as
+        the engine's are; none for one SELECT); see :mod:`servflow.store.sql_run`. A
+        store on the host's Engine or Connection runs them through SQLAlchemy.
+        """
+        if not self._owned:
+            with self._transaction(one_statement=one_statement) as conn:
+                yield CoreRunner(conn)
+            return
+        with self._serial:
+            raw = self.bind.raw_connection()
+            run = DriverRunner(raw.cursor(), self.bind.dialect)
+            try:
+                if self.dialect == "sqlite" and not one_statement:
+                    run.run_sql("BEGIN IMMEDIATE")
+                yield run
+                try:
+                    raw.commit()
+                except run.error as exc:
+                    raise run.wrapped("COMMIT", exc) from exc
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                run.cursor.close()
+                raw.close()
+
     @staticmethod
     def _case_row(case: Case) -> dict[str, Any]:
         return {
@@ -845,28 +839,99 @@ _ASSIGNEES = "assignee_fields"
 
 
 class _Statements:
-    """The statements of a store's hot paths, built once and run with parameters.
+    """The statements of a store's hot paths, built and compiled once, run with parameters.
 
     SQLAlchemy caches the SQL a statement compiles to, but building the statement and
     its cache key each time cost more than SQLite's own work for a ``fire``; a statement
-    built once keeps its cache key.
+    built once keeps its cache key, and its compiled SQL serves the driver's cursor
+    (:mod:`servflow.store.sql_run`).
     """
 
     def __init__(self, store: SqlStore) -> None:
         import sqlalchemy as sa
 
-        cases, assignees = store.cases, store.assignees
+        dialect = store.bind.dialect
+        cases, assignees, box = store.cases, store.assignees, store.outbox
         case_id: sa.BindParameter[str] = sa.bindparam("case_id")
-        self.load_case = sa.select(cases.c.data).where(cases.c.id == case_id)
+        case_columns = ["id", *_CASE_COLUMNS]
+
+        def build(core: Any, columns: Sequence[str] | None = None) -> Statement:
+            return Statement.build(core, dialect, columns)
+
+        self.load_case = build(sa.select(cases.c.data).where(cases.c.id == case_id))
+        self.case_version = build(sa.select(cases.c.version).where(cases.c.id == case_id))
         # The columns to set are the parameters' other keys (SqlStore._case_row).
-        self.update_case = sa.update(cases).where(
+        update_case = sa.update(cases).where(
             cases.c.id == case_id, cases.c.version == sa.bindparam("expected")
         )
-        self.insert_case = sa.insert(cases)
-        self.insert_event = sa.insert(store.events)
-        self.insert_effect = sa.insert(store.outbox)
-        self.delete_assignees = sa.delete(assignees).where(assignees.c.case_id == case_id)
-        self.insert_assignee = sa.insert(assignees)
+        self.update_case = build(update_case, _CASE_COLUMNS)
+        # The same, ending the claim of run_due (the parameters add claimed_until=None).
+        self.update_claimed_case = build(update_case, [*_CASE_COLUMNS, "claimed_until"])
+        self.insert_case = build(sa.insert(cases), case_columns)
+        self.insert_event = build(sa.insert(store.events), _EVENT_COLUMNS)
+        self.insert_effect = build(sa.insert(box), _EFFECT_COLUMNS)
+        self.delete_assignees = build(sa.delete(assignees).where(assignees.c.case_id == case_id))
+        self.insert_assignee = build(sa.insert(assignees), ["case_id", "field", "value"])
+        self.mark_delivered = build(
+            sa.update(box)
+            .where(
+                box.c.id == sa.bindparam("effect_id"),
+                box.c.delivered_at.is_(None),
+                box.c.failed_at.is_(None),
+            )
+            .values(delivered_at=sa.bindparam("delivered"))
+        )
+        now: sa.BindParameter[str] = sa.bindparam("now")
+        self.claim_due = build(
+            sa.select(cases.c.id, cases.c.data)
+            .where(
+                cases.c.next_due.is_not(None),
+                cases.c.next_due <= now,
+                sa.or_(cases.c.claimed_until.is_(None), cases.c.claimed_until <= now),
+            )
+            .order_by(cases.c.next_due, cases.c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+            # PostgreSQL: lock the rows taken, and skip rows another claimer holds
+            # instead of waiting for it. SQLite renders nothing here: BEGIN IMMEDIATE
+            # already made this transaction the only writer.
+            .with_for_update(skip_locked=True)
+        )
+        self.claim_case = build(
+            sa.update(cases)
+            .where(cases.c.id == case_id)
+            .values(claimed_until=sa.bindparam("until"))
+        )
+        self.release_case = build(
+            sa.update(cases).where(cases.c.id == case_id).values(claimed_until=sa.null())
+        )
+
+
+# The columns of the rows SqlStore._case_row, _event_row and _outbox_rows build.
+_CASE_COLUMNS = (
+    "procedure",
+    "procedure_version",
+    "state",
+    "version",
+    "next_due",
+    "data",
+    "escalation_level",
+    "opened_at",
+    "deadline",
+)
+_EVENT_COLUMNS = ("case_id", "seq", "at", "kind", "body")
+_EFFECT_COLUMNS = (
+    "id",
+    "case_id",
+    "seq",
+    "idx",
+    "kind",
+    "due_at",
+    "attempts",
+    "error",
+    "delivered_at",
+    "failed_at",
+    "body",
+)
 
 
 _M = TypeVar("_M", Case, Event, Effect)
