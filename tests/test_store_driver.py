@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from servflow import Actor, Desk, ServflowError
-from servflow.store import CaseExists, SqlStore
+from servflow.store import CaseExists, CaseQuery, SqlStore
 from servflow.store.sql import sqlite_engine
 from servflow.store.sql_run import CoreRunner, DriverRunner, Statement
 from tests.test_store_contract import CLERK, ENGINE, PG_URL, T0, repair_data, require_postgres
@@ -206,3 +206,28 @@ def test_a_statement_whose_values_need_converting_is_refused():
     table = sa.Table("t", sa.MetaData(), sa.Column("at", sa.DateTime))
     with pytest.raises(TypeError, match="needs converting"):
         Statement.build(sa.insert(table), sqlite_engine("sqlite://").dialect, ["at"])
+
+
+def test_a_step_sets_only_the_columns_it_changed_and_keeps_unchanged_assignee_rows(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'cases.db'}", assignee_fields=["technician"])
+    desk = Desk(ENGINE, store)
+    desk.open("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+    desk.fire("r-1", "dispatch", actor=CLERK, data={"technician": "t-7"}, at=T0)
+    said: list[str] = []
+
+    @sa.event.listens_for(store.bind, "checkout")
+    def trace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(said.append)
+
+    desk.fire("r-1", "chase", actor=CLERK, at=T0 + timedelta(minutes=5))
+    [update] = [sql for sql in said if sql.startswith("UPDATE servflow_cases")]
+    assert update.split(" WHERE ")[0].startswith("UPDATE servflow_cases SET version=")
+    assert "state=" not in update  # so its index is left alone
+    assert "next_due=" not in update
+    assert not [sql for sql in said if "servflow_assignees (" in sql or "DELETE" in sql]
+    said.clear()
+    desk.fire("r-1", "cancel", actor=CLERK, data={"cancel_reason": "dup"}, at=T0 + timedelta(1))
+    [update] = [sql for sql in said if sql.startswith("UPDATE servflow_cases")]
+    assert "state='cancelled'" in update
+    assert store.find(CaseQuery(assignee=("technician", "t-7"))).cases[0].state == "cancelled"
+    store.close()

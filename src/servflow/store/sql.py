@@ -320,17 +320,12 @@ class SqlStore:
             children.append((child, child_events, self._outbox_rows(child, child_effects)))
         sql = self._sql
         with self._run() as run:
-            changed = run.count(
-                sql.update_case,
-                {"case_id": case.id, "expected": expected_version, **self._case_row(case)},
-            )
-            if changed != 1:
-                actual = run.rows(sql.case_version, {"case_id": case.id})
-                if not actual:
-                    raise CaseNotFound(case.id)
-                raise Conflict(case.id, expected_version, actual[0][0])
+            found = self._compare_and_set(run, case, expected_version)
+            if found is None:
+                raise CaseNotFound(case.id)
+            if found != expected_version:
+                raise Conflict(case.id, expected_version, found)
             run.many(sql.insert_event, [self._event_row(e) for e in events])
-            self._write_assignees(run, [case], fresh=False)
             run.many(sql.insert_effect, rows)
             for child, child_events, child_rows in children:
                 # the whole transaction rolls back when this raises
@@ -352,25 +347,13 @@ class SqlStore:
         with self._run() as run:
             events: list[dict[str, Any]] = []
             outgoing: list[dict[str, Any]] = []
-            saved: list[Case] = []
             for write, rows in prepared:
-                case = write.case
-                changed = run.count(
-                    sql.update_claimed_case,
-                    {
-                        "case_id": case.id,
-                        "expected": write.expected_version,
-                        **self._case_row(case),
-                        "claimed_until": None,
-                    },
-                )
-                if changed != 1:
-                    lost.append(case.id)
+                expected = write.expected_version
+                if self._compare_and_set(run, write.case, expected, claimed=True) != expected:
+                    lost.append(write.case.id)
                     continue
                 events += [self._event_row(e) for e in write.events]
                 outgoing += rows
-                saved.append(case)
-            self._write_assignees(run, saved, fresh=False)
             run.many(sql.insert_event, events)
             run.many(sql.insert_effect, outgoing)
             ended = [{"case_id": case_id} for case_id in release if storable_id(case_id)]
@@ -586,22 +569,55 @@ class SqlStore:
         except sa.exc.IntegrityError:
             raise CaseExists(case.id) from None
         run.many(self._sql.insert_event, [self._event_row(e) for e in events])
-        self._write_assignees(run, [case], fresh=True)
+        self._write_assignees(run, case)
         run.many(self._sql.insert_effect, rows)
 
-    def _write_assignees(self, run: Runner, cases: Sequence[Case], *, fresh: bool) -> None:
-        """Copy the cases' indexed assignee fields into their table (replacing the old)."""
-        if not self.assignee_fields or not cases:
-            return
-        if not fresh:
-            run.many(self._sql.delete_assignees, [{"case_id": case.id} for case in cases])
+    def _compare_and_set(
+        self, run: Runner, case: Case, expected: int, *, claimed: bool = False
+    ) -> int | None:
+        """Write the case's row if it is at version ``expected``, and its assignee rows.
+
+        Returns the version the stored case was at (``expected`` when it was written), or
+        None when there is no such case. Only the columns whose values changed are set,
+        and the assignee rows are rewritten only if they changed: SQLite then leaves the
+        indexes of the other columns alone, which halves what a step's commit writes.
+        ``claimed`` also ends run_due's claim on the case.
+
+        The stored row is read in the writing transaction; the UPDATE still compares the
+        version, so a writer that saves in between (on PostgreSQL, which lets it) makes
+        this one lose the race, as before. A version's columns never change once it is
+        saved, so the columns read are those the UPDATE replaces.
+        """
+        sql = self._sql
+        found = run.rows(sql.stored_case, {"case_id": case.id})
+        if not found:
+            return None
+        stored = dict(zip(_QUERY_COLUMNS, found[0], strict=False))
+        if stored["version"] != expected:
+            return int(stored["version"])
+        changed = {
+            name: value
+            for name, value in self._case_row(case).items()
+            if name not in stored or stored[name] != value
+        }
+        if claimed:
+            changed["claimed_until"] = None
+        update = sql.update_case(tuple(changed))
+        if run.count(update, {"case_id": case.id, "expected": expected, **changed}) != 1:
+            again = run.rows(sql.case_version, {"case_id": case.id})
+            return int(again[0][0]) if again else None
+        held = {row[-2]: row[-1] for row in found if row[-2] is not None}
+        if held != assignee_values(case, self.assignee_fields):
+            run.count(sql.delete_assignees, {"case_id": case.id})
+            self._write_assignees(run, case)
+        return expected
+
+    def _write_assignees(self, run: Runner, case: Case) -> None:
+        """Copy a new case's indexed assignee fields into their table."""
+        values = assignee_values(case, self.assignee_fields)
         run.many(
             self._sql.insert_assignee,
-            [
-                {"case_id": case.id, "field": k, "value": v}
-                for case in cases
-                for k, v in sorted(assignee_values(case, self.assignee_fields).items())
-            ],
+            [{"case_id": case.id, "field": k, "value": v} for k, v in sorted(values.items())],
         )
 
     # -- the outbox ------------------------------------------------------------------------
@@ -860,13 +876,21 @@ class _Statements:
 
         self.load_case = build(sa.select(cases.c.data).where(cases.c.id == case_id))
         self.case_version = build(sa.select(cases.c.version).where(cases.c.id == case_id))
+        # A case's query columns and assignee rows, as a save finds them (one row per
+        # assignee field, or one with NULLs).
+        self.stored_case = build(
+            sa.select(
+                *[cases.c[name] for name in _QUERY_COLUMNS], assignees.c.field, assignees.c.value
+            )
+            .select_from(cases.outerjoin(assignees, assignees.c.case_id == cases.c.id))
+            .where(cases.c.id == case_id)
+        )
         # The columns to set are the parameters' other keys (SqlStore._case_row).
-        update_case = sa.update(cases).where(
+        self._update_case = sa.update(cases).where(
             cases.c.id == case_id, cases.c.version == sa.bindparam("expected")
         )
-        self.update_case = build(update_case, _CASE_COLUMNS)
-        # The same, ending the claim of run_due (the parameters add claimed_until=None).
-        self.update_claimed_case = build(update_case, [*_CASE_COLUMNS, "claimed_until"])
+        self._updates: dict[tuple[str, ...], Statement] = {}
+        self._dialect = dialect
         self.insert_case = build(sa.insert(cases), case_columns)
         self.insert_event = build(sa.insert(store.events), _EVENT_COLUMNS)
         self.insert_effect = build(sa.insert(box), _EFFECT_COLUMNS)
@@ -905,6 +929,14 @@ class _Statements:
             sa.update(cases).where(cases.c.id == case_id).values(claimed_until=sa.null())
         )
 
+    def update_case(self, columns: tuple[str, ...]) -> Statement:
+        """The compare-and-set UPDATE that sets ``columns``, compiled once per set."""
+        statement = self._updates.get(columns)
+        if statement is None:
+            statement = Statement.build(self._update_case, self._dialect, columns)
+            self._updates[columns] = statement
+        return statement
+
 
 # The columns of the rows SqlStore._case_row, _event_row and _outbox_rows build.
 _CASE_COLUMNS = (
@@ -918,6 +950,8 @@ _CASE_COLUMNS = (
     "opened_at",
     "deadline",
 )
+# The columns a save compares before it writes (all but the case's JSON).
+_QUERY_COLUMNS = tuple(name for name in _CASE_COLUMNS if name != "data")
 _EVENT_COLUMNS = ("case_id", "seq", "at", "kind", "body")
 _EFFECT_COLUMNS = (
     "id",
