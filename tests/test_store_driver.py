@@ -231,3 +231,24 @@ def test_a_step_sets_only_the_columns_it_changed_and_keeps_unchanged_assignee_ro
     assert "state='cancelled'" in update
     assert store.find(CaseQuery(assignee=("technician", "t-7"))).cases[0].state == "cancelled"
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        ("claim_due", "ix_servflow_cases_next_due"),
+        ("load_case", "sqlite_autoindex_servflow_cases_1"),
+        ("stored_case", "sqlite_autoindex_servflow_cases_1"),
+        ("claim_case", "sqlite_autoindex_servflow_cases_1"),
+    ],
+)
+def test_the_hot_statements_read_an_index_not_the_table(tmp_path, name, index):
+    store = SqlStore(f"sqlite:///{tmp_path / 'cases.db'}", assignee_fields=["technician"])
+    statement = getattr(store._sql, name)
+    with store.bind.connect() as conn:
+        args = [None] * len(statement.keys)
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement.sql}", tuple(args)).all()
+    steps = [str(row[-1]) for row in plan]
+    assert not [step for step in steps if step.startswith("SCAN")], steps
+    assert any(f"USING INDEX {index}" in step for step in steps), steps
+    store.close()

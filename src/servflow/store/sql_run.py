@@ -83,7 +83,7 @@ class Statement:
             values = {**self.fixed, **values}
         if self.keys is None:
             return values
-        return tuple(values[key] for key in self.keys)
+        return tuple(map(values.__getitem__, self.keys))
 
 
 class Runner(Protocol):
