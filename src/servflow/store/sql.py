@@ -25,7 +25,9 @@ Concurrency:
 
 * ``save`` is ``UPDATE ... WHERE id = :id AND version = :expected``; no row changed means
   another writer saved first (:class:`~servflow.store.Conflict`). The events are
-  inserted in the same transaction.
+  inserted in the same transaction. The UPDATE sets only the columns whose values
+  changed, and the assignee rows are rewritten only when they changed (the stored row
+  is read first, in the same transaction), so SQLite leaves the other indexes alone.
 * The effects of a step go into the outbox in the transaction that saves the step.
   ``claim_effects`` works as ``claim_due`` does, on ``due_at`` (which a claim moves to
   the end of its lease, and a failed delivery to the time of the next try).
@@ -35,6 +37,10 @@ Concurrency:
   transaction starts with ``BEGIN IMMEDIATE``, which takes the database's one write lock
   up front, so claims are serialised (and a ``save`` cannot deadlock upgrading a read
   lock); file databases use WAL mode, so readers do not wait for the writer.
+
+A store made from a URL runs the statements of its hot paths on the driver's cursor,
+compiled once; a store on the host's Engine or Connection runs them through SQLAlchemy
+(see :mod:`servflow.store.sql_run`).
 
 sqlalchemy is imported inside the methods, not at the top: ``import servflow`` (and so
 ``import servflow.engine``) must not load a database library. After the first call the

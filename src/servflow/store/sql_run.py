@@ -135,7 +135,10 @@ class DriverRunner:
         if not rows:
             return
         try:
-            self.cursor.executemany(statement.sql, [statement.args(row) for row in rows])
+            if len(rows) == 1:  # psycopg's executemany costs more than one execute
+                self.cursor.execute(statement.sql, statement.args(rows[0]))
+            else:
+                self.cursor.executemany(statement.sql, [statement.args(row) for row in rows])
         except self.error as exc:
             raise self.wrapped(statement.sql, exc) from exc
 
