@@ -10,6 +10,7 @@ must hold the same rows.
 from __future__ import annotations
 
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -219,6 +220,9 @@ def test_a_step_sets_only_the_columns_it_changed_and_keeps_unchanged_assignee_ro
     def trace(dbapi_connection: Any, *_: Any) -> None:
         dbapi_connection.set_trace_callback(said.append)
 
+    for kept in store._idle:  # the connections the store keeps between transactions
+        kept.connection.driver_connection.set_trace_callback(said.append)
+
     desk.fire("r-1", "chase", actor=CLERK, at=T0 + timedelta(minutes=5))
     [update] = [sql for sql in said if sql.startswith("UPDATE servflow_cases")]
     assert update.split(" WHERE ")[0].startswith("UPDATE servflow_cases SET version=")
@@ -252,3 +256,57 @@ def test_the_hot_statements_read_an_index_not_the_table(tmp_path, name, index):
     assert not [step for step in steps if step.startswith("SCAN")], steps
     assert any(f"USING INDEX {index}" in step for step in steps), steps
     store.close()
+
+
+def test_sqlite_connections_kept_between_transactions_go_back_when_done(tmp_path):
+    from servflow.store.sql import _KEPT
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'cases.db'}")
+    pool = store.bind.pool
+    out = ENGINE.start("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+    store.create(out.case, out.events)
+    assert len(store._idle) == 1
+    assert pool.checkedout() == 1
+    with pytest.raises(CaseExists):  # a failed transaction's connection is not kept
+        store.create(out.case, out.events)
+    assert not store._idle
+    assert pool.checkedout() == 0
+    assert store.load("r-1") == out.case
+
+    def work() -> None:
+        for _ in range(20):
+            store.load("r-1")
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(store._idle) <= _KEPT
+    assert pool.checkedout() == len(store._idle)
+    store.close()
+    assert not store._idle
+    assert pool.checkedout() == 0
+
+
+def test_a_kept_connection_reads_what_another_store_wrote(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    with SqlStore(url) as reader, SqlStore(url, create=False) as writer:
+        desk = Desk(ENGINE, writer)
+        desk.open("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+        assert reader.load("r-1").version == 1
+        desk.fire("r-1", "dispatch", actor=CLERK, data={"technician": "t-7"}, at=T0)
+        assert reader.load("r-1").version == 2
+
+
+def test_a_postgresql_store_keeps_no_connection_out_of_its_pool():
+    require_postgres()
+    store = SqlStore(PG_URL, prefix=f"kp{uuid.uuid4().hex[:12]}_")
+    try:
+        out = ENGINE.start("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+        store.create(out.case, out.events)
+        assert store.load("r-1") == out.case
+        assert not store._idle
+    finally:
+        store.metadata.drop_all(store.bind)
+        store.close()

@@ -119,7 +119,8 @@ class CoreRunner:
 class DriverRunner:
     """Statements run on a DBAPI cursor, their SQL compiled beforehand."""
 
-    def __init__(self, cursor: Any, dialect: sa.Dialect) -> None:
+    def __init__(self, connection: Any, cursor: Any, dialect: sa.Dialect) -> None:
+        self.connection = connection
         self.cursor = cursor
         self.dialect = dialect
         self.error: type[Exception] = dialect.loaded_dbapi.Error
@@ -148,6 +149,21 @@ class DriverRunner:
             return list(self.cursor.fetchall())
         except self.error as exc:
             raise self.wrapped(statement.sql, exc) from exc
+
+    def commit(self) -> None:
+        try:
+            self.connection.commit()
+        except self.error as exc:
+            raise self.wrapped("COMMIT", exc) from exc
+
+    def close(self, *, rollback: bool = False) -> None:
+        """Roll back if asked, and give the connection back to the pool."""
+        try:
+            if rollback:
+                self.connection.rollback()
+        finally:
+            self.cursor.close()
+            self.connection.close()
 
     def run_sql(self, sql: str) -> None:
         """A statement without parameters (``BEGIN IMMEDIATE``)."""
