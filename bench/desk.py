@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python bench/desk.py                      # 100,000 open cases (a few minutes)
-    .venv/bin/python bench/desk.py --cases 1000000      # a million (SQLite: ~1.5 GB, ~15 min)
+    .venv/bin/python bench/desk.py --cases 1000000      # a million (SQLite: ~1.5 GB, ~3 min)
     .venv/bin/python bench/desk.py --quick              # smoke mode
     .venv/bin/python bench/desk.py --no-postgres        # SQLite only
 

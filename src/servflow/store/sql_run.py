@@ -117,7 +117,8 @@ class CoreRunner:
 
 
 class DriverRunner:
-    """Statements run on a DBAPI cursor, their SQL compiled beforehand."""
+    """Statements run on the DBAPI cursor of a pooled connection, their SQL compiled
+    beforehand. The store begins and ends the transaction (``commit``, ``close``)."""
 
     def __init__(self, connection: Any, cursor: Any, dialect: sa.Dialect) -> None:
         self.connection = connection
