@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python bench/desk.py                      # 100,000 open cases (a few minutes)
-    .venv/bin/python bench/desk.py --cases 1000000      # a million (SQLite: ~1.5 GB, ~15 min)
+    .venv/bin/python bench/desk.py --cases 1000000      # a million (SQLite: ~1.5 GB, ~3 min)
     .venv/bin/python bench/desk.py --quick              # smoke mode
     .venv/bin/python bench/desk.py --no-postgres        # SQLite only
 
@@ -61,8 +61,6 @@ OPENING = {
 
 def _fill(store: SqlStore, engine: Engine, count: int, due: int) -> None:
     """``count`` cases: ``due`` of them due at T0 + 1 day, the rest later; in bulk."""
-    import sqlalchemy as sa
-
     template = engine.start(
         "repair",
         actor=CLERK,
@@ -91,11 +89,10 @@ def _fill(store: SqlStore, engine: Engine, count: int, due: int) -> None:
             outbox += store._outbox_rows(
                 case, [e.model_copy(update={"case_id": case.id}) for e in template.effects]
             )
-        with store._transaction() as conn:
-            conn.execute(sa.insert(store.cases), cases)
-            conn.execute(sa.insert(store.events), events)
-            if outbox:
-                conn.execute(sa.insert(store.outbox), outbox)
+        with store._run() as run:  # the store's own statements, on the driver's cursor
+            run.many(store._sql.insert_case, cases)
+            run.many(store._sql.insert_event, events)
+            run.many(store._sql.insert_effect, outbox)
 
 
 def _median_ms(runs: Sequence[float]) -> float:
