@@ -9,6 +9,7 @@ must hold the same rows.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import uuid
@@ -297,6 +298,33 @@ def test_a_kept_connection_reads_what_another_store_wrote(tmp_path):
         assert reader.load("r-1").version == 1
         desk.fire("r-1", "dispatch", actor=CLERK, data={"technician": "t-7"}, at=T0)
         assert reader.load("r-1").version == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_uses_none_of_the_connections_its_parent_kept(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'cases.db'}")
+    out = ENGINE.start("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+    store.create(out.case, out.events)
+    # Held here, so that no connection the child opens can take one's place in memory.
+    parents = [run.connection.driver_connection for run in store._idle]
+    assert parents
+    # The child's pool is the host's to let go after a fork, as SQLAlchemy asks.
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        status = 1
+        try:
+            store.bind.dispose(close=False)
+            fine = store.load("r-1") == out.case
+            used = [run.connection.driver_connection for run in store._idle]
+            shared = any(u is p for u in used for p in parents)
+            status = 0 if fine and used and not shared else 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.load("r-1") == out.case  # the parent's connections still serve it
+    assert all(any(run.connection.driver_connection is p for p in parents) for run in store._idle)
+    store.close()
 
 
 def test_a_postgresql_store_keeps_no_connection_out_of_its_pool():

@@ -50,6 +50,7 @@ import is a dictionary look-up.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -138,6 +139,7 @@ class SqlStore:
         self.assignee_fields: tuple[str, ...] = ()
         self._connection: sa.Connection | None = None
         self._idle: list[DriverRunner] = []  # see _run
+        self._idle_pid = os.getpid()
         self._owned = isinstance(url, str)
         if isinstance(url, sa.Connection):
             # The host's connection: every operation runs inside the host's transaction
@@ -817,14 +819,19 @@ class SqlStore:
         On SQLite the store keeps up to :data:`_KEPT` of those connections out of the pool
         between transactions, each with its cursor: checking one out of the pool and back
         in cost more than a step's SELECT and UPDATE together. A connection whose
-        transaction failed goes back to the pool. Not on PostgreSQL, whose pool checks a
-        connection before handing it out (a server may drop one).
+        transaction failed goes back to the pool, and a forked process keeps none of its
+        parent's. Not on PostgreSQL, whose pool checks a connection before handing it out
+        (a server may drop one).
         """
         if not self._owned:
             with self._transaction(one_statement=one_statement) as conn:
                 yield CoreRunner(conn)
             return
         with self._serial:
+            if self._idle_pid != os.getpid():
+                # A forked process never uses a connection its parent opened (SQLite's
+                # rule, and SQLAlchemy's for its pool): the kept ones are let go here.
+                self._idle, self._idle_pid = [], os.getpid()
             try:
                 run = self._idle.pop()
             except IndexError:
