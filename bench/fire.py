@@ -19,6 +19,8 @@ What is timed (see bench/README.md and docs/performance.md for the method):
   limits or audit) and converts nothing.
 * **Machine per case**: ``transitions`` building a ``Machine`` (model, states, transitions)
   for the case, then triggering.
+* **the boundary alone**: the full cycle's pydantic work with no engine call (the case
+  validated, an outcome's case and event dumped): the floor under any ratio of the cycle.
 
 Each figure is the median of per-call means of several batches (``time.perf_counter_ns``),
 after a warm-up batch; the variants of one comparison run interleaved, batch by batch, so
