@@ -143,6 +143,50 @@ def test_the_driver_and_sqlalchemy_write_the_same_rows(steps):
             assert rows(driver) == rows(core), operation
 
 
+# Values a resident or an attacker may type: quotes, SQL, backslashes, CJK, emoji, other
+# scripts; stored as the engine's JSON text, a parameter on either path.
+HOSTILE_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=120,
+).filter(lambda text: text.strip() != "") | st.sampled_from(
+    [
+        "'); DROP TABLE cases; --",
+        '" OR 1=1 --',
+        "\\'\\\"%_?:name$1",
+        "王小明 🏠 A座\u300012樓",
+        "ا\u200fلعربية",
+    ]
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=HOSTILE_TEXT, fault=HOSTILE_TEXT, technician=HOSTILE_TEXT)
+def test_hostile_text_is_stored_alike_on_both_paths(name, fault, technician):
+    with tempfile.TemporaryDirectory() as folder, two_stores(Path(folder)) as (driver, core):
+        answers = []
+        for store in (driver, core):
+            desk = Desk(ENGINE, store)
+            data = {**repair_data(T0), "resident_name": name, "fault": fault}
+            try:
+                desk.open("repair", actor=CLERK, data=data, at=T0, case_id="r-1")
+                case = desk.fire(
+                    "r-1", "dispatch", actor=CLERK, data={"technician": technician}, at=T0
+                )
+            except ServflowError as exc:  # refused alike (a value the field does not take)
+                answers.append((type(exc).__name__, getattr(exc, "reason", None)))
+                continue
+            assert store.load("r-1") == case
+            assert store.find(CaseQuery(assignee=("technician", technician))) != []
+            answers.append(case.model_dump(mode="json"))
+        assert answers[0] == answers[1]
+        assert rows(driver) == rows(core)
+
+
 # A repair's whole life, with its callback case and the resume it sends back.
 A_LIFE: list[tuple[Any, ...]] = [
     ("open", 1),
