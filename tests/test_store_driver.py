@@ -247,6 +247,30 @@ def test_the_drivers_errors_are_sqlalchemys(tmp_path):
     store.close()
 
 
+def test_the_compiled_statements_take_every_column_the_row_builders_give(tmp_path):
+    # The driver's path writes the columns a statement was compiled with: a column the
+    # row builders gained and the statement did not would be dropped without a word.
+    from servflow.store import sql
+
+    out = ENGINE.start("repair", actor=CLERK, data=repair_data(T0), at=T0, case_id="r-1")
+    store = SqlStore(f"sqlite:///{tmp_path / 'cases.db'}")
+    try:
+        effects = store._outbox_rows(out.case, out.effects)
+        assert effects
+        assert set(store._case_row(out.case)) == set(sql._CASE_COLUMNS)
+        assert set(store._event_row(out.events[0])) == set(sql._EVENT_COLUMNS)
+        assert all(set(row) == set(sql._EFFECT_COLUMNS) for row in effects)
+        tables = {
+            "cases": (store.cases, {"id", "claimed_until", *sql._CASE_COLUMNS}),
+            "events": (store.events, set(sql._EVENT_COLUMNS)),
+            "outbox": (store.outbox, set(sql._EFFECT_COLUMNS)),
+        }
+        for name, (table, written) in tables.items():
+            assert {column.name for column in table.columns} == written, name
+    finally:
+        store.close()
+
+
 def test_a_statement_whose_values_need_converting_is_refused():
     # SQLite keeps a DateTime as text that SQLAlchemy writes: the driver could not.
     table = sa.Table("t", sa.MetaData(), sa.Column("at", sa.DateTime))
