@@ -34,6 +34,7 @@ from servflow.engine.calendar import (
 )
 from servflow.engine.durations import Duration, parse_duration
 from servflow.errors import CalendarError, ServflowError
+from tests.sources import source_text
 from tests.strategies_time import (
     calendar_specs,
     calendars,
@@ -665,7 +666,7 @@ CLOCK_READS = {"now", "today", "utcnow", "localtime", "gmtime"}
 
 
 def test_the_calendar_module_does_no_io_and_reads_no_clock() -> None:
-    tree = ast.parse(Path(calendar_module.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(source_text(calendar_module))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -12,12 +12,12 @@ import builtins
 import importlib
 import pkgutil
 import re
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 import servflow
+from tests.sources import source_text
 
 ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj):`~?([^`<]*?)\s*(?:<([^`>]+)>)?`")
 
@@ -66,8 +66,7 @@ def _scope(module: ModuleType, tree: ast.Module) -> list[object]:
 
 @pytest.mark.parametrize("module", _modules(), ids=lambda m: m.__name__)
 def test_every_reference_in_the_source_resolves(module: ModuleType) -> None:
-    assert module.__file__ is not None
-    text = Path(module.__file__).read_text(encoding="utf-8")
+    text = source_text(module)
     places = _scope(module, ast.parse(text))
     missing = []
     for title, target in ROLE.findall(text):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 import servflow.engine.durations as durations_module
 from servflow.engine.durations import Duration, parse_duration
+from tests.sources import source_text
 from tests.strategies_time import day_durations, mixed_durations, second_durations
 
 prop = settings(deadline=None, max_examples=100)
@@ -174,7 +174,7 @@ def test_any_text_parses_or_raises_value_error(text: str) -> None:
 
 
 def test_the_durations_module_does_no_io_and_reads_no_clock() -> None:
-    tree = ast.parse(Path(durations_module.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(source_text(durations_module))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -182,3 +182,16 @@ def test_the_durations_module_does_no_io_and_reads_no_clock() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert imported <= {"__future__", "re", "dataclasses", "datetime"}
+
+
+@prop
+@given(a=mixed_durations, b=st.one_of(mixed_durations, second_durations, day_durations))
+def test_equality_and_hashing_follow_the_parts(a: Duration, b: Duration) -> None:
+    same = (a.seconds, a.working_days) == (b.seconds, b.working_days)
+    assert (a == b) is same
+    assert (a != b) is not same
+    if same:
+        assert hash(a) == hash(b)
+    assert Duration(a.seconds, a.working_days) == a
+    assert a != (a.seconds, a.working_days)
+    assert a != a.seconds

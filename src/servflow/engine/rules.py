@@ -93,9 +93,9 @@ def validate_data(
                 cell=exc.where(name),
                 trigger=branch.trigger,
             ) from None
-        except FieldValueError as exc:
+        except FieldValueError as problem:  # named apart: each `as` name has one type
             raise Rejected(
-                "invalid_data", f"field {name!r}: {exc}", field=name, trigger=branch.trigger
+                "invalid_data", f"field {name!r}: {problem}", field=name, trigger=branch.trigger
             ) from None
         if stored != current.get(name):
             changes[name] = stored
