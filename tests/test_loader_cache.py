@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,25 @@ def test_the_code_stamp_changes_when_a_module_of_servflow_does(tmp_path: Path) -
         assert cache.code_stamp() != first
     finally:
         os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+        cache.code_stamp.cache_clear()
+    assert cache.code_stamp() == first
+
+
+def test_the_code_stamp_counts_compiled_modules_too() -> None:
+    """A compiled build's extension modules are servflow's code as much as its sources
+    (hatch_build.py): the stamp changes with them, so one build never reads procedures
+    the other compiled and cached."""
+    package = Path(cache.__file__).resolve().parent.parent
+    probe = package / "engine" / f"_stamp_probe{EXTENSION_SUFFIXES[0]}"
+    assert not probe.exists()
+    cache.code_stamp.cache_clear()
+    first = cache.code_stamp()
+    try:
+        probe.write_bytes(b"not really an extension")
+        cache.code_stamp.cache_clear()
+        assert cache.code_stamp() != first
+    finally:
+        probe.unlink(missing_ok=True)
         cache.code_stamp.cache_clear()
     assert cache.code_stamp() == first
 

@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Service-desk procedures as enforceable state machines.",
     )
     from servflow import __version__
+    from servflow.engine.native import build_name
 
-    parser.add_argument("--version", action="version", version=f"servflow {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"servflow {__version__} ({build_name()})"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"servflow.commands.{name}")

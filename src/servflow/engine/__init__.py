@@ -25,6 +25,7 @@ from servflow.engine.case import (
 )
 from servflow.engine.core import Checker, Engine
 from servflow.engine.durations import Duration, parse_duration
+from servflow.engine.native import native_modules
 from servflow.engine.schedule import Opening
 from servflow.engine.verify import ReplayReport
 from servflow.errors import DefinitionError, EvaluationError, Rejected
@@ -52,5 +53,6 @@ __all__ = [
     "ReplayReport",
     "TimerState",
     "build_calendar",
+    "native_modules",
     "parse_duration",
 ]

@@ -41,6 +41,7 @@ import os
 import sys
 import tempfile
 from functools import lru_cache
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,16 +95,22 @@ def cache_folder() -> Path | None:
     return Path(base) / "servflow"
 
 
+_CODE_SUFFIXES = (".py", *EXTENSION_SUFFIXES)
+
+
 @lru_cache(maxsize=1)
 def code_stamp() -> str:
     """A digest of the code that loads and checks files: servflow's modules and the
-    libraries' (path, size, modification time of each), computed once per process."""
+    libraries' (path, size, modification time of each), computed once per process.
+
+    A compiled build's extension modules count as well as the sources beside them (see
+    docs/hosting.md, "A compiled engine")."""
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
     root = Path(__file__).resolve().parent.parent
     for folder, subfolders, files in os.walk(root):
         subfolders.sort()
         for name in sorted(files):
-            if name.endswith(".py"):
+            if name.endswith(_CODE_SUFFIXES):
                 _stamp(digest, os.path.join(folder, name))
     for library in _LIBRARIES:
         try:
