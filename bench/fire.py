@@ -50,6 +50,7 @@ import yaml
 from transitions import Machine
 
 from servflow import Actor, Case, Engine
+from servflow.engine.native import build_name
 from servflow.procedures import load_procedure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +156,7 @@ def header(title: str) -> None:
         f"python {platform.python_version()} on {platform.machine()}, "
         f"{len(os.sched_getaffinity(0))} cores usable ({os.cpu_count()} present); "
         f"pydantic {dist_version('pydantic')}, transitions {dist_version('transitions')}; "
-        f"servflow source {source_digest()}"
+        f"servflow source {source_digest()}, {build_name()}"
     )
 
 
