@@ -4,13 +4,16 @@ cannot apply it."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from servflow.store import SqlStore
-from servflow.store.sql import sqlite_engine
+from servflow.store.sql import _enter_wal, sqlite_engine
 from tests.test_store_contract import opened
 
 # PRAGMA synchronous answers with a number: 1 NORMAL, 2 FULL.
@@ -73,3 +76,71 @@ def test_a_store_on_a_hosts_engine_refuses_a_choice_it_cannot_apply(tmp_path: Pa
         assert pragmas(bind)[1] == LEVELS["full"]
     finally:
         bind.dispose()
+
+
+class _Cursor:
+    """A cursor whose file is held by others for the first ``refusals`` attempts."""
+
+    def __init__(self, refusals: int, mode: str = "delete", error: str = "database is locked"):
+        self.refusals, self.mode, self.error = refusals, mode, error
+        self.statements: list[str] = []
+
+    def execute(self, statement: str) -> _Cursor:
+        self.statements.append(statement)
+        if self.refusals:
+            self.refusals -= 1
+            raise sqlite3.OperationalError(self.error)
+        if statement == "PRAGMA journal_mode = WAL":
+            self.mode = "wal"
+        return self
+
+    def fetchone(self) -> tuple[str]:
+        return (self.mode,)
+
+
+def test_a_connection_refused_the_switch_to_wal_waits_and_looks_again() -> None:
+    cursor = _Cursor(refusals=3)
+    _enter_wal(cursor, patience=5)
+    assert cursor.mode == "wal"
+    assert cursor.statements[-1] == "PRAGMA journal_mode = WAL"
+
+
+def test_a_file_in_wal_already_is_not_switched_again() -> None:
+    cursor = _Cursor(refusals=0, mode="wal")
+    _enter_wal(cursor, patience=5)
+    assert cursor.statements == ["PRAGMA journal_mode"]
+
+
+def test_the_wait_for_wal_ends_and_says_why() -> None:
+    cursor = _Cursor(refusals=10_000)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _enter_wal(cursor, patience=0.2)
+    assert time.monotonic() - started < 2
+    assert cursor.mode == "delete"
+
+
+def test_other_errors_are_not_waited_out() -> None:
+    cursor = _Cursor(refusals=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _enter_wal(cursor, patience=5)
+    assert len(cursor.statements) == 1
+
+
+def test_stores_opening_a_new_file_together_all_start(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def start(url: str) -> None:
+        try:
+            SqlStore(url).close()
+        except BaseException as exc:  # every failure is the test's
+            errors.append(exc)
+
+    for round_ in range(5):
+        url = f"sqlite:///{tmp_path / f'desk-{round_}.db'}"
+        threads = [threading.Thread(target=start, args=(url,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []

@@ -1079,7 +1079,7 @@ def sqlite_engine(
         settings["poolclass"] = StaticPool
         settings["connect_args"] = {"check_same_thread": False}
     else:
-        settings["connect_args"] = {"timeout": 30}
+        settings["connect_args"] = {"timeout": _WAL_PATIENCE}
     if synchronous not in _SYNCHRONOUS:
         raise ValueError(f"synchronous is 'full' or 'normal', not {synchronous!r}")
     settings.update(options)
@@ -1113,6 +1113,39 @@ def _check_sqlite_savepoints(bind: sa.Engine | sa.Connection) -> None:
         )
 
 
+_WAL_PATIENCE = 30.0
+"""Seconds a new connection waits for the file to be its own to switch to WAL: the
+connections' busy timeout."""
+
+
+def _enter_wal(cursor: Any, *, patience: float) -> None:
+    """Put the database file in WAL mode (a property of the file: done once, it stays).
+
+    The switch needs the file to itself, and SQLite refuses it at once ("database is
+    locked"), without waiting out the busy timeout, while another connection holds the
+    file. Processes that open a new database (or one an older release left in rollback
+    mode) together would then fail to start, all but one. So a connection that is refused
+    waits a little and looks again: by then the first has switched the file, and the
+    others find it in WAL already.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + patience
+    pause = 0.002
+    while True:
+        try:
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def _sqlite_transactions(bind: sa.Engine, *, wal: bool, synchronous: Synchronous) -> None:
     """Make SQLite transactions explicit: ``BEGIN IMMEDIATE`` for writes, ``BEGIN`` for reads.
 
@@ -1126,7 +1159,7 @@ def _sqlite_transactions(bind: sa.Engine, *, wal: bool, synchronous: Synchronous
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enter_wal(cursor, patience=_WAL_PATIENCE)
             cursor.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
         cursor.close()
 
