@@ -94,6 +94,17 @@ def _shell(argv: list[str], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.chdir(folder)
 
 
+def _exit_code(args: list[str]) -> int:
+    """What the command exits with: what `main` returns, or the code of the SystemExit
+    argparse raises (`--version`, `--help`, a usage error), as a shell would see it."""
+    try:
+        return main(args)
+    except SystemExit as exc:
+        if exc.code is None:
+            return 0
+        return exc.code if isinstance(exc.code, int) else 1
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_shell_examples_run(page, monkeypatch, capsys, tmp_path):
     lines = []
@@ -120,7 +131,7 @@ def test_shell_examples_run(page, monkeypatch, capsys, tmp_path):
         if ">" in argv:
             argv, (_, output) = argv[: argv.index(">")], argv[argv.index(">") :]
         capsys.readouterr()
-        assert main(argv[1:]) == expected, line
+        assert _exit_code(argv[1:]) == expected, line
         printed = capsys.readouterr().out
         if output is not None:
             _path(output, tmp_path).write_text(printed, encoding="utf-8")
