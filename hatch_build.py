@@ -37,6 +37,7 @@ NATIVE = (
     "servflow/engine/due.py",
     "servflow/engine/expr.py",
     "servflow/engine/integrity.py",
+    "servflow/engine/limits.py",
     "servflow/engine/provisional.py",
     "servflow/engine/rules.py",
     "servflow/engine/schedule.py",

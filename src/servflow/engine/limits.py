@@ -338,12 +338,14 @@ class Clock:
     @classmethod
     def of(cls, timer: TimerState) -> Clock:
         """The working copy of a stored timer (one the engine wrote or checked)."""
-        clock = cls(*_read_fields(timer))
-        if clock.warnings:
-            clock.warnings = tuple(Percent.stored(k) for k in timer.warnings)
-        if clock.next_action is not None:
-            clock.next_action = parse_due(timer.next_action)
-        return clock
+        values = list(_read_fields(timer))
+        # The two fields stored in another form than the clock holds them, converted
+        # before the clock is made: each field holds its declared type from the start.
+        if values[_WARNINGS]:
+            values[_WARNINGS] = tuple([Percent.stored(k) for k in timer.warnings])
+        if values[_NEXT_ACTION] is not None:
+            values[_NEXT_ACTION] = parse_due(timer.next_action)
+        return cls(*values)
 
     def stored(self) -> TimerState:
         """The timer as cases store it."""
@@ -403,3 +405,5 @@ _FIELDS = tuple(f.name for f in fields(Clock))
 assert set(_FIELDS) == set(TimerState.model_fields), "Clock must carry every stored field"
 _new_timer = TimerState.__new__
 _read_fields = attrgetter(*_FIELDS)
+_WARNINGS = _FIELDS.index("warnings")
+_NEXT_ACTION = _FIELDS.index("next_action")
