@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["COMMANDS", "main"]
 
@@ -29,16 +30,35 @@ COMMANDS = (
 )
 
 
+class _Version(argparse.Action):
+    """``--version``: the version and which build is installed, worked out only when asked
+    (finding the compiled modules walks the package's folder)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from servflow import __version__
+        from servflow.engine.native import build_name
+
+        print(f"servflow {__version__} ({build_name()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="servflow",
         description="Service-desk procedures as enforceable state machines.",
     )
-    from servflow import __version__
-    from servflow.engine.native import build_name
-
     parser.add_argument(
-        "--version", action="version", version=f"servflow {__version__} ({build_name()})"
+        "--version", action=_Version, help="show servflow's version and build, and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:

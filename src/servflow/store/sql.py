@@ -1121,12 +1121,12 @@ connections' busy timeout."""
 def _enter_wal(cursor: Any, *, patience: float) -> None:
     """Put the database file in WAL mode (a property of the file: done once, it stays).
 
-    The switch needs the file to itself, and SQLite refuses it at once ("database is
-    locked"), without waiting out the busy timeout, while another connection holds the
-    file. Processes that open a new database (or one an older release left in rollback
-    mode) together would then fail to start, all but one. So a connection that is refused
-    waits a little and looks again: by then the first has switched the file, and the
-    others find it in WAL already.
+    The switch needs the file to itself. While another connection is switching it too,
+    SQLite may answer "database is locked" at once rather than wait out the busy timeout
+    (waiting there could deadlock): processes that open a new database (or one an older
+    release left in rollback mode) together could then fail to start, all but one. So a
+    connection that is refused waits a little and looks again: by then the first has
+    switched the file, and the others find it in WAL already.
     """
     import sqlite3
     import time
